@@ -1,0 +1,36 @@
+"""Typed exceptions for bad input; the CLI turns each into one line on stderr and exit code 2."""
+
+
+class PmfnasError(Exception):
+    """Base class of every error caused by the user's input or data, not by a bug."""
+
+
+class ArchitectureError(PmfnasError, ValueError):
+    """A malformed architecture string, an index out of range or an unknown operation."""
+
+
+class FidelityError(PmfnasError, ValueError):
+    """A fidelity that cannot be parsed or that the evaluator cannot serve."""
+
+
+class BudgetError(PmfnasError, ValueError):
+    """A budget that is not a positive number of seconds."""
+
+
+class DataError(PmfnasError):
+    """A data file or folder that is missing, truncated, corrupt or of the wrong layout."""
+
+
+class NotAvailableError(PmfnasError, LookupError):
+    """A benchmark value that the data source does not record (never replaced by a guess)."""
+
+
+class RegistryError(PmfnasError, KeyError):
+    """An unknown name asked of a registry (strategy, dataset, benchmark ...)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want the plain sentence
+        return str(self.args[0]) if self.args else ""
+
+
+class StorageError(PmfnasError):
+    """A storage file that cannot be used: wrong schema, or a study that does not match its history."""
