@@ -1,0 +1,28 @@
+"""pmfnas: progressive multi-fidelity neural architecture search under a resource budget."""
+
+from pmfnas.errors import PmfnasError
+from pmfnas.spaces import NB201Space
+from pmfnas.storage import Storage
+from pmfnas.strategies import STRATEGIES, BaseStrategy, create_strategy
+from pmfnas.study import Study, StudyResult
+from pmfnas.types import Budget, Fidelity, Request, Result, Trial, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "STRATEGIES",
+    "BaseStrategy",
+    "Budget",
+    "Fidelity",
+    "NB201Space",
+    "PmfnasError",
+    "Request",
+    "Result",
+    "Storage",
+    "Study",
+    "StudyResult",
+    "Trial",
+    "TrialState",
+    "__version__",
+    "create_strategy",
+]

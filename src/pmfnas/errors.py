@@ -17,6 +17,10 @@ class BudgetError(PmfnasError, ValueError):
     """A budget that is not a positive number of seconds."""
 
 
+class ConfigError(PmfnasError, ValueError):
+    """A setting (strategy parameter, command option) that is unknown or out of range."""
+
+
 class DataError(PmfnasError):
     """A data file or folder that is missing, truncated, corrupt or of the wrong layout."""
 

@@ -65,7 +65,6 @@ class TrialState(StrEnum):
 
     COMPLETE = "complete"
     REUSED = "reused"  # served from an earlier identical trial of the same study, at no cost
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

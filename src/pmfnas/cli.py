@@ -1,0 +1,178 @@
+"""The ``pmfnas`` command line: thin wrappers that parse options, call the API and print."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pmfnas import __version__
+from pmfnas.errors import ConfigError, NotAvailableError, PmfnasError
+from pmfnas.units import parse_duration, parse_options
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Progressive multi-fidelity neural architecture search under a resource budget.",
+)
+arch_app = typer.Typer(no_args_is_help=True, help="Look at one architecture.")
+app.add_typer(arch_app, name="arch")
+
+out = Console()
+err = Console(stderr=True)
+
+BENCHMARKS = ("nb201",)
+
+
+def _data_source(data_dir: Path | None) -> Path | None:
+    """The NB201 folder under an explicit data dir; ``None`` lets the loader use PMFNAS_DATA."""
+    return data_dir / "nb201" if data_dir else None
+
+
+def _load_benchmark(data_dir: Path | None):  # noqa: ANN202 - keeps the import lazy
+    from pmfnas.benchmarks.nb201 import NB201Benchmark
+
+    return NB201Benchmark.load(_data_source(data_dir))
+
+
+@app.command()
+def search(
+    benchmark: Annotated[str, typer.Option(help="Tabular benchmark to search.")] = "nb201",
+    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or ImageNet16-120.")] = "cifar10",
+    strategy: Annotated[str, typer.Option(help="Search strategy (random, rea).")] = "rea",
+    budget: Annotated[
+        str, typer.Option(help="Simulated seconds to spend, e.g. 20000, 5.5h, 30m.")
+    ] = "20000",
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="Strategy parameter KEY=VALUE (repeatable)."),
+    ] = None,
+    storage: Annotated[
+        Path | None, typer.Option(help="SQLite file; an interrupted study resumes from it.")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study name inside --storage.")] = None,
+    reuse: Annotated[
+        bool, typer.Option(help="Serve repeated requests from earlier trials at no cost.")
+    ] = True,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON.")] = None,
+) -> None:
+    """Search the benchmark with a strategy and print the best architecture found."""
+    from pmfnas.api import run_search
+
+    if benchmark not in BENCHMARKS:
+        raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+    limit = parse_duration(budget)
+    params = parse_options(option or [])
+    with Progress(
+        TextColumn("[bold]search"),
+        BarColumn(),
+        TextColumn("{task.fields[spent]:>10.0f} / {task.total:.0f} s"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("search", total=limit, spent=0.0)
+        summary = run_search(
+            _load_benchmark(data_dir),
+            dataset=dataset,
+            strategy=strategy,
+            budget=limit,
+            seed=seed,
+            params=params,
+            storage=storage,
+            study=study,
+            reuse=reuse,
+            progress=lambda spent, _: bar.update(task, completed=spent, spent=spent),
+        )
+    _print_summary(summary)
+    if json_out:
+        json_out.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"{summary['strategy']} on {summary['dataset']}, seed {summary['seed']}")
+    table.add_column("field")
+    table.add_column("value")
+    rows = {
+        "best architecture": summary["arch"],
+        "NATS index": str(summary["index"]),
+        f"signal ({summary['fidelity']})": f"{summary['val_acc']:.2f}",
+        "test accuracy (200 epochs)": _fmt(summary["test_acc"]),
+        "simulated cost (s)": f"{summary['cost']:.0f} of {summary['budget']:.0f}",
+        "trials per fidelity": ", ".join(f"{k}: {v}" for k, v in summary["trials"].items()),
+        "stopped because": summary["stop_reason"],
+    }
+    for key, value in rows.items():
+        table.add_row(key, value)
+    out.print(table)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+@arch_app.command("info")
+def arch_info(
+    arch: Annotated[str, typer.Argument(help="NB201 architecture string or NATS index.")],
+    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or ImageNet16-120.")] = "cifar10",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Print an architecture's index, string, size and benchmark numbers."""
+    from pmfnas.api import describe_arch
+
+    info = describe_arch(arch, dataset, _data_source(data_dir))
+    if json_out:
+        out.print_json(json.dumps(info))
+        return
+    table = Table(title=f"NB201 #{info['index']} on {dataset}")
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in info.items():
+        if key == "latency_ms":
+            value = ", ".join(f"{d} {v:.3g}" for d, v in value.items()) or "n/a"
+        elif isinstance(value, float) or value is None:
+            value = _fmt(value, 4 if key.startswith(("params", "flops")) else 2)
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        out.print(f"pmfnas {__version__}")
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except (PmfnasError, NotAvailableError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted", markup=False)
+        sys.exit(130)
+    except click.ClickException as exc:
+        err.print(f"error: {exc.format_message()}", markup=False, highlight=False)
+        sys.exit(2)

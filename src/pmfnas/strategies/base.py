@@ -1,0 +1,65 @@
+"""The ask/tell contract every search strategy follows, and the strategy registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pmfnas.errors import ConfigError
+from pmfnas.registry import Registry
+from pmfnas.spaces.base import SearchSpace
+from pmfnas.types import Request, Trial
+
+STRATEGIES: Registry[type[BaseStrategy]] = Registry("strategy")
+
+
+class BaseStrategy(ABC):
+    """A search strategy: proposes evaluations (``ask``) and learns from their results (``tell``).
+
+    A strategy is a pure function of its parameters, its seed and the results it is told, so the
+    study can rebuild it after a crash by replaying the stored trials. It never sees the
+    benchmark's test accuracy: only the trial's ``metrics``.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+        self.space = space
+        self.seed = seed
+
+    @abstractmethod
+    def ask(self) -> Request | None:
+        """The next evaluation to run, or ``None`` when the strategy has nothing more to ask."""
+
+    @abstractmethod
+    def tell(self, trial: Trial) -> None:
+        """Receive the finished trial of an earlier :meth:`ask`."""
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The strategy's settings, stored with the study so that a resume uses the same ones."""
+
+    def best(self, trials: Sequence[Trial]) -> Trial | None:
+        """The trial to return: best validation accuracy among the highest-fidelity evidence.
+
+        Proxy-only trials carry no validation accuracy and are not evidence here; a strategy that
+        selects by proxies overrides this method.
+        """
+        done = [t for t in trials if "val_acc" in t.metrics]
+        if not done:
+            return None
+        top = max(t.fidelity for t in done)
+        return max((t for t in done if t.fidelity == top), key=lambda t: (t.val_acc, -t.number))
+
+
+def create_strategy(
+    name: str, space: SearchSpace, seed: int = 0, **params: Any
+) -> BaseStrategy:
+    """Build a registered strategy; an unknown name or parameter is a clear error."""
+    cls = STRATEGIES.get(name)
+    try:
+        return cls(space, seed=seed, **params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameter for strategy {name!r}: {exc}") from None
+
