@@ -28,7 +28,9 @@ PUBLISHED_TEST = {  # NAS-Bench-201 paper (Dong & Yang, ICLR 2020), Table 5, mea
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "search_speed.json")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "search_speed.json"
+    )
     args = parser.parse_args()
 
     NB201Benchmark.load()  # make sure the cache exists before timing the load
@@ -38,14 +40,19 @@ def main() -> None:
         bench = NB201Benchmark.load()
         loads.append(time.perf_counter() - start)
 
-    report: dict = {"cache_load_s": {"median": statistics.median(loads), "max": max(loads)}, "searches": {}}
+    report: dict = {
+        "cache_load_s": {"median": statistics.median(loads), "max": max(loads)},
+        "searches": {},
+    }
     total_start = time.perf_counter()
     for dataset, budget in NATS_BUDGETS.items():
         for strategy in ("rea", "random"):
             times, tests, trials = [], [], []
             for seed in range(args.seeds):
                 start = time.perf_counter()
-                summary = run_search(bench, dataset=dataset, strategy=strategy, budget=budget, seed=seed)
+                summary = run_search(
+                    bench, dataset=dataset, strategy=strategy, budget=budget, seed=seed
+                )
                 times.append(time.perf_counter() - start)
                 tests.append(summary["test_acc"])
                 trials.append(summary["n_trials"])
@@ -57,13 +64,17 @@ def main() -> None:
                 "published_test_acc": PUBLISHED_TEST[strategy][dataset],
                 "trials_per_search": statistics.mean(trials),
             }
-            print(f"{strategy:>7} {dataset:>15}: test {statistics.mean(tests):.2f} ± "
-                  f"{statistics.stdev(tests):.2f}, {statistics.mean(times) * 1000:.1f} ms/search")
+            print(
+                f"{strategy:>7} {dataset:>15}: test {statistics.mean(tests):.2f} ± "
+                f"{statistics.stdev(tests):.2f}, {statistics.mean(times) * 1000:.1f} ms/search"
+            )
     report["total_real_time_s"] = time.perf_counter() - total_start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"cache load {report['cache_load_s']['median'] * 1000:.1f} ms; "
-          f"all searches {report['total_real_time_s']:.1f} s → {args.out}")
+    print(
+        f"cache load {report['cache_load_s']['median'] * 1000:.1f} ms; "
+        f"all searches {report['total_real_time_s']:.1f} s → {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ def test_other_schema_version_is_refused(tmp_path):
     path = tmp_path / "runs.db"
     Storage(path).close()
     con = sqlite3.connect(path)
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    con.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+    )
     con.commit()
     con.close()
     with pytest.raises(StorageError):

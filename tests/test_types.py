@@ -9,7 +9,9 @@ def test_fidelity_round_trip(text):
     assert str(Fidelity.parse(text)) == text
 
 
-@pytest.mark.parametrize("text", ["", "epochs=0", "epochs=-1", "epochs=1.5", "proxy:", "12", "proxy:a;b"])
+@pytest.mark.parametrize(
+    "text", ["", "epochs=0", "epochs=-1", "epochs=1.5", "proxy:", "12", "proxy:a;b"]
+)
 def test_bad_fidelities(text):
     with pytest.raises(FidelityError):
         Fidelity.parse(text)

@@ -5,7 +5,8 @@ from pmfnas.units import parse_duration, parse_options
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("20000", 20000.0), ("90s", 90.0), ("30m", 1800.0), ("1.5h", 5400.0), ("1e3", 1000.0)]
+    ("text", "seconds"),
+    [("20000", 20000.0), ("90s", 90.0), ("30m", 1800.0), ("1.5h", 5400.0), ("1e3", 1000.0)],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds

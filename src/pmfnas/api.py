@@ -73,10 +73,18 @@ def run_search(
     }
 
 
-BENCHMARK_FIELDS = ("val_acc_200", "test_acc_200", "test_acc_12", "train_time_per_epoch", "zen_score")
+BENCHMARK_FIELDS = (
+    "val_acc_200",
+    "test_acc_200",
+    "test_acc_12",
+    "train_time_per_epoch",
+    "zen_score",
+)
 
 
-def describe_arch(text: str, dataset: str = "cifar10", source: Path | None = None) -> dict[str, Any]:
+def describe_arch(
+    text: str, dataset: str = "cifar10", source: Path | None = None
+) -> dict[str, Any]:
     """Index, canonical string, size and (where the data exists) benchmark numbers of one cell.
 
     Missing benchmark values are ``None`` (shown as n/a), never estimates.

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -38,7 +37,7 @@ def _data_source(data_dir: Path | None) -> Path | None:
     return data_dir / "nb201" if data_dir else None
 
 
-def _load_benchmark(data_dir: Path | None):  # noqa: ANN202 - keeps the import lazy
+def _load_benchmark(data_dir: Path | None):
     from pmfnas.benchmarks.nb201 import NB201Benchmark
 
     return NB201Benchmark.load(_data_source(data_dir))
@@ -67,7 +66,9 @@ def search(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the summary as JSON.")
+    ] = None,
 ) -> None:
     """Search the benchmark with a strategy and print the best architecture found."""
     from pmfnas.api import run_search
@@ -131,7 +132,9 @@ def arch_info(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
 ) -> None:
     """Print an architecture's index, string, size and benchmark numbers."""
     from pmfnas.api import describe_arch
@@ -168,11 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     except (PmfnasError, NotAvailableError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted", markup=False)
         sys.exit(130)
-    except click.ClickException as exc:
-        err.print(f"error: {exc.format_message()}", markup=False, highlight=False)
+    except typer.TyperException as exc:  # usage errors of the command line itself
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(f"error: {message}", markup=False, highlight=False)
         sys.exit(2)

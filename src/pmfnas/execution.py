@@ -12,5 +12,7 @@ class SerialExecutor:
 
     workers = 1
 
-    def run(self, evaluate: Callable[[Arch, Fidelity], Result], arch: Arch, fidelity: Fidelity) -> Result:
+    def run(
+        self, evaluate: Callable[[Arch, Fidelity], Result], arch: Arch, fidelity: Fidelity
+    ) -> Result:
         return evaluate(arch, fidelity)

@@ -149,5 +149,5 @@ class Storage:
                 finished=finished,
                 info=json.loads(info),
             )
-            for number, arch, fidelity, state, metrics, cost, clock, curve, reason, started, finished, info in rows  # noqa: E501
+            for number, arch, fidelity, state, metrics, cost, clock, curve, reason, started, finished, info in rows
         ]

@@ -17,7 +17,9 @@ def parse_duration(text: str) -> float:
     m = _DURATION.fullmatch(text.strip())
     seconds = float(m.group(1)) * _SECONDS[m.group(2)] if m else math.nan
     if not seconds > 0 or math.isinf(seconds):
-        raise BudgetError(f"budget must be a positive duration like 20000, 90s, 30m or 2h; got {text!r}")
+        raise BudgetError(
+            f"budget must be a positive duration like 20000, 90s, 30m or 2h; got {text!r}"
+        )
     return seconds
 
 

@@ -48,13 +48,9 @@ class TabularEvaluator:
     def _check(self, fidelity: Fidelity) -> None:
         if fidelity.is_proxy:
             if fidelity != ZEN:
-                raise FidelityError(
-                    f"the nb201 table serves the proxy 'zen' only, not {fidelity}"
-                )
+                raise FidelityError(f"the nb201 table serves the proxy 'zen' only, not {fidelity}")
         elif fidelity.epochs not in TABULAR_EPOCHS:
-            raise FidelityError(
-                f"the nb201 table records epochs=12 and epochs=200, not {fidelity}"
-            )
+            raise FidelityError(f"the nb201 table records epochs=12 and epochs=200, not {fidelity}")
 
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
         self._check(fidelity)

@@ -138,7 +138,7 @@ class NB201Space:
         edge = int(rng.integers(NUM_EDGES))
         op = int(rng.integers(len(OPS) - 1))
         op += op >= arch[edge]  # skip the current op
-        return arch[:edge] + (op,) + arch[edge + 1 :]
+        return (*arch[:edge], op, *arch[edge + 1 :])
 
     def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
         """Uniform crossover: each edge comes from ``a`` or ``b`` with probability 1/2."""
@@ -148,7 +148,7 @@ class NB201Space:
     def neighbours(self, arch: Arch) -> list[Arch]:
         """The 24 cells that differ from ``arch`` on exactly one edge."""
         return [
-            arch[:e] + (op,) + arch[e + 1 :]
+            (*arch[:e], op, *arch[e + 1 :])
             for e in range(NUM_EDGES)
             for op in range(len(OPS))
             if op != arch[e]

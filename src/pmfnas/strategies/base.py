@@ -53,13 +53,10 @@ class BaseStrategy(ABC):
         return max((t for t in done if t.fidelity == top), key=lambda t: (t.val_acc, -t.number))
 
 
-def create_strategy(
-    name: str, space: SearchSpace, seed: int = 0, **params: Any
-) -> BaseStrategy:
+def create_strategy(name: str, space: SearchSpace, seed: int = 0, **params: Any) -> BaseStrategy:
     """Build a registered strategy; an unknown name or parameter is a clear error."""
     cls = STRATEGIES.get(name)
     try:
         return cls(space, seed=seed, **params)
     except TypeError as exc:
         raise ConfigError(f"bad parameter for strategy {name!r}: {exc}") from None
-

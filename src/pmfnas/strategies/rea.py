@@ -54,7 +54,9 @@ class RegularizedEvolution(BaseStrategy):
         if self._asked <= self.population_size or not self._population:
             return Request(self.space.sample(self._rng), self.fidelity, reason="initial population")
         members = list(self._population)
-        picks = self._rng.choice(len(members), size=min(self.sample_size, len(members)), replace=False)
+        picks = self._rng.choice(
+            len(members), size=min(self.sample_size, len(members)), replace=False
+        )
         parent = max((members[i] for i in picks), key=lambda t: t.val_acc)
         child = self.space.mutate(parent.arch, self._rng)
         return Request(child, self.fidelity, reason=f"mutation of trial {parent.number}")

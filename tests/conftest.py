@@ -1,0 +1,70 @@
+"""Shared fixtures: where the benchmark data lives, and the official NB201 cost records in it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from pmfnas.safe_pickle import load_pickle
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces.nb201_costs import DATASET_SHAPES
+from pmfnas.types import Arch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The data folder (``$PMFNAS_DATA``, else ``../shared/data``); skips the test if absent."""
+    path = Path(os.environ.get("PMFNAS_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"benchmark data folder {path} not found (set PMFNAS_DATA)")
+    return path
+
+
+class OfficialCost(NamedTuple):
+    """Size of one NB201 network as the official NATS-Bench topology record gives it."""
+
+    index: int
+    cell: Arch
+    dataset: str
+    num_classes: int
+    input_size: int
+    params: float  # millions
+    flop: float  # millions
+
+
+@pytest.fixture(scope="session")
+def nb201_official_costs(data_dir: Path) -> list[OfficialCost]:
+    """Params and FLOPs of archs 0, 11 and 284 on the three datasets, read from the records."""
+    folder = data_dir / "nb201" / "nats-tss-format"
+    space = NB201Space()
+    costs = []
+    for index in (0, 11, 284):
+        path = folder / f"{index:06d}.pickle.pbz2"
+        if not path.is_file():
+            pytest.skip(f"official NB201 record {path} not found")
+        record = load_pickle(path)["200"]
+        assert record["arch_index"] == index
+        cell = space.parse(record["arch_str"])
+        for dataset, (num_classes, input_size) in DATASET_SHAPES.items():
+            result = next(r for (d, _), r in record["all_results"].items() if d == dataset)
+            config = result["arch_config"]
+            assert (config["channel"], config["num_cells"]) == (16, 5)
+            assert config["class_num"] == num_classes
+            costs.append(
+                OfficialCost(
+                    index,
+                    cell,
+                    dataset,
+                    num_classes,
+                    input_size,
+                    float(result["params"]),
+                    float(result["flop"]),
+                )
+            )
+    return costs

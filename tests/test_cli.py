@@ -1,0 +1,166 @@
+"""End-to-end tests of the ``pmfnas`` command on the shared NB201 data, error paths included."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from pmfnas.cli import main
+from pmfnas.spaces.nb201 import NB201Space
+
+BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+def run(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv])
+        sys.exit(0)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.fixture
+def data_env(data_dir, monkeypatch):
+    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+    return data_dir
+
+
+def test_search_prints_summary_and_writes_json(capsys, data_env, tmp_path):
+    out_json = tmp_path / "out.json"
+    code, out, err = run(
+        capsys,
+        "search",
+        "--dataset",
+        "cifar10",
+        "--strategy",
+        "rea",
+        "--budget",
+        "20000",
+        "--seed",
+        "0",
+        "--json",
+        str(out_json),
+    )
+    assert code == 0, err
+    summary = json.loads(out_json.read_text())
+    assert {"arch", "index", "val_acc", "test_acc", "cost", "trials"} <= set(summary)
+    assert NB201Space().index(NB201Space().parse(summary["arch"])) == summary["index"]
+    assert summary["cost"] <= 20000
+    assert 90.0 < summary["test_acc"] <= 94.37  # published best CIFAR-10 test accuracy
+    assert summary["arch"] in out.replace("\n", "") or str(summary["index"]) in out
+
+
+def test_search_resumes_from_storage(capsys, data_env, tmp_path):
+    db = tmp_path / "runs.db"
+    args = ["search", "--strategy", "random", "--budget", "5000", "--storage", str(db)]
+    first = run(capsys, *args, "--json", str(tmp_path / "a.json"))
+    again = run(capsys, *args, "--json", str(tmp_path / "b.json"))
+    assert first[0] == again[0] == 0
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads(
+        (tmp_path / "b.json").read_text()
+    )
+    longer = run(
+        capsys,
+        *args[:-4],
+        "--budget",
+        "10000",
+        "--storage",
+        str(db),
+        "--json",
+        str(tmp_path / "c.json"),
+    )
+    assert longer[0] == 0
+    assert (
+        json.loads((tmp_path / "c.json").read_text())["n_trials"]
+        > json.loads((tmp_path / "a.json").read_text())["n_trials"]
+    )
+
+
+def test_arch_info(capsys, data_env):
+    code, out, err = run(capsys, "arch", "info", "6111", "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["arch"] == BEST_C10
+    assert info["test_acc_200"] == pytest.approx(94.37, abs=0.005)  # published optimum
+    code, out, _ = run(capsys, "arch", "info", BEST_C10, "--dataset", "cifar100")
+    assert code == 0 and "6111" in out
+
+
+def test_arch_info_without_data_still_gives_size(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "nothing"))
+    code, out, _ = run(capsys, "arch", "info", "0", "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["params_m"] == pytest.approx(0.129306, abs=1e-6)  # official record of arch 0
+    assert info["benchmark"].startswith("not available")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["search", "--dataset", "mnist"], "unknown dataset"),
+        (["search", "--strategy", "nope"], "unknown strategy"),
+        (["search", "--benchmark", "nb301"], "unknown benchmark"),
+        (["search", "--budget", "-5"], "budget"),
+        (["search", "--budget", "1"], "single evaluation"),
+        (["search", "-o", "population"], "KEY=VALUE"),
+        (["search", "-o", "colour=blue"], "bad parameter"),
+        (["search", "--no-such-flag"], "no-such-flag"),
+        (["arch", "info", "|nor_conv_3x3~0|+|bad"], "malformed"),
+        (["arch", "info", "15625"], "out of range"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, data_env, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_missing_data_dir(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "nothing"))
+    code, _, err = run(capsys, "search")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_data_file(capsys, data_env, tmp_path, monkeypatch):
+    nb201 = tmp_path / "data" / "nb201"
+    shutil.copytree(data_env / "nb201", nb201, ignore=shutil.ignore_patterns("*.parquet", "*.pt"))
+    csv = nb201 / "nb201_test200_mean.csv"
+    csv.write_bytes(csv.read_bytes()[:10_000])
+    monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path / "cache"))
+    code, _, err = run(capsys, "search")
+    assert code == 2
+    assert "nb201_test200_mean.csv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_end_to_end(data_env, tmp_path):
+    exe = shutil.which("pmfnas", path=os.path.dirname(sys.executable))
+    assert exe, "the pmfnas console script is installed with the package"
+    done = subprocess.run(
+        [
+            exe,
+            "search",
+            "--dataset",
+            "ImageNet16-120",
+            "--strategy",
+            "random",
+            "--budget",
+            "120000",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PMFNAS_DATA": str(data_env)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "test accuracy" in done.stdout
+    bad = subprocess.run(
+        [exe, "search", "--dataset", "x"], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
