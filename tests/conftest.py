@@ -16,7 +16,6 @@ from pmfnas.types import Arch
 REPO = Path(__file__).resolve().parents[1]
 
 
-
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The data folder (``$PMFNAS_DATA``, else ``../shared/data``); skips the test if absent."""

@@ -43,6 +43,38 @@ def _load_benchmark(data_dir: Path | None):
     return NB201Benchmark.load(_data_source(data_dir))
 
 
+class BudgetBar:
+    """A progress bar of budget spent, shown on stderr from the first finished trial on.
+
+    Starting it lazily keeps error output to the single line of :func:`main`.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self._bar = Progress(
+            TextColumn("[bold]search"),
+            BarColumn(),
+            TextColumn("{task.fields[spent]:>10.0f} / {task.total:.0f} s"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self._task = self._bar.add_task("search", total=limit, spent=0.0)
+        self._started = False
+
+    def update(self, spent: float, _limit: float) -> None:
+        if not self._started:
+            self._bar.start()
+            self._started = True
+        self._bar.update(self._task, completed=spent, spent=spent)
+
+    def __enter__(self) -> BudgetBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._started:
+            self._bar.stop()
+
+
 @app.command()
 def search(
     benchmark: Annotated[str, typer.Option(help="Tabular benchmark to search.")] = "nb201",
@@ -77,17 +109,10 @@ def search(
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
     limit = parse_duration(budget)
     params = parse_options(option or [])
-    with Progress(
-        TextColumn("[bold]search"),
-        BarColumn(),
-        TextColumn("{task.fields[spent]:>10.0f} / {task.total:.0f} s"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("search", total=limit, spent=0.0)
+    bench = _load_benchmark(data_dir)
+    with BudgetBar(limit) as bar:
         summary = run_search(
-            _load_benchmark(data_dir),
+            bench,
             dataset=dataset,
             strategy=strategy,
             budget=limit,
@@ -96,7 +121,7 @@ def search(
             storage=storage,
             study=study,
             reuse=reuse,
-            progress=lambda spent, _: bar.update(task, completed=spent, spent=spent),
+            progress=bar.update,
         )
     _print_summary(summary)
     if json_out:
@@ -164,13 +189,18 @@ def _root(
         raise typer.Exit()
 
 
+def _fail(message: str) -> None:
+    """One plain line on stderr (no wrapping, no markup), then exit code 2."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
     try:
         app(args=argv, standalone_mode=False)
     except (PmfnasError, NotAvailableError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(str(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -178,5 +208,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.TyperException as exc:  # usage errors of the command line itself
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err.print(f"error: {message}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(message)
