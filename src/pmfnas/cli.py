@@ -6,16 +6,18 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from pmfnas import __version__
 from pmfnas.errors import ConfigError, NotAvailableError, PmfnasError
 from pmfnas.units import parse_duration, parse_options
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(
     add_completion=False,
@@ -43,31 +45,32 @@ def _load_benchmark(data_dir: Path | None):
     return NB201Benchmark.load(_data_source(data_dir))
 
 
-class BudgetBar:
-    """A progress bar of budget spent, shown on stderr from the first finished trial on.
+class LazyBar:
+    """A rich progress bar on stderr that appears only once work is reported.
 
-    Starting it lazily keeps error output to the single line of :func:`main`.
+    Starting it lazily keeps error output to the single line of :func:`main`, and quick work
+    (a cached benchmark) silent.
     """
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, label: str, unit: str = "") -> None:
         self._bar = Progress(
-            TextColumn("[bold]search"),
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
-            TextColumn("{task.fields[spent]:>10.0f} / {task.total:.0f} s"),
+            TextColumn(f"{{task.completed:>10.0f}} / {{task.total:.0f}}{unit}"),
             TimeElapsedColumn(),
             console=err,
             transient=True,
         )
-        self._task = self._bar.add_task("search", total=limit, spent=0.0)
+        self._task = self._bar.add_task(label, total=None)
         self._started = False
 
-    def update(self, spent: float, _limit: float) -> None:
+    def update(self, done: float, total: float) -> None:
+        self._bar.update(self._task, completed=done, total=total)
         if not self._started:
             self._bar.start()
             self._started = True
-        self._bar.update(self._task, completed=spent, spent=spent)
 
-    def __enter__(self) -> BudgetBar:
+    def __enter__(self) -> LazyBar:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -110,7 +113,7 @@ def search(
     limit = parse_duration(budget)
     params = parse_options(option or [])
     bench = _load_benchmark(data_dir)
-    with BudgetBar(limit) as bar:
+    with LazyBar("search", " s") as bar:
         summary = run_search(
             bench,
             dataset=dataset,
@@ -129,9 +132,6 @@ def search(
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"{summary['strategy']} on {summary['dataset']}, seed {summary['seed']}")
-    table.add_column("field")
-    table.add_column("value")
     rows = {
         "best architecture": summary["arch"],
         "NATS index": str(summary["index"]),
@@ -141,9 +141,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "trials per fidelity": ", ".join(f"{k}: {v}" for k, v in summary["trials"].items()),
         "stopped because": summary["stop_reason"],
     }
+    _print_fields(f"{summary['strategy']} on {summary['dataset']}, seed {summary['seed']}", rows)
+
+
+def _print_fields(title: str, rows: dict[str, str]) -> None:
+    """Aligned ``field  value`` lines, never wrapped or cut, so values can be copied whole."""
+    out.print(title, style="bold")
+    width = max(map(len, rows))
     for key, value in rows.items():
-        table.add_row(key, value)
-    out.print(table)
+        out.print(f"  {key:<{width}}  {value}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -157,9 +163,7 @@ def arch_info(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of a table.")
-    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Print an architecture's index, string, size and benchmark numbers."""
     from pmfnas.api import describe_arch
@@ -168,16 +172,14 @@ def arch_info(
     if json_out:
         out.print_json(json.dumps(info))
         return
-    table = Table(title=f"NB201 #{info['index']} on {dataset}")
-    table.add_column("field")
-    table.add_column("value")
+    rows = {}
     for key, value in info.items():
         if key == "latency_ms":
             value = ", ".join(f"{d} {v:.3g}" for d, v in value.items()) or "n/a"
         elif isinstance(value, float) or value is None:
             value = _fmt(value, 4 if key.startswith(("params", "flops")) else 2)
-        table.add_row(key, str(value))
-    out.print(table)
+        rows[key] = str(value)
+    _print_fields(f"NB201 #{info['index']} on {dataset}", rows)
 
 
 @app.callback(invoke_without_command=True)
