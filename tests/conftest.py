@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import pytest
 
+from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201_costs import DATASET_SHAPES
@@ -67,3 +68,21 @@ def nb201_official_costs(data_dir: Path) -> list[OfficialCost]:
                 )
             )
     return costs
+
+
+@pytest.fixture(scope="session")
+def nb201_dir(data_dir: Path) -> Path:
+    folder = data_dir / "nb201"
+    if not (folder / "nb201_test200_mean.csv").is_file():
+        pytest.skip(f"NAS-Bench-201 bundle not found in {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pmfnas-cache")
+
+
+@pytest.fixture(scope="session")
+def bench(nb201_dir: Path, cache_dir: Path) -> NB201Benchmark:
+    return NB201Benchmark.load(nb201_dir, cache_dir=cache_dir)

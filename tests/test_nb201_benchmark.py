@@ -29,24 +29,6 @@ OFFICIAL = (0, 11, 284)
 """The architectures whose official NATS-Bench records are in ``nats-tss-format/``."""
 
 
-@pytest.fixture(scope="session")
-def nb201_dir(data_dir: Path) -> Path:
-    folder = data_dir / "nb201"
-    if not (folder / "nb201_test200_mean.csv").is_file():
-        pytest.skip(f"NAS-Bench-201 bundle not found in {folder}")
-    return folder
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pmfnas-cache")
-
-
-@pytest.fixture(scope="session")
-def bench(nb201_dir: Path, cache_dir: Path) -> NB201Benchmark:
-    return NB201Benchmark.load(nb201_dir, cache_dir=cache_dir)
-
-
 @pytest.fixture
 def archive_copy(nb201_dir: Path, tmp_path: Path) -> Path:
     """A private copy of the 3-record official archive (small: four bz2 files)."""

@@ -5,15 +5,9 @@ import statistics
 import pytest
 
 from pmfnas.api import run_search
-from pmfnas.benchmarks.nb201 import NB201Benchmark
 
 NATS_BUDGETS = {"cifar10": 20000.0, "cifar100": 40000.0, "ImageNet16-120": 120000.0}
 BEST_TEST = {"cifar10": 94.37, "cifar100": 73.51, "ImageNet16-120": 47.31}  # published optima
-
-
-@pytest.fixture(scope="module")
-def bench(data_dir, tmp_path_factory):
-    return NB201Benchmark.load(data_dir / "nb201", cache_dir=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.mark.parametrize("dataset", NATS_BUDGETS)
