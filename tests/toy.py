@@ -28,3 +28,19 @@ class ToyEvaluator:
 
     def test_accuracy(self, arch: Arch) -> float:
         return 50.0 + 5.0 * sum(op == 3 for op in arch)
+
+
+def toy_score_fn(delay: float = 0.0):
+    """A proxy scorer for table tests: 'size' = sum of op ids, 'conv' = number of 3×3 convs."""
+    import time
+
+    from pmfnas.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+
+    def score(index: int) -> dict[str, tuple[float, float]]:
+        time.sleep(delay)
+        cell = space.arch(index)
+        return {"size": (float(sum(cell)), 0.01), "conv": (float(cell.count(3)), 0.02)}
+
+    return score
