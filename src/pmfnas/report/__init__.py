@@ -1,0 +1,1 @@
+"""Numbers and figures about searches and proxies, for people (tables, plots, reports)."""
