@@ -1,0 +1,45 @@
+"""Batched tensor augmentation: random crop with zero padding and random horizontal flip.
+
+The NB201 recipe (``RandomCrop(size, padding)`` + ``RandomHorizontalFlip``) applied to a whole
+batch at once, without torchvision or per-image Python loops. Random draws come from one
+generator in a fixed order (crop offsets, then flips), so a seeded generator gives the same
+output on every run and on every device.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def random_crop_flip(
+    images: Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    padding: int = 4,
+    flip: bool = True,
+) -> Tensor:
+    """Randomly crop and flip each image of an ``(N, C, H, W)`` batch; shape and dtype are kept.
+
+    Each image is padded with ``padding`` zeros (black, before normalisation, as torchvision
+    pads) on every side and cut back to ``H x W`` at a uniform random offset in
+    ``0 .. 2 * padding`` per axis; with ``flip`` it is then mirrored left-right with
+    probability 1/2. Offsets and flips are drawn on the generator's device and moved to the
+    batch's, so a CPU generator serves a CUDA batch.
+    """
+    n, _, height, width = images.shape
+    device = generator.device if generator is not None else torch.device("cpu")
+    out = images
+    if padding > 0:
+        span = 2 * padding + 1
+        dy = torch.randint(span, (n,), generator=generator, device=device).to(images.device)
+        dx = torch.randint(span, (n,), generator=generator, device=device).to(images.device)
+        padded = F.pad(images, (padding, padding, padding, padding))
+        # every H x W window of each padded image, as a view: (N, span, span, C, H, W)
+        windows = padded.unfold(2, height, 1).unfold(3, width, 1).permute(0, 2, 3, 1, 4, 5)
+        out = windows[torch.arange(n, device=images.device), dy, dx]
+    if flip:
+        mirror = torch.rand(n, generator=generator, device=device) < 0.5
+        out = torch.where(mirror.to(images.device)[:, None, None, None], out.flip(3), out)
+    return out
