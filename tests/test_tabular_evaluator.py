@@ -1,8 +1,9 @@
 import math
 
+import numpy as np
 import pytest
 
-from pmfnas.errors import DataError, FidelityError
+from pmfnas.errors import DataError, FidelityError, NotAvailableError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.types import Fidelity
@@ -53,3 +54,17 @@ def test_unserved_fidelities_and_datasets(c10, bench):
             c10.evaluate(BEST_C10, Fidelity.parse(fidelity))
     with pytest.raises(DataError):
         TabularEvaluator(bench, "mnist")
+
+
+def test_serves_a_proxy_table(bench):
+    scores = np.full(NB201Space.size, np.nan)
+    seconds = np.full(NB201Space.size, np.nan)
+    scores[6111], seconds[6111] = 42.0, 0.5
+    evaluator = TabularEvaluator(bench, "cifar10", proxies={"nwot": (scores, seconds)})
+    result = evaluator.evaluate(BEST_C10, Fidelity(proxies=("nwot", "zen")))
+    assert result.metrics["nwot"] == 42.0
+    assert result.cost == pytest.approx(0.5 + bench.value("zen_time", "cifar10", 6111))
+    with pytest.raises(NotAvailableError):
+        evaluator.evaluate(SPACE.arch(0), Fidelity(proxies=("nwot",)))
+    with pytest.raises(FidelityError, match="compute a proxy table"):
+        evaluator.evaluate(BEST_C10, Fidelity(proxies=("synflow",)))

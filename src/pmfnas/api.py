@@ -1,14 +1,20 @@
-"""High-level calls behind the CLI, usable from Python: run a search, describe an architecture."""
+"""High-level calls behind the CLI, usable from Python: searches, architectures, proxy tables."""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pmfnas.benchmarks.nb201 import NB201Benchmark
-from pmfnas.errors import BudgetError, DataError, NotAvailableError
+from pmfnas.errors import BudgetError, ConfigError, DataError, NotAvailableError
+from pmfnas.evaluators.proxy_table import ProxyTable
 from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.report.proxy_quality import ProxyQuality, proxy_quality
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
@@ -124,3 +130,84 @@ def _latencies(index: int, source: Path | None) -> dict[str, float]:
         return {}
     values = {d: tables.latency(d, index) for d in tables.devices}
     return {d: v for d, v in values.items() if not math.isnan(v)}
+
+
+def proxy_table_path(data: str, settings: dict[str, Any]) -> Path:
+    """Default file of a proxy table: one per (data, network size, batch, seed) in the cache dir."""
+    from pmfnas.benchmarks.cache import default_cache_dir
+
+    name = Path(data).name or "data"
+    return default_cache_dir() / (
+        f"proxies-nb201-{name}-C{settings['channels']}-N{settings['cells_per_stage']}"
+        f"-b{settings['batch_size']}-s{settings['seed']}.db"
+    )
+
+
+def select_archs(spec: str, seed: int = 0) -> list[int]:
+    """NB201 indices from ``all``, a count ``N`` (seeded sample) or a file of indices/strings."""
+    space = NB201Space()
+    if spec == "all":
+        return list(range(space.size))
+    if spec.isdigit():
+        count = int(spec)
+        if not 0 < count <= space.size:
+            raise ConfigError(f"--archs count must lie in 1..{space.size}, got {count}")
+        rng = np.random.default_rng(seed)
+        return sorted(rng.choice(space.size, size=count, replace=False).tolist())
+    path = Path(spec)
+    if not path.is_file():
+        raise ConfigError(
+            f"--archs must be 'all', a count or a file of architectures; got {spec!r}"
+        )
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return [space.index(space.resolve(line)) for line in lines if line and not line.startswith("#")]
+
+
+def compute_proxy_table(
+    data: str,
+    proxies: tuple[str, ...],
+    indices: list[int],
+    *,
+    data_dir: Path | None = None,
+    table: Path | None = None,
+    batch_size: int = 64,
+    channels: int = 16,
+    cells_per_stage: int = 5,
+    seed: int = 0,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> ProxyTable:
+    """Fill (or complete) the proxy table of these settings for ``indices``; return it open."""
+    from pmfnas.data import load_dataset
+    from pmfnas.evaluators.proxies import PROXIES
+    from pmfnas.evaluators.proxy import ProxyEvaluator, table_scorer
+
+    for name in proxies:
+        PROXIES.get(name)  # unknown names fail before any work starts
+    size = {"batch_size": batch_size, "channels": channels, "cells_per_stage": cells_per_stage}
+    evaluator = ProxyEvaluator(load_dataset(data, data_dir), seed=seed, **size)
+    settings = evaluator.settings()
+    result = ProxyTable(table or proxy_table_path(data, settings), settings)
+    scorer = functools.partial(table_scorer, data, data_dir, proxies, seed=seed, **size)
+    result.fill(indices, proxies, scorer, workers=workers, progress=progress)
+    return result
+
+
+def score_proxies(
+    bench: NB201Benchmark,
+    dataset: str,
+    table: ProxyTable,
+    proxies: tuple[str, ...],
+    indices: list[int],
+) -> list[ProxyQuality]:
+    """Rank agreement of each proxy with the benchmark's 200-epoch test accuracy on ``indices``."""
+    if dataset not in DATASET_SHAPES:
+        raise ConfigError(
+            f"no NB201 accuracies for data {dataset!r}: score proxies on {', '.join(DATASET_SHAPES)}"
+        )
+    accuracy = bench.array("test_acc_200", dataset)[indices]
+    qualities = []
+    for name in proxies:
+        scores, seconds = table.arrays(name, NB201Space.size)
+        qualities.append(proxy_quality(name, scores[indices], accuracy, seconds[indices]))
+    return qualities

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from pmfnas.benchmarks.nb201 import DATASETS, NB201Benchmark
-from pmfnas.errors import DataError, FidelityError
+from pmfnas.errors import DataError, FidelityError, NotAvailableError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.types import Arch, Fidelity, Result
 
-ZEN = Fidelity(proxies=("zen",))
 TABULAR_EPOCHS = (12, 200)
 
 
@@ -17,8 +18,9 @@ class TabularEvaluator:
 
     Fidelities and their signal (``val_acc``) and cost, per dataset:
 
-    - ``proxy:zen``: the recorded Zen-score (as ``zen``; ``val_acc`` is not set), cost = its
-      recorded computing time.
+    - ``proxy:<names>``: the recorded Zen-score (``zen``) and any proxy of a proxy table passed
+      as ``proxies`` (name → (scores, seconds) arrays in NATS order, e.g. from
+      :meth:`ProxyTable.arrays`); ``val_acc`` is not set; cost = the recorded computing times.
     - ``epochs=12``: the 12-epoch schedule's validation accuracy where the source records it
       (official archive); the CSV bundle records only the 12-epoch *test* accuracy, which is then
       the signal, as in the protocol of ``PEERS.md``. Cost = 12 × per-epoch training time.
@@ -31,12 +33,18 @@ class TabularEvaluator:
 
     budget_unit: BudgetUnit = "simulated"
 
-    def __init__(self, bench: NB201Benchmark, dataset: str) -> None:
+    def __init__(
+        self,
+        bench: NB201Benchmark,
+        dataset: str,
+        proxies: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
         if dataset not in DATASETS:
             raise DataError(f"unknown dataset {dataset!r} for nb201 (known: {', '.join(DATASETS)})")
         self.bench = bench
         self.dataset = dataset
         self.space = NB201Space()
+        self.proxies = dict(proxies or {})
         self._signal12 = "val_acc_12" if bench.available("val_acc_12", dataset) else "test_acc_12"
 
     def describe(self) -> dict[str, str]:
@@ -45,23 +53,38 @@ class TabularEvaluator:
     def _value(self, metric: str, arch: Arch) -> float:
         return self.bench.value(metric, self.dataset, self.space.index(arch))
 
+    def _proxy(self, name: str, arch: Arch) -> tuple[float, float]:
+        """(score, seconds) of a recorded proxy; NaN (not computed) is not available."""
+        if name == "zen":
+            return self._value("zen_score", arch), self._value("zen_time", arch)
+        scores, seconds = self.proxies[name]
+        index = self.space.index(arch)
+        if np.isnan(scores[index]):
+            raise NotAvailableError(f"proxy {name} was not computed for NB201 index {index}")
+        return float(scores[index]), float(seconds[index])
+
     def _check(self, fidelity: Fidelity) -> None:
         if fidelity.is_proxy:
-            if fidelity != ZEN:
-                raise FidelityError(f"the nb201 table serves the proxy 'zen' only, not {fidelity}")
+            served = {"zen", *self.proxies}
+            if unknown := set(fidelity.proxies) - served:
+                raise FidelityError(
+                    f"no recorded scores for proxy {', '.join(sorted(unknown))} "
+                    f"(served: {', '.join(sorted(served))}; compute a proxy table first)"
+                )
         elif fidelity.epochs not in TABULAR_EPOCHS:
             raise FidelityError(f"the nb201 table records epochs=12 and epochs=200, not {fidelity}")
 
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
         self._check(fidelity)
         if fidelity.is_proxy:
-            return self._value("zen_time", arch)
+            return sum(self._proxy(name, arch)[1] for name in fidelity.proxies)
         return fidelity.epochs * self._value("train_time_per_epoch", arch)
 
     def evaluate(self, arch: Arch, fidelity: Fidelity) -> Result:
         cost = self.expected_cost(arch, fidelity)
         if fidelity.is_proxy:
-            return Result(metrics={"zen": self._value("zen_score", arch)}, cost=cost)
+            scores = {name: self._proxy(name, arch)[0] for name in fidelity.proxies}
+            return Result(metrics=scores, cost=cost)
         metric = self._signal12 if fidelity.epochs == 12 else "val_acc_200"
         return Result(metrics={"val_acc": self._value(metric, arch)}, cost=cost)
 

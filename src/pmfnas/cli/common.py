@@ -1,0 +1,82 @@
+"""What every command shares: the typer app, consoles, progress bars and field printing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pmfnas.benchmarks.nb201 import NB201Benchmark
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Progressive multi-fidelity neural architecture search under a resource budget.",
+)
+
+out = Console()
+err = Console(stderr=True)
+
+DataDirOption = Annotated[Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")]
+
+
+def nb201_source(data_dir: Path | None) -> Path | None:
+    """The NB201 folder under an explicit data dir; ``None`` lets the loader use PMFNAS_DATA."""
+    return data_dir / "nb201" if data_dir else None
+
+
+def load_benchmark(data_dir: Path | None) -> NB201Benchmark:
+    """The benchmark, with a progress bar while a first load builds its cache."""
+    with LazyBar("reading benchmark", " files") as bar:
+        return NB201Benchmark.load(nb201_source(data_dir), progress=bar.update)
+
+
+class LazyBar:
+    """A rich progress bar on stderr that appears only once work is reported.
+
+    Starting it lazily keeps error output to the single line of ``main``, and quick work (a
+    cached benchmark) silent.
+    """
+
+    def __init__(self, label: str, unit: str = "") -> None:
+        self._bar = Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            TextColumn(f"{{task.completed:>10.0f}} / {{task.total:.0f}}{unit}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self._task = self._bar.add_task(label, total=None)
+        self._started = False
+
+    def update(self, done: float, total: float) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+        if not self._started:
+            self._bar.start()
+            self._started = True
+
+    def __enter__(self) -> LazyBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._started:
+            self._bar.stop()
+
+
+def print_fields(title: str, rows: dict[str, str]) -> None:
+    """Aligned ``field  value`` lines, never wrapped or cut, so values can be copied whole."""
+    out.print(title, style="bold")
+    width = max(map(len, rows))
+    for key, value in rows.items():
+        out.print(f"  {key:<{width}}  {value}", soft_wrap=True, markup=False, highlight=False)
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    """A number for people; ``n/a`` for a missing one."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"

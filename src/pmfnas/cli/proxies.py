@@ -1,0 +1,127 @@
+"""``pmfnas proxies``: compute resumable proxy tables and measure how well proxies rank."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out
+from pmfnas.errors import ConfigError
+
+proxies_app = typer.Typer(no_args_is_help=True, help="Zero-cost proxies: tables and quality.")
+app.add_typer(proxies_app, name="proxies")
+
+DEFAULT_PROXIES = "nwot,synflow,mfnas_sum"
+
+SpaceOption = Annotated[str, typer.Option(help="Search space (nb201).")]
+DataOption = Annotated[str, typer.Option(help="Dataset name or image-folder path.")]
+ProxiesOption = Annotated[str, typer.Option(help="Comma-separated proxy names.")]
+BatchOption = Annotated[int, typer.Option(help="Images per mini-batch.")]
+WidthOption = Annotated[int, typer.Option(help="Network channels C (NB201: 16).")]
+CellsOption = Annotated[int, typer.Option(help="Cells per stage N (NB201: 5).")]
+SeedOption = Annotated[int, typer.Option(help="Seed of batches, initialisation and sampling.")]
+WorkersOption = Annotated[int, typer.Option(help="Worker processes.")]
+TableOption = Annotated[Path | None, typer.Option(help="Table file (default: in the cache dir).")]
+
+
+def _names(proxies: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in proxies.split(",") if n.strip()))
+    if not names:
+        raise ConfigError("--proxies names no proxy")
+    return names
+
+
+def _check_space(space: str) -> None:
+    if space != "nb201":
+        raise ConfigError(f"unknown space {space!r} for proxies (known: nb201)")
+
+
+def _check_workers(workers: int) -> int:
+    if not 1 <= workers <= (os.cpu_count() or 1) * 4:
+        raise ConfigError(f"--workers must be a positive number of processes, got {workers}")
+    return workers
+
+
+@proxies_app.command("compute")
+def compute(
+    space: SpaceOption = "nb201",
+    data: DataOption = "cifar10",
+    proxies: ProxiesOption = DEFAULT_PROXIES,
+    archs: Annotated[str, typer.Option(help="'all', a count N (seeded sample) or a file.")] = "all",
+    batch_size: BatchOption = 64,
+    width: WidthOption = 16,
+    cells: CellsOption = 5,
+    seed: SeedOption = 0,
+    workers: WorkersOption = 1,
+    table: TableOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Compute proxy scores into a resumable table (an interrupted run continues where it stopped)."""
+    from pmfnas.api import compute_proxy_table, select_archs
+
+    _check_space(space)
+    names = _names(proxies)
+    indices = select_archs(archs, seed)
+    with LazyBar("proxies", " archs") as bar:
+        result = compute_proxy_table(
+            data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
+            channels=width, cells_per_stage=cells, seed=seed,
+            workers=_check_workers(workers), progress=bar.update,
+        )  # fmt: skip
+    out.print(f"{len(indices)} architectures × {len(names)} proxies in {result.path}")
+
+
+@proxies_app.command("score")
+def score(
+    space: SpaceOption = "nb201",
+    data: DataOption = "cifar10",
+    proxies: ProxiesOption = DEFAULT_PROXIES,
+    sample: Annotated[int, typer.Option(help="Random architectures to score.")] = 200,
+    batch_size: BatchOption = 64,
+    width: WidthOption = 16,
+    cells: CellsOption = 5,
+    seed: SeedOption = 0,
+    workers: WorkersOption = 1,
+    table: TableOption = None,
+    data_dir: DataDirOption = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a score-vs-accuracy PNG.")] = None,
+) -> None:
+    """Rank correlation of proxies with NB201 200-epoch test accuracy on a random sample."""
+    from pmfnas.api import compute_proxy_table, score_proxies, select_archs
+    from pmfnas.report.proxy_quality import scatter_plot
+
+    _check_space(space)
+    names = _names(proxies)
+    indices = select_archs(str(sample), seed)
+    bench = load_benchmark(data_dir)
+    with LazyBar("proxies", " archs") as bar:
+        filled = compute_proxy_table(
+            data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
+            channels=width, cells_per_stage=cells, seed=seed,
+            workers=_check_workers(workers), progress=bar.update,
+        )  # fmt: skip
+    qualities = score_proxies(bench, data, filled, names, indices)
+    shown = Table(title=f"proxies on {data}: {len(indices)} NB201 cells vs 200-epoch test accuracy")
+    for column in ("proxy", "Spearman ρ", "Kendall τ", "top-10% hits", "median s/arch"):
+        shown.add_column(column, justify="left" if column == "proxy" else "right")
+    for q in qualities:
+        shown.add_row(
+            q.proxy, f"{q.spearman:.3f}", f"{q.kendall:.3f}", f"{q.top_hit_rate:.2f}",
+            f"{q.median_seconds:.3f}",
+        )  # fmt: skip
+    out.print(shown)
+    if json_out:
+        report = {"data": data, "settings": filled.settings, "sample": len(indices), "seed": seed,
+                  "proxies": [q.as_dict() for q in qualities]}  # fmt: skip
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+    if plot:
+        accuracy = bench.array("test_acc_200", data)[indices]
+        scores = {name: filled.arrays(name, len(bench.array("test_acc_200", data)))[0][indices]
+                  for name in names}  # fmt: skip
+        scatter_plot(plot, scores, accuracy, "200-epoch test accuracy (%)")
