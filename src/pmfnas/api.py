@@ -193,6 +193,14 @@ def compute_proxy_table(
     return result
 
 
+def require_nb201_dataset(dataset: str) -> None:
+    """Proxy quality needs benchmark accuracies: only the three NB201 datasets have them."""
+    if dataset not in DATASET_SHAPES:
+        raise ConfigError(
+            f"no NB201 accuracies for data {dataset!r}: score proxies on {', '.join(DATASET_SHAPES)}"
+        )
+
+
 def score_proxies(
     bench: NB201Benchmark,
     dataset: str,
@@ -201,10 +209,7 @@ def score_proxies(
     indices: list[int],
 ) -> list[ProxyQuality]:
     """Rank agreement of each proxy with the benchmark's 200-epoch test accuracy on ``indices``."""
-    if dataset not in DATASET_SHAPES:
-        raise ConfigError(
-            f"no NB201 accuracies for data {dataset!r}: score proxies on {', '.join(DATASET_SHAPES)}"
-        )
+    require_nb201_dataset(dataset)
     accuracy = bench.array("test_acc_200", dataset)[indices]
     qualities = []
     for name in proxies:

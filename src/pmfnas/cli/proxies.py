@@ -93,11 +93,17 @@ def score(
     plot: Annotated[Path | None, typer.Option(help="Write a score-vs-accuracy PNG.")] = None,
 ) -> None:
     """Rank correlation of proxies with NB201 200-epoch test accuracy on a random sample."""
-    from pmfnas.api import compute_proxy_table, score_proxies, select_archs
+    from pmfnas.api import (
+        compute_proxy_table,
+        require_nb201_dataset,
+        score_proxies,
+        select_archs,
+    )
     from pmfnas.report.proxy_quality import scatter_plot
 
     _check_space(space)
     names = _names(proxies)
+    require_nb201_dataset(data)
     indices = select_archs(str(sample), seed)
     bench = load_benchmark(data_dir)
     with LazyBar("proxies", " archs") as bar:

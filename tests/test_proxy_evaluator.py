@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pytest
+
+from pmfnas.api import compute_proxy_table, select_archs
+from pmfnas.cli import main
+from pmfnas.data import load_dataset
+from pmfnas.errors import ConfigError, FidelityError
+from pmfnas.evaluators.proxy import ProxyEvaluator
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.types import Fidelity
+
+SMALL = {"batch_size": 16, "channels": 4, "cells_per_stage": 1}
+SPACE = NB201Space()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_same_seed_same_scores_and_measured_cost(digits):
+    fidelity = Fidelity(proxies=("nwot", "synflow", "params"))
+    a = ProxyEvaluator(digits, seed=3, **SMALL).evaluate(SPACE.arch(6111), fidelity)
+    b = ProxyEvaluator(digits, seed=3, **SMALL).evaluate(SPACE.arch(6111), fidelity)
+    assert a.metrics == b.metrics
+    assert set(a.metrics) == {"nwot", "synflow", "params"}
+    assert a.cost > 0
+    other = ProxyEvaluator(digits, seed=4, **SMALL).evaluate(SPACE.arch(6111), fidelity)
+    assert other.metrics["nwot"] != a.metrics["nwot"]  # another batch
+    assert other.metrics["params"] == a.metrics["params"]  # data-independent
+
+
+def test_only_proxy_fidelities(digits):
+    with pytest.raises(FidelityError):
+        ProxyEvaluator(digits, **SMALL).evaluate(SPACE.arch(0), Fidelity(epochs=12))
+
+
+def test_select_archs(tmp_path):
+    assert select_archs("all") == list(range(SPACE.size))
+    sample = select_archs("50", seed=1)
+    assert len(set(sample)) == 50 and sample == select_archs("50", seed=1)
+    listing = tmp_path / "archs.txt"
+    listing.write_text(f"# two cells\n6111\n{SPACE.format(SPACE.arch(7))}\n")
+    assert select_archs(str(listing)) == [6111, 7]
+    for bad in ("0", "15626", "nowhere.txt"):
+        with pytest.raises(ConfigError):
+            select_archs(bad)
+
+
+def test_table_on_digits_is_filled_and_resumed(tmp_path):
+    table = compute_proxy_table(
+        "digits", ("synflow", "nwot"), [1, 2, 3], table=tmp_path / "t.db", **SMALL
+    )
+    scores, seconds = table.arrays("synflow", SPACE.size)
+    assert np.isfinite(scores[[1, 2, 3]]).all() and np.isnan(scores[0])
+    again = compute_proxy_table(
+        "digits", ("synflow", "nwot"), [1, 2, 3], table=tmp_path / "t.db", **SMALL
+    )
+    assert np.array_equal(
+        again.arrays("synflow", SPACE.size)[1], seconds, equal_nan=True
+    )  # nothing recomputed
+
+
+def test_cli_score_on_cifar10(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+    args = ["proxies", "score", "--data", "cifar10", "--sample", "12", "--width", "4", "--cells", "1",
+            "--batch-size", "16", "--proxies", "params,synflow", "--table", str(tmp_path / "t.db"),
+            "--json", str(tmp_path / "q.json"), "--plot", str(tmp_path / "q.png")]  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main(args)
+        raise SystemExit(0)
+    assert done.value.code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "q.json").read_text())
+    assert [p["proxy"] for p in report["proxies"]] == ["params", "synflow"]
+    assert all(-1 <= p["spearman"] <= 1 and p["n"] == 12 for p in report["proxies"])
+    assert (tmp_path / "q.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["proxies", "compute", "--proxies", "nope"], "unknown proxy"),
+        (["proxies", "compute", "--space", "darts"], "unknown space"),
+        (["proxies", "score", "--data", "digits", "--sample", "2"], "no NB201 accuracies"),
+        (["proxies", "compute", "--workers", "0"], "--workers"),
+    ],
+)
+def test_cli_errors(data_dir, monkeypatch, capsys, argv, message, tmp_path):
+    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+    monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path))
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--width", "4", "--cells", "1", "--batch-size", "8"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
