@@ -7,6 +7,7 @@ Hessian), never the proxy code itself.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -64,6 +65,18 @@ def test_registry_lists_every_proxy_and_rejects_unknown_names() -> None:
         compute_proxies(MIXED, ["nwot", "naswot"], x, y, **SMALL)
 
 
+def test_charged_seconds_add_up_within_the_call_and_rng_is_left_alone() -> None:
+    x, y = batch()
+    torch.manual_seed(7)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(7)
+    start = time.perf_counter()
+    result = compute_proxies(MIXED, ["nwot", "snip", "mfnas_sum", "synflow"], x, y, **SMALL)
+    wall = time.perf_counter() - start
+    assert torch.equal(torch.rand(3), expected_draw)
+    assert 0 < sum(r.seconds for r in result.values()) <= wall
+
+
 @pytest.mark.parametrize("cell", [MIXED, (0,) * 6, (1,) * 6, (4,) * 6])
 def test_every_proxy_is_finite(cell) -> None:
     x, y = batch()
@@ -91,6 +104,8 @@ def test_bad_input_is_a_config_error() -> None:
         compute_proxies(MIXED, ["snip"], x, y + 5, num_classes=5, **SMALL)
     with pytest.raises(ConfigError, match="together"):
         compute_proxies(MIXED, ["zico"], x, y, inputs2=x, **SMALL)
+    with pytest.raises(ConfigError, match="unknown network arguments"):
+        compute_proxies(MIXED, ["params"], x, y, width=4)
     with pytest.raises(ConfigError, match="factory"):
         compute_proxies(lambda: nn.Linear(2, 2), ["params"], x, y, channels=4)
     with pytest.raises(ConfigError, match="integers"):
@@ -184,7 +199,23 @@ def test_grad_norm_snip_fisher_match_closed_form_softmax_regression() -> None:
     got = scores(_softmax_regression, ["grad_norm", "snip", "fisher"], x, y)
     assert got["grad_norm"] == pytest.approx(np.linalg.norm(grad_w), rel=1e-5)
     assert got["snip"] == pytest.approx(np.abs(w * grad_w).sum(), rel=1e-5)
-    assert got["fisher"] == pytest.approx((0.5 * ((z * dz) ** 2).mean(0)).sum(), rel=1e-4)
+    # NASLib counts each output unit's Fisher value once per weight of that unit (5 inputs).
+    assert got["fisher"] == pytest.approx(5 * (0.5 * ((z * dz) ** 2).mean(0)).sum(), rel=1e-4)
+
+
+def test_fisher_weighs_each_conv_channel_by_its_weights() -> None:
+    def factory() -> nn.Module:
+        conv = nn.Conv2d(2, 3, 3, padding=1, bias=False)
+        return nn.Sequential(conv, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    x, y = batch(shape=(5, 2, 4, 4), classes=3)
+    net = seeded(factory)
+    act = net[0](x)
+    act.retain_grad()
+    F.cross_entropy(net[2](net[1](act)), y).backward()
+    per_channel = (act.detach() * act.grad).sum(dim=(2, 3)).double()  # (N, 3)
+    expected = 2 * 3 * 3 * float(0.5 * per_channel.pow(2).mean(0).sum())
+    assert scores(factory, ["fisher"], x, y)["fisher"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_grasp_matches_the_functional_hessian() -> None:

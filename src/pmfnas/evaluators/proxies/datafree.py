@@ -31,10 +31,11 @@ def _strip_batchnorm(net: nn.Module) -> None:
 
 
 def _synflow_sum(net: nn.Module, like: torch.Tensor, scale: float) -> float:
-    """Σ θ ⊙ ∂R/∂θ · scale², R = Σ net(scale · 1) for one input shaped like ``like``'s.
+    """scale²·S, S = Σ θ ⊙ ∂R/∂θ over layer weights, R = Σ net(1) for one input shaped as ``like``.
 
-    The output gradient is ``scale`` too, so that neither the forward activations nor the
-    backward products of weights overflow. The weights must already be positive.
+    Computed with the input ``scale``·1 and the output gradient ``scale``, so that a small scale
+    keeps both the forward activations and the backward products of weights finite. The
+    weights must already be positive.
     """
     weights = [m.weight for m in weighted_layers(net)]
     shape = (1, *like.shape[1:])
@@ -54,12 +55,12 @@ def synflow(ctx: ProxyContext) -> float:
     S = Σ_layers Σ |θ ⊙ ∂R/∂θ| over convolution and linear weights, where the network has its
     batch norms removed (NASLib's ``bn=False``), all parameters replaced by their absolute values,
     runs in float64 in eval mode, and R is the sum of its outputs for one all-ones input of the
-    batch's shape. S spans hundreds of orders of magnitude across networks; log(1 + S) keeps the
+    batch's shape. S spans tens of orders of magnitude across networks; log(1 + S) keeps the
     ranking, fits float32 tables and is 0 when no weight reaches the output (all-``none`` cells).
     If S overflows float64 (S > 1.8e308), the input and the output gradient are both scaled by
     s = ``SYNFLOW_RESCUE_SCALE`` and log S = log(s²S) − 2 log s: S is linear in each in networks
     without hidden biases (NB201's only bias, the classifier's, does not enter ∂R/∂θ). This
-    covers S up to about 1e458; NB201 networks at the standard sizes have S < 1e30.
+    covers S up to about 1e460; NB201 networks at the standard sizes have S < 1e30.
     Higher = better.
     """
     net = ctx.network()

@@ -1,8 +1,8 @@
 """Pruning-at-initialisation saliencies summed over layers (Abdelfattah et al., ICLR 2021; NASLib).
 
 Each is computed on the convolution and linear weights of the network in training mode, from the
-cross-entropy loss of one batch, and summed over every weight of every such layer. Higher = better
-for all four, as in NASLib's tables.
+cross-entropy loss of one batch, per layer, and summed over the layers. Higher = better for all
+four, as in NASLib's tables.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from pmfnas.evaluators.proxies.base import ProxyContext, register_proxy, weighted_layers
+from pmfnas.evaluators.proxies.passes import check_targets
 
 
 @register_proxy("grad_norm", needs=("grads",))
@@ -33,9 +34,11 @@ def snip(ctx: ProxyContext) -> float:
 
 @register_proxy("fisher", needs=("fisher",))
 def fisher(ctx: ProxyContext) -> float:
-    """Fisher (Turner et al. 2020): Σ_layers Σ_channels ½·mean_n(Σ_hw a·∂L/∂a)².
+    """Fisher (Turner et al. 2020) as in NASLib: Σ_layers Σ_k w_k·½·mean_n(Σ_hw a·∂L/∂a)².
 
-    ``a`` is each convolution's / linear layer's output; higher = better.
+    ``a`` is the output channel k of each convolution / linear layer and w_k the number of
+    weights of that channel (NASLib broadcasts each channel's value to its weights, then sums).
+    Higher = better.
     """
     return float(ctx.feature("fisher"))
 
@@ -51,7 +54,9 @@ def grasp(ctx: ProxyContext) -> float:
     net = ctx.network()
     net.train()
     weights = [m.weight for m in weighted_layers(net)]
-    loss = F.cross_entropy(net(ctx.inputs), ctx.targets)
+    logits = net(ctx.inputs)
+    check_targets(ctx.targets, logits)
+    loss = F.cross_entropy(logits, ctx.targets)
     grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
     used = [(w, g) for w, g in zip(weights, grads, strict=True) if g is not None]
     z = sum((g.detach() * g).sum() for _, g in used)

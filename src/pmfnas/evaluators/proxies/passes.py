@@ -11,9 +11,11 @@ be charged to the proxies that read it.
 from __future__ import annotations
 
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,8 @@ from torch import nn
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.proxies.base import PassOutput, weighted_layers
 
-PassFeature = str
-"""One of ``grads``, ``codes``, ``fisher``, ``jacobian``, ``meco``."""
+PassFeature = Literal["grads", "codes", "fisher", "jacobian", "meco"]
+"""What one pass can compute (a proxy's ``grad_pair`` is ``grads`` on two batches)."""
 
 
 class FeatureClock:
@@ -54,6 +56,7 @@ def run_pass(
     handles: list[torch.utils.hooks.RemovableHandle] = []
     layers = weighted_layers(net)
     acts: list[torch.Tensor] = []
+    fan_ins: list[int] = []  # weights per output channel of the layer of each act
     meco_maps: list[torch.Tensor] = []
     n = inputs.shape[0]
     if "codes" in features:
@@ -64,7 +67,8 @@ def run_pass(
         hook = _meco_hook(meco_maps, clock)
         handles += [m.register_forward_hook(hook) for m in net.modules()]
     if "fisher" in features:
-        handles += [m.register_forward_hook(lambda _m, _i, o: acts.append(o)) for m in layers]
+        hook = _act_hook(acts, fan_ins)
+        handles += [m.register_forward_hook(hook) for m in layers]
 
     backward = bool(features & {"grads", "fisher"})
     if "jacobian" in features:
@@ -98,7 +102,7 @@ def run_pass(
             out.grads = grads[: len(weights)]
         if "fisher" in features:
             with clock("fisher"):
-                out.fisher = _fisher(acts, grads[len(weights) :])
+                out.fisher = _fisher(acts, grads[len(weights) :], fan_ins)
     return out, dict(clock.seconds)
 
 
@@ -110,36 +114,57 @@ def check_targets(targets: torch.Tensor, logits: torch.Tensor) -> None:
         )
 
 
+class _PerTensor:
+    """One value per tensor object, so that a tensor reaching several modules (NB201 edges leaving
+    one node, a block and its last layer) is processed once. Holds weak references only: a
+    freed tensor's id may be reused, and the dead reference then tells the new tensor apart."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[weakref.ref[torch.Tensor], torch.Tensor]] = {}
+
+    def get(self, tensor: torch.Tensor, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        entry = self._seen.get(id(tensor))
+        if entry is None or entry[0]() is not tensor:
+            entry = (weakref.ref(tensor), compute())
+            self._seen[id(tensor)] = entry
+        return entry[1]
+
+
 def _codes_hook(kernel: torch.Tensor, clock: FeatureClock) -> Callable[..., None]:
     """Adds each ReLU's binary-code agreement counts to the NASWOT ``kernel``.
 
-    With codes c ∈ {0,1}^D and row sums s, the number of units on which samples i and j agree is
-    c_i·c_j + (1−c_i)·(1−c_j) = D − s_i − s_j + 2 c_i·c_j: one matrix product per ReLU. ReLUs
-    fed by the same tensor (NB201 edges leaving one node) reuse its counts.
+    The code of a unit is 1 where the ReLU's input is positive, i.e. the sign of its output. With
+    codes c ∈ {0,1}^D, G = c·cᵀ and s = diag G (the number of ones), the number of units on which
+    samples i and j agree is c_i·c_j + (1−c_i)·(1−c_j) = D − s_i − s_j + 2 G_ij: one matrix product
+    per distinct ReLU input.
     """
-    seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id → (tensor kept alive, counts)
+    cache = _PerTensor()
 
-    def hook(_module: nn.Module, args: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+    def counts(output: torch.Tensor) -> torch.Tensor:
+        codes = output.detach().movedim(1, -1).reshape(output.shape[0], -1).sign()
+        gram = (codes @ codes.T).double()
+        ones = gram.diagonal()
+        return gram.mul(2).sub_(ones[:, None]).sub_(ones[None, :]).add_(codes.shape[1])
+
+    def hook(_module: nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         with clock("codes"):
-            x = args[0]
-            if id(x) not in seen:
-                codes = x.detach().movedim(1, -1).reshape(x.shape[0], -1).gt(0).to(torch.float32)
-                sums = codes.sum(dim=1, dtype=torch.float64)
-                counts = (codes @ codes.T).double().mul_(2).add_(codes.shape[1])
-                seen[id(x)] = (x, counts.sub_(sums[:, None]).sub_(sums[None, :]))
-            kernel.add_(seen[id(x)][1])
+            kernel.add_(cache.get(args[0], lambda: counts(output)))
 
     return hook
 
 
 def _meco_hook(maps: list[torch.Tensor], clock: FeatureClock) -> Callable[..., None]:
     """Keeps the channel correlation matrix of the first sample of every 4-D module output."""
+    cache = _PerTensor()
+
+    def correlation(output: torch.Tensor) -> torch.Tensor:
+        fmap = output[0].detach()
+        return row_correlation(fmap.reshape(fmap.shape[0], -1))
 
     def hook(_module: nn.Module, _args: object, output: object) -> None:
         if isinstance(output, torch.Tensor) and output.dim() == 4:
             with clock("meco"):
-                fmap = output[0].detach()
-                maps.append(row_correlation(fmap.reshape(fmap.shape[0], -1)))
+                maps.append(cache.get(output, lambda: correlation(output)))
 
     return hook
 
@@ -169,11 +194,25 @@ def _min_eigenvalues(matrices: list[torch.Tensor]) -> list[float]:
     ]
 
 
-def _fisher(acts: list[torch.Tensor], grads: list[torch.Tensor]) -> float:
-    """Σ over layers and output channels k of ½·mean_n(Σ_spatial a_nk·∂L/∂a_nk)²."""
+def _act_hook(acts: list[torch.Tensor], fan_ins: list[int]) -> Callable[..., None]:
+    """Keeps each layer output (in the graph) and its layer's weights per output channel."""
+
+    def hook(module: nn.Module, _args: object, output: torch.Tensor) -> None:
+        acts.append(output)
+        fan_ins.append(module.weight[0].numel())
+
+    return hook
+
+
+def _fisher(acts: list[torch.Tensor], grads: list[torch.Tensor], fan_ins: list[int]) -> float:
+    """Σ over layers and output channels k of w_k·½·mean_n(Σ_spatial a_nk·∂L/∂a_nk)².
+
+    w_k, the number of weights of channel k, reproduces Abdelfattah et al./NASLib, who broadcast
+    each channel's value to all weights of the channel before summing.
+    """
     total = 0.0
-    for act, grad in zip(acts, grads, strict=True):
+    for act, grad, fan_in in zip(acts, grads, fan_ins, strict=True):
         prod = (act.detach() * grad).double()
         per_channel = prod.flatten(2).sum(-1) if prod.dim() > 2 else prod
-        total += float(per_channel.pow(2).mean(0).mul(0.5).sum())
+        total += fan_in * float(per_channel.pow(2).mean(0).mul(0.5).sum())
     return total
