@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out
 from pmfnas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pmfnas.evaluators.proxy_table import ProxyTable
 
 proxies_app = typer.Typer(no_args_is_help=True, help="Zero-cost proxies: tables and quality.")
 app.add_typer(proxies_app, name="proxies")
@@ -47,6 +50,29 @@ def _check_workers(workers: int) -> int:
     return workers
 
 
+def _fill(
+    data: str,
+    names: tuple[str, ...],
+    indices: list[int],
+    data_dir: Path | None,
+    table: Path | None,
+    batch_size: int,
+    width: int,
+    cells: int,
+    seed: int,
+    workers: int,
+) -> ProxyTable:
+    """Complete the proxy table of these settings for ``indices``, with a progress bar."""
+    from pmfnas.api import compute_proxy_table
+
+    with LazyBar("proxies", " archs") as bar:
+        return compute_proxy_table(
+            data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
+            channels=width, cells_per_stage=cells, seed=seed,
+            workers=_check_workers(workers), progress=bar.update,
+        )  # fmt: skip
+
+
 @proxies_app.command("compute")
 def compute(
     space: SpaceOption = "nb201",
@@ -62,17 +88,12 @@ def compute(
     data_dir: DataDirOption = None,
 ) -> None:
     """Compute proxy scores into a resumable table (an interrupted run continues where it stopped)."""
-    from pmfnas.api import compute_proxy_table, select_archs
+    from pmfnas.api import select_archs
 
     _check_space(space)
     names = _names(proxies)
     indices = select_archs(archs, seed)
-    with LazyBar("proxies", " archs") as bar:
-        result = compute_proxy_table(
-            data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
-            channels=width, cells_per_stage=cells, seed=seed,
-            workers=_check_workers(workers), progress=bar.update,
-        )  # fmt: skip
+    result = _fill(data, names, indices, data_dir, table, batch_size, width, cells, seed, workers)
     out.print(f"{len(indices)} architectures × {len(names)} proxies in {result.path}")
 
 
@@ -94,7 +115,6 @@ def score(
 ) -> None:
     """Rank correlation of proxies with NB201 200-epoch test accuracy on a random sample."""
     from pmfnas.api import (
-        compute_proxy_table,
         require_nb201_dataset,
         score_proxies,
         select_archs,
@@ -106,12 +126,7 @@ def score(
     require_nb201_dataset(data)
     indices = select_archs(str(sample), seed)
     bench = load_benchmark(data_dir)
-    with LazyBar("proxies", " archs") as bar:
-        filled = compute_proxy_table(
-            data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
-            channels=width, cells_per_stage=cells, seed=seed,
-            workers=_check_workers(workers), progress=bar.update,
-        )  # fmt: skip
+    filled = _fill(data, names, indices, data_dir, table, batch_size, width, cells, seed, workers)
     qualities = score_proxies(bench, data, filled, names, indices)
     shown = Table(title=f"proxies on {data}: {len(indices)} NB201 cells vs 200-epoch test accuracy")
     for column in ("proxy", "Spearman ρ", "Kendall τ", "top-10% hits", "median s/arch"):
