@@ -6,20 +6,22 @@ import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.errors import BudgetError, ConfigError, DataError, NotAvailableError
-from pmfnas.evaluators.proxy_table import ProxyTable
+from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS, ProxyTable
 from pmfnas.evaluators.tabular import TabularEvaluator
-from pmfnas.report.proxy_quality import ProxyQuality, proxy_quality
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.study import Progress, Study, trials_per_fidelity
+
+if TYPE_CHECKING:
+    from pmfnas.report.proxy_quality import ProxyQuality
 
 
 def run_search(
@@ -171,8 +173,8 @@ def compute_proxy_table(
     data_dir: Path | None = None,
     table: Path | None = None,
     batch_size: int = 64,
-    channels: int = 16,
-    cells_per_stage: int = 5,
+    channels: int = TABLE_CHANNELS,
+    cells_per_stage: int = TABLE_CELLS,
     seed: int = 0,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
@@ -209,6 +211,8 @@ def score_proxies(
     indices: list[int],
 ) -> list[ProxyQuality]:
     """Rank agreement of each proxy with the benchmark's 200-epoch test accuracy on ``indices``."""
+    from pmfnas.report.proxy_quality import proxy_quality
+
     require_nb201_dataset(dataset)
     accuracy = bench.array("test_acc_200", dataset)[indices]
     qualities = []

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out
 from pmfnas.errors import ConfigError
+from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS
 
 if TYPE_CHECKING:
     from pmfnas.evaluators.proxy_table import ProxyTable
@@ -25,8 +26,12 @@ SpaceOption = Annotated[str, typer.Option(help="Search space (nb201).")]
 DataOption = Annotated[str, typer.Option(help="Dataset name or image-folder path.")]
 ProxiesOption = Annotated[str, typer.Option(help="Comma-separated proxy names.")]
 BatchOption = Annotated[int, typer.Option(help="Images per mini-batch.")]
-WidthOption = Annotated[int, typer.Option(help="Network channels C (NB201: 16).")]
-CellsOption = Annotated[int, typer.Option(help="Cells per stage N (NB201: 5).")]
+WidthOption = Annotated[
+    int, typer.Option(help="Network channels C (NB201: 16; grad_norm/snip/fisher need 16).")
+]
+CellsOption = Annotated[
+    int, typer.Option(help="Cells per stage N (NB201: 5; grad_norm/snip/fisher need 5).")
+]
 SeedOption = Annotated[int, typer.Option(help="Seed of batches, initialisation and sampling.")]
 WorkersOption = Annotated[int, typer.Option(help="Worker processes.")]
 TableOption = Annotated[Path | None, typer.Option(help="Table file (default: in the cache dir).")]
@@ -80,8 +85,8 @@ def compute(
     proxies: ProxiesOption = DEFAULT_PROXIES,
     archs: Annotated[str, typer.Option(help="'all', a count N (seeded sample) or a file.")] = "all",
     batch_size: BatchOption = 64,
-    width: WidthOption = 16,
-    cells: CellsOption = 5,
+    width: WidthOption = TABLE_CHANNELS,
+    cells: CellsOption = TABLE_CELLS,
     seed: SeedOption = 0,
     workers: WorkersOption = 1,
     table: TableOption = None,
@@ -104,8 +109,8 @@ def score(
     proxies: ProxiesOption = DEFAULT_PROXIES,
     sample: Annotated[int, typer.Option(help="Random architectures to score.")] = 200,
     batch_size: BatchOption = 64,
-    width: WidthOption = 16,
-    cells: CellsOption = 5,
+    width: WidthOption = TABLE_CHANNELS,
+    cells: CellsOption = TABLE_CELLS,
     seed: SeedOption = 0,
     workers: WorkersOption = 1,
     table: TableOption = None,
