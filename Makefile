@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/pmfnas search --benchmark nb201 --dataset cifar10 --strategy rea --budget 20000 --seed 0
+	$(BIN)/pmfnas search
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -7,6 +7,9 @@ architecture, next to the published ρ. Writes JSON to ``benchmarks/results/``.
 
     PMFNAS_DATA=../shared/data python benchmarks/proxy_quality.py --sample 1000 --workers 2
     PMFNAS_DATA=../shared/data python benchmarks/proxy_quality.py --sample 200 --width 8 --cells 1
+
+``--computed-only`` computes nothing and scores the cells of the sample already in the table (for
+a slow proxy whose measurement was stopped part-way; the JSON records how many cells counted).
 """
 
 from __future__ import annotations
@@ -38,17 +41,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--table", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--computed-only", action="store_true")
     args = parser.parse_args()
 
     names = tuple(args.proxies.split(","))
     indices = select_archs(str(args.sample), args.seed)
     start = time.perf_counter()
     table = compute_proxy_table(
-        "cifar10", names, indices, table=args.table, batch_size=args.batch_size,
-        channels=args.width, cells_per_stage=args.cells, seed=args.seed, workers=args.workers,
+        "cifar10", names, [] if args.computed_only else indices, table=args.table,
+        batch_size=args.batch_size, channels=args.width, cells_per_stage=args.cells,
+        seed=args.seed, workers=args.workers,
         progress=lambda done, total: print(f"\r{done}/{total} architectures", end="", flush=True),
     )  # fmt: skip
     print()
+    if args.computed_only:
+        indices = [i for i in indices if all(table.get(i, n) is not None for n in names)]
     qualities = score_proxies(NB201Benchmark.load(), "cifar10", table, names, indices)
     report = {
         "data": "cifar10 (real CIFAR-10 images, the shared subset)",

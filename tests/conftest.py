@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The data folder (``$PMFNAS_DATA``, else ``../shared/data``); skips the test if absent."""
-    path = Path(os.environ.get("PMFNAS_DATA", REPO.parent / "shared" / "data"))
+    path = Path(os.environ.get("PMFNAS_DATA", REPO.parent / "shared" / "data")).resolve()
     if not path.is_dir():
         pytest.skip(f"benchmark data folder {path} not found (set PMFNAS_DATA)")
     return path

@@ -55,7 +55,8 @@ def test_search_prints_summary_and_writes_json(capsys, data_env, tmp_path):
 
 def test_search_resumes_from_storage(capsys, data_env, tmp_path):
     db = tmp_path / "runs.db"
-    args = ["search", "--strategy", "random", "--budget", "5000", "--storage", str(db)]
+    args = ["search", "--benchmark", "nb201", "--strategy", "random", "--budget", "5000"]
+    args += ["--storage", str(db)]
     first = run(capsys, *args, "--json", str(tmp_path / "a.json"))
     again = run(capsys, *args, "--json", str(tmp_path / "b.json"))
     assert first[0] == again[0] == 0
@@ -102,12 +103,12 @@ def test_arch_info_without_data_still_gives_size(capsys, tmp_path, monkeypatch):
     ("argv", "message"),
     [
         (["search", "--dataset", "mnist"], "unknown dataset"),
-        (["search", "--strategy", "nope"], "unknown strategy"),
+        (["search", "--benchmark", "nb201", "--strategy", "nope"], "unknown strategy"),
         (["search", "--benchmark", "nb301"], "unknown benchmark"),
-        (["search", "--budget", "-5"], "budget"),
-        (["search", "--budget", "1"], "single evaluation"),
-        (["search", "-o", "population"], "KEY=VALUE"),
-        (["search", "-o", "colour=blue"], "bad parameter"),
+        (["search", "--benchmark", "nb201", "--budget", "-5"], "budget"),
+        (["search", "--benchmark", "nb201", "--budget", "1"], "single evaluation"),
+        (["search", "--benchmark", "nb201", "-o", "population"], "KEY=VALUE"),
+        (["search", "--benchmark", "nb201", "-o", "colour=blue"], "bad parameter"),
         (["search", "--no-such-flag"], "no-such-flag"),
         (["arch", "info", "|nor_conv_3x3~0|+|bad"], "malformed"),
         (["arch", "info", "15625"], "out of range"),
@@ -123,7 +124,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, data_env, argv, message):
 
 def test_missing_data_dir(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "nothing"))
-    code, _, err = run(capsys, "search")
+    code, _, err = run(capsys, "search", "--benchmark", "nb201")
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
@@ -134,7 +135,7 @@ def test_corrupt_data_file(capsys, data_env, tmp_path, monkeypatch):
     csv.write_bytes(csv.read_bytes()[:10_000])
     monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path / "cache"))
-    code, _, err = run(capsys, "search")
+    code, _, err = run(capsys, "search", "--dataset", "cifar10")
     assert code == 2
     assert "nb201_test200_mean.csv" in err and len(err.strip().splitlines()) == 1
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pmfnas.data import ImageDataset, random_crop_flip
+from pmfnas.data.augment import resize
 from pmfnas.errors import ConfigError, DataError
 
 
@@ -141,3 +142,19 @@ def test_dataset_checks_and_parts() -> None:
         dataset(mean=(0.5,))
     with pytest.raises(DataError, match=r"expected \(N, C, H, W\)"):
         dataset(test_x=data.test_x[:, :1])
+
+
+def test_resize_keeps_dtype_and_a_constant_image():
+    images = torch.full((3, 2, 32, 32), 77, dtype=torch.uint8)
+    small = resize(images, 16)
+    assert small.shape == (3, 2, 16, 16) and small.dtype == torch.uint8
+    assert torch.equal(small, torch.full_like(small, 77))
+    assert resize(images, 32) is images
+
+
+def test_resize_filters_when_shrinking():
+    stripes = torch.zeros(1, 1, 8, 8)
+    stripes[..., ::2] = 1.0  # alternating columns: without antialiasing a shrink keeps 0s or 1s
+    small = resize(stripes, 4)
+    assert small.mean() == pytest.approx(0.5, abs=0.05)
+    assert ((small > 0.3) & (small < 0.7)).all()

@@ -68,3 +68,12 @@ def test_serves_a_proxy_table(bench):
         evaluator.evaluate(SPACE.arch(0), Fidelity(proxies=("nwot",)))
     with pytest.raises(FidelityError, match="compute a proxy table"):
         evaluator.evaluate(BEST_C10, Fidelity(proxies=("synflow",)))
+
+
+def test_params_and_flops_are_free_exact_proxies(bench, nb201_official_costs):
+    for record in nb201_official_costs:  # the official NATS-Bench records in the data folder
+        evaluator = TabularEvaluator(bench, record.dataset)
+        result = evaluator.evaluate(record.cell, Fidelity(proxies=("params", "flops")))
+        assert result.metrics["params"] == pytest.approx(record.params, abs=1e-6)
+        assert result.metrics["flops"] == pytest.approx(record.flop, abs=1e-5)
+        assert result.cost == 0.0

@@ -30,3 +30,48 @@ def test_budget():
     for bad in (0.0, -5.0, float("nan")):
         with pytest.raises(BudgetError):
             Budget(bad)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["epochs=5,fraction=0.25", "epochs=3,resolution=16,channels=8,cells=1", "epochs=1,cells=2"],
+)
+def test_training_knobs_round_trip(text):
+    fidelity = Fidelity.parse(text)
+    assert str(fidelity) == text and Fidelity.parse(str(fidelity)) == fidelity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "epochs=3,channels=8,fraction=0.5",  # out of order
+        "epochs=3,fraction=0.5,fraction=0.5",
+        "epochs=3,foo=1",
+        "epochs=3,fraction=2",
+        "epochs=3,fraction=0",
+        "epochs=3,cells=0",
+        "fraction=0.5",
+        "epochs=3,channels=1.5",
+    ],
+)
+def test_bad_training_knobs(text):
+    with pytest.raises(FidelityError):
+        Fidelity.parse(text)
+
+
+def test_knobs_make_a_schedule_cheaper_but_not_cheaper_than_fewer_epochs():
+    texts = ["epochs=12", "epochs=12,fraction=0.5", "epochs=12,channels=8", "epochs=4", "proxy:a"]
+    ranked = [str(f) for f in sorted(Fidelity.parse(t) for t in texts)]
+    assert ranked == [
+        "proxy:a",
+        "epochs=4",
+        "epochs=12,fraction=0.5",
+        "epochs=12,channels=8",
+        "epochs=12",
+    ]
+    assert max(Fidelity.parse(t) for t in texts) == Fidelity(epochs=12)
+
+
+def test_proxies_take_no_knobs():
+    with pytest.raises(FidelityError):
+        Fidelity(proxies=("nwot",), fraction=0.5)

@@ -12,6 +12,7 @@ import numpy as np
 
 from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.errors import BudgetError, ConfigError, DataError, NotAvailableError
+from pmfnas.evaluators.base import Evaluator
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS, ProxyTable
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
@@ -19,9 +20,59 @@ from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.study import Progress, Study, trials_per_fidelity
+from pmfnas.types import Fidelity
 
 if TYPE_CHECKING:
+    import torch
+
+    from pmfnas.evaluators.multi import MultiFidelityEvaluator
+    from pmfnas.evaluators.training import TrainingEvaluator
     from pmfnas.report.proxy_quality import ProxyQuality
+    from pmfnas.training import TrainingRecipe
+
+
+def _run_study(
+    evaluator: Evaluator,
+    strategy: str,
+    *,
+    budget: float,
+    seed: int,
+    params: dict[str, Any] | None,
+    storage: str | Path | None,
+    study: str,
+    reuse: bool,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """Run one study and summarise its returned architecture as a JSON-ready dict."""
+    space = NB201Space()
+    search = create_strategy(strategy, space, seed=seed, **(params or {}))
+    db = Storage(storage) if storage else None
+    try:
+        result = Study(space, evaluator, search, budget, storage=db, name=study, reuse=reuse).run(
+            progress
+        )
+    finally:
+        if db:
+            db.close()
+    best = result.best
+    if best is None:
+        raise BudgetError(f"a budget of {budget:g} s does not pay for a single evaluation")
+    test_acc = best.info.get("test_acc", evaluator.test_accuracy(best.arch))
+    return {
+        "strategy": strategy,
+        "params": search.params(),
+        "seed": seed,
+        "arch": space.format(best.arch),
+        "index": space.index(best.arch),
+        "fidelity": str(best.fidelity),
+        "val_acc": best.val_acc,
+        "test_acc": test_acc,
+        "cost": result.spent,
+        "budget": result.budget,
+        "trials": trials_per_fidelity(result.trials),
+        "n_trials": len(result.trials),
+        "stop_reason": result.stop_reason,
+    }
 
 
 def run_search(
@@ -37,47 +88,146 @@ def run_search(
     reuse: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Search NAS-Bench-201 on ``dataset`` and summarise the result as a JSON-ready dict.
+    """Search NAS-Bench-201 on ``dataset`` (simulated seconds) and summarise the result.
 
     The study name defaults to ``<strategy>-<dataset>-seed<seed>`` so that rerunning the same
     command on the same storage file resumes (or extends) the same study.
     """
-    space = NB201Space()
-    evaluator = TabularEvaluator(bench, dataset)
-    search = create_strategy(strategy, space, seed=seed, **(params or {}))
-    db = Storage(storage) if storage else None
+    summary = _run_study(
+        TabularEvaluator(bench, dataset, proxies=shipped_proxies()),
+        strategy,
+        budget=budget,
+        seed=seed,
+        params=params,
+        storage=storage,
+        study=study or f"{strategy}-{dataset}-seed{seed}",
+        reuse=reuse,
+        progress=progress,
+    )
+    return {"benchmark": "nb201", "dataset": dataset, **summary}
+
+
+def shipped_proxies() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The shipped full-space proxy scores (computed on CIFAR-10 images; also served for
+    CIFAR-100 and ImageNet16-120, where they transfer), or none if the file is absent."""
+    from pmfnas.benchmarks.nb201_proxies import load_proxy_arrays
+
     try:
-        result = Study(
-            space,
-            evaluator,
-            search,
-            budget,
-            storage=db,
-            name=study or f"{strategy}-{dataset}-seed{seed}",
-            reuse=reuse,
-        ).run(progress)
-    finally:
-        if db:
-            db.close()
-    best = result.best
-    if best is None:
-        raise BudgetError(f"a budget of {budget:g} s does not pay for a single evaluation")
-    return {
-        "benchmark": "nb201",
-        "dataset": dataset,
-        "strategy": strategy,
-        "params": search.params(),
-        "seed": seed,
-        "arch": space.format(best.arch),
-        "index": space.index(best.arch),
-        "fidelity": str(best.fidelity),
-        "val_acc": best.val_acc,
-        "test_acc": evaluator.test_accuracy(best.arch),
-        "cost": result.spent,
-        "budget": result.budget,
-        "trials": trials_per_fidelity(result.trials),
-        "n_trials": len(result.trials),
-        "stop_reason": result.stop_reason,
+        return load_proxy_arrays()[0]
+    except NotAvailableError:
+        return {}
+
+
+DEFAULT_DATA = "digits"
+"""The embedded default: scikit-learn's digits need no data folder."""
+
+SMALL_RECIPES = {"digits": {"batch_size": 64, "channels": 8, "cells_per_stage": 1}}
+"""Recipe defaults for small datasets, where NB201's full 16-channel, 5-cell network and batch 256
+would be oversized (digits: 1,081 training images of 8 x 8 pixels)."""
+
+
+def training_recipe(data: str, **overrides: Any) -> TrainingRecipe:
+    """NB201's recipe, with the small-dataset defaults for ``data`` and the given overrides."""
+    from pmfnas.training import TrainingRecipe
+
+    base = SMALL_RECIPES.get(data.lower(), {})
+    return TrainingRecipe(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def training_evaluator(
+    data: str = DEFAULT_DATA,
+    *,
+    data_dir: Path | None = None,
+    split: str = "holdout",
+    recipe: TrainingRecipe | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    progress: Callable[[float, float], None] | None = None,
+) -> TrainingEvaluator:
+    """A training evaluator on a named dataset or image folder, split for validation."""
+    from pmfnas.data import load_dataset
+    from pmfnas.evaluators.training import TrainingEvaluator
+
+    return TrainingEvaluator(
+        load_dataset(data, data_dir, split=split),
+        recipe or training_recipe(data),
+        device=device,
+        seed=seed,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+    )
+
+
+def real_data_evaluator(training: TrainingEvaluator) -> MultiFidelityEvaluator:
+    """The whole ladder on ``training``'s data: proxies (on the reduced proxy-table network, two
+    batches of 64) below the training fidelities."""
+    from pmfnas.evaluators.multi import MultiFidelityEvaluator
+    from pmfnas.evaluators.proxy import ProxyEvaluator
+
+    proxies = ProxyEvaluator(
+        training.data,
+        batch_size=64,
+        channels=TABLE_CHANNELS,
+        cells_per_stage=TABLE_CELLS,
+        seed=training.seed,
+    )
+    return MultiFidelityEvaluator(proxies, training)
+
+
+def run_training_search(
+    evaluator: MultiFidelityEvaluator,
+    *,
+    strategy: str = "rea",
+    budget: float = 180.0,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    storage: str | Path | None = None,
+    study: str | None = None,
+    reuse: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Search by real training within ``budget`` wall seconds; the returned architecture's test
+    accuracy is the one measured when it was trained (never used to choose it)."""
+    data = evaluator.training.data.name
+    summary = _run_study(
+        evaluator,
+        strategy,
+        budget=budget,
+        seed=seed,
+        params=params,
+        storage=storage,
+        study=study or f"{strategy}-{data}-train-seed{seed}",
+        reuse=reuse,
+        progress=progress,
+    )
+    device = str(evaluator.training.run.device)
+    return {"benchmark": None, "data": data, "device": device, **summary}
+
+
+def train_architecture(
+    text: str, evaluator: TrainingEvaluator, fidelity: Fidelity
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train one architecture (string or NATS index); the trained model and a JSON-ready summary."""
+    from pmfnas.spaces.networks import count_parameters
+
+    space = NB201Space()
+    arch = space.resolve(text)
+    model, result = evaluator.train(arch, fidelity)
+    return model, {
+        "arch": space.format(arch),
+        "index": space.index(arch),
+        "data": evaluator.data.name,
+        "split": evaluator.data.split,
+        "fidelity": str(fidelity),
+        "recipe": evaluator.recipe.as_dict(),
+        "seed": evaluator.seed,
+        "device": str(evaluator.run.device),
+        "params_m": count_parameters(model) / 1e6,
+        "val_acc": result.val_acc,
+        "test_acc": result.private["test_acc"],
+        "seconds": result.cost,
+        "curve": list(result.curve),
     }
 
 

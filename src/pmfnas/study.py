@@ -95,6 +95,7 @@ class Study:
         repeats = 0
         stop_reason = "budget spent"
         while True:
+            self.strategy.budget_left = self.budget.remaining
             request = self.strategy.ask()
             if request is None:
                 stop_reason = "strategy finished"
@@ -174,6 +175,7 @@ class Study:
             reason=request.reason,
             started=started,
             finished=time.time(),
+            info=dict(result.private),
         )
 
 

@@ -17,47 +17,112 @@ from pmfnas.errors import BudgetError, FidelityError
 Arch = tuple[int, ...]
 """A space-specific, hashable architecture (NAS-Bench-201: six op ids in canonical edge order)."""
 
-_EPOCHS = re.compile(r"epochs=(\d+)")
 _PROXY = re.compile(r"proxy:([A-Za-z0-9_]+(?:,[A-Za-z0-9_]+)*)")
+_KNOB = re.compile(r"([a-z]+)=([0-9.eE+-]+)")
+
+KNOBS = ("fraction", "resolution", "channels", "cells")
+"""Training knobs a fidelity may set besides its epochs, in their text order."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Fidelity:
-    """How much effort one evaluation spends: a zero-cost proxy or a number of training epochs.
+    """How much effort one evaluation spends: zero-cost proxies or a training schedule.
 
-    Fidelities order from cheap to expensive: every proxy ranks below every training schedule, and
-    training schedules rank by epochs. The text form is ``proxy:<name>[,<name>...]`` or
-    ``epochs=<E>``; :meth:`parse` accepts exactly what ``str()`` writes.
+    A training fidelity is ``epochs`` plus optional knobs that make it cheaper: ``fraction`` of
+    the training images, input ``resolution`` (pixels per side), network width ``channels`` (C)
+    and ``cells`` per stage (N). A knob left at 0 (``fraction`` at 1) means the evaluator's full
+    setting. The text form is ``proxy:<name>[,<name>...]`` or
+    ``epochs=<E>[,fraction=<f>][,resolution=<r>][,channels=<C>][,cells=<N>]``;
+    :meth:`parse` accepts exactly what ``str()`` writes.
+
+    Fidelities order from cheap to expensive: every proxy ranks below every training schedule;
+    schedules rank by epochs, then fraction, resolution, width and depth (full settings last).
     """
 
     epochs: int = 0
     proxies: tuple[str, ...] = ()
+    fraction: float = 1.0
+    resolution: int = 0
+    channels: int = 0
+    cells: int = 0
 
     def __post_init__(self) -> None:
         if (self.epochs > 0) == bool(self.proxies):
             raise FidelityError("a fidelity is either proxies or a positive number of epochs")
-        if self.epochs < 0:
-            raise FidelityError(f"epochs must be positive, got {self.epochs}")
+        if self.proxies and self.knobs():
+            raise FidelityError("a proxy fidelity takes no training knobs")
+        if not 0 < self.fraction <= 1:
+            raise FidelityError(f"fraction must be in (0, 1], got {self.fraction}")
+        for knob in ("resolution", "channels", "cells"):
+            if getattr(self, knob) < 0:
+                raise FidelityError(f"{knob} must be positive, got {getattr(self, knob)}")
 
     @classmethod
     def parse(cls, text: str) -> Fidelity:
-        """Read ``epochs=E`` or ``proxy:a,b``; anything else is a :class:`FidelityError`."""
+        """Read the text form (see the class docstring); anything else is a :class:`FidelityError`."""
         text = text.strip()
-        if m := _EPOCHS.fullmatch(text):
-            epochs = int(m.group(1))
-            if epochs == 0:
-                raise FidelityError("epochs must be positive in 'epochs=E'")
-            return cls(epochs=epochs)
         if m := _PROXY.fullmatch(text):
             return cls(proxies=tuple(m.group(1).split(",")))
-        raise FidelityError(f"unknown fidelity {text!r}: expected 'epochs=E' or 'proxy:NAME'")
+        expected = (
+            "expected 'epochs=E[,fraction=f,resolution=r,channels=C,cells=N]' or 'proxy:NAME'"
+        )
+        items = [_KNOB.fullmatch(part) for part in text.split(",")]
+        if not all(items) or items[0].group(1) != "epochs":  # type: ignore[union-attr]
+            raise FidelityError(f"unknown fidelity {text!r}: {expected}")
+        values = {m.group(1): m.group(2) for m in items if m}
+        names = [m.group(1) for m in items[1:] if m]
+        if unknown := set(names) - set(KNOBS):
+            raise FidelityError(
+                f"fidelity {text!r}: unknown knob {sorted(unknown)[0]!r}; {expected}"
+            )
+        if len(values) != len(items) or names != [k for k in KNOBS if k in names]:
+            raise FidelityError(f"fidelity {text!r}: knobs repeated or out of order; {expected}")
+        try:
+            knobs = {k: float(v) if k == "fraction" else int(v) for k, v in values.items()}
+        except ValueError:
+            raise FidelityError(f"fidelity {text!r}: {expected}") from None
+        if knobs["epochs"] == 0 or any(knobs.get(k) == 0 for k in KNOBS):
+            raise FidelityError(f"fidelity {text!r}: every value must be positive")
+        return cls(**knobs)  # type: ignore[arg-type]
 
     @property
     def is_proxy(self) -> bool:
         return bool(self.proxies)
 
+    def knobs(self) -> dict[str, float]:
+        """The training knobs this fidelity sets (those not at the full setting)."""
+        full = {"fraction": 1.0, "resolution": 0, "channels": 0, "cells": 0}
+        return {k: getattr(self, k) for k in KNOBS if getattr(self, k) != full[k]}
+
+    def _rank(self) -> tuple[object, ...]:
+        full = float("inf")
+        return (
+            not self.is_proxy,
+            self.proxies,
+            self.epochs,
+            self.fraction,
+            self.resolution or full,
+            self.channels or full,
+            self.cells or full,
+        )
+
+    def __lt__(self, other: Fidelity) -> bool:
+        return self._rank() < other._rank()
+
+    def __le__(self, other: Fidelity) -> bool:
+        return self._rank() <= other._rank()
+
+    def __gt__(self, other: Fidelity) -> bool:
+        return self._rank() > other._rank()
+
+    def __ge__(self, other: Fidelity) -> bool:
+        return self._rank() >= other._rank()
+
     def __str__(self) -> str:
-        return "proxy:" + ",".join(self.proxies) if self.proxies else f"epochs={self.epochs}"
+        if self.proxies:
+            return "proxy:" + ",".join(self.proxies)
+        knobs = "".join(f",{k}={v!r}" for k, v in self.knobs().items())
+        return f"epochs={self.epochs}{knobs}"
 
 
 class TrialState(StrEnum):
@@ -79,6 +144,8 @@ class Result:
     metrics: dict[str, float]
     cost: float
     curve: tuple[dict[str, float], ...] = ()
+    private: dict[str, float] = field(default_factory=dict)
+    """Measured but never shown to a strategy (e.g. test accuracy); stored in the trial's info."""
 
     @property
     def val_acc(self) -> float:

@@ -1,4 +1,4 @@
-"""Batched tensor augmentation: random crop with zero padding and random horizontal flip.
+"""Batched tensor transforms: random crop with zero padding, random horizontal flip, resizing.
 
 The NB201 recipe (``RandomCrop(size, padding)`` + ``RandomHorizontalFlip``) applied to a whole
 batch at once, without torchvision or per-image Python loops. Random draws come from one
@@ -43,3 +43,23 @@ def random_crop_flip(
         mirror = torch.rand(n, generator=generator, device=device) < 0.5
         out = torch.where(mirror.to(images.device)[:, None, None, None], out.flip(3), out)
     return out
+
+
+def resize(images: Tensor, size: int, chunk: int = 4096) -> Tensor:
+    """``(N, C, H, W)`` images resized to ``size x size`` (antialiased bilinear), dtype kept.
+
+    The input-resolution fidelity knob: done once per dataset, in chunks to bound memory;
+    ``uint8`` images are rounded back to ``uint8``.
+    """
+    if images.shape[-2:] == (size, size):
+        return images
+    parts = []
+    for start in range(0, len(images), chunk):
+        part = images[start : start + chunk].float()
+        part = F.interpolate(part, size=(size, size), mode="bilinear", antialias=True)
+        parts.append(
+            part.round().clamp(0, 255).to(images.dtype)
+            if not images.is_floating_point()
+            else part.to(images.dtype)
+        )
+    return torch.cat(parts) if parts else images.new_zeros((0, images.shape[1], size, size))

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pmfnas.data.augment import random_crop_flip
+from pmfnas.data.augment import random_crop_flip, resize
 from pmfnas.errors import ConfigError, DataError
 from pmfnas.registry import Registry
 
@@ -153,6 +153,13 @@ class ImageDataset:
                     xb, generator, padding=self.crop_padding, flip=self.flip_invariant
                 )
             yield self.normalize(xb), yb
+
+    def resized(self, size: int) -> ImageDataset:
+        """The dataset with every image resized to ``size x size`` (the resolution fidelity)."""
+        if size < 1:
+            raise ConfigError(f"image size must be positive, got {size}")
+        parts = {f"{p}_x": resize(self.part(p)[0], size) for p in PARTS if self.has(p)}
+        return replace(self, **parts)
 
     @property
     def crop_padding(self) -> int:

@@ -8,9 +8,11 @@ from pmfnas.benchmarks.nb201 import DATASETS, NB201Benchmark
 from pmfnas.errors import DataError, FidelityError, NotAvailableError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.types import Arch, Fidelity, Result
 
 TABULAR_EPOCHS = (12, 200)
+ANALYTIC_PROXIES = ("params", "flops")
 
 
 class TabularEvaluator:
@@ -18,8 +20,9 @@ class TabularEvaluator:
 
     Fidelities and their signal (``val_acc``) and cost, per dataset:
 
-    - ``proxy:<names>``: the recorded Zen-score (``zen``) and any proxy of a proxy table passed
-      as ``proxies`` (name → (scores, seconds) arrays in NATS order, e.g. from
+    - ``proxy:<names>``: the recorded Zen-score (``zen``), the exact ``params`` and ``flops`` of
+      the full-size network (analytic, cost 0: a formula, not a measurement), and any proxy of a
+      proxy table passed as ``proxies`` (name → (scores, seconds) arrays in NATS order, e.g. from
       :meth:`ProxyTable.arrays`); ``val_acc`` is not set; cost = the recorded computing times.
     - ``epochs=12``: the 12-epoch schedule's validation accuracy where the source records it
       (official archive); the CSV bundle records only the 12-epoch *test* accuracy, which is then
@@ -57,6 +60,9 @@ class TabularEvaluator:
         """(score, seconds) of a recorded proxy; NaN (not computed) is not available."""
         if name == "zen":
             return self._value("zen_score", arch), self._value("zen_time", arch)
+        if name in ANALYTIC_PROXIES:
+            counts = all_params_and_flops(*DATASET_SHAPES[self.dataset])
+            return float(counts[ANALYTIC_PROXIES.index(name)][self.space.index(arch)]), 0.0
         scores, seconds = self.proxies[name]
         index = self.space.index(arch)
         if np.isnan(scores[index]):
@@ -65,12 +71,16 @@ class TabularEvaluator:
 
     def _check(self, fidelity: Fidelity) -> None:
         if fidelity.is_proxy:
-            served = {"zen", *self.proxies}
+            served = {"zen", *ANALYTIC_PROXIES, *self.proxies}
             if unknown := set(fidelity.proxies) - served:
                 raise FidelityError(
                     f"no recorded scores for proxy {', '.join(sorted(unknown))} "
                     f"(served: {', '.join(sorted(served))}; compute a proxy table first)"
                 )
+        elif fidelity.knobs():
+            raise FidelityError(
+                f"the nb201 table records full-size training on all images only, not {fidelity}"
+            )
         elif fidelity.epochs not in TABULAR_EPOCHS:
             raise FidelityError(f"the nb201 table records epochs=12 and epochs=200, not {fidelity}")
 

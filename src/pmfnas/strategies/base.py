@@ -24,6 +24,13 @@ class BaseStrategy(ABC):
 
     name: ClassVar[str]
 
+    budget_left: float | None = None
+    """The budget still unspent, set by the study before each ``ask`` (``None`` outside a study).
+
+    A strategy may read it to ask only for what still fits; it is the same on a replay, so a
+    strategy that uses it stays a pure function of its parameters, seed and told trials.
+    """
+
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
         self.space = space
         self.seed = seed

@@ -1,0 +1,66 @@
+"""REA and random search over 30 seeds on the three NB201 datasets, under the PEERS.md protocol.
+
+Runs :func:`pmfnas.bench.run_bench` at the NATS budgets and writes, per dataset,
+``benchmarks/results/bench_nb201_<dataset>.json`` and its anytime plot (``.png``), then prints
+one Markdown table to set next to the peers of ``PEERS.md``.
+
+    PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py [--seeds 0-29] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from pmfnas.bench import ANYTIME_FRACTIONS, NATS_BUDGETS, parse_seeds, run_bench
+from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.cli.common import fmt
+from pmfnas.report.anytime import plot_anytime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategies", default="rea,random")
+    parser.add_argument("--seeds", default="0-29")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+
+    bench = NB201Benchmark.load()
+    args.out.mkdir(parents=True, exist_ok=True)
+    anytime = "/".join(f"{f:.0%}" for f in ANYTIME_FRACTIONS)
+    lines = [
+        f"| dataset | budget (s) | strategy | test acc | regret | cost (s) | trials | reused "
+        f"| anytime {anytime} |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for dataset, budget in NATS_BUDGETS.items():
+        start = time.perf_counter()
+        result = run_bench(
+            bench,
+            dataset=dataset,
+            strategies=args.strategies.split(","),
+            seeds=parse_seeds(args.seeds),
+            budget=budget,
+            workers=args.workers,
+        )
+        seconds = time.perf_counter() - start
+        stem = args.out / f"bench_nb201_{dataset}"
+        stem.with_suffix(".json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        plot_anytime(result, stem.with_suffix(".png"))
+        print(f"{dataset}: {len(result.runs)} runs in {seconds:.1f} s → {stem}.json/.png")
+        for row in result.summary():
+            test = row["test_acc"]
+            points = "/".join(fmt(row["anytime"][str(f)]["mean"]) for f in ANYTIME_FRACTIONS)
+            lines.append(
+                f"| {dataset} | {budget:g} | {row['strategy']} | {fmt(test['mean'])} ± "
+                f"{fmt(test['std'])} | {fmt(row['regret'])} | {row['cost']:.0f} | "
+                f"{row['n_trials']:.1f} | {row['reused']:.1f} | {points} |"
+            )
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

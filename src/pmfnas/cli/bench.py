@@ -1,0 +1,112 @@
+"""``pmfnas bench``: compare strategies over many seeds on a tabular benchmark (PEERS.md protocol)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out
+from pmfnas.cli.search import BENCHMARKS
+from pmfnas.errors import ConfigError
+from pmfnas.units import parse_duration
+
+if TYPE_CHECKING:
+    from pmfnas.bench import BenchResult
+
+
+@app.command()
+def bench(
+    benchmark: Annotated[str, typer.Option(help="Tabular benchmark to search.")] = "nb201",
+    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or ImageNet16-120.")] = "cifar10",
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated strategies to compare.")
+    ] = "rea,random",
+    seeds: Annotated[str, typer.Option(help="A count (30), a range (0-29) or a list (0,3,5).")] = (
+        "0-29"
+    ),
+    budget: Annotated[
+        str | None,
+        typer.Option(help="Simulated seconds per search (default: the dataset's NATS budget)."),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="Strategy parameter STRATEGY.KEY=VALUE (repeatable)."),
+    ] = None,
+    storage: Annotated[
+        Path | None, typer.Option(help="SQLite file; runs already in it are replayed, not rerun.")
+    ] = None,
+    reuse: Annotated[
+        bool, typer.Option(help="Serve repeated requests from earlier trials at no cost.")
+    ] = True,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per CPU).")
+    ] = None,
+    data_dir: DataDirOption = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the summary and every run as JSON.")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the anytime plot as PNG.")] = None,
+) -> None:
+    """Run each strategy over many seeds and compare the architectures they return."""
+    from pmfnas.bench import parse_seeds, parse_strategy_options, run_bench
+
+    if benchmark not in BENCHMARKS:
+        raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+    names = [n.strip() for n in strategies.split(",") if n.strip()]
+    seed_list = parse_seeds(seeds)
+    params = parse_strategy_options(option or [], names)
+    limit = parse_duration(budget) if budget is not None else None
+    source = load_benchmark(data_dir)
+    with LazyBar("bench", " runs") as bar:
+        result = run_bench(
+            source,
+            dataset=dataset,
+            strategies=names,
+            seeds=seed_list,
+            budget=limit,
+            params=params,
+            storage=storage,
+            reuse=reuse,
+            workers=workers,
+            progress=bar.update,
+        )
+    print_table(result)
+    if json_out:
+        json_out.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    if plot:
+        from pmfnas.report.anytime import plot_anytime
+
+        plot_anytime(result, plot)
+
+
+def print_table(result: BenchResult) -> None:
+    """One row per strategy; the caption states the protocol and how repeats were charged."""
+    from pmfnas.bench import ANYTIME_FRACTIONS, REUSE_NOTES
+
+    seeds = len(result.runs) // len(result.strategies)
+    table = Table(
+        title=f"{result.benchmark} {result.dataset}, budget {result.budget:g} s, {seeds} seeds",
+        caption=(
+            f"Protocol of PEERS.md; test accuracy of the returned architecture after 200 epochs "
+            f"(best in the space: {result.space_best:.2f}); {REUSE_NOTES[result.reuse]}."
+        ),
+    )
+    table.add_column("strategy", no_wrap=True)
+    for column in ("test acc (mean ± std)", "regret", "cost (s)"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for f in ANYTIME_FRACTIONS:
+        table.add_column(f"@{f:.0%}", justify="right", no_wrap=True)
+    for row in result.summary():
+        test = row["test_acc"]
+        table.add_row(
+            row["strategy"],
+            f"{fmt(test['mean'])} ± {fmt(test['std'])}",
+            fmt(row["regret"]),
+            f"{row['cost']:.0f}",
+            *(fmt(row["anytime"][str(f)]["mean"]) for f in ANYTIME_FRACTIONS),
+        )
+    out.print(table)

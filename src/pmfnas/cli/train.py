@@ -1,0 +1,109 @@
+"""``pmfnas train``: train one architecture on real data and print its learning curve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pmfnas.cli.common import DataDirOption, LazyBar, app, out, print_fields
+from pmfnas.types import Fidelity
+
+
+@app.command()
+def train(
+    arch: Annotated[str, typer.Argument(help="NB201 architecture string or NATS index.")],
+    data: Annotated[
+        str,
+        typer.Option(
+            help="cifar10, cifar100, ImageNet16-120, fashion-mnist, digits or an image folder."
+        ),
+    ] = "digits",
+    epochs: Annotated[int, typer.Option(help="Training epochs (NB201: 200).")] = 12,
+    split: Annotated[
+        str, typer.Option(help="Validation split: holdout[:S], nb201 or train-valid.")
+    ] = "holdout",
+    fraction: Annotated[float, typer.Option(help="Share of the training images.")] = 1.0,
+    resolution: Annotated[int, typer.Option(help="Resize images to this side (0: as stored).")] = 0,
+    channels: Annotated[
+        int | None, typer.Option(help="Network width C (default 16; digits 8).")
+    ] = None,
+    cells: Annotated[
+        int | None, typer.Option(help="Cells per stage N (default 5; digits 1).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Batch size (default 256; digits 64).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Initial learning rate (default 0.1).")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of initialisation and batch order.")] = 0,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Folder for per-epoch checkpoints; a rerun resumes after a crash."),
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option(help="Save the trained weights (a state_dict) here.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the summary and curve as JSON.")
+    ] = None,
+) -> None:
+    """Train one architecture with the NB201 recipe and print its learning curve."""
+    from pmfnas import api
+
+    fidelity = Fidelity(
+        epochs=epochs, fraction=fraction, resolution=resolution, channels=channels or 0,
+        cells=cells or 0,
+    )  # fmt: skip
+    recipe = api.training_recipe(
+        data, channels=channels, cells_per_stage=cells, batch_size=batch_size, lr=lr
+    )
+    with LazyBar("training", " epochs") as bar:
+        evaluator = api.training_evaluator(
+            data,
+            data_dir=data_dir,
+            split=split,
+            recipe=recipe,
+            device=device,
+            seed=seed,
+            checkpoint_dir=checkpoint,
+            progress=bar.update,
+        )
+        model, summary = api.train_architecture(arch, evaluator, fidelity)
+    print_curve(summary["curve"])
+    print_fields(
+        f"NB201 #{summary['index']} on {summary['data']}",
+        {
+            "architecture": summary["arch"],
+            "fidelity": summary["fidelity"],
+            "parameters (M)": f"{summary['params_m']:.4f}",
+            "validation accuracy": f"{summary['val_acc']:.2f}",
+            "test accuracy": f"{summary['test_acc']:.2f}",
+            "wall time (s)": f"{summary['seconds']:.1f}",
+        },
+    )
+    if save:
+        import torch
+
+        torch.save(model.state_dict(), save)
+    if json_out:
+        json_out.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def print_curve(curve: list[dict[str, Any]]) -> None:
+    table = Table("epoch", "train loss", "train acc", "valid loss", "valid acc", "lr", "s")
+    for row in curve:
+        table.add_row(
+            str(row["epoch"]),
+            f"{row['train_loss']:.4f}",
+            f"{row['train_acc']:.2f}",
+            f"{row['valid_loss']:.4f}",
+            f"{row['valid_acc']:.2f}",
+            f"{row['lr']:.4f}",
+            f"{row['seconds']:.1f}",
+        )
+    out.print(table)

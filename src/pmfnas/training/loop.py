@@ -1,0 +1,195 @@
+"""The epoch loop: train, validate, record the learning curve, checkpoint, resume.
+
+Randomness is fixed per epoch: epoch ``e`` shuffles and augments with a generator seeded from
+``(seed, e)``, so a training resumed from its checkpoint after epoch ``e`` draws exactly the batches
+the uninterrupted run would have drawn, and on the CPU ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pmfnas.data import ImageDataset
+from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
+from pmfnas.training.recipe import TrainingRecipe
+
+Progress = Callable[[float, float], None]
+"""Called with (epochs done, as a fraction while one runs; total epochs)."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A finished training: its per-epoch curve and the wall seconds it took (resumed parts too)."""
+
+    curve: tuple[dict[str, float], ...]
+    seconds: float
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.curve[-1]
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where and how batches run: mixed precision (bfloat16) and channels-last are for CUDA."""
+
+    device: torch.device
+    amp: bool
+    channels_last: bool
+
+    @classmethod
+    def of(cls, name: str | torch.device, amp: bool | None = None) -> Device:
+        device = torch.device(name)
+        cuda = device.type == "cuda"
+        return cls(device, amp=cuda if amp is None else amp, channels_last=cuda)
+
+    def autocast(self) -> Any:
+        if not self.amp:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The CPU generator of one epoch's shuffle and augmentation."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def train_epoch(
+    model: nn.Module,
+    data: ImageDataset,
+    recipe: TrainingRecipe,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    run: Device,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, float]:
+    """One pass over the training part; mean loss and accuracy (%) of the batches as trained."""
+    model.train()
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    seen = 0
+    batches = data.batches(
+        "train",
+        recipe.batch_size,
+        shuffle=True,
+        augment=recipe.augment,
+        generator=generator,
+        device=run.device,
+    )
+    for step, (x, y) in enumerate(batches):
+        with run.autocast():
+            logits = model(run.prepare(x))
+            loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        loss_sum += loss.detach().float() * len(y)  # summed on the device: no sync per batch
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += len(y)
+        if on_batch:
+            on_batch(step + 1)
+    return {"train_loss": float(loss_sum) / seen, "train_acc": 100 * float(correct) / seen}
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: ImageDataset,
+    part: str,
+    batch_size: int = 1024,
+    run: Device | None = None,
+) -> dict[str, float]:
+    """Mean cross-entropy and accuracy (%) of ``part`` in eval mode (running batch-norm stats)."""
+    run = run or Device.of("cpu")
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in data.batches(part, batch_size, device=run.device):
+        with run.autocast():
+            logits = model(run.prepare(x)).float()
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+    return {f"{part}_loss": loss_sum / seen, f"{part}_acc": 100 * correct / seen}
+
+
+def fit(
+    model: nn.Module,
+    data: ImageDataset,
+    recipe: TrainingRecipe,
+    epochs: int,
+    *,
+    seed: int = 0,
+    run: Device | None = None,
+    checkpoint: Path | None = None,
+    checkpoint_config: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    on_epoch: Callable[[int], None] | None = None,
+) -> FitResult:
+    """Train ``model`` for ``epochs`` epochs, validating after each one when there is a valid part.
+
+    With ``checkpoint``, the state (weights, optimizer, schedule, curve, seconds) is saved after
+    every epoch, and a training whose checkpoint exists continues after its last saved epoch; the
+    checkpoint must have been written with the same ``checkpoint_config``. ``on_epoch(e)`` runs
+    after epoch ``e`` (1-based) is saved.
+    """
+    run = run or Device.of("cpu")
+    model.to(run.device)
+    if run.channels_last:
+        model.to(memory_format=torch.channels_last)
+    steps = math.ceil(len(data.train_y) / recipe.batch_size)
+    optimizer, schedule = recipe.optimizer(model, steps * epochs)
+    config = {"epochs": epochs, "seed": seed, **(checkpoint_config or {})}
+    curve: list[dict[str, float]] = []
+    seconds = 0.0
+    state = load_checkpoint(checkpoint, config) if checkpoint else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        curve, seconds = list(state["curve"]), state["seconds"]
+    for epoch in range(len(curve), epochs):
+        start = time.perf_counter()
+
+        def on_batch(step: int, done: int = epoch) -> None:
+            if progress:
+                progress(done + step / steps, epochs)
+
+        lr = schedule.get_last_lr()[0]
+        row = train_epoch(
+            model, data, recipe, optimizer, schedule, epoch_generator(seed, epoch), run, on_batch
+        )
+        if data.has("valid"):
+            row |= evaluate(model, data, "valid", recipe.eval_batch_size, run)
+        row = {"epoch": epoch + 1, **row, "lr": lr, "seconds": time.perf_counter() - start}
+        curve.append(row)
+        if checkpoint:
+            save_checkpoint(
+                checkpoint,
+                {
+                    "config": config,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "curve": curve,
+                    "seconds": seconds + time.perf_counter() - start,
+                },
+            )
+        seconds += time.perf_counter() - start
+        if on_epoch:
+            on_epoch(epoch + 1)
+    return FitResult(tuple(curve), seconds)

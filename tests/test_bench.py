@@ -1,0 +1,244 @@
+"""``pmfnas bench``: seed parsing, the anytime rule, aggregation, and real runs on the NB201 data."""
+
+import json
+import sqlite3
+import sys
+
+import numpy as np
+import pytest
+
+from pmfnas.api import run_search
+from pmfnas.bench import (
+    BenchResult,
+    RunRecord,
+    anytime_best,
+    parse_seeds,
+    parse_strategy_options,
+    run_bench,
+)
+from pmfnas.cli import main
+from pmfnas.errors import ConfigError
+from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.storage import Storage
+from pmfnas.strategies import create_strategy
+from pmfnas.types import Fidelity, Trial, TrialState
+
+SPACE = NB201Space()
+E12, E200 = Fidelity(epochs=12), Fidelity(epochs=200)
+
+
+def run(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv])
+        sys.exit(0)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.fixture
+def data_env(data_dir, cache_dir, monkeypatch):
+    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+    monkeypatch.setenv("PMFNAS_CACHE", str(cache_dir))
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"),
+    [
+        ("0-29", list(range(30))),
+        ("0,3,5", [0, 3, 5]),
+        ("3", [0, 1, 2]),
+        ("2-4, 9", [2, 3, 4, 9]),
+        ("7-7", [7]),
+    ],
+)
+def test_parse_seeds(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0", "1..10000"),
+        ("10001", "1..10000"),
+        ("0-10000", "more than"),
+        ("5-2", "ends before"),
+        ("0,3,3", "twice"),
+        ("0-3,2", "twice"),
+        ("a", "count"),
+        ("-1", "count"),
+        ("", "count"),
+        ("1,", "count"),
+    ],
+)
+def test_parse_seeds_rejects(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_seeds(text)
+
+
+def test_strategy_options_go_to_their_strategy():
+    items = ["rea.population=20", "rea.fidelity=epochs=12", "random.x=1.5"]
+    params = parse_strategy_options(items, ["rea", "random"])
+    assert params == {"rea": {"population": 20, "fidelity": "epochs=12"}, "random": {"x": 1.5}}
+    for item, message in [
+        ("population=20", r"STRATEGY\.KEY"),
+        ("x=1.5", r"STRATEGY\.KEY"),
+        ("pmf.x=1", "not among"),
+        ("rea.=1", r"STRATEGY\.KEY"),
+        ("rea.a-b=1", "KEY=VALUE"),
+        ("rea.population", r"STRATEGY\.KEY"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            parse_strategy_options([item], ["rea"])
+
+
+def _trial(number, fidelity, acc, clock, state=TrialState.COMPLETE):
+    return Trial(number, SPACE.arch(number), fidelity, state, {"val_acc": acc}, 1.0, clock)
+
+
+def test_anytime_applies_the_best_rule_to_the_trials_done_by_each_point():
+    trials = [
+        _trial(0, E12, 70.0, 5.0),
+        _trial(1, E12, 80.0, 10.0),
+        _trial(2, E200, 60.0, 30.0),
+        _trial(3, E12, 90.0, 40.0),
+        _trial(4, E200, 75.0, 60.0),
+        _trial(5, E200, 75.0, 60.0, TrialState.REUSED),
+        _trial(6, E12, 99.0, 100.0),
+    ]
+    strategy = create_strategy("random", SPACE)
+    picks = anytime_best(strategy, trials, [4.0, 10.0, 25.0, 50.0, 100.0])
+    # by 4 s nothing has finished; a trial ending exactly at the point counts; once a 200-epoch
+    # result exists it outranks every 12-epoch one; a tie goes to the earlier trial
+    assert [p and p.number for p in picks] == [None, 1, 1, 2, 4]
+
+
+def _record(strategy, seed, test, anytime):
+    return RunRecord(strategy, seed, test, 0.0, 100.0 * (seed + 1), "", 0, "epochs=12",
+                     anytime, 10 * (seed + 1), seed, (np.nan, test))  # fmt: skip
+
+
+def test_summary_aggregates_over_seeds():
+    runs = [
+        _record("a", 0, 94.0, {"0.1": None, "0.25": 92.0, "0.5": 93.0, "1.0": 94.0}),
+        _record("a", 1, 93.0, {"0.1": 91.0, "0.25": 92.0, "0.5": 92.0, "1.0": 93.0}),
+    ]
+    result = BenchResult("nb201", "cifar10", 200.0, True, 94.5, {"a": {}}, runs)
+    (row,) = result.summary()
+    assert row["test_acc"]["mean"] == pytest.approx(93.5)
+    assert row["test_acc"]["std"] == pytest.approx(0.5**0.5)  # sample std of 94, 93
+    assert row["regret"] == pytest.approx(1.0)
+    assert (row["cost"], row["n_trials"], row["reused"]) == pytest.approx((150.0, 15.0, 0.5))
+    assert row["anytime"]["0.1"] == {"mean": 91.0, "std": None, "runs": 1}
+    assert row["anytime"]["0.25"]["std"] == 0.0
+    cost, mean, std = result.curve("a")
+    assert cost.tolist()[-1] == 200.0 and mean[-1] == pytest.approx(93.5)
+    assert np.isnan(mean[0]) and np.isnan(std[0])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seeds", "5-2"], "ends before"),
+        (["--seeds", "x"], "--seeds"),
+        (["--strategies", "rea,nope"], "unknown strategy"),
+        (["--strategies", "rea,rea"], "once"),
+        (["-o", "population=3"], "STRATEGY.KEY"),
+        (["-o", "rea.colour=blue"], "bad parameter"),
+        (["--workers", "0"], "--workers"),
+        (["--dataset", "mnist"], "unknown dataset"),
+        (["--benchmark", "nb301"], "unknown benchmark"),
+        (["--budget", "1", "--workers", "1"], "single evaluation"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, data_env, argv, message):
+    code, _, err = run(capsys, "bench", "--seeds", "1", *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_runs_prints_and_writes_json_and_plot(capsys, data_env, tmp_path, bench):
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "anytime.png"
+    code, out, err = run(
+        capsys, "bench", "--strategies", "rea,random", "--seeds", "0-1", "--budget", "3000",
+        "--workers", "1", "-o", "rea.population=5", "-o", "rea.sample_size=3",
+        "--json", str(out_json), "--plot", str(out_png),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "rea" in out and "random" in out and "served free" in out
+    report = json.loads(out_json.read_text())
+    assert (report["dataset"], report["budget"], report["reuse"]) == ("cifar10", 3000.0, True)
+    assert "PEERS.md" in report["protocol"]
+    assert report["space_best_test_acc"] == pytest.approx(94.37, abs=0.005)  # published optimum
+    assert [s["strategy"] for s in report["summary"]] == ["rea", "random"]
+    assert report["summary"][0]["params"]["population"] == 5
+    assert [(r["strategy"], r["seed"]) for r in report["results"]] == [
+        ("rea", 0), ("rea", 1), ("random", 0), ("random", 1)
+    ]  # fmt: skip
+    for record in report["results"]:
+        params = {"population": 5, "sample_size": 3} if record["strategy"] == "rea" else {}
+        alone = run_search(bench, strategy=record["strategy"], budget=3000, seed=record["seed"],
+                           params=params)  # fmt: skip
+        assert (record["arch"], record["test_acc"]) == (alone["arch"], alone["test_acc"])
+        assert record["n_trials"] == alone["n_trials"] and record["cost"] <= 3000
+        assert SPACE.index(SPACE.parse(record["arch"])) == record["index"]
+        assert record["anytime"]["1.0"] == record["test_acc"]
+        assert set(record["anytime"]) == {"0.1", "0.25", "0.5", "1.0"}
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _count_evaluations(monkeypatch):
+    calls = []
+    evaluate = TabularEvaluator.evaluate
+
+    def counted(self, arch, fidelity):
+        calls.append(arch)
+        return evaluate(self, arch, fidelity)
+
+    monkeypatch.setattr(TabularEvaluator, "evaluate", counted)
+    return calls
+
+
+def _same(a, b):
+    assert [r.to_json() for r in a.runs] == [r.to_json() for r in b.runs]
+    np.testing.assert_array_equal([r.curve for r in a.runs], [r.curve for r in b.runs])
+
+
+def test_rerun_with_the_same_storage_replays_instead_of_evaluating(bench, tmp_path, monkeypatch):
+    calls = _count_evaluations(monkeypatch)
+    settings = {"strategies": ["rea", "random"], "seeds": [0, 1], "workers": 1}
+    db = tmp_path / "runs.db"
+    first = run_bench(bench, budget=3000, storage=db, **settings)
+    evaluated = len(calls)
+    assert evaluated > 0
+    again = run_bench(bench, budget=3000, storage=db, **settings)
+    assert len(calls) == evaluated  # everything came from the storage file
+    _same(first, again)
+    names = {name for name, _ in Storage(db).studies()}
+    assert names == {f"{s}-cifar10-seed{k}" for s in ("rea", "random") for k in (0, 1)}
+    # a smaller budget replays the stored runs, cut where a fresh search would have stopped
+    shorter = run_bench(bench, budget=1500, storage=db, **settings)
+    assert len(calls) == evaluated
+    _same(shorter, run_bench(bench, budget=1500, **settings))
+
+
+def test_parallel_runs_equal_serial_ones_and_share_a_storage_file(bench, tmp_path):
+    settings = {"strategies": ["rea", "random"], "seeds": [0, 1, 2], "budget": 3000}
+    serial = run_bench(bench, workers=1, **settings)
+    db = tmp_path / "runs.db"
+    progress = []
+    parallel = run_bench(bench, workers=2, storage=db, progress=lambda *a: progress.append(a),
+                         **settings)  # fmt: skip
+    _same(serial, parallel)
+    assert progress[0] == (0, 6) and progress[-1] == (6, 6)
+    with sqlite3.connect(db) as con:
+        stored = dict(
+            con.execute(
+                "SELECT s.name, COUNT(*) FROM trials t JOIN studies s ON s.id = t.study_id "
+                "GROUP BY s.name"
+            )
+        )
+    assert stored == {f"{r.strategy}-cifar10-seed{r.seed}": r.n_trials for r in parallel.runs}
+    _same(serial, run_bench(bench, workers=2, storage=db, **settings))

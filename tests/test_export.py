@@ -1,0 +1,313 @@
+"""``pmfnas export``: every format loads and runs where pmfnas cannot be imported.
+
+The exported files are run in a subprocess whose import path holds the venv's packages except
+pmfnas, so an exported file that still needed pmfnas would fail there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+from pmfnas.cli import main
+from pmfnas.cli.export import Format
+from pmfnas.errors import ConfigError
+from pmfnas.export import ONNX_OPSET, ExportFormat, export_model, prepare_model
+from pmfnas.spaces.nb201 import NB201Space
+
+ALL_OPS = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+SMALL = {"channels": 4, "cells_per_stage": 1, "num_classes": 5, "input_size": 8}
+NET = {k: v for k, v in SMALL.items() if k != "input_size"}
+SMALL_ARGS = ["--channels", "4", "--cells", "1", "--num-classes", "5", "--input-size", "8"]
+FILES = {"python": "net.py", "torchscript": "net.ts", "onnx": "net.onnx"}
+
+RUNNER = """
+import sys
+try:
+    import pmfnas
+except ModuleNotFoundError:
+    pass
+else:
+    sys.exit(f"pmfnas is importable from {pmfnas.__file__}")
+import torch
+
+x = torch.load("input.pt")
+outputs = {}
+with torch.no_grad():
+    import net
+    outputs["python"] = net.build()(x)
+    outputs["torchscript"] = torch.jit.load("net.ts")(x)
+import onnxruntime
+session = onnxruntime.InferenceSession("net.onnx", providers=["CPUExecutionProvider"])
+outputs["onnx"] = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+assert not [m for m in sys.modules if m.split(".")[0] == "pmfnas"]
+torch.save(outputs, "outputs.pt")
+"""
+
+
+def trained_like(seed: int = 1) -> dict[str, torch.Tensor]:
+    """Weights unlike any fresh initialisation: moved parameters and batch-norm statistics."""
+    model = prepare_model(ALL_OPS, **NET, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    state = model.state_dict()
+    for key, value in state.items():
+        noise = torch.randn(value.shape, generator=gen)
+        if key.endswith("running_var"):
+            value.copy_(0.5 + noise.abs())
+        elif key.endswith(("running_mean", "bias")):
+            value.copy_(0.1 * noise)
+        elif key.endswith("num_batches_tracked"):
+            value.fill_(1000)
+        else:
+            value.mul_(1 + 0.2 * noise)
+    return state
+
+
+def clean_site(root: Path) -> Path:
+    """A folder of links to every installed package except pmfnas and any ``.pth`` path hook."""
+    site = root / "site"
+    site.mkdir()
+    folders = {
+        Path(importlib.util.find_spec(name).origin).parents[1]
+        for name in ("torch", "numpy", "onnxruntime")
+    }
+    for folder in folders:
+        for entry in folder.iterdir():
+            skip = entry.name.startswith(("pmfnas", "__editable__")) or entry.suffix == ".pth"
+            if not skip and not (site / entry.name).exists():
+                (site / entry.name).symlink_to(entry)
+    return site
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without PYTHON* settings that could put pmfnas back on the path."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.Tensor]:
+    """The three formats of one trained-like network, run by a Python that lacks pmfnas."""
+    pytest.importorskip("onnxscript")
+    pytest.importorskip("onnxruntime")
+    root = tmp_path_factory.mktemp("export")
+    work = root / "work"
+    work.mkdir()
+    weights = trained_like()
+    for fmt, name in FILES.items():
+        export_model(ALL_OPS, fmt, work / name, **SMALL, weights=weights)
+    x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # batch 3 ≠ export's 2
+    torch.save(x, work / "input.pt")
+    done = subprocess.run(
+        [sys.executable, "-S", "-s", "-c", RUNNER],
+        cwd=work,
+        env={**clean_env(), "PYTHONPATH": str(clean_site(root))},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    with torch.no_grad():
+        expected = prepare_model(ALL_OPS, **NET, weights=weights)(x)
+    return work, expected
+
+
+@pytest.mark.parametrize("fmt", FILES)
+def test_exported_model_runs_without_pmfnas(exported, fmt):
+    work, expected = exported
+    outputs = torch.load(work / "outputs.pt")
+    assert outputs[fmt].shape == (3, 5)
+    torch.testing.assert_close(outputs[fmt], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_trained_weights_are_what_is_exported(exported):
+    work, expected = exported
+    x = torch.load(work / "input.pt")
+    with torch.no_grad():
+        fresh = prepare_model(ALL_OPS, **NET)(x)
+    assert not torch.allclose(fresh, expected, atol=1e-2)  # so the match above needs the weights
+    saved = torch.load(work / "net.pt", weights_only=True)
+    for key, value in trained_like().items():
+        torch.testing.assert_close(saved[key], value)
+
+
+def test_onnx_file_has_dynamic_batch_and_opset(exported):
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(exported[0] / "net.onnx")
+    onnx.checker.check_model(model)
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    assert ONNX_OPSET >= 17
+    (graph_input,) = model.graph.input
+    batch, *rest = graph_input.type.tensor_type.shape.dim
+    assert batch.dim_param and [d.dim_value for d in rest] == [3, 8, 8]
+
+
+def load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"exported_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cells_to_check() -> list[str]:
+    """Every op on every edge, dead nodes, nodes fed only by ``none``, and random cells."""
+    space = NB201Space()
+    rng = np.random.default_rng(0)
+    fixed = [(op,) * 6 for op in range(5)] + [(3, 0, 0, 1, 2, 0), (2, 3, 1, 0, 0, 4)]
+    return [space.format(c) for c in fixed + [space.sample(rng) for _ in range(12)]]
+
+
+@pytest.mark.parametrize("arch", cells_to_check())
+def test_python_source_matches_the_network(tmp_path, arch):
+    path = export_model(arch, "python", tmp_path / "net.py", channels=2, cells_per_stage=1)
+    source = path.read_text()
+    assert "pmfnas import" not in source and "import pmfnas" not in source
+    module = load_module(path)
+    assert arch == module.ARCH and arch in module.__doc__
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    expected = prepare_model(arch, channels=2, cells_per_stage=1)
+    with torch.no_grad():
+        torch.testing.assert_close(module.build()(x), expected(x), atol=1e-6, rtol=1e-6)
+    # the generated classes take any pmfnas state_dict of this shape, strictly
+    fresh = module.NB201Network()
+    fresh.load_state_dict(expected.state_dict())
+
+
+def test_python_source_is_documented_and_lint_clean(tmp_path):
+    path = export_model(ALL_OPS, "python", tmp_path / "net.py", **SMALL)
+    doc = load_module(path).__doc__
+    for fact in (ALL_OPS, "C=4", "N=1", "5 classes", "8x8"):
+        assert fact in doc
+    if importlib.util.find_spec("ruff") is None:
+        pytest.skip("ruff is not installed")
+    config = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(config), str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_seeded_initialisation_leaves_the_callers_random_stream(tmp_path):
+    torch.manual_seed(7)
+    before = torch.rand(3)
+    torch.manual_seed(7)
+    a = prepare_model(ALL_OPS, **NET, seed=0).state_dict()
+    after = torch.rand(3)
+    b = prepare_model(ALL_OPS, **NET, seed=0).state_dict()
+    c = prepare_model(ALL_OPS, **NET, seed=1).state_dict()
+    torch.testing.assert_close(before, after)
+    torch.testing.assert_close(a, b)
+    assert not torch.equal(a["stem.0.weight"], c["stem.0.weight"])
+
+
+def test_library_rejects_unknown_format(tmp_path):
+    with pytest.raises(ConfigError, match="unknown export format 'keras'"):
+        export_model(ALL_OPS, "keras", tmp_path / "net.h5", **SMALL)
+
+
+def test_onnx_without_onnxscript_says_what_to_install(monkeypatch, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxscript" else real(name, *a),
+    )
+    with pytest.raises(ConfigError, match=r"onnxscript: pip install 'pmfnas\[onnx\]'"):
+        export_model(ALL_OPS, "onnx", tmp_path / "net.onnx", **SMALL)
+    assert not (tmp_path / "net.onnx").exists()
+
+
+def test_cli_formats_match_the_library():
+    assert [f.value for f in Format] == [f.value for f in ExportFormat]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv])
+        sys.exit(0)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_cli_exports_torchscript_with_weights(capsys, tmp_path):
+    weights = tmp_path / "trained.pt"
+    torch.save(trained_like(), weights)
+    out = tmp_path / "deep" / "net.ts"
+    code, stdout, err = run(
+        capsys,
+        "export",
+        ALL_OPS,
+        "-f",
+        "torchscript",
+        "-o",
+        str(out),
+        *SMALL_ARGS,
+        "--weights",
+        str(weights),
+    )
+    assert code == 0, err
+    assert str(out) in stdout and str(weights) in stdout
+    x = torch.randn(4, 3, 8, 8)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        got = torch.jit.load(out)(x)
+        expected = prepare_model(ALL_OPS, **NET, weights=weights)(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_cli_exports_python_by_nats_index(capsys, tmp_path):
+    out = tmp_path / "net.py"
+    code, stdout, _ = run(capsys, "export", "6111", "--format", "python", "--out", str(out))
+    assert code == 0
+    assert str(out.with_suffix(".pt")) in stdout and "seed 0" in stdout
+    assert NB201Space().format(NB201Space().arch(6111)) == load_module(out).ARCH
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> Path:
+    (tmp_path / "garbage.pt").write_bytes(b"not a torch file")
+    torch.save(prepare_model(ALL_OPS, **NET), tmp_path / "module.pt")
+    torch.save(
+        prepare_model(ALL_OPS, channels=2, cells_per_stage=1).state_dict(), tmp_path / "c2.pt"
+    )
+    torch.save({"weights": [1, 2]}, tmp_path / "list.pt")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-f", "keras", "-o", "net.h5"], "keras"),
+        (["-f", "python", "-o", "net.onnx"], ".py"),
+        (["-f", "onnx", "-o", "net.onnx", "--input-size", "30"], "multiple of 4"),
+        (["-f", "python", "-o", "net.py", "--channels", "0"], "--channels"),
+        (["-f", "python", "-o", "net.py", "--weights", "absent.pt"], "absent.pt not found"),
+        (["-f", "python", "-o", "net.py", "--weights", "garbage.pt"], "garbage.pt"),
+        (["-f", "python", "-o", "net.py", "--weights", "module.pt"], "module.pt holds objects"),
+        (["-f", "python", "-o", "net.py", "--weights", "list.pt"], "list.pt is not a state_dict"),
+        (["-f", "python", "-o", "net.py", "--weights", "c2.pt"], "c2.pt does not fit"),
+    ],
+)
+def test_cli_errors_are_one_line(capsys, bad_files, monkeypatch, args, needle):
+    monkeypatch.chdir(bad_files)
+    code, _, err = run(capsys, "export", ALL_OPS, *SMALL_ARGS[:4], *args)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
+    assert not (bad_files / "net.py").exists() and not (bad_files / "net.onnx").exists()
+
+
+@pytest.mark.parametrize("arch", ["|nor_conv_3x3~0|+|bogus~0|", "15625", "|skip_connect~1|+"])
+def test_cli_rejects_malformed_arch(capsys, tmp_path, arch):
+    code, _, err = run(capsys, "export", arch, "-f", "python", "-o", str(tmp_path / "n.py"))
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert not (tmp_path / "n.py").exists()

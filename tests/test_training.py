@@ -1,0 +1,162 @@
+"""The training loop, its recipe and crash-safe checkpoints, on the embedded digits."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from pmfnas.data import load_dataset
+from pmfnas.errors import ConfigError, DataError
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces.networks import build_network
+from pmfnas.training import TrainingRecipe, evaluate, fit
+from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
+
+CELL = NB201Space().arch(6111)
+RECIPE = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", split="holdout")
+
+
+def network(seed=0):
+    torch.manual_seed(seed)
+    return build_network(CELL, channels=4, cells_per_stage=1, input_channels=1)
+
+
+def same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.values(), b.values(), strict=True))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bit-identical sums need the same thread count everywhere
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_recipe_defaults_are_nb201s():
+    recipe = TrainingRecipe()
+    assert (recipe.batch_size, recipe.lr, recipe.momentum, recipe.nesterov) == (256, 0.1, 0.9, True)
+    assert (recipe.weight_decay, recipe.channels, recipe.cells_per_stage) == (5e-4, 16, 5)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"batch_size": 0}, {"lr": 0.0}, {"momentum": 1.0}, {"weight_decay": -1.0}]
+)
+def test_recipe_rejects_bad_values(bad):
+    with pytest.raises(ConfigError):
+        TrainingRecipe(**bad)
+
+
+def test_fit_records_a_curve_with_a_cosine_schedule(digits):
+    result = fit(network(), digits, RECIPE, 4)
+    assert [row["epoch"] for row in result.curve] == [1, 2, 3, 4]
+    lrs = [row["lr"] for row in result.curve]  # the lr each epoch started with
+    steps = -(-len(digits.train_y) // RECIPE.batch_size)
+    expected = [
+        0.05 * (1 + torch.cos(torch.tensor(torch.pi * e * steps / (4 * steps)))) for e in range(4)
+    ]
+    assert lrs == pytest.approx([float(v) for v in expected])
+    for row in result.curve:
+        assert set(row) == {
+            "epoch",
+            "train_loss",
+            "train_acc",
+            "valid_loss",
+            "valid_acc",
+            "lr",
+            "seconds",
+        }
+        assert 0 <= row["valid_acc"] <= 100 and row["seconds"] > 0
+    assert result.seconds >= sum(row["seconds"] for row in result.curve)
+    assert result.last["train_loss"] < result.curve[0]["train_loss"]
+
+
+def test_fit_is_deterministic_for_a_seed(digits):
+    a, b, c = network(), network(), network()
+    fit(a, digits, RECIPE, 2, seed=3)
+    fit(b, digits, RECIPE, 2, seed=3)
+    fit(c, digits, RECIPE, 2, seed=4)
+    assert same_weights(a.state_dict(), b.state_dict())
+    assert not same_weights(a.state_dict(), c.state_dict())
+
+
+def test_evaluate_reports_loss_and_accuracy(digits):
+    model = network()
+    fit(model, digits, RECIPE, 3)
+    scores = evaluate(model, digits, "test")
+    assert set(scores) == {"test_loss", "test_acc"}
+    assert scores["test_acc"] > 50  # ten classes: chance is 10 %
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import os, sys, torch
+    from pathlib import Path
+    from pmfnas.data import load_dataset
+    from pmfnas.spaces.nb201 import NB201Space
+    from pmfnas.spaces.networks import build_network
+    from pmfnas.training import TrainingRecipe, fit
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build_network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
+    recipe = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
+    data = load_dataset("digits", split="holdout")
+    def die(epoch):
+        if epoch == 2:
+            os._exit(9)  # a hard kill: no cleanup, no flush
+    fit(model, data, recipe, 4, seed=1, checkpoint=Path(sys.argv[1]), on_epoch=die)
+    """
+)
+
+
+def test_killed_training_resumes_to_the_same_weights(digits, tmp_path):
+    path = tmp_path / "run.pt"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(path)], env=env, check=False)
+    assert killed.returncode == 9
+    assert len(torch.load(path, weights_only=True)["curve"]) == 2
+    resumed = network()
+    result = fit(resumed, digits, RECIPE, 4, seed=1, checkpoint=path)
+    uninterrupted = network()
+    reference = fit(uninterrupted, digits, RECIPE, 4, seed=1)
+    assert same_weights(resumed.state_dict(), uninterrupted.state_dict())
+    assert [r["valid_acc"] for r in result.curve] == [r["valid_acc"] for r in reference.curve]
+
+
+def test_a_finished_checkpoint_answers_without_training(digits, tmp_path):
+    path = tmp_path / "run.pt"
+    first = fit(network(), digits, RECIPE, 2, checkpoint=path)
+    again = fit(network(seed=5), digits, RECIPE, 2, checkpoint=path)
+    assert again.curve == first.curve  # the seconds of the last checkpoint write are not in it
+    assert sum(r["seconds"] for r in first.curve) <= again.seconds <= first.seconds
+
+
+def test_a_checkpoint_of_another_training_is_refused(digits, tmp_path):
+    path = tmp_path / "run.pt"
+    fit(network(), digits, RECIPE, 1, checkpoint=path)
+    with pytest.raises(ConfigError, match="another training"):
+        fit(network(), digits, RECIPE, 1, seed=7, checkpoint=path)
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "run.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="unreadable checkpoint"):
+        load_checkpoint(path, {})
+
+
+def test_checkpoints_are_replaced_whole(tmp_path):
+    path = tmp_path / "deep" / "run.pt"
+    save_checkpoint(path, {"config": {"a": 1}, "x": 1})
+    save_checkpoint(path, {"config": {"a": 1}, "x": 2})
+    assert load_checkpoint(path, {"a": 1})["x"] == 2
+    assert [p.name for p in path.parent.iterdir()] == ["run.pt"]
