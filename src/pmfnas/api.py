@@ -65,7 +65,7 @@ def _run_study(
         "arch": space.format(best.arch),
         "index": space.index(best.arch),
         "fidelity": str(best.fidelity),
-        "val_acc": best.val_acc,
+        "val_acc": best.metrics.get("val_acc"),  # None for a proxy-only strategy
         "test_acc": test_acc,
         "cost": result.spent,
         "budget": result.budget,

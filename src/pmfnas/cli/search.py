@@ -109,7 +109,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     rows = {
         "best architecture": summary["arch"],
         "NATS index": str(summary["index"]),
-        f"validation accuracy ({summary['fidelity']})": f"{summary['val_acc']:.2f}",
+        f"validation accuracy ({summary['fidelity']})": fmt(summary["val_acc"]),
         "test accuracy (200 epochs)" if tabular else "test accuracy": fmt(summary["test_acc"]),
         "simulated cost (s)" if tabular else "wall time (s)": (
             f"{summary['cost']:.0f} of {summary['budget']:.0f}"

@@ -1,0 +1,149 @@
+"""MFNAS: operators, population rules, fitness, the final pick, budget accounting, determinism."""
+
+import numpy as np
+import pytest
+
+from pmfnas.errors import ConfigError
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces.nb201_costs import all_params_and_flops
+from pmfnas.storage import Storage
+from pmfnas.strategies import create_strategy
+from pmfnas.strategies.mfnas import MFNAS
+from pmfnas.study import Study
+from pmfnas.types import Fidelity, Result, Trial, TrialState
+
+SPACE = NB201Space()
+CONV3 = 3
+
+
+class ProxyToy:
+    """Proxy scores with a known optimum: 'big' counts 3x3 convs (+ size), 'flat' only convs."""
+
+    budget_unit = "simulated"
+
+    def describe(self):
+        return {"benchmark": "proxy-toy"}
+
+    def expected_cost(self, arch, fidelity):
+        return 0.25
+
+    def evaluate(self, arch, fidelity):
+        convs = arch.count(CONV3)
+        scores = {"big": 10.0 * convs + sum(arch), "flat": float(convs)}
+        return Result(metrics={p: scores[p] for p in fidelity.proxies}, cost=0.25)
+
+    def test_accuracy(self, arch):
+        return float(arch.count(CONV3))
+
+
+def mfnas(**params):
+    defaults = {"population": 20, "sample_size": 5, "steps": 30, "proxies": "big,flat"}
+    return create_strategy("mfnas", SPACE, seed=params.pop("seed", 0), **{**defaults, **params})
+
+
+def trial(number, arch, big, flat, reason="initial population"):
+    return Trial(
+        number, arch, Fidelity(proxies=("big", "flat")), TrialState.COMPLETE,
+        {"big": big, "flat": flat}, 0.25, 0.25 * (number + 1), reason=reason,
+    )  # fmt: skip
+
+
+def test_fitness_normalises_each_proxy_by_its_population_maximum():
+    strategy = mfnas()
+    members = [trial(0, (0,) * 6, 100.0, 1.0), trial(1, (1,) * 6, 50.0, 4.0)]
+    assert strategy.fitness(members) == pytest.approx([1.0 + 0.25, 0.5 + 1.0])
+
+
+def test_final_pick_is_the_best_first_proxy_among_the_top_by_fitness():
+    strategy = mfnas(final_top=2)
+    members = [
+        trial(0, (0,) * 6, 100.0, 0.0),  # fitness 1.0
+        trial(1, (1,) * 6, 80.0, 2.0),  # fitness 0.8 + 0.5 = 1.3
+        trial(2, (2,) * 6, 60.0, 4.0),  # fitness 0.6 + 1.0 = 1.6
+    ]
+    # the top two by fitness are trials 2 and 1; of those, trial 1 has the larger 'big'
+    assert strategy.best(members).number == 1
+
+
+def test_a_search_finds_the_toy_optimum_at_proxy_cost():
+    strategy = mfnas(steps=60)
+    result = Study(SPACE, ProxyToy(), strategy, budget=1e9).run()
+    assert result.stop_reason == "strategy finished"
+    assert result.best.arch.count(CONV3) == 6
+    assert result.spent == pytest.approx(
+        0.25 * sum(t.state is TrialState.COMPLETE for t in result.trials)
+    )
+    initial = result.trials[:20]
+    assert len({t.arch for t in initial}) == 20 and all(
+        t.reason == "initial population" for t in initial
+    )
+
+
+def test_each_step_asks_at_most_nine_new_children_and_keeps_the_population_size():
+    strategy = mfnas(steps=10)
+    result = Study(SPACE, ProxyToy(), strategy, budget=1e9).run()
+    steps = [int(t.reason.split(":")[0].removeprefix("step ")) for t in result.trials[20:]]
+    assert max(np.bincount(steps)) <= 2 * 4 + 1
+    assert len(strategy._population) == 20
+    assert len({t.arch for t in strategy._population}) == 20  # duplicates were dropped
+
+
+def test_children_are_one_edge_mutations_or_crossovers_of_members():
+    strategy = mfnas(steps=5)
+    result = Study(SPACE, ProxyToy(), strategy, budget=1e9).run()
+    by_number = {t.number: t for t in result.trials}
+    for child in result.trials[20:]:
+        numbers = [int(w) for w in child.reason.split(":")[1].split() if w.isdigit()]
+        parents = [by_number[n].arch for n in numbers]
+        if "mutation" in child.reason:
+            assert sum(a != b for a, b in zip(child.arch, parents[0], strict=True)) == 1
+        else:
+            assert all(c in (a, b) for c, a, b in zip(child.arch, *parents, strict=True))
+
+
+def test_limits_keep_every_evaluated_architecture_feasible():
+    params, _ = all_params_and_flops()
+    limit = float(np.median(params))
+    strategy = mfnas(max_params=limit)
+    result = Study(SPACE, ProxyToy(), strategy, budget=1e9).run()
+    assert all(params[SPACE.index(t.arch)] <= limit for t in result.trials)
+    with pytest.raises(ConfigError, match="too tight"):
+        Study(SPACE, ProxyToy(), mfnas(max_params=0.001), budget=10).run()
+
+
+def test_budget_is_never_exceeded_and_the_seed_fixes_the_run():
+    runs = [Study(SPACE, ProxyToy(), mfnas(seed=s), budget=30).run() for s in (4, 4, 5)]
+    assert all(r.spent <= 30 for r in runs)
+    assert [t.arch for t in runs[0].trials] == [t.arch for t in runs[1].trials]
+    assert [t.arch for t in runs[0].trials] != [t.arch for t in runs[2].trials]
+
+
+def test_resume_from_storage_equals_an_uninterrupted_run(tmp_path):
+    db = Storage(tmp_path / "runs.db")
+    Study(SPACE, ProxyToy(), mfnas(), budget=20, storage=db).run()
+    resumed = Study(SPACE, ProxyToy(), mfnas(), budget=60, storage=db).run()
+    fresh = Study(SPACE, ProxyToy(), mfnas(), budget=60).run()
+    assert [t.arch for t in resumed.trials] == [t.arch for t in fresh.trials]
+    assert resumed.best.arch == fresh.best.arch
+    db.close()
+
+
+def test_anytime_pick_uses_the_population_of_the_time():
+    strategy = mfnas(steps=20)
+    result = Study(SPACE, ProxyToy(), strategy, budget=1e9).run()
+    early = strategy.best(result.trials[:20])  # the initial population only
+    assert early in result.trials[:20]
+    assert strategy.best(result.trials[:3]) in result.trials[:3]
+    assert strategy.best([]) is None
+
+
+@pytest.mark.parametrize(
+    "bad", [{"sample_size": 1}, {"sample_size": 30}, {"final_top": 0}, {"dataset": "mnist"}]
+)
+def test_bad_parameters(bad):
+    with pytest.raises(ConfigError):
+        mfnas(**bad)
+
+
+def test_registered():
+    assert isinstance(mfnas(), MFNAS)
