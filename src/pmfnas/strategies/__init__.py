@@ -9,7 +9,6 @@ __all__ = [
     "create_strategy",
     "halving",
     "mfnas",
-    "pmf",
     "random_search",
     "rea",
 ]
