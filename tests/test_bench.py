@@ -2,10 +2,10 @@
 
 import json
 import sqlite3
-import sys
 
 import numpy as np
 import pytest
+from clirun import run
 
 from pmfnas.api import run_search
 from pmfnas.bench import (
@@ -16,7 +16,6 @@ from pmfnas.bench import (
     parse_strategy_options,
     run_bench,
 )
-from pmfnas.cli import main
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
@@ -26,14 +25,6 @@ from pmfnas.types import Fidelity, Trial, TrialState
 
 SPACE = NB201Space()
 E12, E200 = Fidelity(epochs=12), Fidelity(epochs=200)
-
-
-def run(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv])
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 @pytest.fixture

@@ -7,19 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from clirun import run
 
-from pmfnas.cli import main
 from pmfnas.spaces.nb201 import NB201Space
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
-
-
-def run(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv])
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 @pytest.fixture

@@ -7,18 +7,10 @@ import sys
 
 import pytest
 import torch
+from clirun import run
 
-from pmfnas.cli import main
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import build_network
-
-
-def run(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv])
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def test_train_prints_the_curve_and_saves_weights(capsys, tmp_path):

@@ -69,10 +69,20 @@ class Bracket:
     told: list[Trial] = field(default_factory=list)
 
 
-class _Halving(BaseStrategy):
-    """The bracket machinery shared by successive halving and Hyperband."""
+DEFAULT_LADDER = "epochs=12;epochs=200"
 
-    def __init__(self, space: SearchSpace, seed: int, rungs: str, eta: float) -> None:
+
+class _Halving(BaseStrategy):
+    """The bracket machinery shared by successive halving and Hyperband.
+
+    Args:
+        rungs: the fidelity ladder, cheap to expensive, ``;``-separated.
+        eta: the reduction factor η (3).
+    """
+
+    def __init__(
+        self, space: SearchSpace, seed: int = 0, rungs: str = DEFAULT_LADDER, eta: float = 3.0
+    ) -> None:
         super().__init__(space, seed)
         if not eta > 1:
             raise ConfigError(f"the reduction factor eta must be > 1, got {eta}")
@@ -139,9 +149,7 @@ class _Halving(BaseStrategy):
 class SuccessiveHalving(_Halving):
     """Successive halving from the bottom rung, repeated until the budget is spent.
 
-    Args:
-        rungs: the fidelity ladder, cheap to expensive, ``;``-separated.
-        eta: the reduction factor η (3).
+    Args (besides ``rungs`` and ``eta``):
         width: architectures per bracket at the bottom rung (default η^(k-1)).
     """
 
@@ -151,7 +159,7 @@ class SuccessiveHalving(_Halving):
         self,
         space: SearchSpace,
         seed: int = 0,
-        rungs: str = "epochs=12;epochs=200",
+        rungs: str = DEFAULT_LADDER,
         eta: float = 3.0,
         width: int = 0,
     ) -> None:
@@ -169,23 +177,10 @@ class SuccessiveHalving(_Halving):
 
 @STRATEGIES.register("hyperband")
 class Hyperband(_Halving):
-    """Hyperband: successive-halving brackets of every aggressiveness, in turn.
-
-    Args:
-        rungs: the fidelity ladder, cheap to expensive, ``;``-separated.
-        eta: the reduction factor η (3).
-    """
+    """Hyperband: successive-halving brackets of every aggressiveness, in turn (takes ``rungs``
+    and ``eta``)."""
 
     name = "hyperband"
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        seed: int = 0,
-        rungs: str = "epochs=12;epochs=200",
-        eta: float = 3.0,
-    ) -> None:
-        super().__init__(space, seed, rungs, eta)
 
     def _schedule(self, number: int) -> tuple[int, int]:
         top = len(self.ladder) - 1
