@@ -142,7 +142,7 @@ class RunRecord:
     strategy: str
     seed: int
     test_acc: float
-    val_acc: float
+    val_acc: float | None  # None when the returned trial is proxy-only evidence (MFNAS)
     cost: float
     arch: str
     index: int
@@ -189,7 +189,7 @@ def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
         strategy=job.strategy,
         seed=job.seed,
         test_acc=evaluator.test_accuracy(best.arch),
-        val_acc=best.val_acc,
+        val_acc=best.metrics.get("val_acc"),
         cost=trials[-1].clock,
         arch=space.format(best.arch),
         index=space.index(best.arch),

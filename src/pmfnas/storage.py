@@ -51,14 +51,26 @@ class Storage:
 
     Args:
         path: the database file; created if missing. ``":memory:"`` keeps everything in memory.
+        read_only: open an existing file for reading only (a missing or foreign file is an
+            error, and nothing is ever written to it).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
+        if read_only and not Path(path).is_file():
+            raise StorageError(f"no storage file {self.path}")
         try:
-            self._db = sqlite3.connect(self.path)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            if read_only:  # a report must never create or alter the file it reads
+                uri = Path(path).resolve().as_uri() + "?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True)
+                tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+                if not {"meta", "studies", "trials"} <= tables:
+                    self._db.close()
+                    raise StorageError(f"{self.path} is not a pmfnas storage file")
+            else:
+                self._db = sqlite3.connect(self.path)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
             self._check_version()
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path} is not a usable pmfnas storage file: {exc}") from None
@@ -104,6 +116,14 @@ class Storage:
         """Every study's name and config, oldest first."""
         rows = self._db.execute("SELECT name, config FROM studies ORDER BY id").fetchall()
         return [(name, json.loads(config)) for name, config in rows]
+
+    def load(self, name: str, space: SearchSpace) -> tuple[dict[str, Any], list[Trial]]:
+        """The config and trials of study ``name``, without knowing its config (for reports)."""
+        row = self._db.execute("SELECT id, config FROM studies WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            names = ", ".join(n for n, _ in self.studies()) or "none"
+            raise StorageError(f"no study {name!r} in {self.path} (studies: {names})")
+        return json.loads(row[1]), self.trials(int(row[0]), space)
 
     def append(self, study_id: int, trial: Trial, space: SearchSpace) -> None:
         """Store one finished trial (atomically: it is there completely or not at all)."""

@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 
 from pmfnas import __version__
-from pmfnas.cli import arch, bench, export, proxies, search, train
+from pmfnas.cli import arch, bench, export, proxies, report, search, train
 from pmfnas.cli.common import app, err, out
 from pmfnas.errors import PmfnasError
 
-__all__ = ["app", "arch", "bench", "export", "main", "proxies", "search", "train"]
+__all__ = ["app", "arch", "bench", "export", "main", "proxies", "report", "search", "train"]
 
 
 @app.callback(invoke_without_command=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,6 +51,9 @@ def bench(
         Path | None, typer.Option("--json", help="Write the summary and every run as JSON.")
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the anytime plot as PNG.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Folder for an HTML report comparing the strategies.")
+    ] = None,
 ) -> None:
     """Run each strategy over many seeds and compare the architectures they return."""
     from pmfnas.bench import parse_seeds, parse_strategy_options, run_bench
@@ -61,6 +65,11 @@ def bench(
     params = parse_strategy_options(option or [], names)
     limit = parse_duration(budget) if budget is not None else None
     source = load_benchmark(data_dir)
+    # The report reads each strategy's funnel back from the stored runs: without --storage they
+    # go to a scratch file (removed when the process ends, even after an error).
+    scratch = tempfile.TemporaryDirectory() if report and storage is None else None
+    if scratch:
+        storage = Path(scratch.name) / "bench.db"
     with LazyBar("bench", " runs") as bar:
         result = run_bench(
             source,
@@ -81,6 +90,13 @@ def bench(
         from pmfnas.report.anytime import plot_anytime
 
         plot_anytime(result, plot)
+    if report and storage:
+        from pmfnas.report.bench_report import write_bench_report
+
+        page = write_bench_report(result, storage, report)
+        out.print(f"wrote {page}", markup=False, highlight=False, soft_wrap=True)
+    if scratch:
+        scratch.cleanup()
 
 
 def print_table(result: BenchResult) -> None:

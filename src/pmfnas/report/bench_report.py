@@ -1,0 +1,107 @@
+"""``pmfnas bench --report``: the strategies of a bench compared on one self-contained HTML page.
+
+The anytime plot, the summary and per-seed tables come from the bench's result; the funnel of
+each strategy's first seed is read back from the storage file the bench wrote its runs to.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pmfnas.bench import (
+    ANYTIME_FRACTIONS,
+    CLOCK_TOLERANCE,
+    PROTOCOL,
+    REUSE_NOTES,
+    BenchResult,
+    study_name,
+)
+from pmfnas.report.anytime import plot_anytime
+from pmfnas.report.html import Section, Table, write_html
+from pmfnas.report.study_report import PAGE, funnel_sections
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.storage import Storage
+
+
+def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path) -> Path:
+    """Write ``report.html``, ``anytime.png`` and one ``funnel-<strategy>.png`` per strategy
+    into ``out``; ``storage`` holds the bench's runs (one study per strategy and seed)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_anytime(result, out / "anytime.png")
+    seeds = len(result.runs) // len(result.strategies)
+    sections = [
+        Section(
+            "Anytime test accuracy",
+            figure=out / "anytime.png",
+            note="Mean ± 1 std over seeds of the 200-epoch test accuracy of the architecture "
+            "each strategy would have returned at that cost.",
+        ),
+        Section("Summary", note=f"{seeds} seeds per strategy.", table=_summary(result)),
+        Section("Every run", table=_runs(result)),
+    ]
+    space = NB201Space()
+    db = Storage(storage, read_only=True)
+    try:
+        for name in result.strategies:
+            seed = result.of(name)[0].seed
+            _, trials = db.load(study_name(name, result.dataset, seed), space)
+            trials = [t for t in trials if t.clock <= result.budget + CLOCK_TOLERANCE]
+            title = f"Fidelity funnel: {name}, seed {seed}"
+            sections += funnel_sections(trials, out / f"funnel-{name}.png", title)
+    finally:
+        db.close()
+    title = f"Bench: {', '.join(result.strategies)} on {result.benchmark} {result.dataset}"
+    facts = {
+        "budget": f"{result.budget:g} simulated s per search",
+        "seeds": str(seeds),
+        "protocol": PROTOCOL,
+        "repeats": REUSE_NOTES[result.reuse],
+        "best in the space": f"{result.space_best:.2f} (200-epoch test accuracy)",
+        **{
+            f"{name} parameters": json.dumps(p, sort_keys=True) for name, p in result.params.items()
+        },
+    }
+    return write_html(out / PAGE, title, facts, sections)
+
+
+def _summary(result: BenchResult) -> Table:
+    columns = ["strategy", "runs", "test acc (mean)", "std", "regret", "cost (s)", "trials"]
+    columns += ["reused", *(f"@{f:.0%}" for f in ANYTIME_FRACTIONS)]
+    rows = [
+        [
+            row["strategy"],
+            row["runs"],
+            row["test_acc"]["mean"],
+            row["test_acc"]["std"],
+            row["regret"],
+            row["cost"],
+            row["n_trials"],
+            row["reused"],
+            *(row["anytime"][str(f)]["mean"] for f in ANYTIME_FRACTIONS),
+        ]
+        for row in result.summary()
+    ]
+    return Table(columns, rows, digits={"cost (s)": 0, "trials": 1, "reused": 1})
+
+
+def _runs(result: BenchResult) -> Table:
+    columns = ["strategy", "seed", "test acc", "val acc", "architecture", "NATS index"]
+    columns += ["fidelity", "cost (s)", "trials", "reused"]
+    rows = [
+        [
+            r.strategy,
+            r.seed,
+            r.test_acc,
+            r.val_acc,
+            r.arch,
+            r.index,
+            r.fidelity,
+            r.cost,
+            r.n_trials,
+            r.reused,
+        ]
+        for r in result.runs
+    ]
+    return Table(columns, rows, digits={"cost (s)": 0})
