@@ -5,6 +5,8 @@ Runs :func:`pmfnas.bench.run_bench` at the NATS budgets and writes, per dataset,
 one Markdown table to set next to the peers of ``PEERS.md``.
 
     PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py [--seeds 0-29] [--workers N]
+    PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py \
+        --strategies pmf,mfnas,hyperband,rea,random -o hyperband.eta=16 --suffix all
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import json
 import time
 from pathlib import Path
 
-from pmfnas.bench import ANYTIME_FRACTIONS, NATS_BUDGETS, parse_seeds, run_bench
+from pmfnas.bench import (
+    ANYTIME_FRACTIONS,
+    NATS_BUDGETS,
+    parse_seeds,
+    parse_strategy_options,
+    run_bench,
+)
 from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.cli.common import fmt
 from pmfnas.report.anytime import plot_anytime
@@ -26,7 +34,11 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-29")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("-o", "--option", action="append", default=[], help="STRATEGY.KEY=VALUE")
+    parser.add_argument("--suffix", default="", help="added to the result file names")
     args = parser.parse_args()
+    strategies = args.strategies.split(",")
+    params = parse_strategy_options(args.option, strategies)
 
     bench = NB201Benchmark.load()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -41,13 +53,14 @@ def main() -> None:
         result = run_bench(
             bench,
             dataset=dataset,
-            strategies=args.strategies.split(","),
+            strategies=strategies,
+            params=params,
             seeds=parse_seeds(args.seeds),
             budget=budget,
             workers=args.workers,
         )
         seconds = time.perf_counter() - start
-        stem = args.out / f"bench_nb201_{dataset}"
+        stem = args.out / f"bench_nb201_{dataset}{'_' + args.suffix if args.suffix else ''}"
         stem.with_suffix(".json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
         plot_anytime(result, stem.with_suffix(".png"))
         print(f"{dataset}: {len(result.runs)} runs in {seconds:.1f} s → {stem}.json/.png")

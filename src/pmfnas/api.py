@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.benchmarks.nb201_proxies import shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError, DataError, NotAvailableError
 from pmfnas.evaluators.base import Evaluator
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS, ProxyTable
@@ -105,17 +106,6 @@ def run_search(
         progress=progress,
     )
     return {"benchmark": "nb201", "dataset": dataset, **summary}
-
-
-def shipped_proxies() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The shipped full-space proxy scores (computed on CIFAR-10 images; also served for
-    CIFAR-100 and ImageNet16-120, where they transfer), or none if the file is absent."""
-    from pmfnas.benchmarks.nb201_proxies import load_proxy_arrays
-
-    try:
-        return load_proxy_arrays()[0]
-    except NotAvailableError:
-        return {}
 
 
 DEFAULT_DATA = "digits"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.benchmarks.nb201_proxies import shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
@@ -159,7 +160,7 @@ class RunRecord:
 def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
     """Search once and read the returned and anytime architectures' 200-epoch test accuracy."""
     space = NB201Space()
-    evaluator = TabularEvaluator(bench, job.dataset)
+    evaluator = TabularEvaluator(bench, job.dataset, proxies=shipped_proxies())
     strategy = create_strategy(job.strategy, space, seed=job.seed, **job.params)
     db = Storage(job.storage) if job.storage else None
     try:
