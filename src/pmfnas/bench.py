@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from pmfnas.benchmarks.nb201 import NB201Benchmark
-from pmfnas.benchmarks.nb201_proxies import shipped_proxies
+from pmfnas.benchmarks.nb201_proxies import SHIPPED_NAME, shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
@@ -54,6 +54,18 @@ REUSE_NOTES = {
     True: "repeated requests are served free from the run's own earlier trial (peers paid for them)",
     False: "every request is paid, repeats included (as the peers)",
 }
+
+
+def proxy_note() -> str:
+    """Which proxy scores a bench serves, for its JSON."""
+    arrays = shipped_proxies()
+    if not arrays:
+        return "recorded zen only (no shipped proxy table)"
+    return (
+        f"{SHIPPED_NAME} ({', '.join(sorted(arrays))}; computed on CIFAR-10 images, served for "
+        "every dataset) and the recorded zen"
+    )
+
 
 MAX_SEEDS = 10_000
 """More seeds than this is a typo (``0-100000``), not a bench: refused before building the list."""
@@ -270,6 +282,7 @@ class BenchResult:
             "reuse": self.reuse,
             "reuse_note": REUSE_NOTES[self.reuse],
             "protocol": PROTOCOL,
+            "proxies": proxy_note(),
             "space_best_test_acc": self.space_best,
             "summary": self.summary(),
             "results": [r.to_json() for r in self.runs],

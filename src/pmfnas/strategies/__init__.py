@@ -1,6 +1,6 @@
 """Search strategies (ask/tell), registered by name in ``STRATEGIES``."""
 
-from pmfnas.strategies import halving, mfnas, random_search, rea
+from pmfnas.strategies import halving, mfnas, pmf, random_search, rea
 from pmfnas.strategies.base import STRATEGIES, BaseStrategy, create_strategy
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "create_strategy",
     "halving",
     "mfnas",
+    "pmf",
     "random_search",
     "rea",
 ]

@@ -1,0 +1,360 @@
+"""PMF-NAS: progressive multi-fidelity search (our reading of Wang, Hu, Chen, Sun, 2026; issue 5).
+
+1. Global exploration: a large seeded sample (all of it when the budget share allows) is scored
+   at the low fidelity (proxies); the scores rank the whole space and define regions.
+2. Regional search: medium-fidelity evaluations chosen by the upper confidence bound of a
+   tree-ensemble surrogate of the medium accuracy, inside the open regions and around the best
+   medium results; a region that cannot beat the incumbent even optimistically is closed.
+3. Fine optimisation: promotions to high fidelity of the candidates with the best upper bound
+   of predicted high-fidelity accuracy; after a new high-fidelity best, its one-edge neighbours
+   the surrogate likes are evaluated at medium fidelity and compete for promotion.
+4. Allocation: stage 2 and 3 interleave as :mod:`~pmfnas.strategies.pmf.allocation` decides.
+
+The fidelities are parameters, so the same code runs on the tabular benchmark (proxies → 12 →
+200 epochs) and on real training (proxies → a few epochs on a data fraction → full training).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from pmfnas.errors import ConfigError
+from pmfnas.predictors import (
+    KINDS,
+    EnsemblePredictor,
+    FeatureRows,
+    evidence_columns,
+    high_fidelity_predictor,
+    medium_features,
+)
+from pmfnas.spaces.base import SearchSpace
+from pmfnas.strategies.base import STRATEGIES, BaseStrategy
+from pmfnas.strategies.pmf.allocation import Promotion, cost_ratio, plan_promotion
+from pmfnas.strategies.pmf.exploration import (
+    Region,
+    fill_unscored,
+    find_regions,
+    low_scores,
+    space_encoding,
+)
+from pmfnas.strategies.pmf.regional import RegionalSearch
+from pmfnas.types import Fidelity, Request, Trial
+
+DEFAULT_LOW = "proxy:meco,nwot,synflow"
+"""The three proxies of the shipped NB201 table with the best rank quality per second."""
+
+
+@STRATEGIES.register("pmf")
+class ProgressiveMultiFidelity(BaseStrategy):
+    """Progressive multi-fidelity search with a predictor of high-fidelity accuracy.
+
+    Args:
+        low, medium, high: the fidelity ladder (``low`` = ``"none"`` skips stage 1).
+        low_share: share of the budget stage 1 may spend (to about one cell); ``low_sample``
+            caps its cells (0: all).
+        keep: share of the space, best by low score, that stage 2 searches (with the regions).
+        regions, radius: how many regions stage 1 hands on, and their size in edge changes.
+        region_min: medium results a region gets before it competes on potential or is closed.
+        batch: medium evaluations chosen per surrogate fit (more = faster, less adaptive).
+        kappa: exploration weight of the medium surrogate's upper confidence bound.
+        kappa_high: the same for promotions (mean + kappa_high × σ of predicted accuracy).
+        patience: medium evaluations without a better medium result that count as a stall.
+        p_min: least chance of beating the best high-fidelity result worth a promotion.
+        high_cap: largest share of the budget the promotion reserve may claim at once.
+        min_high: high-fidelity results before the predictor's trees are fitted (below: the
+            medium-fidelity ranking, shifted to the high-fidelity level).
+        surrogate, predictor: member models of the medium-accuracy surrogate (stage 2) and of
+            the high-fidelity predictor (stage 3); ``members``: their ensemble size.
+        refine: neighbours of a new high-fidelity best evaluated at medium fidelity.
+        budget: the budget to plan for; default the study's. Set it to stop a study early and
+            extend it later by replay (a plan made for another budget asks other things).
+    """
+
+    name = "pmf"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        low: str = DEFAULT_LOW,
+        medium: str = "epochs=12",
+        high: str = "epochs=200",
+        low_share: float = 0.05,
+        low_sample: int = 0,
+        keep: float = 0.25,
+        regions: int = 8,
+        radius: int = 2,
+        region_min: int = 3,
+        batch: int = 4,
+        kappa: float = 0.5,
+        kappa_high: float = 1.0,
+        patience: int = 20,
+        p_min: float = 0.2,
+        high_cap: float = 0.5,
+        min_high: int = 8,
+        surrogate: str = "extra_trees",
+        predictor: str = "random_forest",
+        members: int = 16,
+        refine: int = 4,
+        budget: float | None = None,
+    ) -> None:
+        super().__init__(space, seed)
+        self.low = None if low in ("", "none") else Fidelity.parse(low)
+        self.medium = Fidelity.parse(medium)
+        self.high = Fidelity.parse(high)
+        if (self.low and not self.low.is_proxy) or not self.medium < self.high:
+            raise ConfigError("PMF needs low = proxies (or none) and medium cheaper than high")
+        if (
+            not 0 < keep <= 1
+            or not 0 <= low_share < 1
+            or not 0 < high_cap <= 1
+            or not 0 < p_min < 0.5
+        ):
+            raise ConfigError(
+                "PMF needs 0 < keep <= 1, 0 <= low_share < 1, 0 < high_cap <= 1, 0 < p_min < 0.5"
+            )
+        if min(regions, batch, patience, region_min, refine + 1) < 1 or min(members, min_high) < 2:
+            raise ConfigError(
+                "PMF needs regions, batch, patience, region_min >= 1, refine >= 0 and "
+                "members, min_high >= 2"
+            )
+        if radius < 0 or low_sample < 0:
+            raise ConfigError("PMF needs radius >= 0 and low_sample >= 0")
+        if unknown := {surrogate, predictor} - set(KINDS):
+            raise ConfigError(f"unknown model {unknown.pop()!r} (known: {', '.join(KINDS)})")
+        if budget is not None and not budget > 0:
+            raise ConfigError(f"PMF's budget must be positive, got {budget}")
+        self.settings = {
+            "low": str(self.low) if self.low else "none",
+            "medium": str(self.medium),
+            "high": str(self.high),
+            "low_share": low_share,
+            "low_sample": low_sample,
+            "keep": keep,
+            "regions": regions,
+            "radius": radius,
+            "region_min": region_min,
+            "batch": batch,
+            "kappa": kappa,
+            "kappa_high": kappa_high,
+            "patience": patience,
+            "p_min": p_min,
+            "high_cap": high_cap,
+            "min_high": min_high,
+            "surrogate": surrogate,
+            "predictor": predictor,
+            "members": members,
+            "refine": refine,
+            "budget": budget,
+        }
+        self._rng = np.random.default_rng(seed)
+        self._total: float | None = None
+        self._spent = 0.0
+        self._stage = "low"
+        self._low_asked = 0
+        self._low_spent = 0.0
+        self._low_told = 0
+        self._raw: dict[str, np.ndarray] = {}
+        self._scored = np.zeros(space.size, dtype=bool)
+        self._order = np.empty(0, dtype=np.int64)
+        self._medium: dict[int, Trial] = {}
+        self._high: dict[int, Trial] = {}
+        self._rows = FeatureRows()
+        self._search: RegionalSearch | None = None
+        self.decisions: list[str] = []
+        """Every allocation decision in order, promotions and stops alike (for the funnel)."""
+        self._best_medium = -math.inf
+        self._since = 0
+        self._refine_from: int | None = None
+        self._high_model: tuple[tuple[Any, ...], EnsemblePredictor] | None = None
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+    # ---------------------------------------------------------------- ask / tell
+
+    def ask(self) -> Request | None:
+        if self._total is None:
+            self._total = self.settings["budget"] or self.budget_left
+            if self._total is None:
+                raise ConfigError("PMF plans against a budget: run it in a study or pass budget=")
+        left = self._left()
+        if self._stage == "low":
+            request = self._low_request(left)
+            if request is not None:
+                return request
+            self._start_search()
+        return self._search_request(left)
+
+    def tell(self, trial: Trial) -> None:
+        self._spent += trial.cost
+        cell = self.space.index(trial.arch)
+        if trial.fidelity == self.low:
+            values = [trial.metrics.get(name, np.nan) for name in self.low.proxies]
+            for name, value in zip(self.low.proxies, values, strict=True):
+                self._raw.setdefault(name, np.full(self.space.size, np.nan))[cell] = value
+            # NaN says nothing (not computed); ±inf is a failing proxy and ranks lowest.
+            self._scored[cell] = not all(np.isnan(values))
+            self._low_spent += trial.cost
+            self._low_told += 1
+        elif trial.fidelity == self.medium:
+            self._medium[cell] = trial
+            self._rows.add(cell, medium_features(trial))
+            if trial.val_acc > self._best_medium:
+                self._best_medium, self._since = trial.val_acc, 0
+            else:
+                self._since += 1
+        elif trial.fidelity == self.high:
+            best = max((t.val_acc for t in self._high.values()), default=-math.inf)
+            self._high[cell] = trial
+            if trial.val_acc > best:
+                self._refine_from = cell
+
+    def _left(self) -> float:
+        if self.settings["budget"] is not None or self.budget_left is None:
+            return float(self._total) - self._spent
+        return self.budget_left
+
+    # ---------------------------------------------------------------- stage 1
+
+    def _low_request(self, left: float) -> Request | None:
+        if self.low is None:
+            return None
+        limit = min(self.settings["low_sample"] or self.space.size, self.space.size)
+        if self._low_asked >= limit:
+            return None
+        if self._low_told:
+            per_cell = self._low_spent / self._low_told
+            share = self.settings["low_share"] * float(self._total)
+            if self._low_spent + per_cell > share or per_cell > left:
+                return None
+        if self._low_asked == 0:
+            self._order = self._rng.permutation(self.space.size)
+        cell = int(self._order[self._low_asked])
+        self._low_asked += 1
+        return Request(self.space.arch(cell), self.low, "stage 1: global exploration")
+
+    def _start_search(self) -> None:
+        """Rank the space by the low fidelity, find the regions and queue their centres."""
+        self._stage = "search"
+        encoding = space_encoding(self.space)
+        if self._scored.any():
+            low = fill_unscored(low_scores(self._raw, self._scored), encoding, self.seed)
+            narrow = np.flatnonzero(low >= np.quantile(low, 1 - self.settings["keep"]))
+        else:  # no low fidelity: the regions start from random cells, nothing is narrowed
+            low = self._rng.random(self.space.size)
+            narrow = np.arange(self.space.size)
+        regions = find_regions(low, encoding, self.settings["regions"], self.settings["radius"])
+        features = np.hstack([encoding, low[:, None]])
+        self._search = RegionalSearch(
+            self.space, features, narrow, regions, self._medium, self.settings, self.seed
+        )
+        self.decisions.append(
+            f"stage 1 done: {int(self._scored.sum())} cells scored at {self.settings['low']} "
+            f"({self._low_spent:.0f} s); {len(regions)} regions"
+        )
+        for region in regions:
+            reason = (
+                f"stage 2: centre of region {region.number} ({len(region.members)} cells, "
+                f"low score {low[region.centre]:.3f})"
+            )
+            self._search.queue.append((region.centre, reason))
+
+    @property
+    def regions(self) -> list[Region]:
+        """The regions stage 1 found (empty before), with which are still open."""
+        return self._search.regions if self._search else []
+
+    # ---------------------------------------------------------------- stages 2 and 3
+
+    def _search_request(self, left: float) -> Request | None:
+        search = self._search
+        assert search is not None, "stage 2 starts after stage 1"
+        if self._refine_from is not None:
+            search.refine(self._refine_from, self._high)
+            self._refine_from = None
+        if not search.queue:
+            search.fill(self._high)
+        medium_cost = self._medium_cost() if search.queue else math.inf
+        promotion = self._promotion(left, medium_cost)
+        if promotion is not None:
+            self._since = 0
+            return Request(self.space.arch(promotion.cell), self.high, promotion.reason)
+        if search.queue and medium_cost <= left:
+            cell, reason = search.queue.popleft()
+            notes, search.notes = search.notes, []
+            self.decisions.extend(notes)
+            return Request(self.space.arch(cell), self.medium, "; ".join([reason, *notes]))
+        return None
+
+    def _medium_cost(self) -> float:
+        """A cautious estimate of the next medium evaluation (0 before the first: unknown)."""
+        costs = [t.cost for t in self._medium.values()]
+        return float(np.quantile(costs, 0.9)) if costs else 0.0
+
+    def _promotion(self, left: float, medium_cost: float) -> Promotion | None:
+        """Ask the allocation rule about the medium-evaluated cells not yet promoted."""
+        cells = np.array([c for c in self._medium if c not in self._high], dtype=np.int64)
+        if len(cells) == 0:
+            return None
+        mu, sigma = self._predict_high(cells)
+        ratio = cost_ratio(
+            [(self._medium[c].cost, t.cost) for c, t in self._high.items() if c in self._medium],
+            prior=_schedule(self.high) / _schedule(self.medium),
+        )
+        cost = np.array([self._medium[c].cost * ratio for c in cells])
+        incumbent = max((t.val_acc for t in self._high.values()), default=None)
+        patience = self.settings["patience"]
+        promotion = plan_promotion(
+            cells,
+            mu,
+            sigma,
+            cost,
+            incumbent=incumbent,
+            left=left,
+            medium_cost=medium_cost,
+            stalled=self._since if self._since >= patience else None,
+            spent=(
+                sum(t.cost for t in self._medium.values()),
+                sum(t.cost for t in self._high.values()),
+            ),
+            kappa=self.settings["kappa_high"],
+            p_min=self.settings["p_min"],
+            cap=self.settings["high_cap"] * float(self._total),
+        )
+        if promotion is not None:
+            arch = self.space.format(self.space.arch(promotion.cell))
+            self.decisions.append(f"promote {arch}: {promotion.reason}")
+        return promotion
+
+    def _predict_high(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted high-fidelity accuracy with σ: the medium ranking until ``min_high``
+        high-fidelity results exist, then trees on early-training features correct a linear
+        map of it (see :func:`~pmfnas.predictors.high_fidelity_predictor`)."""
+        search = self._search
+        assert search is not None
+        high = [c for c in self._high if c in self._medium]
+        columns = evidence_columns(self._rows, [*high, *cells.tolist()])
+
+        def features(keys: list[int]) -> np.ndarray:
+            return np.hstack([self._rows.matrix(keys, columns), search.features[keys]])
+
+        key = (tuple(high), tuple(columns))
+        if self._high_model is None or self._high_model[0] != key:
+            model = high_fidelity_predictor(
+                self.settings["predictor"],
+                self.settings["members"],
+                min_points=self.settings["min_high"],
+                prior_std=search.surrogate().noise,
+                seed=self.seed + len(high),
+            ).fit(features(high), [self._high[c].val_acc for c in high])
+            self._high_model = (key, model)
+        return self._high_model[1].predict(features(cells.tolist()))
+
+
+def _schedule(fidelity: Fidelity) -> float:
+    """Relative training work of a schedule: epochs × share of the data."""
+    return fidelity.epochs * fidelity.fraction

@@ -1,0 +1,292 @@
+"""PMF-NAS: its stages, allocation decisions, budget, determinism, resume and real data."""
+
+import numpy as np
+import pytest
+
+from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.benchmarks.nb201_proxies import shipped_proxies
+from pmfnas.errors import ConfigError, StorageError
+from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.storage import Storage
+from pmfnas.strategies import STRATEGIES, create_strategy
+from pmfnas.strategies.pmf.allocation import cost_ratio, plan_promotion, potential
+from pmfnas.strategies.pmf.exploration import (
+    edge_distance,
+    fill_unscored,
+    find_regions,
+    low_scores,
+    space_encoding,
+)
+from pmfnas.study import Study
+from pmfnas.types import Fidelity
+
+LOW = "proxy:meco,nwot,synflow"
+SMALL = {"low_sample": 400}  # a short stage 1 keeps these tests quick
+BUDGET = 20000.0
+
+
+@pytest.fixture(scope="module")
+def space():
+    return NB201Space()
+
+
+@pytest.fixture(scope="module")
+def evaluator(data_dir):
+    proxies = shipped_proxies()
+    if not proxies:
+        pytest.skip("the shipped NB201 proxy table is not installed")
+    return TabularEvaluator(NB201Benchmark.load(data_dir / "nb201"), "cifar10", proxies=proxies)
+
+
+def _run(space, evaluator, budget=BUDGET, seed=0, storage=None, plan=None, **params):
+    """One PMF study; ``plan`` is the strategy's own budget (default: the study's)."""
+    strategy = create_strategy("pmf", space, seed=seed, budget=plan, **{**SMALL, **params})
+    result = Study(space, evaluator, strategy, budget, storage=storage, name="pmf").run()
+    return strategy, result
+
+
+def _keys(trials):
+    return [(t.arch, t.fidelity, t.reason) for t in trials]
+
+
+# ---------------------------------------------------------------- stage 1
+
+
+def test_regions_are_distinct_neighbourhoods_around_the_best_scores(space):
+    encoding = space_encoding(space)
+    convs = np.array([cell.count(3) for cell in space], dtype=float)
+    score = convs + 0.01 * np.array([cell.count(2) for cell in space])
+    regions = find_regions(score, encoding, count=4, radius=2)
+    assert len(regions) == 4
+    assert space.arch(regions[0].centre) == (3,) * 6
+    centres = [r.centre for r in regions]
+    for i, centre in enumerate(centres):
+        others = [c for c in centres if c != centre]
+        assert edge_distance(encoding, centre)[others].min() >= 4
+        members = regions[i].members
+        assert edge_distance(encoding, centre)[members].max() <= 2
+    everyone = np.concatenate([r.members for r in regions])
+    assert len(everyone) == len(set(everyone.tolist()))  # each cell in one region at most
+
+
+def test_low_scores_combine_ranks_and_unscored_cells_are_predicted(space):
+    encoding = space_encoding(space)
+    convs = np.array([cell.count(3) for cell in space], dtype=float)
+    scored = np.zeros(space.size, dtype=bool)
+    scored[np.random.default_rng(0).choice(space.size, 3000, replace=False)] = True
+    raw = {"a": np.where(scored, convs, np.nan), "b": np.where(scored, 2 * convs, np.nan)}
+    score = low_scores(raw, scored)
+    assert np.isnan(score[~scored]).all() and (score[scored] >= 0).all()
+    filled = fill_unscored(score, encoding, seed=0)
+    assert not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[scored], score[scored])
+    assert np.corrcoef(filled[~scored], convs[~scored])[0, 1] > 0.9
+
+
+def test_stage_one_stops_at_its_budget_share_and_hands_over_regions(space, evaluator):
+    strategy, result = _run(space, evaluator, low_sample=0, low_share=0.01)
+    low = [t for t in result.trials if t.fidelity.is_proxy]
+    # the share holds up to one cell (the next cell's cost is known only afterwards)
+    assert 0.01 * BUDGET - 1 < sum(t.cost for t in low) <= 0.01 * BUDGET + max(t.cost for t in low)
+    first_medium = next(i for i, t in enumerate(result.trials) if not t.fidelity.is_proxy)
+    assert all(t.fidelity.is_proxy for t in result.trials[:first_medium])
+    assert result.trials[first_medium].reason.startswith("stage 2: centre of region 0")
+    assert strategy.decisions[0].startswith(f"stage 1 done: {len(low)} cells scored")
+    assert len(strategy.regions) == 8
+
+
+# ---------------------------------------------------------------- allocation
+
+
+def _plan(**overrides):
+    args = {
+        "cells": np.array([10, 11, 12]),
+        "mu": np.array([91.0, 90.9, 88.0]),
+        "sigma": np.array([0.3, 0.3, 0.3]),
+        "cost": np.array([2500.0, 2400.0, 2000.0]),
+        "incumbent": None,
+        "left": 15000.0,
+        "medium_cost": 150.0,
+        "stalled": None,
+        "spent": (8000.0, 0.0),
+        "kappa": 1.0,
+        "p_min": 0.2,
+        "cap": 10000.0,
+    }
+    return plan_promotion(**{**args, **overrides})
+
+
+def test_no_promotion_while_medium_search_is_productive_and_the_reserve_fits():
+    assert _plan() is None
+
+
+def test_the_reserve_of_contenders_triggers_a_promotion_of_the_best_ucb():
+    promotion = _plan(left=5000.0)  # 2 contenders need 4900 s: medium search must stop
+    assert promotion.cell == 10
+    assert "reserve: 2 contender(s) need 4900 s" in promotion.reason
+    assert promotion.reason.startswith("stage 3 promotion")
+
+
+def test_a_stall_promotes_only_while_high_fidelity_would_not_outspend_medium():
+    stalled = _plan(stalled=20)
+    assert stalled.cell == 10 and "stalled for 20 evaluations" in stalled.reason
+    assert _plan(stalled=20, spent=(2000.0, 0.0)) is None
+
+
+def test_confidently_poor_candidates_are_stopped_and_said_so():
+    promotion = _plan(incumbent=90.8, left=3000.0)
+    assert promotion.cell == 10
+    assert "1 confidently below the best stay unpromoted" in promotion.reason
+    # nobody beats a strong incumbent: keep searching at medium fidelity
+    assert _plan(incumbent=95.0, left=3000.0) is None
+
+
+def test_at_the_end_of_the_budget_any_affordable_chance_is_taken():
+    promotion = _plan(incumbent=91.5, left=2450.0, medium_cost=3000.0)
+    assert promotion.cell == 11  # the only one that fits
+    assert "end of budget" in promotion.reason
+
+
+def test_cost_ratio_and_potential():
+    assert cost_ratio([], prior=200 / 12) == pytest.approx(16.67, abs=0.01)
+    assert cost_ratio([(100.0, 1600.0), (200.0, 3400.0), (50.0, 850.0)], prior=1.0) == 17.0
+    np.testing.assert_array_equal(potential(np.array([1.0]), np.array([1.0]), None), [1.0])
+    p = potential(np.array([91.0, 90.0]), np.array([0.5, 0.5]), 90.0)
+    assert p[0] == pytest.approx(0.977, abs=1e-3) and p[1] == 0.5
+
+
+# ---------------------------------------------------------------- the whole strategy
+
+
+def test_registered_with_its_fidelity_ladder_as_parameters(space):
+    assert "pmf" in STRATEGIES.names()
+    pmf = create_strategy("pmf", space, low="none", medium="epochs=3,fraction=0.25")
+    assert pmf.params()["medium"] == "epochs=3,fraction=0.25"
+    assert pmf.params()["low"] == "none"
+    for bad in (
+        {"medium": "epochs=200", "high": "epochs=12"},
+        {"low": "epochs=1"},
+        {"p_min": 0.7},
+        {"keep": 0.0},
+        {"predictor": "svm"},
+        {"budget": -1.0},
+    ):
+        with pytest.raises(ConfigError):
+            create_strategy("pmf", space, **bad)
+    with pytest.raises(ConfigError, match="plans against a budget"):
+        create_strategy("pmf", space).ask()
+
+
+def test_budget_is_never_exceeded_and_every_decision_has_a_reason(space, evaluator):
+    strategy, result = _run(space, evaluator)
+    assert sum(t.cost for t in result.trials) <= BUDGET
+    ladder = {Fidelity.parse(LOW), Fidelity(epochs=12), Fidelity(epochs=200)}
+    assert {t.fidelity for t in result.trials} == ladder
+    high = [t for t in result.trials if t.fidelity.epochs == 200]
+    assert high and all(t.reason.startswith("stage 3 promotion") for t in high)
+    assert all(t.reason for t in result.trials)
+    assert result.best.fidelity == Fidelity(epochs=200)
+    assert result.best.val_acc == max(t.val_acc for t in high)
+    promotions = [d for d in strategy.decisions if d.startswith("promote")]
+    assert len(promotions) == len(high)
+    # the search must earn its high-fidelity spending: a good cell, not a lucky one
+    assert evaluator.test_accuracy(result.best.arch) > 93.5
+
+
+def test_the_same_seed_asks_the_same_things(space, evaluator):
+    a = _run(space, evaluator, seed=3)[1].trials
+    b = _run(space, evaluator, seed=3)[1].trials
+    c = _run(space, evaluator, seed=4)[1].trials
+    assert _keys(a) == _keys(b)
+    assert _keys(a) != _keys(c)
+
+
+def test_resume_mid_stage_equals_an_uninterrupted_run(space, evaluator, tmp_path):
+    """Stopped at 40 % of the budget (inside stage 2), then extended: the plan is the full
+    budget's throughout (``budget=``), so the extension replays and goes on identically."""
+    whole = _run(space, evaluator)[1].trials
+    db = Storage(tmp_path / "pmf.db")
+    try:
+        first = _run(space, evaluator, budget=0.4 * BUDGET, storage=db, plan=BUDGET)[1]
+        assert any(t.fidelity.epochs == 12 for t in first.trials)
+        assert not any(t.fidelity.epochs == 200 for t in first.trials)
+        resumed = _run(space, evaluator, storage=db, plan=BUDGET)[1]
+    finally:
+        db.close()
+    assert _keys(resumed.trials) == _keys(whole)
+    assert [t.cost for t in resumed.trials] == [t.cost for t in whole]
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashingEvaluator:
+    """The tabular evaluator, dying after ``after`` evaluations (a killed process)."""
+
+    def __init__(self, inner, after):
+        self.inner, self.after, self.budget_unit = inner, after, inner.budget_unit
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def evaluate(self, arch, fidelity):
+        if self.after == 0:
+            raise _Crash
+        self.after -= 1
+        return self.inner.evaluate(arch, fidelity)
+
+
+def test_a_crash_mid_search_resumes_by_replay(space, evaluator, tmp_path):
+    whole = _run(space, evaluator)[1].trials
+    crash_at = next(i for i, t in enumerate(whole) if t.fidelity.epochs == 200) + 5
+    db = Storage(tmp_path / "crash.db")
+    try:
+        with pytest.raises(_Crash):
+            _run(space, _CrashingEvaluator(evaluator, crash_at), storage=db)
+        resumed = _run(space, evaluator, storage=db)[1]
+        with pytest.raises(StorageError):  # another configuration does not replay this history
+            _run(space, evaluator, storage=db, kappa=2.0)
+    finally:
+        db.close()
+    assert _keys(resumed.trials) == _keys(whole)
+
+
+def test_without_a_low_fidelity_regions_start_from_random_cells(space, evaluator):
+    strategy, result = _run(space, evaluator, low="none")
+    assert not any(t.fidelity.is_proxy for t in result.trials)
+    assert result.best.fidelity == Fidelity(epochs=200)
+    assert strategy.decisions[0].startswith("stage 1 done: 0 cells scored at none")
+
+
+def test_real_data_smoke_test():
+    """Proxies, then one epoch on half the digits, then three epochs: the same code as on the
+    table, here on a wall-clock budget."""
+    from pmfnas import api
+
+    training = api.training_evaluator("digits", recipe=api.training_recipe("digits"))
+    evaluator = api.real_data_evaluator(training)
+    space = NB201Space()
+    strategy = create_strategy(
+        "pmf",
+        space,
+        low="proxy:synflow,nwot",
+        medium="epochs=1,fraction=0.5",
+        high="epochs=3",
+        low_share=0.1,
+        regions=2,
+        batch=2,
+        patience=3,
+        region_min=1,
+    )
+    result = Study(space, evaluator, strategy, 25.0).run()
+    fidelities = {t.fidelity for t in result.trials}
+    assert {Fidelity.parse("proxy:synflow,nwot"), Fidelity.parse("epochs=1,fraction=0.5")} <= (
+        fidelities
+    )
+    assert result.best is not None and result.best.fidelity == max(
+        t.fidelity for t in result.trials if "val_acc" in t.metrics
+    )
+    assert 0 <= result.best.info["test_acc"] <= 100
+    assert all(t.reason for t in result.trials)
