@@ -18,10 +18,11 @@ from pmfnas.strategies.pmf.exploration import (
     low_scores,
     space_encoding,
 )
+from pmfnas.strategies.pmf.strategy import DEFAULT_LOW
 from pmfnas.study import Study
 from pmfnas.types import Fidelity
 
-LOW = "proxy:meco,nwot,synflow"
+LOW = DEFAULT_LOW
 SMALL = {"low_sample": 400}  # a short stage 1 keeps these tests quick
 BUDGET = 20000.0
 

@@ -131,3 +131,15 @@ def test_feature_rows_assemble_common_columns():
     matrix = rows.matrix([1, 2, 3], ["a", "c"])
     np.testing.assert_array_equal(matrix[:2, 0], [1.0, 3.0])
     assert np.isnan(matrix[0, 1]) and matrix[1, 1] == 4.0 and np.isnan(matrix[2]).all()
+
+
+def test_a_thompson_draw_is_one_member_and_varies_between_draws():
+    x, y = _linear(120, 7)
+    model = EnsemblePredictor(members=16, seed=0).fit(x, y)
+    rng = np.random.default_rng(0)
+    draws = np.stack([model.sample(x[:20], rng) for _ in range(8)])
+    mean, _ = model.predict(x[:20])
+    assert not all(np.allclose(draws[0], d) for d in draws[1:])
+    assert np.abs(draws.mean(axis=0) - mean).max() < np.abs(draws - mean).max()
+    few = EnsemblePredictor(min_points=50).fit(x[:10], y[:10])
+    np.testing.assert_array_equal(few.sample(x[:5], rng), few.predict(x[:5])[0])

@@ -64,10 +64,13 @@ class _Members:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """members × rows; trees are asked directly (the estimator's checks cost more than the
         prediction on the small matrices of a search)."""
+        return np.stack([self.predict_one(m, x) for m in self.models])
+
+    def predict_one(self, model: Any, x: np.ndarray) -> np.ndarray:
         if self.kind == "gbt":
-            return np.stack([m.predict(x) for m in self.models])
+            return model.predict(x)
         x32 = np.ascontiguousarray(x, dtype=np.float32)
-        return np.stack([m.tree_.predict(x32).reshape(len(x), -1)[:, 0] for m in self.models])
+        return model.tree_.predict(x32).reshape(len(x), -1)[:, 0]
 
 
 class EnsemblePredictor:
@@ -175,6 +178,15 @@ class EnsemblePredictor:
     def oob(self) -> np.ndarray:
         """Each training row's prediction by the members that did not see it (NaN: none)."""
         return self._oob
+
+    def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One draw of the fitted function: a member chosen at random (the mean without
+        members). Picking the best row of a draw is Thompson sampling."""
+        x = np.asarray(x, dtype=np.float64)
+        if self._members is None:
+            return self._baseline(x)
+        member = self._members.models[int(rng.integers(len(self._members.models)))]
+        return self._baseline(x) + self._members.predict_one(member, x)
 
     def predict(self, x: np.ndarray, *, noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of each row's target: the members' spread combined with

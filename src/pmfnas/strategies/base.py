@@ -27,8 +27,10 @@ class BaseStrategy(ABC):
     budget_left: float | None = None
     """The budget still unspent, set by the study before each ``ask`` (``None`` outside a study).
 
-    A strategy may read it to ask only for what still fits; it is the same on a replay, so a
-    strategy that uses it stays a pure function of its parameters, seed and told trials.
+    A strategy may read it to ask only for what still fits. A replay with the same budget sees
+    the same values, so such a strategy stays a pure function of its parameters, seed, told
+    trials and budget; to extend a study to a larger budget it must plan against a budget of its
+    own (PMF's ``budget`` parameter).
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:

@@ -2,11 +2,11 @@
 
 Candidates are the unevaluated cells of the open regions, of the narrowed space (the best
 ``keep`` share by low score) and of the frontier (the neighbours of the best medium results).
-A tree-ensemble surrogate of the medium accuracy ranks them by its upper confidence bound. Each
-batch takes one pick from each of the most promising open regions and its last pick from
-anywhere, so several areas are searched at once; a region gets ``region_min`` results before it
-competes on its potential, and is closed when even its optimistic bound cannot beat the best
-medium result.
+A tree-ensemble surrogate of the medium accuracy ranks them. Each batch takes one pick, by upper
+confidence bound, from each of the most promising open regions, and its last pick from anywhere
+by a Thompson draw, so several areas are searched at once and a structure the surrogate's mean
+has written off still gets tried; a region gets ``region_min`` results before it competes on its
+potential, and is closed when even its optimistic bound cannot beat the best medium result.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class RegionalSearch:
             self.region_of[region.members] = region.number
         self._surrogate: EnsemblePredictor | None = None
         self._fitted_on = 0
+        self._rng = np.random.default_rng([seed, 2])
 
     @property
     def best_medium(self) -> float:
@@ -97,8 +98,10 @@ class RegionalSearch:
         return cells, np.array([owner.get(int(c), -1) for c in cells], dtype=np.int64), where
 
     def fill(self, high: dict[int, Trial]) -> None:
-        """Queue the next batch: one pick from each of the most promising open regions, the
-        last from anywhere; no two picks one edge apart."""
+        """Queue the next batch: one pick from each of the most promising open regions (by UCB),
+        the last from anywhere by a Thompson draw (the best cell of one bootstrap member: a
+        sample of what the data allow, which tries structures the mean has written off); no two
+        picks one edge apart."""
         cells, owner, where = self._candidates(high)
         if len(cells) == 0:
             return
@@ -126,10 +129,14 @@ class RegionalSearch:
                 allowed = free
             if not allowed.any():
                 break
-            i = int(np.lexsort((tie, -np.where(allowed, ucb, -np.inf)))[0])
+            score = ucb if region is not None else surrogate.sample(self.features[cells], self._rng)
+            i = int(np.lexsort((tie, -np.where(allowed, score, -np.inf)))[0])
             cell = int(cells[i])
             free &= (encoding[cells] != encoding[cell]).sum(axis=1) >= 4  # > 1 edge apart
-            reason = f"stage 2: {where[cell]}, UCB {ucb[i]:.2f} ({mu[i]:.2f} ± {spread[i]:.2f})"
+            rule = "UCB" if region is not None else "Thompson draw"
+            reason = (
+                f"stage 2: {where[cell]}, {rule} {score[i]:.2f} ({mu[i]:.2f} ± {spread[i]:.2f})"
+            )
             self.queue.append((cell, reason))
 
     def _evidence(self) -> list[int]:
