@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import numpy as np
+
 from pmfnas.errors import ConfigError
 from pmfnas.registry import Registry
 from pmfnas.spaces.base import SearchSpace
@@ -60,6 +62,15 @@ class BaseStrategy(ABC):
             return None
         top = max(t.fidelity for t in done)
         return max((t for t in done if t.fidelity == top), key=lambda t: (t.val_acc, -t.number))
+
+
+def scale_free_sum(trials: Sequence[Trial], proxies: Sequence[str]) -> list[float]:
+    """Per trial, the sum over ``proxies`` of its score divided by the largest |score| among
+    ``trials``: proxies live on unrelated scales, and this lets none dominate by its units
+    (MFNAS's multi-fidelity fitness; the proxy rungs of successive halving)."""
+    scores = np.array([[t.metrics[p] for p in proxies] for t in trials], dtype=float)
+    scale = np.abs(scores).max(axis=0)
+    return (scores / np.where(scale > 0, scale, 1.0)).sum(axis=1).tolist()
 
 
 def create_strategy(name: str, space: SearchSpace, seed: int = 0, **params: Any) -> BaseStrategy:

@@ -31,7 +31,7 @@ import numpy as np
 
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.base import SearchSpace
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy
+from pmfnas.strategies.base import STRATEGIES, BaseStrategy, scale_free_sum
 from pmfnas.types import Arch, Fidelity, Request, Trial
 
 
@@ -52,9 +52,7 @@ def rank_score(trials: Sequence[Trial], fidelity: Fidelity) -> list[float]:
     """Higher is better: validation accuracy, or the scale-free sum of the proxies."""
     if not fidelity.is_proxy:
         return [t.val_acc for t in trials]
-    scores = np.array([[t.metrics[p] for p in fidelity.proxies] for t in trials], dtype=float)
-    scale = np.abs(scores).max(axis=0)
-    return (scores / np.where(scale > 0, scale, 1.0)).sum(axis=1).tolist()
+    return scale_free_sum(trials, fidelity.proxies)
 
 
 @dataclass

@@ -28,7 +28,7 @@ import numpy as np
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy
+from pmfnas.strategies.base import STRATEGIES, BaseStrategy, scale_free_sum
 from pmfnas.types import Arch, Fidelity, Request, Trial
 
 MAX_DRAWS = 10_000
@@ -117,9 +117,7 @@ class MFNAS(BaseStrategy):
 
     def fitness(self, members: Sequence[Trial]) -> list[float]:
         """Sum over proxies of each member's score divided by the members' largest |score|."""
-        scores = np.array([[t.metrics[p] for p in self.fidelity.proxies] for t in members])
-        scale = np.abs(scores).max(axis=0)
-        return (scores / np.where(scale > 0, scale, 1.0)).sum(axis=1).tolist()
+        return scale_free_sum(members, self.fidelity.proxies)
 
     def ask(self) -> Request | None:
         if self._initial_asked < self.population_size:
