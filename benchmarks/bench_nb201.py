@@ -1,18 +1,21 @@
-"""REA and random search over 30 seeds on the three NB201 datasets, under the PEERS.md protocol.
+"""Strategies over 30 seeds on the three NB201 datasets, under the PEERS.md protocol.
 
 Runs :func:`pmfnas.bench.run_bench` at the NATS budgets and writes, per dataset,
-``benchmarks/results/bench_nb201_<dataset>.json`` and its anytime plot (``.png``), then prints
-one Markdown table to set next to the peers of ``PEERS.md``.
+``benchmarks/results/bench_nb201_<dataset>[_<suffix>].json`` and its anytime plot (``.png``),
+with ``--report`` also the HTML comparison ``…_report.html`` (the runs then go through a scratch
+storage file, which is slower), then prints one Markdown table to set next to ``PEERS.md``.
 
     PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py [--seeds 0-29] [--workers N]
     PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py \
-        --strategies pmf,mfnas,hyperband,rea,random -o hyperband.eta=16 --suffix all
+        --strategies pmf,mfnas,hyperband,rea,random --suffix five --report
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,16 +29,18 @@ from pmfnas.bench import (
 from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.cli.common import fmt
 from pmfnas.report.anytime import plot_anytime
+from pmfnas.report.bench_report import write_bench_report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategies", default="rea,random")
+    parser.add_argument("--strategies", default="pmf,rea,random")
     parser.add_argument("--seeds", default="0-29")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("-o", "--option", action="append", default=[], help="STRATEGY.KEY=VALUE")
     parser.add_argument("--suffix", default="", help="added to the result file names")
+    parser.add_argument("--report", action="store_true", help="also write the HTML report")
     args = parser.parse_args()
     strategies = args.strategies.split(",")
     params = parse_strategy_options(args.option, strategies)
@@ -50,6 +55,7 @@ def main() -> None:
     ]
     for dataset, budget in NATS_BUDGETS.items():
         start = time.perf_counter()
+        scratch = Path(tempfile.mkdtemp()) if args.report else None
         result = run_bench(
             bench,
             dataset=dataset,
@@ -58,11 +64,16 @@ def main() -> None:
             seeds=parse_seeds(args.seeds),
             budget=budget,
             workers=args.workers,
+            storage=scratch / "bench.db" if scratch else None,
         )
         seconds = time.perf_counter() - start
         stem = args.out / f"bench_nb201_{dataset}{'_' + args.suffix if args.suffix else ''}"
         stem.with_suffix(".json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
         plot_anytime(result, stem.with_suffix(".png"))
+        if scratch:
+            page = write_bench_report(result, scratch / "bench.db", scratch / "report")
+            shutil.copyfile(page, f"{stem}_report.html")
+            shutil.rmtree(scratch)
         print(f"{dataset}: {len(result.runs)} runs in {seconds:.1f} s → {stem}.json/.png")
         for row in result.summary():
             test = row["test_acc"]

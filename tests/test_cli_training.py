@@ -36,16 +36,19 @@ def test_default_search_trains_on_digits_and_reaches_90_percent(capsys, tmp_path
     assert code == 0, err
     assert "digits (real training)" in out
     summary = json.loads(out_json.read_text())
-    assert summary["data"] == "digits" and summary["strategy"] == "rea"
+    assert summary["data"] == "digits" and summary["strategy"] == "pmf"
     assert summary["test_acc"] >= 90
-    assert summary["trials"] == {"epochs=12": summary["n_trials"]}
+    # PMF's real-training ladder: proxies, a short run on half the data, then 12 epochs.
+    assert list(summary["trials"]) == ["proxy:meco,synflow", "epochs=3,fraction=0.5", "epochs=12"]
+    assert summary["fidelity"] == "epochs=12"
 
 
 def test_default_search_needs_no_data_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PMFNAS_DATA"}
     env["PMFNAS_CACHE"] = str(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "pmfnas", "search", "--budget", "1s", "-o", "fidelity=epochs=1"],
+        [sys.executable, "-m", "pmfnas", "search", "--budget", "3s",
+         "-o", "medium=epochs=1,fraction=0.5", "-o", "high=epochs=2"],
         env=env, cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

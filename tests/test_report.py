@@ -313,6 +313,7 @@ def test_report_of_a_real_training_search(capsys, tmp_path):
     training = api.training_evaluator("digits", recipe=api.training_recipe("digits", channels=4))
     summary = api.run_training_search(
         api.real_data_evaluator(training),
+        strategy="rea",
         budget=10,
         params={"fidelity": "epochs=1"},
         storage=path,

@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from pmfnas.api import real_data_evaluator, training_evaluator, training_recipe
+from pmfnas.api import (
+    TRAINING_LADDER,
+    real_data_evaluator,
+    run_training_search,
+    training_evaluator,
+    training_recipe,
+)
 from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.training import TrainingEvaluator
@@ -100,6 +106,20 @@ def test_the_ladder_routes_proxies_and_training(digits):
     trained = ladder.evaluate(CELL, Fidelity(epochs=1))
     assert "val_acc" in trained.metrics
     assert ladder.describe()["evaluator"] == "proxies+training"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "expected"),
+    [
+        # the tabular ladder ends at 200 epochs; real training's ends at NB201's 12
+        ("sh", {}, {"rungs": TRAINING_LADDER}),
+        ("pmf", {"high": "epochs=4"}, {"medium": "epochs=3,fraction=0.5", "high": "epochs=4"}),
+    ],
+)
+def test_real_training_defaults_sit_under_the_users_parameters(digits, strategy, params, expected):
+    ladder = real_data_evaluator(TrainingEvaluator(digits, TINY))
+    summary = run_training_search(ladder, strategy=strategy, budget=8.0, params=params)
+    assert {key: summary["params"][key] for key in expected} == expected
 
 
 def test_digits_defaults_are_small():

@@ -307,7 +307,7 @@ def run_bench(
     bench: NB201Benchmark,
     *,
     dataset: str = "cifar10",
-    strategies: Sequence[str] = ("rea", "random"),
+    strategies: Sequence[str] = ("pmf", "rea", "random"),
     seeds: Sequence[int] = tuple(range(30)),
     budget: float | None = None,
     params: dict[str, dict[str, Any]] | None = None,

@@ -25,7 +25,7 @@ def bench(
     dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or ImageNet16-120.")] = "cifar10",
     strategies: Annotated[
         str, typer.Option(help="Comma-separated strategies to compare.")
-    ] = "rea,random",
+    ] = "pmf,rea,random",
     seeds: Annotated[str, typer.Option(help="A count (30), a range (0-29) or a list (0,3,5).")] = (
         "0-29"
     ),

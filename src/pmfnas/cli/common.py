@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +21,11 @@ app = typer.Typer(
     help="Progressive multi-fidelity neural architecture search under a resource budget.",
 )
 
-out = Console()
+PIPED_WIDTH = 160
+"""Width of tables written to a pipe or file, where rich would otherwise assume 80 columns and
+cut the numbers of a wide table (``COLUMNS`` still wins)."""
+
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH)
 err = Console(stderr=True)
 
 DataDirOption = Annotated[Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")]

@@ -30,7 +30,9 @@ def search(
         str | None,
         typer.Option(help="The benchmark's dataset: cifar10, cifar100, ImageNet16-120."),
     ] = None,
-    strategy: Annotated[str, typer.Option(help="Search strategy (random, rea).")] = "rea",
+    strategy: Annotated[
+        str, typer.Option(help="Search strategy: pmf, mfnas, sh, hyperband, rea, random.")
+    ] = "pmf",
     budget: Annotated[
         str | None,
         typer.Option(
@@ -65,7 +67,7 @@ def search(
 ) -> None:
     """Search for the best architecture and print it with its test accuracy.
 
-    With no data option this trains small NB201 networks on scikit-learn's digits for a few
+    With no data option PMF-NAS trains small NB201 networks on scikit-learn's digits for a few
     minutes; --benchmark/--dataset search the NAS-Bench-201 tables on a simulated clock.
     """
     from pmfnas import api
