@@ -45,6 +45,17 @@ def test_search_prints_summary_and_writes_json(capsys, data_env, tmp_path):
     assert summary["arch"] in out.replace("\n", "") or str(summary["index"]) in out
 
 
+def test_default_tabular_search_is_pmf_at_the_datasets_nats_budget(capsys, data_env, tmp_path):
+    out_json = tmp_path / "out.json"
+    code, _, err = run(capsys, "search", "--dataset", "cifar100", "--json", str(out_json))
+    assert code == 0, err
+    summary = json.loads(out_json.read_text())
+    assert summary["strategy"] == "pmf" and summary["budget"] == 40000  # NATS-Bench's CIFAR-100
+    assert (
+        summary["fidelity"] == "epochs=200" and summary["test_acc"] < 73.515
+    )  # published best, rounded
+
+
 def test_search_resumes_from_storage(capsys, data_env, tmp_path):
     db = tmp_path / "runs.db"
     args = ["search", "--benchmark", "nb201", "--strategy", "random", "--budget", "5000"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.benchmarks.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.benchmarks.nb201_proxies import shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError, DataError, NotAvailableError
 from pmfnas.evaluators.base import Evaluator
@@ -85,7 +85,7 @@ def run_search(
     *,
     dataset: str = "cifar10",
     strategy: str = DEFAULT_STRATEGY,
-    budget: float = 20000.0,
+    budget: float | None = None,
     seed: int = 0,
     params: dict[str, Any] | None = None,
     storage: str | Path | None = None,
@@ -93,15 +93,17 @@ def run_search(
     reuse: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Search NAS-Bench-201 on ``dataset`` (simulated seconds) and summarise the result.
+    """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the dataset's NATS
+    budget) and summarise the result.
 
     The study name defaults to ``<strategy>-<dataset>-seed<seed>`` so that rerunning the same
     command on the same storage file resumes (or extends) the same study.
     """
+    evaluator = TabularEvaluator(bench, dataset, proxies=shipped_proxies())  # checks the dataset
     summary = _run_study(
-        TabularEvaluator(bench, dataset, proxies=shipped_proxies()),
+        evaluator,
         strategy,
-        budget=budget,
+        budget=NATS_BUDGETS[dataset] if budget is None else budget,
         seed=seed,
         params=params,
         storage=storage,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.benchmarks.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.benchmarks.nb201_proxies import SHIPPED_NAME, shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
@@ -33,9 +33,6 @@ from pmfnas.strategies.base import BaseStrategy
 from pmfnas.study import Study
 from pmfnas.types import Trial, TrialState
 from pmfnas.units import parse_options
-
-NATS_BUDGETS = {"cifar10": 20000.0, "cifar100": 40000.0, "ImageNet16-120": 120000.0}
-"""Simulated seconds per search in PEERS.md (the NATS-Bench budgets)."""
 
 ANYTIME_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 CURVE_POINTS = 101

@@ -50,6 +50,7 @@ from pmfnas.spaces.nb201 import NUM_ARCHS
 __all__ = [
     "DATASETS",
     "METRICS",
+    "NATS_BUDGETS",
     "TEST_ACC_12",
     "TEST_ACC_200",
     "TRAIN_TIME_PER_EPOCH",
@@ -60,6 +61,9 @@ __all__ = [
     "NB201Benchmark",
     "default_source",
 ]
+
+NATS_BUDGETS = {"cifar10": 20000.0, "cifar100": 40000.0, "ImageNet16-120": 120000.0}
+"""Simulated seconds per search in NATS-Bench and PEERS.md: the default budget of a tabular search."""
 
 FORMAT_VERSION = "nb201-1"
 """Bump when the arrays' meaning or layout changes, so old caches are rebuilt."""

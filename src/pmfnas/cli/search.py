@@ -13,7 +13,6 @@ from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration, parse_options
 
 BENCHMARKS = ("nb201",)
-TABULAR_BUDGET = "20000"
 TRAINING_BUDGET = "3m"
 
 
@@ -37,7 +36,8 @@ def search(
         str | None,
         typer.Option(
             help="Seconds to spend, e.g. 20000, 30m, 5.5h: simulated on a benchmark "
-            f"(default {TABULAR_BUDGET}), wall-clock when training (default {TRAINING_BUDGET})."
+            "(default: the dataset's NATS budget), wall-clock when training "
+            f"(default {TRAINING_BUDGET})."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
@@ -77,7 +77,10 @@ def search(
         raise ConfigError("--data trains for real; --benchmark/--dataset search a table: pick one")
     if tabular and (benchmark or "nb201") not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
-    limit = parse_duration(budget or (TABULAR_BUDGET if tabular else TRAINING_BUDGET))
+    if budget is not None:
+        limit: float | None = parse_duration(budget)
+    else:  # a table's own NATS budget, or a few minutes of training
+        limit = None if tabular else parse_duration(TRAINING_BUDGET)
     params = parse_options(option or [])
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
