@@ -133,7 +133,7 @@ TRAINING_PARAMS: dict[str, dict[str, Any]] = {
     "hyperband": {"rungs": TRAINING_LADDER},
 }
 """Strategy defaults for real training, under the user's own parameters. PMF's stage 1 may take
-10 % of the budget: proxies on the reduced network cost ~0.05 s a cell on small data."""
+10 % of the budget: proxies on the reduced network cost 0.05-0.1 s a cell on the digits."""
 
 
 def training_recipe(data: str, **overrides: Any) -> TrainingRecipe:
