@@ -3,9 +3,10 @@
 Each (strategy, seed) is one ``pmfnas search --data digits --budget B`` run through the API with
 the strategy's real-training defaults; strategies alternate within a seed so that machine load
 hits both alike. The test accuracy is the one measured when the returned architecture was
-trained (never used to choose it). Writes ``benchmarks/results/digits_search.json``.
+trained (never used to choose it). Writes ``benchmarks/results/digits_search.json``; runs
+already in that file (same data and budget) are kept, not rerun, so more seeds can be added later.
 
-    python benchmarks/digits_search.py [--seeds 0-4] [--budget 180] [--strategies pmf,random]
+    python benchmarks/digits_search.py [--seeds 0-7] [--budget 180] [--strategies pmf,random]
 """
 
 from __future__ import annotations
@@ -23,9 +24,17 @@ from pmfnas.bench import parse_seeds
 from pmfnas.units import parse_duration
 
 
+def earlier_runs(path: Path, data: str, budget: float) -> list[dict]:
+    """The runs of an earlier report with the same data and budget (none otherwise)."""
+    if not path.is_file():
+        return []
+    report = json.loads(path.read_text())
+    return report["runs"] if (report["data"], report["budget_s"]) == (data, budget) else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--seeds", default="0-7")
     parser.add_argument("--budget", default="180")
     parser.add_argument("--strategies", default="pmf,random")
     parser.add_argument("--data", default="digits")
@@ -36,9 +45,12 @@ def main() -> None:
     budget = parse_duration(args.budget)
     strategies = args.strategies.split(",")
 
-    runs = []
+    runs = earlier_runs(args.out, args.data, budget)
+    done = {(r["strategy"], r["seed"]) for r in runs}
     for seed in parse_seeds(args.seeds):
         for strategy in strategies:
+            if (strategy, seed) in done:
+                continue
             evaluator = real_data_evaluator(training_evaluator(args.data, seed=seed))
             start = time.perf_counter()
             summary = run_training_search(
@@ -52,6 +64,8 @@ def main() -> None:
                 flush=True,
             )
 
+    strategies += sorted({r["strategy"] for r in runs} - set(strategies))  # kept from earlier
+    runs.sort(key=lambda r: (r["seed"], strategies.index(r["strategy"])))
     table = {}
     for strategy in strategies:
         mine = [r for r in runs if r["strategy"] == strategy]
