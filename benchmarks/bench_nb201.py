@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from pmfnas.bench import (
@@ -29,7 +29,7 @@ from pmfnas.bench import (
 from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.cli.common import fmt
 from pmfnas.report.anytime import plot_anytime
-from pmfnas.report.bench_report import write_bench_report
+from pmfnas.report.bench_report import report_storage, write_bench_report
 
 
 def main() -> None:
@@ -55,25 +55,24 @@ def main() -> None:
     ]
     for dataset, budget in NATS_BUDGETS.items():
         start = time.perf_counter()
-        scratch = Path(tempfile.mkdtemp()) if args.report else None
-        result = run_bench(
-            bench,
-            dataset=dataset,
-            strategies=strategies,
-            params=params,
-            seeds=parse_seeds(args.seeds),
-            budget=budget,
-            workers=args.workers,
-            storage=scratch / "bench.db" if scratch else None,
-        )
-        seconds = time.perf_counter() - start
         stem = args.out / f"bench_nb201_{dataset}{'_' + args.suffix if args.suffix else ''}"
+        with report_storage(None) if args.report else nullcontext() as db:
+            result = run_bench(
+                bench,
+                dataset=dataset,
+                strategies=strategies,
+                params=params,
+                seeds=parse_seeds(args.seeds),
+                budget=budget,
+                workers=args.workers,
+                storage=db,
+            )
+            seconds = time.perf_counter() - start
+            if db:  # the page alone: its figures are embedded
+                page = write_bench_report(result, db, db.parent / "report")
+                shutil.copyfile(page, f"{stem}_report.html")
         stem.with_suffix(".json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
         plot_anytime(result, stem.with_suffix(".png"))
-        if scratch:
-            page = write_bench_report(result, scratch / "bench.db", scratch / "report")
-            shutil.copyfile(page, f"{stem}_report.html")
-            shutil.rmtree(scratch)
         print(f"{dataset}: {len(result.runs)} runs in {seconds:.1f} s → {stem}.json/.png")
         for row in result.summary():
             test = row["test_acc"]

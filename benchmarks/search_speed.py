@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 from pmfnas.api import run_search
-from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.benchmarks.nb201 import NATS_BUDGETS, NB201Benchmark
 
-NATS_BUDGETS = {"cifar10": 20000.0, "cifar100": 40000.0, "ImageNet16-120": 120000.0}
 PUBLISHED_TEST = {  # NAS-Bench-201 paper (Dong & Yang, ICLR 2020), Table 5, mean test accuracy
     "rea": {"cifar10": 93.92, "cifar100": 71.84, "ImageNet16-120": 45.54},
     "random": {"cifar10": 93.70, "cifar100": 71.04, "ImageNet16-120": 44.57},

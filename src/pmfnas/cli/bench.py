@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -65,24 +65,25 @@ def bench(
     params = parse_strategy_options(option or [], names)
     limit = parse_duration(budget) if budget is not None else None
     source = load_benchmark(data_dir)
-    # The report reads each strategy's funnel back from the stored runs: without --storage they
-    # go to a scratch file (removed when the process ends, even after an error).
-    scratch = tempfile.TemporaryDirectory() if report and storage is None else None
-    if scratch:
-        storage = Path(scratch.name) / "bench.db"
-    with LazyBar("bench", " runs") as bar:
-        result = run_bench(
-            source,
-            dataset=dataset,
-            strategies=names,
-            seeds=seed_list,
-            budget=limit,
-            params=params,
-            storage=storage,
-            reuse=reuse,
-            workers=workers,
-            progress=bar.update,
-        )
+    from pmfnas.report.bench_report import report_storage, write_bench_report
+
+    # The report reads each strategy's funnel back from the stored runs.
+    with report_storage(storage) if report else nullcontext(storage) as db:
+        with LazyBar("bench", " runs") as bar:
+            result = run_bench(
+                source,
+                dataset=dataset,
+                strategies=names,
+                seeds=seed_list,
+                budget=limit,
+                params=params,
+                storage=db,
+                reuse=reuse,
+                workers=workers,
+                progress=bar.update,
+            )
+        if report:
+            page = write_bench_report(result, db, report)
     print_table(result)
     if json_out:
         json_out.write_text(json.dumps(result.to_json(), indent=2) + "\n")
@@ -90,13 +91,8 @@ def bench(
         from pmfnas.report.anytime import plot_anytime
 
         plot_anytime(result, plot)
-    if report and storage:
-        from pmfnas.report.bench_report import write_bench_report
-
-        page = write_bench_report(result, storage, report)
+    if report:
         out.print(f"wrote {page}", markup=False, highlight=False, soft_wrap=True)
-    if scratch:
-        scratch.cleanup()
 
 
 def print_table(result: BenchResult) -> None:

@@ -7,6 +7,9 @@ each strategy's first seed is read back from the storage file the bench wrote it
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pmfnas.bench import (
@@ -22,6 +25,17 @@ from pmfnas.report.html import Section, Table, write_html
 from pmfnas.report.study_report import PAGE, funnel_sections
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
+
+
+@contextmanager
+def report_storage(storage: str | Path | None) -> Iterator[Path]:
+    """The storage file a bench report reads each strategy's funnel from: ``storage`` when given,
+    else a scratch file removed afterwards (even after an error)."""
+    if storage is not None:
+        yield Path(storage)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        yield Path(scratch) / "bench.db"
 
 
 def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path) -> Path:
