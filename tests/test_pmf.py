@@ -143,6 +143,15 @@ def test_confidently_poor_candidates_are_stopped_and_said_so():
     assert _plan(incumbent=95.0, left=3000.0) is None
 
 
+def test_a_stall_with_no_contender_takes_a_long_shot_within_the_medium_spending():
+    # incumbent 91.5: P(beats best) is 0.05 and 0.02, below p_min, but not negligible
+    assert _plan(incumbent=91.5) is None  # medium search still finds better cells
+    promotion = _plan(incumbent=91.5, stalled=20)
+    assert promotion.cell == 10 and "no contender left" in promotion.reason
+    assert _plan(incumbent=91.5, stalled=20, spent=(2000.0, 0.0)) is None
+    assert _plan(incumbent=95.0, stalled=20) is None  # confidently poor: never promoted
+
+
 def test_at_the_end_of_the_budget_any_affordable_chance_is_taken():
     promotion = _plan(incumbent=91.5, left=2450.0, medium_cost=3000.0)
     assert promotion.cell == 11  # the only one that fits

@@ -147,6 +147,38 @@ def test_a_checkpoint_of_another_training_is_refused(digits, tmp_path):
         fit(network(), digits, RECIPE, 1, seed=7, checkpoint=path)
 
 
+def test_a_prefix_continues_to_the_weights_of_the_whole_schedule(digits, tmp_path):
+    path = tmp_path / "prefix.pt"
+    prefix = fit(network(), digits, RECIPE, 2, horizon=4, seed=1, checkpoint=path)
+    continued_net = network()
+    continued = fit(continued_net, digits, RECIPE, 4, seed=1, start_from=path)
+    whole_net = network()
+    whole = fit(whole_net, digits, RECIPE, 4, seed=1)
+    assert same_weights(continued_net.state_dict(), whole_net.state_dict())
+    assert continued.curve[:2] == prefix.curve
+    assert [r["lr"] for r in continued.curve] == [r["lr"] for r in whole.curve]
+    # the prefix's seconds as saved (its last checkpoint write is not in them)
+    assert sum(r["seconds"] for r in prefix.curve) <= continued.base_seconds <= prefix.seconds
+    assert continued.seconds > continued.base_seconds and whole.base_seconds == 0
+
+
+def test_a_prefix_keeps_the_learning_rate_of_its_horizon(digits):
+    short = fit(network(), digits, RECIPE, 2, seed=1)
+    prefix = fit(network(), digits, RECIPE, 2, horizon=8, seed=1)
+    assert prefix.curve[1]["lr"] > short.curve[1]["lr"]  # still high: 6 epochs of decay left
+
+
+def test_a_start_longer_than_asked_or_a_short_horizon_is_refused(digits, tmp_path):
+    path = tmp_path / "prefix.pt"
+    fit(network(), digits, RECIPE, 2, horizon=4, checkpoint=path)
+    with pytest.raises(ConfigError, match="more than the 1 asked"):
+        fit(network(), digits, RECIPE, 1, horizon=4, start_from=path)
+    with pytest.raises(ConfigError, match="another training"):
+        fit(network(), digits, RECIPE, 3, horizon=5, start_from=path)
+    with pytest.raises(ConfigError, match="do not fit"):
+        fit(network(), digits, RECIPE, 3, horizon=2)
+
+
 def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path):
     path = tmp_path / "run.pt"
     path.write_bytes(b"not a checkpoint")

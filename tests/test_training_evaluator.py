@@ -66,7 +66,49 @@ def test_expected_cost_learns_from_earlier_trainings(evaluator):
     fidelity = Fidelity(epochs=1)
     assert evaluator.expected_cost(CELL, fidelity) is None
     cost = evaluator.evaluate(CELL, fidelity).cost
-    assert evaluator.expected_cost(SPACE.arch(0), fidelity) == pytest.approx(cost)
+    assert evaluator.expected_cost(SPACE.arch(0), fidelity) == pytest.approx(cost, rel=0.05)
+
+
+def test_a_promotion_continues_its_prefix_and_pays_only_the_new_epochs(digits, tmp_path):
+    torch.set_num_threads(1)  # bit-identical weights need the same thread count throughout
+    evaluator = TrainingEvaluator(digits, TINY, seed=2)
+    prefix = evaluator.evaluate(CELL, Fidelity.parse("epochs=1,horizon=3"))
+    per_epoch = prefix.curve[0]["seconds"]
+    assert evaluator.expected_cost(CELL, Fidelity(epochs=3)) == pytest.approx(2 * per_epoch)
+    assert evaluator.expected_cost(SPACE.arch(0), Fidelity(epochs=3)) == pytest.approx(
+        3 * per_epoch
+    )
+    continued = evaluator.evaluate(CELL, Fidelity(epochs=3))
+    assert continued.curve[0] == prefix.curve[0]
+    assert continued.cost == pytest.approx(sum(r["seconds"] for r in continued.curve[1:]), rel=0.2)
+    whole = TrainingEvaluator(digits, TINY, seed=2).evaluate(CELL, Fidelity(epochs=3))
+    assert [r["valid_loss"] for r in continued.curve] == [r["valid_loss"] for r in whole.curve]
+    assert continued.private == whole.private
+    assert whole.cost > continued.cost
+
+
+def test_only_prefixes_are_kept_without_a_checkpoint_folder(digits):
+    evaluator = TrainingEvaluator(digits, TINY)
+    evaluator.evaluate(CELL, Fidelity(epochs=1))
+    assert evaluator.checkpoint_path(CELL, Fidelity(epochs=1)) is None
+    path = evaluator.checkpoint_path(CELL, Fidelity.parse("epochs=1,horizon=2"))
+    assert path is not None and not path.exists()
+    evaluator.evaluate(CELL, Fidelity.parse("epochs=1,horizon=2"))
+    assert path.is_file()
+
+
+def test_a_continued_training_answered_from_its_checkpoint_costs_the_same(digits, tmp_path):
+    first = TrainingEvaluator(digits, TINY, checkpoint_dir=tmp_path)
+    first.evaluate(CELL, Fidelity.parse("epochs=1,horizon=2"))
+    continued = first.evaluate(CELL, Fidelity(epochs=2))
+    again = TrainingEvaluator(digits, TINY, checkpoint_dir=tmp_path).evaluate(
+        CELL, Fidelity(epochs=2)
+    )
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    assert again.curve == continued.curve
+    assert (
+        continued.curve[1]["seconds"] <= again.cost <= continued.cost
+    )  # the epoch after the prefix
 
 
 def test_errors(digits):
@@ -120,6 +162,28 @@ def test_real_training_defaults_sit_under_the_users_parameters(digits, strategy,
     ladder = real_data_evaluator(TrainingEvaluator(digits, TINY))
     summary = run_training_search(ladder, strategy=strategy, budget=8.0, params=params)
     assert {key: summary["params"][key] for key in expected} == expected
+
+
+def test_pmf_continues_its_promotions_from_their_medium_runs(digits):
+    ladder = real_data_evaluator(TrainingEvaluator(digits, TINY))
+    strategy = create_strategy(
+        "pmf",
+        SPACE,
+        medium="epochs=1,horizon=3",
+        high="epochs=3",
+        low_share=0.1,
+        regions=2,
+        batch=2,
+        patience=2,
+        region_min=1,
+    )
+    trials = Study(SPACE, ladder, strategy, 12.0).run().trials
+    medium = {t.arch: t for t in trials if t.fidelity == Fidelity.parse("epochs=1,horizon=3")}
+    high = [t for t in trials if t.fidelity == Fidelity(epochs=3)]
+    assert high
+    for trial in high:
+        assert trial.curve[0] == medium[trial.arch].curve[0]  # the same first epoch, not redone
+        assert trial.cost < sum(row["seconds"] for row in trial.curve)
 
 
 def test_digits_defaults_are_small():

@@ -34,7 +34,13 @@ def test_budget():
 
 @pytest.mark.parametrize(
     "text",
-    ["epochs=5,fraction=0.25", "epochs=3,resolution=16,channels=8,cells=1", "epochs=1,cells=2"],
+    [
+        "epochs=5,fraction=0.25",
+        "epochs=3,resolution=16,channels=8,cells=1",
+        "epochs=1,cells=2",
+        "epochs=3,horizon=12",
+        "epochs=3,horizon=12,fraction=0.5",
+    ],
 )
 def test_training_knobs_round_trip(text):
     fidelity = Fidelity.parse(text)
@@ -52,6 +58,9 @@ def test_training_knobs_round_trip(text):
         "epochs=3,cells=0",
         "fraction=0.5",
         "epochs=3,channels=1.5",
+        "epochs=12,horizon=3",  # a schedule shorter than its epochs
+        "epochs=3,fraction=0.5,horizon=12",  # out of order
+        "epochs=3,horizon=0",
     ],
 )
 def test_bad_training_knobs(text):
@@ -75,3 +84,19 @@ def test_knobs_make_a_schedule_cheaper_but_not_cheaper_than_fewer_epochs():
 def test_proxies_take_no_knobs():
     with pytest.raises(FidelityError):
         Fidelity(proxies=("nwot",), fraction=0.5)
+
+
+def test_a_horizon_as_long_as_the_epochs_is_the_whole_schedule():
+    assert Fidelity(epochs=12, horizon=12) == Fidelity(epochs=12)
+    assert str(Fidelity(epochs=12, horizon=12)) == "epochs=12"
+    assert Fidelity.parse("epochs=3,horizon=12").schedule == 12
+
+
+def test_a_longer_training_of_the_same_schedule_extends_a_prefix():
+    prefix = Fidelity.parse("epochs=3,horizon=12")
+    assert Fidelity(epochs=12).extends(prefix)
+    assert Fidelity.parse("epochs=6,horizon=12").extends(prefix)
+    assert not prefix.extends(prefix) and not prefix.extends(Fidelity(epochs=12))
+    assert not Fidelity(epochs=12).extends(Fidelity(epochs=3))  # its own 3-epoch schedule
+    assert not Fidelity(epochs=12).extends(Fidelity.parse("epochs=3,horizon=12,fraction=0.5"))
+    assert not Fidelity(epochs=12).extends(Fidelity(proxies=("nwot",)))

@@ -128,12 +128,19 @@ for rea and random), since the tabular ladder's 200 epochs do not fit a search o
 medium rung costs an eighth of it (3 epochs on half the training data)."""
 
 TRAINING_PARAMS: dict[str, dict[str, Any]] = {
-    "pmf": {"medium": "epochs=3,fraction=0.5", "high": "epochs=12", "low_share": 0.1},
+    "pmf": {
+        "medium": "epochs=3,fraction=0.5",
+        "high": "epochs=12",
+        "low_share": 0.1,
+        "patience": 5,
+    },
     "sh": {"rungs": TRAINING_LADDER},
     "hyperband": {"rungs": TRAINING_LADDER},
 }
 """Strategy defaults for real training, under the user's own parameters. PMF's stage 1 may take
-10 % of the budget: proxies on the reduced network cost 0.05-0.1 s a cell on the digits."""
+10 % of the budget: proxies on the reduced network cost 0.05-0.1 s a cell on the digits. A
+stall is 5 medium results without a better one: a search of minutes affords a few hundred medium
+runs, and with the tabular patience of 20 PMF trained only about 6 candidates to 12 epochs."""
 
 
 def training_recipe(data: str, **overrides: Any) -> TrainingRecipe:

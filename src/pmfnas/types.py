@@ -20,7 +20,7 @@ Arch = tuple[int, ...]
 _PROXY = re.compile(r"proxy:([A-Za-z0-9_]+(?:,[A-Za-z0-9_]+)*)")
 _KNOB = re.compile(r"([a-z]+)=([0-9.eE+-]+)")
 
-KNOBS = ("fraction", "resolution", "channels", "cells")
+KNOBS = ("horizon", "fraction", "resolution", "channels", "cells")
 """Training knobs a fidelity may set besides its epochs, in their text order."""
 
 
@@ -31,8 +31,10 @@ class Fidelity:
     A training fidelity is ``epochs`` plus optional knobs that make it cheaper: ``fraction`` of
     the training images, input ``resolution`` (pixels per side), network width ``channels`` (C)
     and ``cells`` per stage (N). A knob left at 0 (``fraction`` at 1) means the evaluator's full
-    setting. The text form is ``proxy:<name>[,<name>...]`` or
-    ``epochs=<E>[,fraction=<f>][,resolution=<r>][,channels=<C>][,cells=<N>]``;
+    setting. ``horizon`` makes a schedule a prefix: ``epochs=3,horizon=12`` runs the first 3 epochs
+    of the 12-epoch learning-rate schedule, so ``epochs=12`` can continue it (see
+    :meth:`extends`). The text form is ``proxy:<name>[,<name>...]`` or
+    ``epochs=<E>[,horizon=<T>][,fraction=<f>][,resolution=<r>][,channels=<C>][,cells=<N>]``;
     :meth:`parse` accepts exactly what ``str()`` writes.
 
     Fidelities order from cheap to expensive: every proxy ranks below every training schedule;
@@ -41,6 +43,7 @@ class Fidelity:
 
     epochs: int = 0
     proxies: tuple[str, ...] = ()
+    horizon: int = 0
     fraction: float = 1.0
     resolution: int = 0
     channels: int = 0
@@ -53,9 +56,15 @@ class Fidelity:
             raise FidelityError("a proxy fidelity takes no training knobs")
         if not 0 < self.fraction <= 1:
             raise FidelityError(f"fraction must be in (0, 1], got {self.fraction}")
-        for knob in ("resolution", "channels", "cells"):
+        for knob in ("horizon", "resolution", "channels", "cells"):
             if getattr(self, knob) < 0:
                 raise FidelityError(f"{knob} must be positive, got {getattr(self, knob)}")
+        if self.horizon and self.horizon < self.epochs:
+            raise FidelityError(
+                f"horizon {self.horizon} is shorter than the {self.epochs} epochs it should contain"
+            )
+        if self.horizon == self.epochs:  # the whole schedule: the same fidelity as no horizon
+            object.__setattr__(self, "horizon", 0)
 
     @classmethod
     def parse(cls, text: str) -> Fidelity:
@@ -64,7 +73,8 @@ class Fidelity:
         if m := _PROXY.fullmatch(text):
             return cls(proxies=tuple(m.group(1).split(",")))
         expected = (
-            "expected 'epochs=E[,fraction=f,resolution=r,channels=C,cells=N]' or 'proxy:NAME'"
+            "expected 'epochs=E[,horizon=T,fraction=f,resolution=r,channels=C,cells=N]' "
+            "or 'proxy:NAME'"
         )
         items = [_KNOB.fullmatch(part) for part in text.split(",")]
         if not all(items) or items[0].group(1) != "epochs":  # type: ignore[union-attr]
@@ -91,8 +101,25 @@ class Fidelity:
 
     def knobs(self) -> dict[str, float]:
         """The training knobs this fidelity sets (those not at the full setting)."""
-        full = {"fraction": 1.0, "resolution": 0, "channels": 0, "cells": 0}
+        full = {"horizon": 0, "fraction": 1.0, "resolution": 0, "channels": 0, "cells": 0}
         return {k: getattr(self, k) for k in KNOBS if getattr(self, k) != full[k]}
+
+    @property
+    def schedule(self) -> int:
+        """Length of the learning-rate schedule in epochs (``horizon``, else ``epochs``)."""
+        return self.horizon or self.epochs
+
+    def extends(self, prefix: Fidelity) -> bool:
+        """Whether this training continues ``prefix``: the same schedule, data and network,
+        with more of its epochs (``epochs=12`` extends ``epochs=3,horizon=12``)."""
+        same = ("fraction", "resolution", "channels", "cells")
+        return (
+            not self.is_proxy
+            and not prefix.is_proxy
+            and prefix.epochs < self.epochs
+            and prefix.schedule == self.schedule
+            and all(getattr(prefix, k) == getattr(self, k) for k in same)
+        )
 
     def _rank(self) -> tuple[object, ...]:
         full = float("inf")
@@ -104,6 +131,7 @@ class Fidelity:
             self.resolution or full,
             self.channels or full,
             self.cells or full,
+            self.schedule,
         )
 
     def __lt__(self, other: Fidelity) -> bool:

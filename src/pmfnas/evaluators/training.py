@@ -5,13 +5,20 @@ A training fidelity (``epochs=E`` plus the optional knobs ``fraction``, ``resolu
 run. The search signal ``val_acc`` is the validation accuracy after the last epoch; the test
 accuracy is measured too but kept out of the strategy's sight (stored in the trial's info, read
 only by reports). The cost is the measured wall time.
+
+A training that extends an earlier, shorter one of the same architecture and schedule
+(``epochs=12`` after ``epochs=3,horizon=12``) continues from its state and costs only the new
+epochs, so a multi-fidelity strategy pays once for the epochs a promoted candidate already had.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+from dataclasses import replace
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import torch
@@ -38,7 +45,9 @@ class TrainingEvaluator:
             (bit for bit on the CPU).
         checkpoint_dir: where each training saves its state after every epoch. A training
             interrupted by a crash resumes there from its last epoch, and one already finished
-            is answered from its checkpoint (its measured seconds are still its cost).
+            is answered from its checkpoint (its measured seconds are still its cost). Without
+            it, only prefix trainings (with a ``horizon``) are kept, in a scratch folder that
+            lives as long as the evaluator, for longer trainings to continue.
         progress: called during each training with (epochs done, epochs).
     """
 
@@ -68,7 +77,8 @@ class TrainingEvaluator:
         self.progress = progress
         self.space = NB201Space()
         self._datasets: dict[tuple[float, int], ImageDataset] = {}
-        self._costs: dict[Fidelity, list[float]] = {}
+        self._epoch_costs: dict[Fidelity, list[float]] = {}
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def describe(self) -> dict[str, str]:
         """What the results depend on (the device does not enter: a study may move machines)."""
@@ -102,18 +112,49 @@ class TrainingEvaluator:
         return self._datasets[key]
 
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float | None:
-        """The mean cost of this fidelity's earlier trainings; ``None`` before the first."""
-        costs = self._costs.get(fidelity)
-        return sum(costs) / len(costs) if costs else None
+        """The mean seconds per epoch of this schedule's earlier trainings times the epochs
+        ``arch`` still needs (those after a kept shorter training); ``None`` before the first."""
+        costs = self._epoch_costs.get(_whole(fidelity))
+        if not costs:
+            return None
+        prefix = self._prefix(arch, fidelity)
+        return mean(costs) * (fidelity.epochs - (prefix[0] if prefix else 0))
 
     def checkpoint_path(self, arch: Arch, fidelity: Fidelity) -> Path | None:
-        if self.checkpoint_dir is None:
+        """Where the training of ``arch`` at ``fidelity`` keeps its state (``None``: nowhere)."""
+        folder = self._folder(fidelity, create=True)
+        if folder is None:
             return None
-        key = json.dumps(self._checkpoint_config(arch, fidelity), sort_keys=True)
-        return self.checkpoint_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+        config = {**self._checkpoint_config(arch, fidelity), "epochs": fidelity.epochs}
+        key = json.dumps(config, sort_keys=True)
+        return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+
+    def _folder(self, fidelity: Fidelity, create: bool) -> Path | None:
+        if self.checkpoint_dir is not None:
+            return self.checkpoint_dir
+        if not fidelity.horizon:  # a whole schedule: nothing will continue it
+            return None
+        if self._scratch is None:
+            if not create:
+                return None
+            self._scratch = tempfile.TemporaryDirectory(prefix="pmfnas-prefixes-")
+        return Path(self._scratch.name)
+
+    def _prefix(self, arch: Arch, fidelity: Fidelity) -> tuple[int, Path] | None:
+        """The epochs and checkpoint of the longest kept training that ``fidelity`` extends."""
+        for epochs in range(fidelity.epochs - 1, 0, -1):
+            shorter = replace(fidelity, epochs=epochs, horizon=fidelity.schedule)
+            if self._folder(shorter, create=False) is None:
+                return None
+            path = self.checkpoint_path(arch, shorter)
+            if path is not None and path.is_file():
+                return epochs, path
+        return None
 
     def _checkpoint_config(self, arch: Arch, fidelity: Fidelity) -> dict[str, Any]:
-        return {**self.describe(), "arch": self.space.format(arch), "fidelity": str(fidelity)}
+        """What a checkpoint must match: the same for a prefix and the trainings extending it."""
+        schedule = str(_whole(fidelity))
+        return {**self.describe(), "arch": self.space.format(arch), "schedule": schedule}
 
     def train(self, arch: Arch, fidelity: Fidelity) -> tuple[NB201Network, Result]:
         """Train ``arch`` at ``fidelity``; the trained network and its result."""
@@ -123,20 +164,25 @@ class TrainingEvaluator:
             )
         data = self.dataset(fidelity)
         model = self.network(arch, fidelity)
+        prefix = self._prefix(arch, fidelity)
         trained = fit(
             model,
             data,
             self.recipe,
             fidelity.epochs,
+            horizon=fidelity.schedule,
             seed=self.seed,
             run=self.run,
             checkpoint=self.checkpoint_path(arch, fidelity),
+            start_from=prefix[1] if prefix else None,
             checkpoint_config=self._checkpoint_config(arch, fidelity),
             progress=self.progress,
         )
         last = trained.last
         test = evaluate(model, data, "test", self.recipe.eval_batch_size, self.run)
-        self._costs.setdefault(fidelity, []).append(trained.seconds)
+        cost = trained.seconds - trained.base_seconds  # the prefix's epochs were paid for
+        epoch_seconds = mean(row["seconds"] for row in trained.curve)
+        self._epoch_costs.setdefault(_whole(fidelity), []).append(epoch_seconds)
         result = Result(
             metrics={
                 "val_acc": last["valid_acc"],
@@ -144,7 +190,7 @@ class TrainingEvaluator:
                 "train_acc": last["train_acc"],
                 "train_loss": last["train_loss"],
             },
-            cost=trained.seconds,
+            cost=cost,
             curve=trained.curve,
             private={"test_acc": test["test_acc"], "test_loss": test["test_loss"]},
         )
@@ -156,3 +202,8 @@ class TrainingEvaluator:
     def test_accuracy(self, arch: Arch) -> None:
         """Unknown without a training: read ``test_acc`` from the trial's info instead."""
         return None
+
+
+def _whole(fidelity: Fidelity) -> Fidelity:
+    """The whole schedule ``fidelity`` is part of (itself when it has no horizon)."""
+    return replace(fidelity, epochs=fidelity.schedule, horizon=0)

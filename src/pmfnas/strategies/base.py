@@ -52,7 +52,9 @@ class BaseStrategy(ABC):
         """The strategy's settings, stored with the study so that a resume uses the same ones."""
 
     def best(self, trials: Sequence[Trial]) -> Trial | None:
-        """The trial to return: best validation accuracy among the highest-fidelity evidence.
+        """The trial to return: best validation accuracy among the highest-fidelity evidence,
+        ties to the lower validation loss where there is one (a small validation set saturates:
+        many networks miss the same one or two images), then to the earlier trial.
 
         Proxy-only trials carry no validation accuracy and are not evidence here; a strategy that
         selects by proxies overrides this method.
@@ -61,7 +63,10 @@ class BaseStrategy(ABC):
         if not done:
             return None
         top = max(t.fidelity for t in done)
-        return max((t for t in done if t.fidelity == top), key=lambda t: (t.val_acc, -t.number))
+        return max(
+            (t for t in done if t.fidelity == top),
+            key=lambda t: (t.val_acc, -t.metrics.get("val_loss", 0.0), -t.number),
+        )
 
 
 def scale_free_sum(trials: Sequence[Trial], proxies: Sequence[str]) -> list[float]:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pmfnas.data import ImageDataset
+from pmfnas.errors import ConfigError
 from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
 from pmfnas.training.recipe import TrainingRecipe
 
@@ -29,10 +30,12 @@ Progress = Callable[[float, float], None]
 
 @dataclass(frozen=True)
 class FitResult:
-    """A finished training: its per-epoch curve and the wall seconds it took (resumed parts too)."""
+    """A finished training: its per-epoch curve and the wall seconds it took (resumed parts
+    too). ``base_seconds`` is the part of them spent by the shorter training it started from."""
 
     curve: tuple[dict[str, float], ...]
     seconds: float
+    base_seconds: float = 0.0
 
     @property
     def last(self) -> dict[str, float]:
@@ -133,35 +136,48 @@ def fit(
     recipe: TrainingRecipe,
     epochs: int,
     *,
+    horizon: int | None = None,
     seed: int = 0,
     run: Device | None = None,
     checkpoint: Path | None = None,
+    start_from: Path | None = None,
     checkpoint_config: dict[str, Any] | None = None,
     progress: Progress | None = None,
     on_epoch: Callable[[int], None] | None = None,
 ) -> FitResult:
-    """Train ``model`` for ``epochs`` epochs, validating after each one when there is a valid part.
+    """Train ``model`` for the first ``epochs`` epochs of a ``horizon``-epoch schedule (default:
+    the whole schedule), validating after each one when there is a valid part.
 
     With ``checkpoint``, the state (weights, optimizer, schedule, curve, seconds) is saved after
-    every epoch, and a training whose checkpoint exists continues after its last saved epoch; the
-    checkpoint must have been written with the same ``checkpoint_config``. ``on_epoch(e)`` runs
-    after epoch ``e`` (1-based) is saved.
+    every epoch, and a training whose checkpoint exists continues after its last saved epoch.
+    Without one there, ``start_from`` (a shorter training's checkpoint of the same schedule) is
+    where the training starts. Either must have been written with the same ``horizon``, ``seed``
+    and ``checkpoint_config``. ``on_epoch(e)`` runs after epoch ``e`` (1-based) is saved.
     """
+    horizon = horizon or epochs
+    if horizon < epochs:
+        raise ConfigError(f"{epochs} epochs do not fit in a {horizon}-epoch schedule")
     run = run or Device.of("cpu")
     model.to(run.device)
     if run.channels_last:
         model.to(memory_format=torch.channels_last)
     steps = math.ceil(len(data.train_y) / recipe.batch_size)
-    optimizer, schedule = recipe.optimizer(model, steps * epochs)
-    config = {"epochs": epochs, "seed": seed, **(checkpoint_config or {})}
+    optimizer, schedule = recipe.optimizer(model, steps * horizon)
+    config = {"horizon": horizon, "seed": seed, **(checkpoint_config or {})}
     curve: list[dict[str, float]] = []
-    seconds = 0.0
-    state = load_checkpoint(checkpoint, config) if checkpoint else None
+    seconds = base = 0.0
+    source = checkpoint if checkpoint and checkpoint.is_file() else start_from
+    state = load_checkpoint(source, config) if source else None
     if state is not None:
+        if len(state["curve"]) > epochs:
+            raise ConfigError(
+                f"{source}: holds {len(state['curve'])} epochs, more than the {epochs} asked"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         curve, seconds = list(state["curve"]), state["seconds"]
+        base = state.get("base_seconds", 0.0) if source == checkpoint else seconds
     for epoch in range(len(curve), epochs):
         start = time.perf_counter()
 
@@ -187,9 +203,10 @@ def fit(
                     "schedule": schedule.state_dict(),
                     "curve": curve,
                     "seconds": seconds + time.perf_counter() - start,
+                    "base_seconds": base,
                 },
             )
         seconds += time.perf_counter() - start
         if on_epoch:
             on_epoch(epoch + 1)
-    return FitResult(tuple(curve), seconds)
+    return FitResult(tuple(curve), seconds, base)

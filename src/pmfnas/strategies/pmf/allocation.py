@@ -71,14 +71,18 @@ def plan_promotion(
     medium_fits = medium_cost <= left + 1e-9
     alive = np.flatnonzero(fits & (p >= p_min))
     if len(alive) == 0:
-        if medium_fits:
-            return None
-        # Nothing cheaper is left to learn from: any affordable chance beats unspent budget.
         last = np.flatnonzero(fits & (p > 1e-3))
         if len(last) == 0:
             return None
         top = int(last[np.argmax(ucb[last])])
-        return Promotion(int(cells[top]), _why(top, mu, sigma, p, "end of budget"))
+        if not medium_fits:  # nothing cheaper is left to learn from
+            return Promotion(int(cells[top]), _why(top, mu, sigma, p, "end of budget"))
+        if stalled is not None and spent[1] + cost[top] <= spent[0]:
+            # Medium search finds nothing better and no contender is left: a long shot at high
+            # fidelity teaches more than further medium results that will never be promoted.
+            trigger = f"medium search stalled for {stalled} evaluations, no contender left"
+            return Promotion(int(cells[top]), _why(top, mu, sigma, p, trigger))
+        return None
     order = alive[np.argsort(-ucb[alive], kind="stable")]
     top = int(order[0])
     rivals = norm.cdf((mu[order] - mu[top]) / np.hypot(sigma[order], sigma[top])) >= p_min

@@ -306,7 +306,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         mu, sigma = self._predict_high(cells)
         ratio = cost_ratio(
             [(self._medium[c].cost, t.cost) for c, t in self._high.items() if c in self._medium],
-            prior=_schedule(self.high) / _schedule(self.medium),
+            prior=_cost_prior(self.medium, self.high),
         )
         cost = np.array([self._medium[c].cost * ratio for c in cells])
         incumbent = max((t.val_acc for t in self._high.values()), default=None)
@@ -358,6 +358,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
         return self._high_model[1].predict(features(cells.tolist()))
 
 
-def _schedule(fidelity: Fidelity) -> float:
-    """Relative training work of a schedule: epochs × share of the data."""
-    return fidelity.epochs * fidelity.fraction
+def _cost_prior(medium: Fidelity, high: Fidelity) -> float:
+    """High-to-medium cost from the training work (epochs × share of the data): a high
+    fidelity that extends the medium one continues it and pays only its further epochs."""
+    epochs = high.epochs - medium.epochs if high.extends(medium) else high.epochs
+    return epochs * high.fraction / (medium.epochs * medium.fraction)
