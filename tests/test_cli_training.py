@@ -38,8 +38,8 @@ def test_default_search_trains_on_digits_and_reaches_90_percent(capsys, tmp_path
     summary = json.loads(out_json.read_text())
     assert summary["data"] == "digits" and summary["strategy"] == "pmf"
     assert summary["test_acc"] >= 90
-    # PMF's real-training ladder: proxies, a short run on half the data, then 12 epochs.
-    assert list(summary["trials"]) == ["proxy:meco,synflow", "epochs=3,fraction=0.5", "epochs=12"]
+    # PMF's real-training ladder: proxies, a short complete schedule, then 12 epochs.
+    assert list(summary["trials"]) == ["proxy:meco,synflow", "epochs=4", "epochs=12"]
     assert summary["fidelity"] == "epochs=12"
 
 

@@ -155,7 +155,7 @@ def test_the_ladder_routes_proxies_and_training(digits):
     [
         # the tabular ladder ends at 200 epochs; real training's ends at NB201's 12
         ("sh", {}, {"rungs": TRAINING_LADDER}),
-        ("pmf", {"high": "epochs=4"}, {"medium": "epochs=3,fraction=0.5", "high": "epochs=4"}),
+        ("pmf", {"high": "epochs=6"}, {"medium": "epochs=4", "high": "epochs=6"}),
     ],
 )
 def test_real_training_defaults_sit_under_the_users_parameters(digits, strategy, params, expected):

@@ -122,25 +122,23 @@ SMALL_RECIPES = {"digits": {"batch_size": 64, "channels": 8, "cells_per_stage": 
 would be oversized (digits: 1,081 training images of 8 x 8 pixels)."""
 
 
-TRAINING_LADDER = "proxy:meco,synflow;epochs=3,fraction=0.5;epochs=12"
+TRAINING_LADDER = "proxy:meco,synflow;epochs=4;epochs=12"
 """The fidelity ladder of real training: NB201's 12-epoch schedule is the full fidelity here (as
 for rea and random), since the tabular ladder's 200 epochs do not fit a search of minutes; the
-medium rung costs an eighth of it (3 epochs on half the training data)."""
+medium rung is a complete 4-epoch schedule on all the data, a third of the work. A medium rung
+needs enough optimizer steps to rank: on the digits, 3 epochs on half the data (27 steps of 64
+images) ranked no better than chance (``benchmarks/digits_fidelities.py``)."""
 
 TRAINING_PARAMS: dict[str, dict[str, Any]] = {
-    "pmf": {
-        "medium": "epochs=3,fraction=0.5",
-        "high": "epochs=12",
-        "low_share": 0.1,
-        "patience": 5,
-    },
+    "pmf": {"medium": "epochs=4", "high": "epochs=12", "low_share": 0.1, "patience": 5},
     "sh": {"rungs": TRAINING_LADDER},
     "hyperband": {"rungs": TRAINING_LADDER},
 }
 """Strategy defaults for real training, under the user's own parameters. PMF's stage 1 may take
 10 % of the budget: proxies on the reduced network cost 0.05-0.1 s a cell on the digits. A
-stall is 5 medium results without a better one: a search of minutes affords a few hundred medium
-runs, and with the tabular patience of 20 PMF trained only about 6 candidates to 12 epochs."""
+stall is 5 medium results without a better one: a search of minutes affords only a hundred or so
+medium runs, and with the tabular patience of 20 PMF trained only about 6 candidates to 12
+epochs."""
 
 
 def training_recipe(data: str, **overrides: Any) -> TrainingRecipe:
