@@ -32,7 +32,7 @@ def test_train_prints_the_curve_and_saves_weights(capsys, tmp_path):
 
 def test_default_search_trains_on_digits_and_reaches_90_percent(capsys, tmp_path):
     out_json = tmp_path / "search.json"
-    code, out, err = run(capsys, "search", "--budget", "20s", "--json", str(out_json))
+    code, out, err = run(capsys, "search", "--budget", "30s", "--json", str(out_json))
     assert code == 0, err
     assert "digits (real training)" in out
     summary = json.loads(out_json.read_text())
