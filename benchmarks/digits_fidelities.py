@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import spearmanr
 
 from pmfnas.api import real_data_evaluator, training_evaluator
+from pmfnas.predictors import rank_scores
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.strategies.pmf.exploration import low_scores
 from pmfnas.types import Fidelity
 
 MEDIUMS = "epochs=3,fraction=0.5;epochs=3,horizon=12;epochs=3;epochs=4;epochs=6,fraction=0.5"
@@ -68,14 +70,16 @@ def rank_quality(signal: list[float], rows: list[dict]) -> dict[str, float]:
     }
 
 
-def proxy_values(rows: list[dict], name: str) -> list[float]:
-    """One proxy's scores, a failure (None) as -inf."""
-    return [-math.inf if r["proxies"][name] is None else r["proxies"][name] for r in rows]
-
-
-def proxy_rank_sum(rows: list[dict], names: list[str]) -> list[float]:
-    """The proxies combined as PMF's stage 1 ranks them: the sum of their ranks."""
-    return np.sum([rankdata(proxy_values(rows, name)) for name in names], axis=0).tolist()
+def proxy_ranks(rows: list[dict], names: list[str]) -> dict[str, list[float]]:
+    """Each proxy's percentile ranks, and under ``"+".join(names)`` their mean, which is how PMF's
+    stage 1 combines them (a failure, stored as None, ranks lowest)."""
+    everyone = np.ones(len(rows), dtype=bool)
+    raw = {
+        name: np.array([np.nan if r["proxies"][name] is None else r["proxies"][name] for r in rows])
+        for name in names
+    }
+    ranks = {name: rank_scores(values, everyone).tolist() for name, values in raw.items()}
+    return {**ranks, "+".join(names): low_scores(raw, everyone).tolist()}
 
 
 def main() -> None:
@@ -113,12 +117,12 @@ def main() -> None:
             **rank_quality([r[medium]["val_acc"] for r in rows], rows),
             "cost_mean": statistics.mean(r[medium]["cost"] for r in rows),
         }
-    for name in names:
-        signals[f"proxy:{name}"] = rank_quality(proxy_values(rows, name), rows)
-    signals[args.proxies + " (rank sum)"] = {
-        **rank_quality(proxy_rank_sum(rows, names), rows),
-        "cost_mean": statistics.mean(r["proxies_cost"] for r in rows),
-    }
+    ranks = proxy_ranks(rows, names)
+    for name, signal in ranks.items():
+        signals[f"proxy:{name}"] = rank_quality(signal, rows)
+    signals[f"proxy:{'+'.join(names)}"]["cost_mean"] = statistics.mean(
+        r["proxies_cost"] for r in rows
+    )
     report = {
         "data": args.data,
         "cells": args.cells,

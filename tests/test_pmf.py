@@ -270,6 +270,12 @@ def test_without_a_low_fidelity_regions_start_from_random_cells(space, evaluator
     assert strategy.decisions[0].startswith("stage 1 done: 0 cells scored at none")
 
 
+def _small_pmf(space, **params):
+    """PMF sized for a search of seconds on the digits (``params`` add to or replace these)."""
+    small = dict(low="proxy:synflow,nwot", low_share=0.1, regions=2, batch=2, patience=3)
+    return create_strategy("pmf", space, **{**small, "region_min": 1, **params})
+
+
 def test_real_data_smoke_test():
     """Proxies, then one epoch on half the digits, then three epochs: the same code as on the
     table, here on a wall-clock budget."""
@@ -278,18 +284,7 @@ def test_real_data_smoke_test():
     training = api.training_evaluator("digits", recipe=api.training_recipe("digits"))
     evaluator = api.real_data_evaluator(training)
     space = NB201Space()
-    strategy = create_strategy(
-        "pmf",
-        space,
-        low="proxy:synflow,nwot",
-        medium="epochs=1,fraction=0.5",
-        high="epochs=3",
-        low_share=0.1,
-        regions=2,
-        batch=2,
-        patience=3,
-        region_min=1,
-    )
+    strategy = _small_pmf(space, medium="epochs=1,fraction=0.5", high="epochs=3")
     result = Study(space, evaluator, strategy, 25.0).run()
     fidelities = {t.fidelity for t in result.trials}
     assert {Fidelity.parse("proxy:synflow,nwot"), Fidelity.parse("epochs=1,fraction=0.5")} <= (
@@ -300,3 +295,23 @@ def test_real_data_smoke_test():
     )
     assert 0 <= result.best.info["test_acc"] <= 100
     assert all(t.reason for t in result.trials)
+
+
+def test_promotions_continue_their_prefix_medium_runs():
+    from pmfnas import api
+    from pmfnas.evaluators.training import TrainingEvaluator
+    from pmfnas.training import TrainingRecipe
+
+    digits = api.training_evaluator("digits").data
+    tiny = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
+    evaluator = api.real_data_evaluator(TrainingEvaluator(digits, tiny))
+    space = NB201Space()
+    medium = Fidelity.parse("epochs=1,horizon=3")
+    strategy = _small_pmf(space, medium=str(medium), high="epochs=3", patience=2)
+    trials = Study(space, evaluator, strategy, 12.0).run().trials
+    first_runs = {t.arch: t for t in trials if t.fidelity == medium}
+    promoted = [t for t in trials if t.fidelity == Fidelity(epochs=3)]
+    assert promoted
+    for trial in promoted:
+        assert trial.curve[0] == first_runs[trial.arch].curve[0]  # the same first epoch, not redone
+        assert trial.cost < sum(row["seconds"] for row in trial.curve)

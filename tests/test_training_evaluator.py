@@ -164,28 +164,6 @@ def test_real_training_defaults_sit_under_the_users_parameters(digits, strategy,
     assert {key: summary["params"][key] for key in expected} == expected
 
 
-def test_pmf_continues_its_promotions_from_their_medium_runs(digits):
-    ladder = real_data_evaluator(TrainingEvaluator(digits, TINY))
-    strategy = create_strategy(
-        "pmf",
-        SPACE,
-        medium="epochs=1,horizon=3",
-        high="epochs=3",
-        low_share=0.1,
-        regions=2,
-        batch=2,
-        patience=2,
-        region_min=1,
-    )
-    trials = Study(SPACE, ladder, strategy, 12.0).run().trials
-    medium = {t.arch: t for t in trials if t.fidelity == Fidelity.parse("epochs=1,horizon=3")}
-    high = [t for t in trials if t.fidelity == Fidelity(epochs=3)]
-    assert high
-    for trial in high:
-        assert trial.curve[0] == medium[trial.arch].curve[0]  # the same first epoch, not redone
-        assert trial.cost < sum(row["seconds"] for row in trial.curve)
-
-
 def test_digits_defaults_are_small():
     recipe = training_recipe("digits")
     assert (recipe.channels, recipe.cells_per_stage, recipe.batch_size) == (8, 1, 64)
