@@ -28,9 +28,15 @@ from typing import Any
 
 import torch
 
-from pmfnas.api import real_data_evaluator, run_training_search, training_evaluator
+from pmfnas.api import (
+    TRAINING_PARAMS,
+    real_data_evaluator,
+    run_training_search,
+    training_evaluator,
+)
 from pmfnas.bench import parse_seeds, parse_strategy_options
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.strategies import create_strategy
 from pmfnas.types import Fidelity
 from pmfnas.units import parse_duration
 
@@ -38,12 +44,24 @@ RETRAIN_SEED = 1000
 """Retraining seeds start here, apart from any search seed."""
 
 
-def earlier_runs(path: Path, conditions: dict[str, Any]) -> list[dict]:
-    """The runs of an earlier report made under the same conditions (none otherwise)."""
+def earlier_runs(
+    path: Path, conditions: dict[str, Any], params: dict[str, dict[str, Any]]
+) -> list[dict]:
+    """The runs of an earlier report made under the same conditions whose strategy ran with the
+    parameters it would get now (a changed default is a different search)."""
     if not path.is_file():
         return []
     report = json.loads(path.read_text())
-    return report["runs"] if all(report.get(k) == v for k, v in conditions.items()) else []
+    if any(report.get(k) != v for k, v in conditions.items()):
+        return []
+    return [r for r in report["runs"] if r.get("params") == params.get(r["strategy"])]
+
+
+def effective_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What the strategy runs with: its defaults under the real-training ones under ``params``
+    (as stored in a run's summary)."""
+    merged = {**TRAINING_PARAMS.get(strategy, {}), **params}
+    return json.loads(json.dumps(create_strategy(strategy, NB201Space(), **merged).params()))
 
 
 def search(
@@ -135,7 +153,8 @@ def main() -> None:
         "options": args.option,
     }
 
-    runs = earlier_runs(args.out, conditions)
+    current = {s: effective_params(s, params[s]) for s in strategies}
+    runs = earlier_runs(args.out, conditions, current)
     done = {(r["strategy"], r["seed"]) for r in runs}
     todo = [
         (args.data, strategy, seed, budget, args.threads, params[strategy])
@@ -178,6 +197,8 @@ def write_report(
                 r["trials"].get(r["fidelity"], 0) for r in mine
             ),
             "runs": len(mine),
+            "strategy_share_of_wall_time": sum(r["strategy_s"] for r in mine)
+            / sum(r["wall_s"] for r in mine),
         }
         retrained = [r["retrain_test_acc_mean"] for r in mine if "retrain_test_acc_mean" in r]
         if len(retrained) > 1:

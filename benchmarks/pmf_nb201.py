@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -87,28 +86,6 @@ def predictor_quality(bench: NB201Benchmark, dataset: str, repeats: int) -> dict
     }
 
 
-class _Timed:
-    """Counts the wall time spent inside a strategy's ``ask`` and ``tell``."""
-
-    def __init__(self, strategy) -> None:
-        self.strategy, self.seconds = strategy, 0.0
-        ask, tell = strategy.ask, strategy.tell
-
-        def timed_ask():
-            start = time.perf_counter()
-            try:
-                return ask()
-            finally:
-                self.seconds += time.perf_counter() - start
-
-        def timed_tell(trial):
-            start = time.perf_counter()
-            tell(trial)
-            self.seconds += time.perf_counter() - start
-
-        strategy.ask, strategy.tell = timed_ask, timed_tell
-
-
 OVERHEAD_STRATEGIES = ("pmf", "mfnas", "rea", "random")
 """PMF and, for scale, strategies with next to no logic of their own."""
 
@@ -121,11 +98,10 @@ def overhead(bench: NB201Benchmark, dataset: str, seeds: int) -> dict:
     for name in OVERHEAD_STRATEGIES:
         own, total = [], []
         for seed in range(seeds):
-            timed = _Timed(create_strategy(name, space, seed=seed))
-            start = time.perf_counter()
-            Study(space, evaluator, timed.strategy, NATS_BUDGETS[dataset]).run()
-            total.append(time.perf_counter() - start)
-            own.append(timed.seconds)
+            strategy = create_strategy(name, space, seed=seed)
+            result = Study(space, evaluator, strategy, NATS_BUDGETS[dataset]).run()
+            own.append(result.strategy_seconds)
+            total.append(result.wall_seconds)
         shares[name] = {
             "strategy_seconds": float(np.mean(own)),
             "study_seconds": float(np.mean(total)),

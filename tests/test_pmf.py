@@ -97,6 +97,23 @@ def test_stage_one_stops_at_its_budget_share_and_hands_over_regions(space, evalu
     assert len(strategy.regions) == 8
 
 
+# ---------------------------------------------------------------- stage 2
+
+
+def test_stage_two_draws_after_the_centres_and_larger_batches_add_regional_ucb(space, evaluator):
+    def stage_two(**params):
+        _, result = _run(space, evaluator, budget=5000.0, plan=BUDGET, **params)
+        return [t.reason for t in result.trials if t.reason.startswith("stage 2")]
+
+    single = stage_two()
+    assert all(r.startswith("stage 2: centre of region") for r in single[:8])
+    assert len(single) > 16 and all(", Thompson draw " in r for r in single[8:])
+    batched = stage_two(batch=3)[8:]
+    ucb = [r for r in batched if ", UCB " in r]
+    assert len(ucb) == pytest.approx(2 / 3 * len(batched), abs=3)
+    assert any(r.startswith("stage 2: region ") for r in ucb)
+
+
 # ---------------------------------------------------------------- allocation
 
 

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from toy import ToyEvaluator
 
@@ -119,3 +121,36 @@ def test_best_uses_highest_fidelity_evidence():
     assert result.stop_reason == "strategy finished"
     assert result.best.arch == (2,) * 6
     assert trials_per_fidelity(result.trials) == {"epochs=12": 1, "epochs=200": 1}
+
+
+def test_strategy_time_is_measured_apart_from_evaluations():
+    space = NB201Space()
+
+    class SlowEvaluator(ToyEvaluator):
+        def evaluate(self, arch, fidelity):
+            time.sleep(0.2)
+            return super().evaluate(arch, fidelity)
+
+    class SlowStrategy(BaseStrategy):
+        name = "slow"
+
+        def __init__(self, space):
+            super().__init__(space)
+            self.left = 2
+
+        def ask(self):
+            time.sleep(0.03)
+            self.left -= 1
+            return Request((self.left,) * 6, Fidelity(epochs=12)) if self.left >= 0 else None
+
+        def tell(self, trial):
+            time.sleep(0.03)
+
+        def params(self):
+            return {}
+
+    result = Study(space, SlowEvaluator(), SlowStrategy(space), 1000.0).run()
+    assert len(result.trials) == 2
+    # 3 asks and 2 tells sleep 0.15 s; the 2 evaluations' 0.4 s are not the strategy's
+    assert 0.15 <= result.strategy_seconds < 0.15 + 0.3
+    assert result.wall_seconds >= result.strategy_seconds + 0.4

@@ -77,6 +77,8 @@ def _run_study(
         "trials": trials_per_fidelity(result.trials),
         "n_trials": len(result.trials),
         "stop_reason": result.stop_reason,
+        "strategy_s": result.strategy_seconds,
+        "wall_s": result.wall_seconds,
     }
 
 

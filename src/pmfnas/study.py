@@ -31,13 +31,16 @@ Progress = Callable[[float, float], None]
 
 @dataclass(frozen=True)
 class StudyResult:
-    """What a finished (or stopped) search produced."""
+    """What a finished (or stopped) search produced; ``strategy_seconds`` is the wall time the
+    strategy's own ``ask`` and ``tell`` took (its overhead), ``wall_seconds`` the whole run's."""
 
     trials: list[Trial]
     best: Trial | None
     spent: float
     budget: float
     stop_reason: str
+    strategy_seconds: float
+    wall_seconds: float
 
 
 class Study:
@@ -88,6 +91,8 @@ class Study:
 
     def run(self, progress: Progress | None = None) -> StudyResult:
         """Search until the budget or the strategy is exhausted; resume from storage if any."""
+        started = time.perf_counter()
+        own = 0.0  # seconds inside the strategy's ask and tell
         study_id = self.storage.study(self.name, self.config()) if self.storage else 0
         stored = self.storage.trials(study_id, self.space) if self.storage else []
         trials: list[Trial] = []
@@ -96,7 +101,9 @@ class Study:
         stop_reason = "budget spent"
         while True:
             self.strategy.budget_left = self.budget.remaining
+            mark = time.perf_counter()
             request = self.strategy.ask()
+            own += time.perf_counter() - mark
             if request is None:
                 stop_reason = "strategy finished"
                 break
@@ -119,7 +126,9 @@ class Study:
             self.budget.spend(trial.cost)
             trials.append(trial)
             seen.setdefault((trial.arch, trial.fidelity), trial)
+            mark = time.perf_counter()
             self.strategy.tell(trial)
+            own += time.perf_counter() - mark
             if progress:
                 progress(self.budget.spent, self.budget.limit)
             if repeats >= MAX_REPEATS_IN_A_ROW:
@@ -131,6 +140,8 @@ class Study:
             spent=self.budget.spent,
             budget=self.budget.limit,
             stop_reason=stop_reason,
+            strategy_seconds=own,
+            wall_seconds=time.perf_counter() - started,
         )
 
     def _replayed(self, trial: Trial, request: Request) -> Trial:

@@ -2,11 +2,13 @@
 
 Candidates are the unevaluated cells of the open regions, of the narrowed space (the best
 ``keep`` share by low score) and of the frontier (the neighbours of the best medium results).
-A tree-ensemble surrogate of the medium accuracy ranks them. Each batch takes one pick, by upper
-confidence bound, from each of the most promising open regions, and its last pick from anywhere
-by a Thompson draw, so several areas are searched at once and a structure the surrogate's mean
-has written off still gets tried; a region gets ``region_min`` results before it competes on its
-potential, and is closed when even its optimistic bound cannot beat the best medium result.
+A tree-ensemble surrogate of the medium accuracy ranks them. The regions' centres are evaluated
+first; after that each pick is a Thompson draw from all candidates (the best cell of one
+bootstrap member), which tries structures the surrogate's mean has written off. A batch of more
+than one pick (fewer surrogate fits) adds, before its draw, one pick by upper confidence bound
+from each of the most promising open regions, so several areas are searched at once. A region
+gets ``region_min`` results before it competes on its potential, and is closed when even its
+optimistic bound cannot beat the best medium result.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from pmfnas.predictors import EnsemblePredictor
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.strategies.pmf.exploration import Region
 from pmfnas.types import Trial
+
+FRONTIER = 4
+"""The best medium results whose one-edge neighbours are candidates."""
 
 
 class RegionalSearch:
@@ -90,7 +95,7 @@ class RegionalSearch:
                 else:
                     where.pop(c, None)
         best = sorted(self.medium, key=lambda c: -self.medium[c].val_acc)
-        for cell in best[: self.settings["batch"]]:
+        for cell in best[:FRONTIER]:
             label = f"frontier of trial {self.medium[cell].number}"
             for arch in self.space.neighbours(self.space.arch(cell)):
                 where.setdefault(self.space.index(arch), label)
@@ -98,10 +103,9 @@ class RegionalSearch:
         return cells, np.array([owner.get(int(c), -1) for c in cells], dtype=np.int64), where
 
     def fill(self, high: dict[int, Trial]) -> None:
-        """Queue the next batch: one pick from each of the most promising open regions (by UCB),
-        the last from anywhere by a Thompson draw (the best cell of one bootstrap member: a
-        sample of what the data allow, which tries structures the mean has written off); no two
-        picks one edge apart."""
+        """Queue the next batch: its last pick from anywhere by a Thompson draw (the best cell of
+        one bootstrap member: a sample of what the data allow), the others one from each of the
+        most promising open regions by UCB; no two picks one edge apart."""
         cells, owner, where = self._candidates(high)
         if len(cells) == 0:
             return

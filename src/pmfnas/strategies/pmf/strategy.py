@@ -2,17 +2,18 @@
 
 1. Global exploration: a large seeded sample (all of it when the budget share allows) is scored
    at the low fidelity (proxies); the scores rank the whole space and define regions.
-2. Regional search: medium-fidelity evaluations chosen with a tree-ensemble surrogate of the
-   medium accuracy, one per promising region (upper confidence bound) and one anywhere in the
-   narrowed space or around the best medium results (Thompson draw); a region that cannot beat
-   the incumbent even optimistically is closed (:mod:`~pmfnas.strategies.pmf.regional`).
+2. Regional search: the regions' centres, then medium-fidelity evaluations drawn by Thompson
+   sampling from a tree-ensemble surrogate of the medium accuracy over the open regions, the
+   narrowed space and the neighbours of the best medium results (larger batches add one pick
+   per promising region by upper confidence bound); a region that cannot beat the incumbent even
+   optimistically is closed (:mod:`~pmfnas.strategies.pmf.regional`).
 3. Fine optimisation: promotions to high fidelity of the candidates with the best upper bound
    of predicted high-fidelity accuracy; after a new high-fidelity best, its one-edge neighbours
    the surrogate likes are evaluated at medium fidelity and compete for promotion.
 4. Allocation: stage 2 and 3 interleave as :mod:`~pmfnas.strategies.pmf.allocation` decides.
 
 The fidelities are parameters, so the same code runs on the tabular benchmark (proxies → 12 →
-200 epochs) and on real training (proxies → a few epochs on a data fraction → full training).
+200 epochs) and on real training (proxies → a short training → the full one).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
         keep: share of the space, best by low score, that stage 2 searches (with the regions).
         regions, radius: how many regions stage 1 hands on, and their size in edge changes.
         region_min: medium results a region gets before it competes on potential or is closed.
-        batch: medium evaluations chosen per surrogate fit (more = faster, less adaptive).
+        batch: medium evaluations chosen per surrogate fit: 1 refits after every result (the
+            most adaptive); more fit less often and add regional UCB picks to the Thompson draw.
         kappa: exploration weight of the medium surrogate's upper confidence bound.
         kappa_high: the same for promotions (mean + kappa_high × σ of predicted accuracy).
         patience: medium evaluations without a better medium result that count as a stall.
@@ -91,7 +93,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         regions: int = 8,
         radius: int = 2,
         region_min: int = 3,
-        batch: int = 4,
+        batch: int = 1,
         kappa: float = 0.5,
         kappa_high: float = 1.0,
         patience: int = 20,
