@@ -29,10 +29,10 @@ from typing import Any
 import torch
 
 from pmfnas.api import (
-    TRAINING_PARAMS,
     real_data_evaluator,
     run_training_search,
     training_evaluator,
+    training_params,
 )
 from pmfnas.bench import parse_seeds, parse_strategy_options
 from pmfnas.spaces.nb201 import NB201Space
@@ -58,10 +58,10 @@ def earlier_runs(
 
 
 def effective_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
-    """What the strategy runs with: its defaults under the real-training ones under ``params``
-    (as stored in a run's summary)."""
-    merged = {**TRAINING_PARAMS.get(strategy, {}), **params}
-    return json.loads(json.dumps(create_strategy(strategy, NB201Space(), **merged).params()))
+    """What the strategy runs with, as a run's summary stores it: its own defaults under
+    :func:`~pmfnas.api.training_params`."""
+    made = create_strategy(strategy, NB201Space(), **training_params(strategy, params))
+    return json.loads(json.dumps(made.params()))
 
 
 def search(

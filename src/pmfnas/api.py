@@ -143,6 +143,12 @@ medium runs, and with the tabular patience of 20 PMF trained only about 6 candid
 epochs."""
 
 
+def training_params(strategy: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters a real-training search passes ``strategy``: its real-training defaults
+    (:data:`TRAINING_PARAMS`) under the user's ``params``."""
+    return {**TRAINING_PARAMS.get(strategy, {}), **(params or {})}
+
+
 def training_recipe(data: str, **overrides: Any) -> TrainingRecipe:
     """NB201's recipe, with the small-dataset defaults for ``data`` and the given overrides."""
     from pmfnas.training import TrainingRecipe
@@ -212,7 +218,7 @@ def run_training_search(
         strategy,
         budget=budget,
         seed=seed,
-        params={**TRAINING_PARAMS.get(strategy, {}), **(params or {})},
+        params=training_params(strategy, params),
         storage=storage,
         study=study or f"{strategy}-{data}-train-seed{seed}",
         reuse=reuse,

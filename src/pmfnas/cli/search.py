@@ -121,9 +121,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         ),
         "trials per fidelity": ", ".join(f"{k}: {v}" for k, v in summary["trials"].items()),
         "stopped because": summary["stop_reason"],
-        "strategy's own time (s)": (
-            f"{summary['strategy_s']:.2f} of {summary['wall_s']:.1f} s of wall time"
-        ),
+        "strategy's own time": f"{summary['strategy_s']:.2f} s of {summary['wall_s']:.1f} s wall",
     }
     where = summary["dataset"] if tabular else f"{summary['data']} (real training)"
     print_fields(f"{summary['strategy']} on {where}, seed {summary['seed']}", rows)
