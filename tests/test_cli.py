@@ -3,11 +3,12 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
 import pytest
-from clirun import run
+from clirun import SAFETY_TIMEOUT, run, spawn, stored_trials, wait_for
 
 from pmfnas.spaces.nb201 import NB201Space
 
@@ -120,6 +121,10 @@ def test_arch_info_without_data_still_gives_size(capsys, tmp_path, monkeypatch):
         (["search", "--no-such-flag"], "no-such-flag"),
         (["arch", "info", "|nor_conv_3x3~0|+|bad"], "malformed"),
         (["arch", "info", "15625"], "out of range"),
+        (["arch", "info", "²"], "malformed"),
+        (["arch", "info", "9" * 5000], "out of range"),
+        (["search", "--benchmark", "nb201", "--seed", "-1"], "seed must be an integer"),
+        (["search", "--benchmark", "nb201", "--seed", str(2**32)], "seed must be an integer"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, data_env, argv, message):
@@ -173,3 +178,72 @@ def test_console_script_end_to_end(data_env, tmp_path):
         [exe, "search", "--dataset", "x"], capture_output=True, text=True, check=False
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search", "--benchmark", "nb201", "--json", "nodir/o.json"],
+        ["search", "--benchmark", "nb201", "--json", "afolder"],
+        ["search", "--benchmark", "nb201", "--checkpoints", "afile"],
+        ["search", "--benchmark", "nb201", "--checkpoints", "afile/ck"],
+        ["report", "runs.db", "--out", "afile"],
+        ["bench", "--seeds", "1", "--json", "nodir/b.json"],
+        ["bench", "--seeds", "1", "--plot", "nodir/b.png"],
+        ["bench", "--seeds", "1", "--report", "afile"],
+    ],
+)
+def test_unwritable_outputs_are_refused_before_any_work(
+    capsys, data_env, tmp_path, monkeypatch, argv
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "afolder").mkdir()
+    code, _, err = run(capsys, *argv, *(["--storage", "runs.db"] if argv[0] != "report" else []))
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert argv[-2] in err  # names the option
+    assert not (tmp_path / "runs.db").exists()  # nothing was searched or stored
+
+
+def test_a_rebuilt_cache_warns_in_one_line(capsys, data_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path))
+    args = ("search", "--benchmark", "nb201", "--strategy", "random", "--budget", "3000")
+    assert run(capsys, *args)[0] == 0  # builds the cache
+    for cache in tmp_path.glob("*.npz"):
+        cache.write_bytes(b"not an npz file")
+    code, _, err = run(capsys, *args)
+    assert code == 0
+    assert err.count("\n") == 1 and err.startswith("warning: rebuilding the unreadable cache")
+
+
+def test_an_interrupted_search_prints_its_best_and_a_rerun_resumes(capsys, data_env, tmp_path):
+    db = tmp_path / "runs.db"
+    # REA paying for every request does about 7,000 evaluations: far more than the 20 awaited.
+    args = ["search", "--benchmark", "nb201", "--strategy", "rea", "--no-reuse", "--budget", "1e6"]
+    child = spawn(*args, "--storage", str(db), "--json", str(tmp_path / "stopped.json"))
+    wait_for(lambda: len(stored_trials(db)) >= 20, child)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=SAFETY_TIMEOUT)
+    assert child.returncode == 130
+    assert err.count("\n") == 1 and err.startswith("interrupted: search stopped")
+    assert f"rerun the same command to resume from {db}" in err
+    stopped = json.loads((tmp_path / "stopped.json").read_text())
+    assert stopped["stop_reason"] == "interrupted" and "(interrupted: the best so far)" in out
+    assert stopped["arch"] in out.replace("\n", "")
+    kept = stored_trials(db)
+    assert stopped["n_trials"] <= len(kept) <= stopped["n_trials"] + 1  # one may be stored unseen
+
+    code, _, err = run(
+        capsys, *args, "--storage", str(db), "--json", str(tmp_path / "resumed.json")
+    )
+    assert code == 0, err
+    assert stored_trials(db)[: len(kept)] == kept  # replayed, not evaluated again
+    code, _, err = run(capsys, *args, "--json", str(tmp_path / "whole.json"))
+    assert code == 0, err
+
+    def result(name: str) -> dict:  # all but the timings of the run
+        summary = json.loads((tmp_path / name).read_text())
+        return {k: v for k, v in summary.items() if k not in ("strategy_s", "wall_s")}
+
+    assert result("resumed.json") == result("whole.json")
+    assert result("resumed.json")["stop_reason"] == "budget spent"

@@ -2,12 +2,15 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from clirun import run
+from clirun import SAFETY_TIMEOUT, run, spawn, stored_trials, wait_for
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import build_network
@@ -66,9 +69,92 @@ def test_default_search_needs_no_data_folder(tmp_path):
         ["train", "6111", "--fraction", "1.5"],
         ["train", "|bad|", "--epochs", "1"],
         ["train", "6111", "--data", "digits", "--split", "full"],
+        ["train", "0", "--seed", "-1"],
+        ["train", "0", "--device", "tpu"],
+        ["train", "0", "--device", "cuda"],
+        ["search", "--device", "cuda:3"],
+        ["train", "0", "--resolution", "2"],
+        ["train", "0", "--resolution", "6"],
+        ["train", "0", "--channels", "20000"],
+        ["train", "0", "--save", "nodir/w.pt"],
+        ["train", "0", "--json", "nodir/t.json"],
+        ["train", "0", "--checkpoint", "afile"],
+        ["search", "--checkpoints", "afile"],
+        ["search", "--data", "one-class"],
+        ["search", "--data", "three-images"],
+        ["search", "--data", "twelve-images"],
+        ["train", "0", "--data", "one-class"],
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, argv):
+def test_bad_input_is_one_line_and_exit_2(capsys, monkeypatch, tmp_path, argv):
+    monkeypatch.chdir(tmp_path)
+    _tiny_folders(tmp_path)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # the same with a GPU or not
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
+    assert not list(tmp_path.rglob("*.pt"))  # refused before any training
+
+
+def _tiny_folders(root: Path) -> None:
+    """Image folders too small to search: one class; 3 images; 12 training images (two classes
+    of 10, a fifth held out for testing): fewer than a proxy batch. And a file."""
+    rng = np.random.default_rng(0)
+    for name, classes, images in (
+        ("one-class", 1, 20),
+        ("three-images", 2, 2),
+        ("twelve-images", 2, 10),
+    ):
+        for c in range(classes):
+            (root / name / f"c{c}").mkdir(parents=True)
+            for i in range(images - (name == "three-images" and c == 1)):
+                np.save(
+                    root / name / f"c{c}" / f"{i}.npy", rng.integers(0, 256, (8, 8, 3), np.uint8)
+                )
+    (root / "afile").write_text("not a folder")
+
+
+def test_cuda_devices_that_do_not_exist_are_named(capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    code, _, err = run(capsys, "train", "0", "--device", "cuda:1")
+    assert code == 2 and err == "error: device 'cuda:1': only cuda:0..cuda:0 exist\n"
+
+
+def test_an_interrupted_training_says_where_and_a_rerun_resumes(capsys, tmp_path):
+    ck, out_json = tmp_path / "ck", tmp_path / "train.json"
+    args = ["train", "0", "--epochs", "15", "--checkpoint", str(ck), "--json", str(out_json)]
+    child = spawn(*args)
+    wait_for(lambda: any(ck.glob("*.pt")), child)  # one epoch saved, 14 to go
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=SAFETY_TIMEOUT)
+    assert child.returncode == 130 and err.count("\n") == 1
+    assert err.startswith("interrupted: training stopped in epoch ")
+    assert err.endswith(
+        f"of 15; {ck} holds its finished epochs: rerun the same command to resume\n"
+    )
+    (checkpoint,) = ck.glob("*.pt")
+    saved = torch.load(checkpoint, weights_only=True)["curve"]
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    curve = json.loads(out_json.read_text())["curve"]
+    assert [row["epoch"] for row in curve] == list(range(1, 16))
+    assert curve[: len(saved)] == saved  # the saved epochs were not trained again
+
+
+def test_an_interrupted_search_by_training_prints_its_best_and_a_rerun_resumes(capsys, tmp_path):
+    db, ck = tmp_path / "runs.db", tmp_path / "ck"
+    args = ["search", "--strategy", "random", "-o", "fidelity=epochs=1", "--budget", "12s"]
+    args += ["--storage", str(db), "--checkpoints", str(ck)]
+    child = spawn(*args)
+    wait_for(lambda: len(stored_trials(db)) >= 3, child)  # of a dozen seconds of trainings
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=SAFETY_TIMEOUT)
+    assert child.returncode == 130 and err.count("\n") == 1
+    assert err.startswith("interrupted: search stopped") and str(db) in err
+    assert "(interrupted: the best so far)" in out and "validation accuracy (epochs=1)" in out
+    kept = stored_trials(db)
+    code, out, err = run(capsys, *args, "--json", str(tmp_path / "resumed.json"))
+    assert code == 0, err
+    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    assert stored_trials(db)[: len(kept)] == kept  # replayed, not trained again
+    assert resumed["n_trials"] >= len(kept) and resumed["stop_reason"] != "interrupted"

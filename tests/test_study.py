@@ -8,7 +8,7 @@ from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import BaseStrategy
-from pmfnas.study import Study, trials_per_fidelity
+from pmfnas.study import INTERRUPTED, Study, trials_per_fidelity
 from pmfnas.types import Fidelity, Request, TrialState
 
 
@@ -79,13 +79,23 @@ def test_interrupted_study_resumes_to_the_same_result(tmp_path):
                 raise KeyboardInterrupt
             return super().evaluate(arch, fidelity)
 
-    with pytest.raises(KeyboardInterrupt):
-        _study(storage=Storage(path), evaluator=Crash()).run()
-    assert len(Storage(path).trials(1, NB201Space())) == 7
+    stopped = _study(storage=Storage(path), evaluator=Crash()).run()
+    assert stopped.stop_reason == INTERRUPTED
+    assert len(stopped.trials) == len(Storage(path).trials(1, NB201Space())) == 7
+    assert stopped.best == max(stopped.trials, key=lambda t: t.val_acc)  # the best so far
     resumed = _study(storage=Storage(path)).run()
     fresh = _study().run()
     assert [t.arch for t in resumed.trials] == [t.arch for t in fresh.trials]
     assert resumed.best.arch == fresh.best.arch
+
+
+def test_interrupt_before_any_result_returns_no_best():
+    class Stop(ToyEvaluator):
+        def evaluate(self, arch, fidelity):
+            raise KeyboardInterrupt
+
+    stopped = _study(evaluator=Stop()).run()
+    assert (stopped.trials, stopped.best, stopped.stop_reason) == ([], None, INTERRUPTED)
 
 
 def test_resume_with_another_config_is_refused(tmp_path):

@@ -20,8 +20,9 @@ from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
-from pmfnas.study import Progress, Study, trials_per_fidelity
-from pmfnas.types import Fidelity
+from pmfnas.study import INTERRUPTED, Progress, Study, trials_per_fidelity
+from pmfnas.types import Fidelity, check_seed
+from pmfnas.units import plain_int
 
 if TYPE_CHECKING:
     import torch
@@ -60,6 +61,8 @@ def _run_study(
         if db:
             db.close()
     best = result.best
+    if best is None and result.stop_reason == INTERRUPTED:
+        raise KeyboardInterrupt  # nothing to summarise yet
     if best is None:
         raise BudgetError(f"a budget of {budget:g} s does not pay for a single evaluation")
     test_acc = best.info.get("test_acc", evaluator.test_accuracy(best.arch))
@@ -323,11 +326,11 @@ def select_archs(spec: str, seed: int = 0) -> list[int]:
     space = NB201Space()
     if spec == "all":
         return list(range(space.size))
-    if spec.isdigit():
-        count = int(spec)
+    count = plain_int(spec)
+    if count is not None:
         if not 0 < count <= space.size:
             raise ConfigError(f"--archs count must lie in 1..{space.size}, got {count}")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         return sorted(rng.choice(space.size, size=count, replace=False).tolist())
     path = Path(spec)
     if not path.is_file():

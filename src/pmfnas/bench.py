@@ -14,8 +14,8 @@ import bisect
 import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,9 @@ from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import BaseStrategy
-from pmfnas.study import Study
-from pmfnas.types import Trial, TrialState
-from pmfnas.units import parse_options
+from pmfnas.study import INTERRUPTED, Study
+from pmfnas.types import Trial, TrialState, check_seed
+from pmfnas.units import parse_options, plain_int
 
 ANYTIME_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 CURVE_POINTS = 101
@@ -67,22 +67,26 @@ def proxy_note() -> str:
 MAX_SEEDS = 10_000
 """More seeds than this is a typo (``0-100000``), not a bench: refused before building the list."""
 
-_SEED_ITEM = re.compile(r"(\d+)(?:-(\d+))?")
+_SEED_ITEM = re.compile(r"([0-9]{1,10})(?:-([0-9]{1,10}))?")
+"""A seed or a range of seeds, in ASCII digits (``\\d`` would take other scripts' digits too);
+ten digits hold every seed up to :data:`~pmfnas.types.MAX_SEED`."""
 
 
 def parse_seeds(text: str) -> list[int]:
     """Seeds from a count (``30`` → 0..29), a range (``0-29``) or a list (``0,3,5``, ``0-4,9``)."""
     text = text.strip()
-    if text.isdigit():
-        if not 1 <= int(text) <= MAX_SEEDS:
+    count = plain_int(text)
+    if count is not None:
+        if not 1 <= count <= MAX_SEEDS:
             raise ConfigError(f"--seeds count must lie in 1..{MAX_SEEDS}, got {text}")
-        return list(range(int(text)))
+        return list(range(count))
     seeds: list[int] = []
     for item in text.split(","):
         m = _SEED_ITEM.fullmatch(item.strip())
         if m is None:
             raise ConfigError(f"--seeds must be a count, A-B or a list like 0,3,5; got {text!r}")
-        first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+        first = check_seed(int(m.group(1)))
+        last = check_seed(int(m.group(2) or m.group(1)))
         if last < first:
             raise ConfigError(f"--seeds range {item.strip()!r} ends before it starts")
         if len(seeds) + last - first >= MAX_SEEDS:
@@ -181,6 +185,8 @@ def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
     finally:
         if db:
             db.close()
+    if result.stop_reason == INTERRUPTED:
+        raise KeyboardInterrupt  # a partial run is no record; its stored trials replay next time
     # A stored study run with a larger budget replays past this one: cut it where a fresh run stops.
     trials = [t for t in result.trials if t.clock <= job.budget + CLOCK_TOLERANCE]
     best = strategy.best(trials)
@@ -290,14 +296,20 @@ _worker_bench: NB201Benchmark | None = None
 
 
 def _init_worker(bench: NB201Benchmark) -> None:
-    """Receive the benchmark once per process (1.3 MB of arrays), not once per run."""
+    """Receive the benchmark once per process (1.3 MB of arrays), not once per run.
+
+    Workers ignore Ctrl-C, which the terminal sends to them too: the main process alone stops
+    the bench, and terminates them.
+    """
     global _worker_bench
     _worker_bench = bench
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_in_worker(job: BenchJob) -> RunRecord:
+def _run_in_worker(numbered: tuple[int, BenchJob]) -> tuple[int, RunRecord]:
     assert _worker_bench is not None, "worker used before its initializer ran"
-    return run_one(_worker_bench, job)
+    number, job = numbered
+    return number, run_one(_worker_bench, job)
 
 
 def run_bench(
@@ -370,16 +382,11 @@ def _run_jobs(
         return records
     results: dict[int, RunRecord] = {}
     context = multiprocessing.get_context("spawn")  # the same in every OS, and torch-safe
-    with ProcessPoolExecutor(
-        min(workers, len(jobs)), mp_context=context, initializer=_init_worker, initargs=(bench,)
-    ) as pool:
-        futures = {pool.submit(_run_in_worker, job): i for i, job in enumerate(jobs)}
-        try:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if progress:
-                    progress(len(results), len(jobs))
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    # Leaving the pool's block terminates the workers: on an error or an interrupt, runs still
+    # going stop at once (their finished trials are stored; a rerun continues them).
+    with context.Pool(min(workers, len(jobs)), _init_worker, (bench,)) as pool:
+        for number, record in pool.imap_unordered(_run_in_worker, enumerate(jobs)):
+            results[number] = record
+            if progress:
+                progress(len(results), len(jobs))
     return [results[i] for i in range(len(jobs))]

@@ -38,3 +38,11 @@ class RegistryError(PmfnasError, KeyError):
 
 class StorageError(PmfnasError):
     """A storage file that cannot be used: wrong schema, or a study that does not match its history."""
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C or SIGTERM; the message says what was kept and how to resume.
+
+    Not a :class:`PmfnasError` (the input was fine) nor a ``KeyboardInterrupt`` (which the
+    command line parser would swallow); the CLI prints it as one line and exits with 130.
+    """

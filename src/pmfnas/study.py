@@ -28,6 +28,9 @@ MAX_REPEATS_IN_A_ROW = 1000
 
 Progress = Callable[[float, float], None]
 
+INTERRUPTED = "interrupted"
+"""The stop reason of a study stopped by an interrupt (Ctrl-C, or SIGTERM in the CLI)."""
+
 
 @dataclass(frozen=True)
 class StudyResult:
@@ -90,7 +93,8 @@ class Study:
         }
 
     def run(self, progress: Progress | None = None) -> StudyResult:
-        """Search until the budget or the strategy is exhausted; resume from storage if any."""
+        """Search until the budget or the strategy is exhausted, or until an interrupt (Ctrl-C:
+        the partial result, stop reason ``interrupted``); resume from storage if any."""
         started = time.perf_counter()
         own = 0.0  # seconds inside the strategy's ask and tell
         study_id = self.storage.study(self.name, self.config()) if self.storage else 0
@@ -99,41 +103,44 @@ class Study:
         seen: dict[tuple[Arch, Fidelity], Trial] = {}
         repeats = 0
         stop_reason = "budget spent"
-        while True:
-            self.strategy.budget_left = self.budget.remaining
-            mark = time.perf_counter()
-            request = self.strategy.ask()
-            own += time.perf_counter() - mark
-            if request is None:
-                stop_reason = "strategy finished"
-                break
-            number = len(trials)
-            earlier = seen.get((request.arch, request.fidelity)) if self.reuse else None
-            if number < len(stored):
-                trial = self._replayed(stored[number], request)
-            elif earlier is not None:
-                trial = self._reused(number, request, earlier)
-            else:
-                expected = self.evaluator.expected_cost(request.arch, request.fidelity)
-                if self.budget.remaining <= 0 or (
-                    expected is not None and not self.budget.fits(expected)
-                ):
+        try:
+            while True:
+                self.strategy.budget_left = self.budget.remaining
+                mark = time.perf_counter()
+                request = self.strategy.ask()
+                own += time.perf_counter() - mark
+                if request is None:
+                    stop_reason = "strategy finished"
                     break
-                trial = self._evaluated(number, request)
-            if self.storage and number >= len(stored):
-                self.storage.append(study_id, trial, self.space)
-            repeats = repeats + 1 if trial.state is TrialState.REUSED else 0
-            self.budget.spend(trial.cost)
-            trials.append(trial)
-            seen.setdefault((trial.arch, trial.fidelity), trial)
-            mark = time.perf_counter()
-            self.strategy.tell(trial)
-            own += time.perf_counter() - mark
-            if progress:
-                progress(self.budget.spent, self.budget.limit)
-            if repeats >= MAX_REPEATS_IN_A_ROW:
-                stop_reason = f"strategy repeated evaluated requests {repeats} times in a row"
-                break
+                number = len(trials)
+                earlier = seen.get((request.arch, request.fidelity)) if self.reuse else None
+                if number < len(stored):
+                    trial = self._replayed(stored[number], request)
+                elif earlier is not None:
+                    trial = self._reused(number, request, earlier)
+                else:
+                    expected = self.evaluator.expected_cost(request.arch, request.fidelity)
+                    if self.budget.remaining <= 0 or (
+                        expected is not None and not self.budget.fits(expected)
+                    ):
+                        break
+                    trial = self._evaluated(number, request)
+                if self.storage and number >= len(stored):
+                    self.storage.append(study_id, trial, self.space)
+                repeats = repeats + 1 if trial.state is TrialState.REUSED else 0
+                self.budget.spend(trial.cost)
+                trials.append(trial)
+                seen.setdefault((trial.arch, trial.fidelity), trial)
+                mark = time.perf_counter()
+                self.strategy.tell(trial)
+                own += time.perf_counter() - mark
+                if progress:
+                    progress(self.budget.spent, self.budget.limit)
+                if repeats >= MAX_REPEATS_IN_A_ROW:
+                    stop_reason = f"strategy repeated evaluated requests {repeats} times in a row"
+                    break
+        except KeyboardInterrupt:  # stop cleanly: the stored trials stay, a rerun resumes
+            stop_reason = INTERRUPTED
         return StudyResult(
             trials=trials,
             best=self.strategy.best(trials),

@@ -7,15 +7,32 @@ tuple of six operation ids); the space turns it into a canonical string for stor
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pmfnas.errors import BudgetError, FidelityError
+from pmfnas.errors import BudgetError, ConfigError, FidelityError
 
 Arch = tuple[int, ...]
 """A space-specific, hashable architecture (NAS-Bench-201: six op ids in canonical edge order)."""
+
+MAX_SEED = 2**32 - 1
+"""The largest seed: NumPy refuses negative seeds, and the per-epoch torch seeds derived from a
+seed must stay within 64 bits."""
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` as an int, or a :class:`ConfigError` unless it is an integer in ``0..MAX_SEED``."""
+    try:
+        value = operator.index(seed)  # NumPy integers too, never floats
+    except TypeError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
+    return value
+
 
 _PROXY = re.compile(r"proxy:([A-Za-z0-9_]+(?:,[A-Za-z0-9_]+)*)")
 _KNOB = re.compile(r"([a-z]+)=([0-9.eE+-]+)")

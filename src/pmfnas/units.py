@@ -23,6 +23,24 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+MAX_DIGITS = 18
+"""Longer numbers are far beyond any count, index or seed pmfnas takes (and ``int`` refuses
+strings of more than 4,300 digits)."""
+
+
+def plain_int(text: str) -> int | None:
+    """The value of ``text`` if it is written in ASCII digits, else ``None``.
+
+    ``str.isdigit`` and ``int`` also take ``'²'`` or other scripts' digits; those are not
+    numbers here. A number of more than :data:`MAX_DIGITS` digits is a :class:`ConfigError`.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text.lstrip("0")) > MAX_DIGITS:
+        raise ConfigError(f"the number {text[:MAX_DIGITS]}… ({len(text)} digits) is out of range")
+    return int(text)
+
+
 def _value(text: str) -> Any:
     for kind in (int, float):
         try:

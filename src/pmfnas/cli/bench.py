@@ -10,9 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out
+from pmfnas.cli.common import (
+    DataDirOption,
+    LazyBar,
+    app,
+    fmt,
+    load_benchmark,
+    out,
+    output_file,
+    output_folder,
+)
 from pmfnas.cli.search import BENCHMARKS
-from pmfnas.errors import ConfigError
+from pmfnas.errors import ConfigError, Interrupted
 from pmfnas.units import parse_duration
 
 if TYPE_CHECKING:
@@ -48,11 +57,19 @@ def bench(
     ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the summary and every run as JSON.")
+        Path | None,
+        typer.Option(
+            "--json", help="Write the summary and every run as JSON.", callback=output_file
+        ),
     ] = None,
-    plot: Annotated[Path | None, typer.Option(help="Write the anytime plot as PNG.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the anytime plot as PNG.", callback=output_file)
+    ] = None,
     report: Annotated[
-        Path | None, typer.Option(help="Folder for an HTML report comparing the strategies.")
+        Path | None,
+        typer.Option(
+            help="Folder for an HTML report comparing the strategies.", callback=output_folder
+        ),
     ] = None,
 ) -> None:
     """Run each strategy over many seeds and compare the architectures they return."""
@@ -70,18 +87,21 @@ def bench(
     # The report reads each strategy's funnel back from the stored runs.
     with report_storage(storage) if report else nullcontext(storage) as db:
         with LazyBar("bench", " runs") as bar:
-            result = run_bench(
-                source,
-                dataset=dataset,
-                strategies=names,
-                seeds=seed_list,
-                budget=limit,
-                params=params,
-                storage=db,
-                reuse=reuse,
-                workers=workers,
-                progress=bar.update,
-            )
+            try:
+                result = run_bench(
+                    source,
+                    dataset=dataset,
+                    strategies=names,
+                    seeds=seed_list,
+                    budget=limit,
+                    params=params,
+                    storage=db,
+                    reuse=reuse,
+                    workers=workers,
+                    progress=bar.update,
+                )
+            except KeyboardInterrupt:
+                raise Interrupted(_stopped(bar.done, storage)) from None
         if report:
             page = write_bench_report(result, db, report)
     print_table(result)
@@ -93,6 +113,14 @@ def bench(
         plot_anytime(result, plot)
     if report:
         out.print(f"wrote {page}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _stopped(done: float, storage: Path | None) -> str:
+    """How far an interrupted bench got, and whether a rerun can replay it."""
+    where = f"bench stopped after {done:.0f} finished runs"
+    if storage is None:
+        return f"{where}; nothing was stored (--storage makes a bench resumable)"
+    return f"{where}; rerun the same command to replay them from {storage} and continue"
 
 
 def print_table(result: BenchResult) -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.outputs import writable_file, writable_folder
 
 app = typer.Typer(
     add_completion=False,
@@ -31,6 +32,17 @@ err = Console(stderr=True)
 DataDirOption = Annotated[Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")]
 
 
+def output_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Option callback: a file option that cannot be written fails while the options are read,
+    before any work."""
+    return value and writable_file(value, param.opts[0])
+
+
+def output_folder(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Option callback: the same for a folder option (created later if missing)."""
+    return value and writable_folder(value, param.opts[0])
+
+
 def nb201_source(data_dir: Path | None) -> Path | None:
     """The NB201 folder under an explicit data dir; ``None`` lets the loader use PMFNAS_DATA."""
     return data_dir / "nb201" if data_dir else None
@@ -43,10 +55,12 @@ def load_benchmark(data_dir: Path | None) -> NB201Benchmark:
 
 
 class LazyBar:
-    """A rich progress bar on stderr that appears only once work is reported.
+    """A rich progress bar on stderr that appears only once work is reported, and only on a
+    terminal.
 
     Starting it lazily keeps error output to the single line of ``main``, and quick work (a
-    cached benchmark) silent.
+    cached benchmark) silent; a stderr that goes to a file or pipe would only receive its blank
+    lines.
     """
 
     def __init__(self, label: str, unit: str = "") -> None:
@@ -60,10 +74,13 @@ class LazyBar:
         )
         self._task = self._bar.add_task(label, total=None)
         self._started = False
+        self.done = 0.0
+        """The work done when last reported (what an interrupt message can say was reached)."""
 
     def update(self, done: float, total: float) -> None:
+        self.done = done
         self._bar.update(self._task, completed=done, total=total)
-        if not self._started:
+        if not self._started and err.is_terminal:  # a log gets no bar, only blank lines
             self._bar.start()
             self._started = True
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out
+from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out, output_file
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS
 
@@ -25,12 +25,13 @@ DEFAULT_PROXIES = "nwot,synflow,mfnas_sum"
 SpaceOption = Annotated[str, typer.Option(help="Search space (nb201).")]
 DataOption = Annotated[str, typer.Option(help="Dataset name or image-folder path.")]
 ProxiesOption = Annotated[str, typer.Option(help="Comma-separated proxy names.")]
-BatchOption = Annotated[int, typer.Option(help="Images per mini-batch.")]
+BatchOption = Annotated[int, typer.Option(min=1, help="Images per mini-batch.")]
 WidthOption = Annotated[
-    int, typer.Option(help="Network channels C (NB201: 16; grad_norm/snip/fisher need 16).")
+    int,
+    typer.Option(min=1, help="Network channels C (NB201: 16; grad_norm/snip/fisher need 16)."),
 ]
 CellsOption = Annotated[
-    int, typer.Option(help="Cells per stage N (NB201: 5; grad_norm/snip/fisher need 5).")
+    int, typer.Option(min=1, help="Cells per stage N (NB201: 5; grad_norm/snip/fisher need 5).")
 ]
 SeedOption = Annotated[int, typer.Option(help="Seed of batches, initialisation and sampling.")]
 WorkersOption = Annotated[int, typer.Option(help="Worker processes.")]
@@ -115,8 +116,13 @@ def score(
     workers: WorkersOption = 1,
     table: TableOption = None,
     data_dir: DataDirOption = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Write a score-vs-accuracy PNG.")] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write results as JSON.", callback=output_file),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a score-vs-accuracy PNG.", callback=output_file)
+    ] = None,
 ) -> None:
     """Rank correlation of proxies with NB201 200-epoch test accuracy on a random sample."""
     from pmfnas.api import (

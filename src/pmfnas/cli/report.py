@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, app, nb201_source, out
+from pmfnas.cli.common import DataDirOption, app, nb201_source, out, output_folder
 
 
 @app.command()
@@ -17,7 +17,10 @@ def report(
         str | None, typer.Option(help="Study inside the file (default: its only study).")
     ] = None,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for report.html and the PNG figures.")
+        Path,
+        typer.Option(
+            "--out", help="Folder for report.html and the PNG figures.", callback=output_folder
+        ),
     ] = Path("report"),
     data_dir: DataDirOption = None,
 ) -> None:

@@ -8,8 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, print_fields
-from pmfnas.errors import ConfigError
+from pmfnas.cli.common import (
+    DataDirOption,
+    LazyBar,
+    app,
+    fmt,
+    load_benchmark,
+    output_file,
+    output_folder,
+    print_fields,
+)
+from pmfnas.errors import ConfigError, Interrupted
+from pmfnas.study import INTERRUPTED
 from pmfnas.units import parse_duration, parse_options
 
 BENCHMARKS = ("nb201",)
@@ -51,7 +61,10 @@ def search(
     device: Annotated[str, typer.Option(help="cpu or cuda when training.")] = "cpu",
     checkpoints: Annotated[
         Path | None,
-        typer.Option(help="Folder for per-epoch training checkpoints (crash-safe resume)."),
+        typer.Option(
+            help="Folder for per-epoch training checkpoints (crash-safe resume).",
+            callback=output_folder,
+        ),
     ] = None,
     storage: Annotated[
         Path | None, typer.Option(help="SQLite file; an interrupted study resumes from it.")
@@ -62,7 +75,8 @@ def search(
     ] = True,
     data_dir: DataDirOption = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the summary as JSON.")
+        Path | None,
+        typer.Option("--json", help="Write the summary as JSON.", callback=output_file),
     ] = None,
 ) -> None:
     """Search for the best architecture and print it with its test accuracy.
@@ -85,28 +99,40 @@ def search(
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
     )
-    if tabular:
-        bench = load_benchmark(data_dir)
-        with LazyBar("search", " s") as bar:
-            summary = api.run_search(
-                bench, dataset=dataset or "cifar10", reuse=reuse, progress=bar.update, **common
+    try:
+        if tabular:
+            bench = load_benchmark(data_dir)
+            with LazyBar("search", " s") as bar:
+                summary = api.run_search(
+                    bench, dataset=dataset or "cifar10", reuse=reuse, progress=bar.update, **common
+                )
+        else:
+            training = api.training_evaluator(
+                data or api.DEFAULT_DATA,
+                data_dir=data_dir,
+                split=split,
+                device=device,
+                seed=seed,
+                checkpoint_dir=checkpoints,
             )
-    else:
-        training = api.training_evaluator(
-            data or api.DEFAULT_DATA,
-            data_dir=data_dir,
-            split=split,
-            device=device,
-            seed=seed,
-            checkpoint_dir=checkpoints,
-        )
-        with LazyBar("search (wall clock)", " s") as bar:
-            summary = api.run_training_search(
-                api.real_data_evaluator(training), reuse=reuse, progress=bar.update, **common
-            )
+            with LazyBar("search (wall clock)", " s") as bar:
+                summary = api.run_training_search(
+                    api.real_data_evaluator(training), reuse=reuse, progress=bar.update, **common
+                )
+    except KeyboardInterrupt:
+        raise Interrupted(f"search stopped before its first result; {_kept(storage)}") from None
     print_summary(summary)
     if json_out:
         json_out.write_text(json.dumps(summary, indent=2) + "\n")
+    if summary["stop_reason"] == INTERRUPTED:
+        raise Interrupted(f"search stopped; above is the best it had found; {_kept(storage)}")
+
+
+def _kept(storage: Path | None) -> str:
+    """Whether a rerun of an interrupted search resumes it."""
+    if storage is None:
+        return "nothing was stored (--storage makes a search resumable)"
+    return f"rerun the same command to resume from {storage}"
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -124,4 +150,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         "strategy's own time": f"{summary['strategy_s']:.2f} s of {summary['wall_s']:.1f} s wall",
     }
     where = summary["dataset"] if tabular else f"{summary['data']} (real training)"
-    print_fields(f"{summary['strategy']} on {where}, seed {summary['seed']}", rows)
+    title = f"{summary['strategy']} on {where}, seed {summary['seed']}"
+    if summary["stop_reason"] == INTERRUPTED:
+        title += " (interrupted: the best so far)"
+    print_fields(title, rows)

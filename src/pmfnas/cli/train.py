@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, out, print_fields
+from pmfnas.cli.common import (
+    DataDirOption,
+    LazyBar,
+    app,
+    out,
+    output_file,
+    output_folder,
+    print_fields,
+)
+from pmfnas.errors import Interrupted
 from pmfnas.types import Fidelity
 
 
@@ -42,14 +52,19 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of initialisation and batch order.")] = 0,
     checkpoint: Annotated[
         Path | None,
-        typer.Option(help="Folder for per-epoch checkpoints; a rerun resumes after a crash."),
+        typer.Option(
+            help="Folder for per-epoch checkpoints; a rerun resumes after a crash.",
+            callback=output_folder,
+        ),
     ] = None,
     save: Annotated[
-        Path | None, typer.Option(help="Save the trained weights (a state_dict) here.")
+        Path | None,
+        typer.Option(help="Save the trained weights (a state_dict) here.", callback=output_file),
     ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the summary and curve as JSON.")
+        Path | None,
+        typer.Option("--json", help="Write the summary and curve as JSON.", callback=output_file),
     ] = None,
 ) -> None:
     """Train one architecture with the NB201 recipe and print its learning curve."""
@@ -73,7 +88,10 @@ def train(
             checkpoint_dir=checkpoint,
             progress=bar.update,
         )
-        model, summary = api.train_architecture(arch, evaluator, fidelity)
+        try:
+            model, summary = api.train_architecture(arch, evaluator, fidelity)
+        except KeyboardInterrupt:
+            raise Interrupted(_stopped(bar.done, epochs, checkpoint)) from None
     print_curve(summary["curve"])
     print_fields(
         f"NB201 #{summary['index']} on {summary['data']}",
@@ -92,6 +110,14 @@ def train(
         torch.save(model.state_dict(), save)
     if json_out:
         json_out.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _stopped(done: float, epochs: int, checkpoint: Path | None) -> str:
+    """Where an interrupted training stopped, and whether a rerun can resume it."""
+    where = f"training stopped in epoch {max(1, math.ceil(done))} of {epochs}"
+    if checkpoint is None:
+        return f"{where}; nothing was saved (--checkpoint makes a training resumable)"
+    return f"{where}; {checkpoint} holds its finished epochs: rerun the same command to resume"
 
 
 def print_curve(curve: list[dict[str, Any]]) -> None:

@@ -57,8 +57,9 @@ class ImageDataset:
     split: str = "full"
 
     def __post_init__(self) -> None:
-        if self.num_classes < 1:
-            raise DataError(f"dataset {self.name}: num_classes must be positive")
+        if self.num_classes < 2:
+            classes = "1 class" if self.num_classes == 1 else f"{self.num_classes} classes"
+            raise DataError(f"dataset {self.name} has {classes}; classification needs at least 2")
         if (self.valid_x is None) != (self.valid_y is None):
             raise DataError(f"dataset {self.name}: valid_x and valid_y must be given together")
         if self.classes and len(self.classes) != self.num_classes:
@@ -71,6 +72,8 @@ class ImageDataset:
 
     def _check_part(self, part: str, x: Tensor, y: Tensor) -> None:
         where = f"dataset {self.name}, {part} part"
+        if len(y) == 0:
+            raise DataError(f"{where}: no images (too few to divide into parts)")
         if x.ndim != 4 or x.shape[1:] != self.train_x.shape[1:]:
             raise DataError(f"{where}: images of shape {tuple(x.shape)}, expected (N, C, H, W)")
         if y.dtype != torch.int64 or y.shape != (len(x),):

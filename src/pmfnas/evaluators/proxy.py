@@ -8,12 +8,13 @@ from typing import Any
 import torch
 
 from pmfnas.data import ImageDataset, load_dataset
-from pmfnas.errors import FidelityError
+from pmfnas.errors import ConfigError, DataError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.evaluators.proxies import ProxyScore, compute_proxies
 from pmfnas.evaluators.proxy_table import ScoreFn, Scores
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.types import Arch, Fidelity, Result
+from pmfnas.spaces.networks import check_buildable
+from pmfnas.types import Arch, Fidelity, Result, check_seed
 
 
 class ProxyEvaluator:
@@ -41,11 +42,19 @@ class ProxyEvaluator:
         cells_per_stage: int = 5,
         seed: int = 0,
     ) -> None:
+        check_buildable(data, channels, cells_per_stage)
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be positive, got {batch_size}")
+        if len(data.train_y) <= batch_size:
+            raise DataError(
+                f"{data.name}: the proxies need more than one batch of {batch_size} training "
+                f"images; it has {len(data.train_y)}"
+            )
         self.data = data
         self.batch_size = batch_size
         self.channels = channels
         self.cells_per_stage = cells_per_stage
-        self.seed = seed
+        self.seed = check_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         batches = data.batches("train", batch_size, shuffle=True, generator=generator)
         (self._x1, self._y1), (self._x2, self._y2) = next(batches), next(batches)

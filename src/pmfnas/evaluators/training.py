@@ -26,11 +26,13 @@ import torch
 from pmfnas.data import ImageDataset, take_fraction
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit
+from pmfnas.outputs import writable_folder
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.networks import NB201Network, build_network
+from pmfnas.spaces.nb201_costs import check_input_size
+from pmfnas.spaces.networks import NB201Network, build_network, check_buildable
 from pmfnas.training import TrainingRecipe, evaluate, fit
 from pmfnas.training.loop import Device, Progress
-from pmfnas.types import Arch, Fidelity, Result
+from pmfnas.types import Arch, Fidelity, Result, check_seed
 
 
 class TrainingEvaluator:
@@ -71,9 +73,12 @@ class TrainingEvaluator:
             )
         self.data = data
         self.recipe = recipe or TrainingRecipe()
+        check_buildable(data, self.recipe.channels, self.recipe.cells_per_stage)
         self.run = Device.of(device, amp)
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
+        self.seed = check_seed(seed)
+        self.checkpoint_dir = checkpoint_dir and writable_folder(
+            checkpoint_dir, "checkpoint folder"
+        )
         self.progress = progress
         self.space = NB201Space()
         self._datasets: dict[tuple[float, int], ImageDataset] = {}
@@ -106,6 +111,8 @@ class TrainingEvaluator:
     def dataset(self, fidelity: Fidelity) -> ImageDataset:
         """The data at ``fidelity``'s fraction and resolution (made once, then kept)."""
         key = (fidelity.fraction, fidelity.resolution)
+        if fidelity.resolution:
+            check_input_size(fidelity.resolution)
         if key not in self._datasets:
             data = take_fraction(self.data, fidelity.fraction, self.seed)
             self._datasets[key] = data.resized(fidelity.resolution) if fidelity.resolution else data

@@ -22,8 +22,9 @@ import torch
 from pmfnas import __version__
 from pmfnas.errors import ArchitectureError, ConfigError, DataError
 from pmfnas.spaces.nb201 import EDGES, OPS, NB201Space, check, format_cell
+from pmfnas.spaces.nb201_costs import check_input_size
 from pmfnas.spaces.networks import NB201Network, build_network, count_parameters
-from pmfnas.types import Arch
+from pmfnas.types import Arch, check_seed
 
 __all__ = ["ONNX_OPSET", "ExportFormat", "export_model", "load_weights", "prepare_model"]
 
@@ -95,11 +96,8 @@ def prepare_model(
         "cells_per_stage": cells_per_stage,
         "input_channels": input_channels,
     }
-    for name, value in sizes.items():
-        if value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value}")
     with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
-        torch.manual_seed(seed)
+        torch.manual_seed(check_seed(seed))
         model = build_network(cell, **sizes)
     if weights is not None:
         if isinstance(weights, Mapping):
@@ -142,11 +140,7 @@ def export_model(
     out = Path(out)
     if fmt is ExportFormat.PYTHON and out.suffix != ".py":
         raise ConfigError(f"python export needs an output file ending in .py, got {out}")
-    if input_size < 4 or input_size % 4:
-        raise ConfigError(
-            f"input size {input_size} does not fit an NB201 network: its two stride-2 reductions "
-            "need a positive multiple of 4"
-        )
+    check_input_size(input_size)
     cell = _resolve(arch)
     model = prepare_model(
         cell,

@@ -20,6 +20,7 @@ from pmfnas.bench import (
     BenchResult,
     study_name,
 )
+from pmfnas.outputs import writable_folder
 from pmfnas.report.anytime import plot_anytime
 from pmfnas.report.html import Section, Table, write_html
 from pmfnas.report.study_report import PAGE, funnel_sections
@@ -41,7 +42,7 @@ def report_storage(storage: str | Path | None) -> Iterator[Path]:
 def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path) -> Path:
     """Write ``report.html``, ``anytime.png`` and one ``funnel-<strategy>.png`` per strategy
     into ``out``; ``storage`` holds the bench's runs (one study per strategy and seed)."""
-    out = Path(out)
+    out = writable_folder(Path(out), "report folder")
     out.mkdir(parents=True, exist_ok=True)
     plot_anytime(result, out / "anytime.png")
     seeds = len(result.runs) // len(result.strategies)

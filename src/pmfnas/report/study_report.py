@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from pmfnas.outputs import writable_folder
 from pmfnas.report.cell import plot_cell
 from pmfnas.report.figures import plot_pareto, plot_predictions, plot_study_anytime
 from pmfnas.report.funnel import decisions, funnel, plot_funnel
@@ -29,7 +30,7 @@ def write_study_report(
     has nothing to show is left out, with a note on the page saying why.
     """
     data = load_study(path, study, source)
-    out = Path(out)
+    out = writable_folder(Path(out), "report folder")
     out.mkdir(parents=True, exist_ok=True)
     for name in FIGURES:  # a figure left out this time must not linger from an earlier report
         (out / name).unlink(missing_ok=True)

@@ -17,6 +17,7 @@ import numpy as np
 
 from pmfnas.errors import ArchitectureError
 from pmfnas.types import Arch
+from pmfnas.units import plain_int
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operation names; a cell stores each edge's op as its position in this tuple."""
@@ -118,9 +119,8 @@ class NB201Space:
     def resolve(self, text: str) -> Arch:
         """Read a user's architecture: an NATS index (``6111``) or a canonical string."""
         text = text.strip()
-        if text.isdigit():
-            return self.arch(int(text))
-        return parse(text)
+        index = plain_int(text)
+        return parse(text) if index is None else self.arch(index)
 
     def index(self, arch: Arch) -> int:
         return int(self._index_of_code[_code(check(arch))])

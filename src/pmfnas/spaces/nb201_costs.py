@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from pmfnas.errors import ArchitectureError
+from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.spaces.nb201 import NUM_EDGES, OPS, NB201Space
 
 DATASET_SHAPES: dict[str, tuple[int, int]] = {
@@ -50,6 +50,84 @@ def _reduction_costs(c_in: int, c_out: int, resolution: int) -> tuple[int, int]:
     return macs_per_pixel + 4 * c_out, macs_per_pixel * resolution * resolution
 
 
+def _stem_and_head_params(channels: int, num_classes: int, input_channels: int) -> int:
+    """The stem's 3x3 conv and BN, and the head's BN and linear classifier."""
+    stem = 9 * input_channels * channels + 2 * channels
+    head = 2 * (4 * channels) + 4 * channels * num_classes + num_classes
+    return stem + head
+
+
+MAX_PARAMS = 10**9
+"""The largest network pmfnas builds: a billion parameters are 4 GB of float32 weights, and
+training needs as much again for gradients and for momentum. A size beyond it is a typo
+(``--channels 20000``), refused before torch tries to allocate it."""
+
+MAX_CELLS_PER_STAGE = 100
+"""The deepest network pmfnas builds (NB201: 5 cells per stage): far deeper than any NB201 search
+uses, and each cell is a Python module to build."""
+
+
+def largest_params(
+    channels: int, cells_per_stage: int, num_classes: int = 10, input_channels: int = 3
+) -> int:
+    """Parameters of the largest NB201 network of a size: every edge a 3x3 convolution.
+
+    Python integers, so an absurd size gives a huge count, never an overflow.
+    """
+    widths = (channels, 2 * channels, 4 * channels)
+    conv = int(_KERNEL_AREA[OPS.index("nor_conv_3x3")])
+    cell = sum(NUM_EDGES * (conv * w * w + 2 * w) for w in widths)
+    reductions = sum(_reduction_costs(widths[s - 1], widths[s], 1)[0] for s in (1, 2))
+    fixed = _stem_and_head_params(channels, num_classes, input_channels) + reductions
+    return fixed + cells_per_stage * cell
+
+
+def check_network_size(
+    *, channels: int, cells_per_stage: int, num_classes: int = 10, input_channels: int = 3
+) -> None:
+    """A :class:`ConfigError` for a size whose networks cannot be built: a size below 1, more
+    than :data:`MAX_CELLS_PER_STAGE` cells per stage, or a largest cell of more than
+    :data:`MAX_PARAMS` parameters (judged by the largest cell, so a size fits every cell of a
+    search or none). The message states the widest network that can be built at that depth."""
+    sizes = {
+        "channels": channels,
+        "cells_per_stage": cells_per_stage,
+        "num_classes": num_classes,
+        "input_channels": input_channels,
+    }
+    for name, value in sizes.items():
+        if value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value}")
+    if cells_per_stage > MAX_CELLS_PER_STAGE:
+        raise ConfigError(
+            f"{cells_per_stage} cells per stage: pmfnas builds at most {MAX_CELLS_PER_STAGE}"
+        )
+    count = largest_params(channels, cells_per_stage, num_classes, input_channels)
+    if count <= MAX_PARAMS:
+        return
+    low, high = 0, channels  # the widest C that fits lies in [low, high)
+    while high - low > 1:
+        mid = (low + high) // 2
+        fits = largest_params(mid, cells_per_stage, num_classes, input_channels) <= MAX_PARAMS
+        low, high = (mid, high) if fits else (low, mid)
+    widest = f"; at N={cells_per_stage} the widest is C={low}" if low else ""
+    raise ConfigError(
+        f"an NB201 network of C={channels}, N={cells_per_stage}, {num_classes} classes would "
+        f"hold up to {count / 1e6:,.0f} M parameters; pmfnas builds at most "
+        f"{MAX_PARAMS / 1e6:,.0f} M{widest}"
+    )
+
+
+def check_input_size(size: int) -> None:
+    """A :class:`ConfigError` unless ``size`` fits an NB201 network: a positive multiple of 4,
+    since each reduction halves the resolution and its two branches agree only on even sizes."""
+    if size < 4 or size % 4:
+        raise ConfigError(
+            f"input size {size} does not fit an NB201 network: its two stride-2 reductions "
+            "need a positive multiple of 4"
+        )
+
+
 def _check_cells(cells: np.ndarray) -> np.ndarray:
     cells = np.asarray(cells)
     if cells.ndim != 2 or cells.shape[1] != NUM_EDGES or not np.issubdtype(cells.dtype, np.integer):
@@ -74,13 +152,11 @@ def params_and_flops(
     its two branches only agree in size on even inputs.
     """
     cells = _check_cells(cells)
-    if input_size <= 0 or input_size % 4:
-        raise ValueError(f"input_size must be a positive multiple of 4, got {input_size}")
+    check_input_size(input_size)
     widths = (channels, 2 * channels, 4 * channels)
     resolutions = (input_size, input_size // 2, input_size // 4)
 
-    head = 2 * widths[-1] + widths[-1] * num_classes + num_classes
-    params = 9 * input_channels * channels + 2 * channels + head
+    params = _stem_and_head_params(channels, num_classes, input_channels)
     flops = 9 * input_channels * channels * input_size * input_size
     flops += widths[-1] * num_classes + num_classes
     for stage in (1, 2):

@@ -7,13 +7,19 @@ classifier. With the defaults its parameter count equals the NB201 records exact
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from pmfnas.spaces.nb201 import check
+from pmfnas.spaces.nb201_costs import check_input_size, check_network_size
 from pmfnas.spaces.ops import Cell, ResidualReduction
 from pmfnas.types import Arch
+
+if TYPE_CHECKING:
+    from pmfnas.data import ImageDataset
 
 
 class NB201Network(nn.Module):
@@ -30,6 +36,12 @@ class NB201Network(nn.Module):
     ) -> None:
         super().__init__()
         check(cell)
+        check_network_size(
+            channels=channels,
+            cells_per_stage=cells_per_stage,
+            num_classes=num_classes,
+            input_channels=input_channels,
+        )
         widths = (channels, 2 * channels, 4 * channels)
         self.stem = nn.Sequential(
             nn.Conv2d(input_channels, channels, 3, padding=1, bias=False),
@@ -69,6 +81,19 @@ def build_network(
         num_classes=num_classes,
         input_channels=input_channels,
     )
+
+
+def check_buildable(data: ImageDataset, channels: int, cells_per_stage: int) -> None:
+    """A :class:`~pmfnas.errors.ConfigError`, before any work, unless NB201 networks of this
+    size can be built for ``data``'s classes, channels and image size."""
+    check_network_size(
+        channels=channels,
+        cells_per_stage=cells_per_stage,
+        num_classes=data.num_classes,
+        input_channels=data.channels,
+    )
+    for side in data.image_size:
+        check_input_size(side)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 from pmfnas.errors import ConfigError
 from pmfnas.registry import Registry
 from pmfnas.spaces.base import SearchSpace
-from pmfnas.types import Request, Trial
+from pmfnas.types import Request, Trial, check_seed
 
 STRATEGIES: Registry[type[BaseStrategy]] = Registry("strategy")
 
@@ -37,7 +37,7 @@ class BaseStrategy(ABC):
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
         self.space = space
-        self.seed = seed
+        self.seed = check_seed(seed)
 
     @abstractmethod
     def ask(self) -> Request | None:

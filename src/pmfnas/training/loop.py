@@ -52,7 +52,9 @@ class Device:
 
     @classmethod
     def of(cls, name: str | torch.device, amp: bool | None = None) -> Device:
-        device = torch.device(name)
+        """The device ``name`` (``cpu``, ``cuda`` or ``cuda:i``); a :class:`ConfigError` for
+        any other name and for a CUDA device this machine does not have."""
+        device = _device(name)
         cuda = device.type == "cuda"
         return cls(device, amp=cuda if amp is None else amp, channels_last=cuda)
 
@@ -63,6 +65,22 @@ class Device:
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+def _device(name: str | torch.device) -> torch.device:
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {str(name)!r}: use cpu, cuda or cuda:<index>")
+    if device.type == "cuda":
+        count = torch.cuda.device_count()  # 0 without a GPU or a CUDA build of torch
+        if count == 0:
+            raise ConfigError(f"device {str(name)!r}: this machine has no CUDA GPU (use cpu)")
+        if (device.index or 0) >= count:
+            raise ConfigError(f"device {str(name)!r}: only cuda:0..cuda:{count - 1} exist")
+    return device
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
