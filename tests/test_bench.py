@@ -1,11 +1,12 @@
 """``pmfnas bench``: seed parsing, the anytime rule, aggregation, and real runs on the NB201 data."""
 
 import json
+import signal
 import sqlite3
 
 import numpy as np
 import pytest
-from clirun import run
+from clirun import SAFETY_TIMEOUT, run, spawn, stored_trials, wait_for
 
 from pmfnas.api import run_search
 from pmfnas.bench import (
@@ -61,6 +62,12 @@ def test_parse_seeds(text, seeds):
         ("-1", "count"),
         ("", "count"),
         ("1,", "count"),
+        ("²", "count"),
+        ("٣", "count"),
+        ("0-٣", "count"),
+        ("9" * 5000, "out of range"),
+        ("4294967296-4294967296", "seed must be an integer"),
+        ("1-99999999999", "count"),
     ],
 )
 def test_parse_seeds_rejects(text, message):
@@ -233,3 +240,43 @@ def test_parallel_runs_equal_serial_ones_and_share_a_storage_file(bench, tmp_pat
         )
     assert stored == {f"{r.strategy}-cifar10-seed{r.seed}": r.n_trials for r in parallel.runs}
     _same(serial, run_bench(bench, workers=2, storage=db, **settings))
+
+
+def test_an_interrupted_bench_keeps_no_partial_run_and_a_rerun_completes_it(
+    bench, tmp_path, monkeypatch
+):
+    settings = {"strategies": ["rea"], "seeds": [0, 1], "budget": 3000, "workers": 1}
+    db = tmp_path / "runs.db"
+    calls = []
+    evaluate = TabularEvaluator.evaluate
+
+    def interrupted(self, arch, fidelity):
+        calls.append(arch)
+        if len(calls) == 20:  # inside the first run
+            raise KeyboardInterrupt
+        return evaluate(self, arch, fidelity)
+
+    monkeypatch.setattr(TabularEvaluator, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # not a record of the partial run
+        run_bench(bench, storage=db, **settings)
+    assert len(Storage(db).trials(1, SPACE)) == 19
+    monkeypatch.setattr(TabularEvaluator, "evaluate", evaluate)
+    _same(run_bench(bench, storage=db, **settings), run_bench(bench, **settings))
+
+
+def test_an_interrupted_bench_stops_its_workers_and_a_rerun_replays(capsys, data_env, tmp_path):
+    db = tmp_path / "runs.db"
+    args = ["bench", "--strategies", "rea", "--seeds", "0-15", "--budget", "20000"]
+    args += ["--workers", "2", "--storage", str(db)]
+    child = spawn(*args)
+    wait_for(lambda: len(stored_trials(db)) >= 1, child)  # the first of 16 runs has begun
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=SAFETY_TIMEOUT)
+    assert child.returncode == 130 and err.count("\n") == 1
+    assert err.startswith("interrupted: bench stopped after ")
+    assert err.endswith(f"rerun the same command to replay them from {db} and continue\n")
+    kept = stored_trials(db)
+    code, _, err = run(capsys, *args, "--json", str(tmp_path / "bench.json"))
+    assert code == 0, err
+    assert set(kept) <= set(stored_trials(db))  # the stored trials were replayed, not redone
+    assert len(json.loads((tmp_path / "bench.json").read_text())["results"]) == 16

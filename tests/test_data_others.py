@@ -172,3 +172,17 @@ def test_name_dispatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PMFNAS_DATA", str(tmp_path))
     with pytest.raises(DataError, match=r"fashion-mnist: folder not found"):
         load_dataset("Fashion-MNIST")
+
+
+def test_folders_that_cannot_make_a_classification_are_refused(tmp_path: Path) -> None:
+    for i in range(10):
+        (tmp_path / "one" / "a").mkdir(parents=True, exist_ok=True)
+        _save(tmp_path / "one" / "a" / f"{i}.npy", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(DataError, match=r"has 1 class; classification needs at least 2"):
+        read_image_folder(tmp_path / "one")
+    for name in ("a", "b"):  # two images a class: none left to test on
+        (tmp_path / "two" / name).mkdir(parents=True)
+        for i in range(2):
+            _save(tmp_path / "two" / name / f"{i}.npy", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(DataError, match=r"test part: no images"):
+        read_image_folder(tmp_path / "two")

@@ -8,9 +8,17 @@ import sys
 import numpy as np
 import pytest
 
-from pmfnas.errors import ArchitectureError
-from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import all_params_and_flops, params_and_flops
+from pmfnas.errors import ArchitectureError, ConfigError
+from pmfnas.spaces.nb201 import OPS, NB201Space
+from pmfnas.spaces.nb201_costs import (
+    MAX_CELLS_PER_STAGE,
+    MAX_PARAMS,
+    all_params_and_flops,
+    check_input_size,
+    check_network_size,
+    largest_params,
+    params_and_flops,
+)
 from pmfnas.spaces.networks import build_network, count_flops, count_parameters
 
 RANDOM_CELLS = np.random.default_rng(0).integers(0, 5, size=(24, 6))
@@ -81,3 +89,31 @@ def test_rejects_bad_input() -> None:
 def test_does_not_import_torch() -> None:
     code = "import sys, pmfnas.spaces.nb201_costs; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("channels", "cells", "classes", "inputs"), [(16, 5, 10, 3), (4, 1, 120, 1)]
+)
+def test_largest_params_is_the_all_conv_cell(channels, cells, classes, inputs) -> None:
+    all_conv = np.array([[OPS.index("nor_conv_3x3")] * 6])
+    params, _ = params_and_flops(
+        all_conv, channels=channels, cells_per_stage=cells, num_classes=classes,
+        input_channels=inputs,
+    )  # fmt: skip
+    assert largest_params(channels, cells, classes, inputs) == round(params[0] * 1e6)
+
+
+def test_sizes_that_cannot_be_built_are_refused_with_the_widest_that_can() -> None:
+    check_network_size(channels=16, cells_per_stage=5)
+    with pytest.raises(ConfigError, match=r"widest is C=409") as refused:
+        check_network_size(channels=20000, cells_per_stage=5)
+    assert "1,000 M" in str(refused.value)
+    assert largest_params(409, 5) <= MAX_PARAMS < largest_params(410, 5)
+    with pytest.raises(ConfigError, match=r"at most 100"):
+        check_network_size(channels=1, cells_per_stage=MAX_CELLS_PER_STAGE + 1)
+    for size in ("channels", "cells_per_stage", "num_classes", "input_channels"):
+        with pytest.raises(ConfigError, match=rf"{size} must be a positive integer"):
+            check_network_size(**{"channels": 4, "cells_per_stage": 1, size: 0})
+    for side in (0, 2, 6, 30):
+        with pytest.raises(ConfigError, match=r"positive multiple of 4"):
+            check_input_size(side)

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from pmfnas.errors import ArchitectureError
+from pmfnas.data import load_dataset
+from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.networks import build_network, count_flops, count_parameters
+from pmfnas.spaces.networks import (
+    build_network,
+    check_buildable,
+    count_flops,
+    count_parameters,
+)
 
 ARCH_0 = (
     "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
@@ -65,3 +71,19 @@ def test_builder_rejects_bad_cells() -> None:
         build_network((0, 1, 2))
     with pytest.raises(ArchitectureError):
         build_network((0, 1, 2, 3, 4, 5))
+
+
+def test_builder_refuses_sizes_it_cannot_build_before_allocating() -> None:
+    with pytest.raises(ConfigError, match=r"widest is C="):
+        build_network(NB201Space().arch(0), channels=20000)
+    with pytest.raises(ConfigError, match=r"cells_per_stage must be a positive integer"):
+        build_network(NB201Space().arch(0), cells_per_stage=0)
+
+
+def test_buildable_needs_an_image_side_that_is_a_multiple_of_4() -> None:
+    data = load_dataset("digits")  # 8 x 8 pixels
+    check_buildable(data, 8, 1)
+    with pytest.raises(ConfigError, match=r"input size 6 does not fit"):
+        check_buildable(data.resized(6), 8, 1)
+    with pytest.raises(ConfigError, match=r"channels must be a positive integer"):
+        check_buildable(data, 0, 1)

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from pmfnas.api import compute_proxy_table, select_archs
 from pmfnas.cli import main
 from pmfnas.data import load_dataset
-from pmfnas.errors import ConfigError, FidelityError
+from pmfnas.errors import ConfigError, DataError, FidelityError
 from pmfnas.evaluators.proxy import ProxyEvaluator
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.types import Fidelity
@@ -85,12 +86,46 @@ def test_cli_score_on_cifar10(data_dir, tmp_path, monkeypatch, capsys):
         (["proxies", "compute", "--space", "darts"], "unknown space"),
         (["proxies", "score", "--data", "digits", "--sample", "2"], "no NB201 accuracies"),
         (["proxies", "compute", "--workers", "0"], "--workers"),
+        (["proxies", "compute", "--data", "digits", "--archs", "2", "--seed", "-1"], "seed must"),
+        (["proxies", "compute", "--archs", "9" * 30], "out of range"),
+        (["proxies", "compute", "--archs", "²"], "--archs must be"),
+        (["proxies", "score", "--json", "nodir/q.json"], "--json nodir/q.json"),
     ],
 )
 def test_cli_errors(data_dir, monkeypatch, capsys, argv, message, tmp_path):
     monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
     monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as done:
         main([*argv, "--width", "4", "--cells", "1", "--batch-size", "8"])
     err = capsys.readouterr().err
     assert done.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("size", [["--width", "0"], ["--cells", "0"], ["--batch-size", "0"]])
+def test_cli_refuses_sizes_below_1(capsys, size):
+    with pytest.raises(SystemExit) as done:
+        main(["proxies", "compute", "--data", "digits", "--archs", "2", *size])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and size[0] in err and len(err.strip().splitlines()) == 1
+
+
+def test_too_few_images_for_two_batches_is_a_data_error(digits):
+    few = replace(digits, train_x=digits.train_x[:16], train_y=digits.train_y[:16])
+    with pytest.raises(DataError, match=r"more than one batch of 16 training images; it has 16"):
+        ProxyEvaluator(few, **SMALL)
+    ProxyEvaluator(replace(few, train_x=digits.train_x[:17], train_y=digits.train_y[:17]), **SMALL)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"channels": 0}, ConfigError, "channels must be a positive integer"),
+        ({"cells_per_stage": 1000}, ConfigError, "at most 100"),
+        ({"batch_size": 0}, ConfigError, "batch_size must be positive"),
+        ({"seed": -1}, ConfigError, "seed must be an integer"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(digits, change, error, message):
+    with pytest.raises(error, match=message):
+        ProxyEvaluator(digits, **{**SMALL, **change})

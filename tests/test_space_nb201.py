@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pmfnas.errors import ArchitectureError
+from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.spaces.nb201 import NUM_ARCHS, OPS, NB201Space, format_cell, parse
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -116,3 +116,11 @@ def test_encoding_is_one_hot(space):
     assert enc.shape == (30,)
     assert enc.sum() == 6
     assert enc.reshape(6, 5).argmax(axis=1).tolist() == [3, 3, 3, 1, 3, 2]
+
+
+def test_resolve_takes_only_ascii_indices(space):
+    with pytest.raises(ArchitectureError, match="malformed"):
+        space.resolve("²")
+    with pytest.raises(ConfigError, match="out of range"):
+        space.resolve("9" * 5000)
+    assert space.resolve("0006111") == space.arch(6111)

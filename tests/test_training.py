@@ -14,6 +14,7 @@ from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import build_network
 from pmfnas.training import TrainingRecipe, evaluate, fit
 from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
+from pmfnas.training.loop import Device
 
 CELL = NB201Space().arch(6111)
 RECIPE = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
@@ -192,3 +193,19 @@ def test_checkpoints_are_replaced_whole(tmp_path):
     save_checkpoint(path, {"config": {"a": 1}, "x": 2})
     assert load_checkpoint(path, {"a": 1})["x"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["run.pt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "gpus", "message"),
+    [
+        ("tpu", 0, "unknown device 'tpu'"),
+        ("cuda:x", 1, "unknown device 'cuda:x'"),
+        ("mps", 0, "unknown device 'mps'"),
+        ("cuda", 0, "no CUDA GPU"),
+        ("cuda:2", 2, r"only cuda:0\.\.cuda:1 exist"),
+    ],
+)
+def test_devices_that_do_not_exist_are_config_errors(monkeypatch, name, gpus, message):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    with pytest.raises(ConfigError, match=message):
+        Device.of(name)

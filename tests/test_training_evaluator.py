@@ -188,3 +188,17 @@ def test_real_datasets_learn_clearly_above_chance(data_dir, data, fidelity, abov
     )
     result = evaluator.evaluate(CELL, fidelity)
     assert result.val_acc > above and result.private["test_acc"] > above
+
+
+def test_bad_settings_fail_before_any_training(digits, tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ConfigError, match="seed must be an integer"):
+        TrainingEvaluator(digits, TINY, seed=-1)
+    with pytest.raises(ConfigError, match="afile is a file, not a folder"):
+        TrainingEvaluator(digits, TINY, checkpoint_dir=tmp_path / "afile" / "ck")
+    with pytest.raises(ConfigError, match="input size 6 does not fit"):
+        TrainingEvaluator(digits.resized(6), TINY)
+    with pytest.raises(ConfigError, match="input size 2 does not fit"):
+        TrainingEvaluator(digits, TINY).evaluate(CELL, Fidelity(epochs=1, resolution=2))
+    with pytest.raises(ConfigError, match="widest is C="):
+        TrainingEvaluator(digits, TINY).evaluate(CELL, Fidelity(epochs=1, channels=20000))

@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 
-from pmfnas.errors import BudgetError, FidelityError
-from pmfnas.types import Budget, Fidelity
+from pmfnas.errors import BudgetError, ConfigError, FidelityError
+from pmfnas.types import MAX_SEED, Budget, Fidelity, check_seed
 
 
 @pytest.mark.parametrize("text", ["epochs=12", "epochs=200", "proxy:zen", "proxy:nwot,synflow"])
@@ -100,3 +101,14 @@ def test_a_longer_training_of_the_same_schedule_extends_a_prefix():
     assert not Fidelity(epochs=12).extends(Fidelity(epochs=3))  # its own 3-epoch schedule
     assert not Fidelity(epochs=12).extends(Fidelity.parse("epochs=3,horizon=12,fraction=0.5"))
     assert not Fidelity(epochs=12).extends(Fidelity(proxies=("nwot",)))
+
+
+@pytest.mark.parametrize("seed", [0, 7, MAX_SEED, np.int64(3)])
+def test_seeds(seed):
+    assert check_seed(seed) == seed and type(check_seed(seed)) is int
+
+
+@pytest.mark.parametrize("seed", [-1, MAX_SEED + 1, 1.0, "3", None])
+def test_bad_seeds(seed):
+    with pytest.raises(ConfigError, match=r"seed must be an integer in 0\.\.4294967295"):
+        check_seed(seed)

@@ -1,7 +1,7 @@
 import pytest
 
 from pmfnas.errors import BudgetError, ConfigError
-from pmfnas.units import parse_duration, parse_options
+from pmfnas.units import parse_duration, parse_options, plain_int
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,26 @@ def test_options():
     }
     with pytest.raises(ConfigError):
         parse_options(["population"])
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0", 0),
+        ("6111", 6111),
+        ("007", 7),
+        ("²", None),
+        ("٣", None),
+        ("-1", None),
+        ("1.5", None),
+        ("", None),
+        ("0" * 30 + "5", 5),
+    ],
+)
+def test_plain_int_takes_ascii_digits_only(text, value):
+    assert plain_int(text) == value
+
+
+def test_plain_int_refuses_a_number_of_thousands_of_digits():
+    with pytest.raises(ConfigError, match=r"\(5000 digits\) is out of range"):
+        plain_int("9" * 5000)

@@ -12,14 +12,6 @@ from pathlib import Path
 from pmfnas.errors import ConfigError
 
 
-def _nearest_existing(path: Path) -> Path:
-    """``path`` or its closest ancestor that exists (the current folder for a relative path)."""
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate
-    return Path.cwd()
-
-
 def writable_file(path: Path, what: str = "output file") -> Path:
     """``path`` itself, or a :class:`ConfigError` unless a file can be written there now.
 
@@ -38,7 +30,8 @@ def writable_file(path: Path, what: str = "output file") -> Path:
 
 def writable_folder(path: Path, what: str = "output folder") -> Path:
     """``path`` itself, or a :class:`ConfigError` unless it is, or can be made, a writable folder."""
-    existing = _nearest_existing(path)
+    # ``path`` or its closest existing ancestor (a relative path's last parent is ".")
+    existing = next((p for p in (path, *path.parents) if p.exists()), path)
     if not existing.is_dir():
         raise ConfigError(f"{what} {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
