@@ -10,18 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import (
-    DataDirOption,
-    LazyBar,
-    app,
-    fmt,
-    load_benchmark,
-    out,
-    output_file,
-    output_folder,
-)
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out
+from pmfnas.cli.guards import on_interrupt, output_file, output_folder
 from pmfnas.cli.search import BENCHMARKS
-from pmfnas.errors import ConfigError, Interrupted
+from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration
 
 if TYPE_CHECKING:
@@ -86,22 +78,19 @@ def bench(
 
     # The report reads each strategy's funnel back from the stored runs.
     with report_storage(storage) if report else nullcontext(storage) as db:
-        with LazyBar("bench", " runs") as bar:
-            try:
-                result = run_bench(
-                    source,
-                    dataset=dataset,
-                    strategies=names,
-                    seeds=seed_list,
-                    budget=limit,
-                    params=params,
-                    storage=db,
-                    reuse=reuse,
-                    workers=workers,
-                    progress=bar.update,
-                )
-            except KeyboardInterrupt:
-                raise Interrupted(_stopped(bar.done, storage)) from None
+        with LazyBar("bench", " runs") as bar, on_interrupt(lambda: _stopped(bar.done, storage)):
+            result = run_bench(
+                source,
+                dataset=dataset,
+                strategies=names,
+                seeds=seed_list,
+                budget=limit,
+                params=params,
+                storage=db,
+                reuse=reuse,
+                workers=workers,
+                progress=bar.update,
+            )
         if report:
             page = write_bench_report(result, db, report)
     print_table(result)

@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pmfnas.benchmarks.nb201 import NB201Benchmark
-from pmfnas.outputs import writable_file, writable_folder
 
 app = typer.Typer(
     add_completion=False,
@@ -30,17 +29,6 @@ out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 
 err = Console(stderr=True)
 
 DataDirOption = Annotated[Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")]
-
-
-def output_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
-    """Option callback: a file option that cannot be written fails while the options are read,
-    before any work."""
-    return value and writable_file(value, param.opts[0])
-
-
-def output_folder(param: typer.CallbackParam, value: Path | None) -> Path | None:
-    """Option callback: the same for a folder option (created later if missing)."""
-    return value and writable_folder(value, param.opts[0])
 
 
 def nb201_source(data_dir: Path | None) -> Path | None:

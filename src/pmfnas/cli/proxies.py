@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out, output_file
+from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out
+from pmfnas.cli.guards import output_file
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS
 

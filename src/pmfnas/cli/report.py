@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, app, nb201_source, out, output_folder
+from pmfnas.cli.common import DataDirOption, app, nb201_source, out
+from pmfnas.cli.guards import output_folder
 
 
 @app.command()

@@ -8,16 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import (
-    DataDirOption,
-    LazyBar,
-    app,
-    fmt,
-    load_benchmark,
-    output_file,
-    output_folder,
-    print_fields,
-)
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, print_fields
+from pmfnas.cli.guards import on_interrupt, output_file, output_folder
 from pmfnas.errors import ConfigError, Interrupted
 from pmfnas.study import INTERRUPTED
 from pmfnas.units import parse_duration, parse_options
@@ -99,28 +91,28 @@ def search(
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
     )
-    try:
-        if tabular:
-            bench = load_benchmark(data_dir)
-            with LazyBar("search", " s") as bar:
-                summary = api.run_search(
-                    bench, dataset=dataset or "cifar10", reuse=reuse, progress=bar.update, **common
-                )
-        else:
-            training = api.training_evaluator(
-                data or api.DEFAULT_DATA,
-                data_dir=data_dir,
-                split=split,
-                device=device,
-                seed=seed,
-                checkpoint_dir=checkpoints,
+    if tabular:
+        bench = load_benchmark(data_dir)
+        with LazyBar("search", " s") as bar, on_interrupt(lambda: _no_result(storage)):
+            summary = api.run_search(
+                bench, dataset=dataset or "cifar10", reuse=reuse, progress=bar.update, **common
             )
-            with LazyBar("search (wall clock)", " s") as bar:
-                summary = api.run_training_search(
-                    api.real_data_evaluator(training), reuse=reuse, progress=bar.update, **common
-                )
-    except KeyboardInterrupt:
-        raise Interrupted(f"search stopped before its first result; {_kept(storage)}") from None
+    else:
+        training = api.training_evaluator(
+            data or api.DEFAULT_DATA,
+            data_dir=data_dir,
+            split=split,
+            device=device,
+            seed=seed,
+            checkpoint_dir=checkpoints,
+        )
+        with (
+            LazyBar("search (wall clock)", " s") as bar,
+            on_interrupt(lambda: _no_result(storage)),
+        ):
+            summary = api.run_training_search(
+                api.real_data_evaluator(training), reuse=reuse, progress=bar.update, **common
+            )
     print_summary(summary)
     if json_out:
         json_out.write_text(json.dumps(summary, indent=2) + "\n")
@@ -133,6 +125,10 @@ def _kept(storage: Path | None) -> str:
     if storage is None:
         return "nothing was stored (--storage makes a search resumable)"
     return f"rerun the same command to resume from {storage}"
+
+
+def _no_result(storage: Path | None) -> str:
+    return f"search stopped before its first result; {_kept(storage)}"
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -10,16 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import (
-    DataDirOption,
-    LazyBar,
-    app,
-    out,
-    output_file,
-    output_folder,
-    print_fields,
-)
-from pmfnas.errors import Interrupted
+from pmfnas.cli.common import DataDirOption, LazyBar, app, out, print_fields
+from pmfnas.cli.guards import on_interrupt, output_file, output_folder
 from pmfnas.types import Fidelity
 
 
@@ -77,7 +69,10 @@ def train(
     recipe = api.training_recipe(
         data, channels=channels, cells_per_stage=cells, batch_size=batch_size, lr=lr
     )
-    with LazyBar("training", " epochs") as bar:
+    with (
+        LazyBar("training", " epochs") as bar,
+        on_interrupt(lambda: _stopped(bar.done, epochs, checkpoint)),
+    ):
         evaluator = api.training_evaluator(
             data,
             data_dir=data_dir,
@@ -88,10 +83,7 @@ def train(
             checkpoint_dir=checkpoint,
             progress=bar.update,
         )
-        try:
-            model, summary = api.train_architecture(arch, evaluator, fidelity)
-        except KeyboardInterrupt:
-            raise Interrupted(_stopped(bar.done, epochs, checkpoint)) from None
+        model, summary = api.train_architecture(arch, evaluator, fidelity)
     print_curve(summary["curve"])
     print_fields(
         f"NB201 #{summary['index']} on {summary['data']}",
