@@ -8,9 +8,7 @@ import sys
 
 import pytest
 import torch
-from clirun import run
-
-from pmfnas.cli import main
+from clirun import exit_code, run
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import build_network
@@ -66,21 +64,14 @@ def test_a_compute_budget_gives_the_same_trials_under_any_load(tmp_path):
     a core busy: the same trials, costs and clocks, which a wall-clock budget cannot promise."""
     argv = ["search", "--budget", "2e10flops", "-o", "low_sample=20", "--storage"]
     first, second = tmp_path / "a.db", tmp_path / "b.db"
-    assert main_exit([*argv, str(first)]) == 0
+    assert exit_code(*argv, str(first)) == 0
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        assert main_exit([*argv, str(second)]) == 0
+        assert exit_code(*argv, str(second)) == 0
     finally:
         hog.kill()
     trials = _stored_trials(first)
     assert len(trials) > 20 and trials == _stored_trials(second)
-
-
-def main_exit(argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-        sys.exit(0)
-    return exit_info.value.code
 
 
 def test_default_search_needs_no_data_folder(tmp_path):
