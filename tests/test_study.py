@@ -248,7 +248,7 @@ def test_a_request_the_budget_cannot_pay_for_says_so():
     space = NB201Space()
     result = Study(space, ToyEvaluator(), create_strategy("random", space), 30.0).run()
     assert len(result.trials) == 2  # 12 s each
-    assert result.stop_reason.startswith("the remaining 6 s cannot pay for epochs=12 of |")
+    assert result.stop_reason.startswith("the remaining 6.0 s cannot pay for epochs=12 of |")
 
 
 def test_a_smaller_budget_returns_the_stored_study_as_it_stood_there(tmp_path):

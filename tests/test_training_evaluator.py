@@ -13,6 +13,8 @@ from pmfnas.api import (
 )
 from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError, FidelityError
+from pmfnas.evaluators.multi import MultiFidelityEvaluator
+from pmfnas.evaluators.proxy import ProxyEvaluator
 from pmfnas.evaluators.training import TrainingEvaluator
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201_costs import params_and_flops
@@ -20,7 +22,7 @@ from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.study import Study
 from pmfnas.training import TrainingRecipe
-from pmfnas.types import Fidelity
+from pmfnas.types import Fidelity, Trial, TrialState
 
 SPACE = NB201Space()
 CELL = SPACE.arch(6111)
@@ -114,6 +116,30 @@ def test_expected_seconds_follow_the_measured_epochs(digits):
     epoch = result.curve[0]["seconds"]
     ratio = _flops(digits, SPACE.arch(0), 1) / (_flops(digits, CELL, 1) - _flops(digits, CELL, 0))
     assert evaluator.expected_cost(SPACE.arch(0), fidelity) == pytest.approx(epoch * ratio)
+
+
+def test_a_resumed_search_expects_costs_from_the_replayed_trials(digits, monkeypatch):
+    first = TrainingEvaluator(digits, TINY)
+    fidelity = Fidelity(epochs=1)
+    result = first.evaluate(CELL, fidelity)
+    trial = Trial(0, CELL, fidelity, TrialState.COMPLETE, result.metrics, result.cost, 1.0,
+                  result.curve)  # fmt: skip
+    resumed = TrainingEvaluator(digits, TINY)
+
+    def no_probe(*_):
+        raise AssertionError("a replayed setting needs no probe")
+
+    monkeypatch.setattr(resumed, "seconds_per_flop", no_probe)
+    resumed.observe(trial)
+    expected = resumed.expected_cost(SPACE.arch(0), fidelity)
+    assert expected == pytest.approx(first.expected_cost(SPACE.arch(0), fidelity))
+
+
+def test_proxies_and_training_charge_one_unit(digits):
+    with pytest.raises(ConfigError, match="one unit"):
+        MultiFidelityEvaluator(
+            ProxyEvaluator(digits), TrainingEvaluator(digits, TINY, budget_unit="flops")
+        )
 
 
 def test_a_training_stops_at_its_limit_on_a_batch_boundary(digits):

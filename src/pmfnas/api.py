@@ -21,7 +21,7 @@ from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.study import Progress, Study, trials_per_fidelity
-from pmfnas.types import Fidelity
+from pmfnas.types import Fidelity, TrialState
 from pmfnas.units import format_amount
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ def _run_study(
         "budget": result.budget,
         "budget_unit": evaluator.budget_unit,
         "trials": trials_per_fidelity(result.trials),
+        "stopped": sum(t.state is TrialState.STOPPED for t in result.trials),
         "n_trials": len(result.trials),
         "stop_reason": result.stop_reason,
         "strategy_s": result.strategy_seconds,

@@ -268,6 +268,7 @@ class _Spending:
 
 
 def trials_per_fidelity(trials: list[Trial]) -> dict[str, int]:
-    """How many trials each fidelity received, cheapest first (reused ones included)."""
-    counts = Counter(t.fidelity for t in trials)
+    """How many trials each fidelity received, cheapest first (reused ones included, stopped
+    ones not: they did not finish)."""
+    counts = Counter(t.fidelity for t in trials if t.state is not TrialState.STOPPED)
     return {str(f): counts[f] for f in sorted(counts)}

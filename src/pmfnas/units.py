@@ -40,8 +40,10 @@ def parse_budget(text: str) -> tuple[float, BudgetKind]:
 
 
 def format_amount(value: float, unit: str) -> str:
-    """A budget amount for people, in its unit: ``34 s``, ``1.2e+13 FLOPs``."""
-    return f"{value:.3g} FLOPs" if unit == "flops" else f"{value:.0f} s"
+    """A budget amount for people, in its unit: ``9.5 s``, ``340 s``, ``1.2e+13 FLOPs``."""
+    if unit == "flops":
+        return f"{value:.3g} FLOPs"
+    return f"{value:.1f} s" if abs(value) < 100 else f"{value:.0f} s"
 
 
 def _value(text: str) -> Any:

@@ -164,7 +164,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         COST_LABELS[unit]: (
             f"{format_amount(summary['cost'], unit)} of {format_amount(summary['budget'], unit)}"
         ),
-        "trials per fidelity": ", ".join(f"{k}: {v}" for k, v in summary["trials"].items()),
+        "trials per fidelity": ", ".join(f"{k}: {v}" for k, v in summary["trials"].items())
+        + (f" (and {summary['stopped']} stopped at the budget)" if summary["stopped"] else ""),
         "stopped because": summary["stop_reason"],
         "strategy's own time": f"{summary['strategy_s']:.2f} s of {summary['wall_s']:.1f} s wall",
     }
