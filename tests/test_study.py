@@ -270,6 +270,6 @@ def test_a_budget_planning_strategy_replays_a_smaller_budget_as_it_ran(tmp_path)
         strategy = create_strategy("pmf", space, seed=0, low="none", medium="epochs=12")
         return Study(space, ToyEvaluator(), strategy, budget, storage=Storage(path)).run()
 
-    whole = pmf(3000.0)
-    cut = pmf(1000.0)
-    assert cut.trials == [t for t in whole.trials if t.clock <= 1000.0]
+    whole = pmf(800.0)
+    cut = pmf(400.0)
+    assert cut.trials == [t for t in whole.trials if t.clock <= 400.0]
