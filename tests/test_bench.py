@@ -191,9 +191,9 @@ def _count_evaluations(monkeypatch):
     calls = []
     evaluate = TabularEvaluator.evaluate
 
-    def counted(self, arch, fidelity):
+    def counted(self, arch, fidelity, limit=None):
         calls.append(arch)
-        return evaluate(self, arch, fidelity)
+        return evaluate(self, arch, fidelity, limit)
 
     monkeypatch.setattr(TabularEvaluator, "evaluate", counted)
     return calls
@@ -250,11 +250,11 @@ def test_an_interrupted_bench_keeps_no_partial_run_and_a_rerun_completes_it(
     calls = []
     evaluate = TabularEvaluator.evaluate
 
-    def interrupted(self, arch, fidelity):
+    def interrupted(self, arch, fidelity, limit=None):
         calls.append(arch)
         if len(calls) == 20:  # inside the first run
             raise KeyboardInterrupt
-        return evaluate(self, arch, fidelity)
+        return evaluate(self, arch, fidelity, limit)
 
     monkeypatch.setattr(TabularEvaluator, "evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):  # not a record of the partial run

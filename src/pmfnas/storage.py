@@ -2,7 +2,8 @@
 
 The file uses write-ahead logging (readers never block the writer) and records a schema version;
 a file written by an incompatible version is refused rather than misread. Rows are only ever
-inserted, never rewritten, so nothing already stored is lost by a later failure.
+inserted, never rewritten (but for a ``stopped`` trial, replaced by its complete rerun), so
+nothing already stored is lost by a later failure.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS studies (
     id INTEGER PRIMARY KEY,
     name TEXT UNIQUE NOT NULL,
     config TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    budget REAL
 );
 CREATE TABLE IF NOT EXISTS trials (
     study_id INTEGER NOT NULL REFERENCES studies(id),
@@ -71,6 +73,10 @@ class Storage:
                 self._db = sqlite3.connect(self.path)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
+                columns = {r[1] for r in self._db.execute("PRAGMA table_info(studies)")}
+                if "budget" not in columns:  # a file of version 0.1.0
+                    with self._db:
+                        self._db.execute("ALTER TABLE studies ADD COLUMN budget REAL")
             self._check_version()
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path} is not a usable pmfnas storage file: {exc}") from None
@@ -112,6 +118,15 @@ class Storage:
             )
         return int(cur.lastrowid)
 
+    def budget(self, study_id: int) -> float | None:
+        """The budget the study's stored trials were made under (``None``: not recorded)."""
+        row = self._db.execute("SELECT budget FROM studies WHERE id = ?", (study_id,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def set_budget(self, study_id: int, budget: float) -> None:
+        with self._db:
+            self._db.execute("UPDATE studies SET budget = ? WHERE id = ?", (budget, study_id))
+
     def studies(self) -> list[tuple[str, dict[str, Any]]]:
         """Every study's name and config, oldest first."""
         rows = self._db.execute("SELECT name, config FROM studies ORDER BY id").fetchall()
@@ -126,8 +141,13 @@ class Storage:
         return json.loads(row[1]), self.trials(int(row[0]), space)
 
     def append(self, study_id: int, trial: Trial, space: SearchSpace) -> None:
-        """Store one finished trial (atomically: it is there completely or not at all)."""
+        """Store one finished trial (atomically: it is there completely or not at all). It
+        replaces a ``stopped`` trial of the same number: the run that the budget cut short."""
         with self._db:
+            self._db.execute(
+                "DELETE FROM trials WHERE study_id = ? AND number = ? AND state = ?",
+                (study_id, trial.number, TrialState.STOPPED.value),
+            )
             self._db.execute(
                 "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (

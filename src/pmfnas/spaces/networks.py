@@ -83,16 +83,19 @@ def build_network(
     )
 
 
-def check_buildable(data: ImageDataset, channels: int, cells_per_stage: int) -> None:
+def check_buildable(
+    data: ImageDataset, channels: int, cells_per_stage: int, resolution: int = 0
+) -> None:
     """A :class:`~pmfnas.errors.ConfigError`, before any work, unless NB201 networks of this
-    size can be built for ``data``'s classes, channels and image size."""
+    size can be built for ``data``'s classes, channels and image size (``resolution`` pixels
+    per side, if the images are to be resized)."""
     check_network_size(
         channels=channels,
         cells_per_stage=cells_per_stage,
         num_classes=data.num_classes,
         input_channels=data.channels,
     )
-    for side in data.image_size:
+    for side in (resolution,) if resolution else data.image_size:
         check_input_size(side)
 
 
