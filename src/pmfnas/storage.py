@@ -71,10 +71,7 @@ _TABLES = {
     )""",
     "leases": """CREATE TABLE IF NOT EXISTS leases (
         study_id INTEGER PRIMARY KEY REFERENCES studies(id),
-        pid INTEGER NOT NULL,
-        host TEXT NOT NULL,
-        token TEXT NOT NULL,
-        heartbeat REAL NOT NULL
+        pid INTEGER NOT NULL, host TEXT NOT NULL, token TEXT NOT NULL, heartbeat REAL NOT NULL
     )""",
 }
 _READABLE = {"meta", "studies", "trials"}  # what a v1 file already has: enough to read it
