@@ -277,7 +277,7 @@ class Storage:
                 pid, host, heartbeat = row
                 raise StorageError(
                     f"study {name!r} in {self.path} is being run by pid {pid} on {host} (last "
-                    f"heartbeat {time.time() - heartbeat:.0f} s ago); wait for it to finish or "
+                    f"heartbeat {max(0.0, time.time() - heartbeat):.0f} s ago); wait for it to finish or "
                     "use another --study"
                 )
             db.execute(
