@@ -17,6 +17,15 @@ from pmfnas.types import Arch
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """Train and score with one thread, as searches do: the test networks are tiny, and on a
+    shared 2-core machine more threads only make them slower (and results differ by count)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The data folder (``$PMFNAS_DATA``, else ``../shared/data``); skips the test if absent."""

@@ -184,9 +184,9 @@ def _count_evaluations(monkeypatch):
     calls = []
     evaluate = TabularEvaluator.evaluate
 
-    def counted(self, arch, fidelity):
+    def counted(self, arch, fidelity, limit=None):
         calls.append(arch)
-        return evaluate(self, arch, fidelity)
+        return evaluate(self, arch, fidelity, limit)
 
     monkeypatch.setattr(TabularEvaluator, "evaluate", counted)
     return calls

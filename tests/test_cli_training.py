@@ -2,12 +2,13 @@
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 import torch
-from clirun import run
+from clirun import exit_code, run
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import build_network
@@ -32,22 +33,52 @@ def test_train_prints_the_curve_and_saves_weights(capsys, tmp_path):
 
 def test_default_search_trains_on_digits_and_reaches_90_percent(capsys, tmp_path):
     out_json = tmp_path / "search.json"
-    code, out, err = run(capsys, "search", "--budget", "30s", "--json", str(out_json))
+    code, out, err = run(
+        capsys, "search", "--budget", "6e10flops", "-o", "low_sample=50", "--json", str(out_json)
+    )
     assert code == 0, err
     assert "digits (real training)" in out
+    assert "setting: NB201 networks C=8, N=1, batch 64, on 1,081 of 1,081 training" in out
+    assert "ladder: proxy:meco,synflow → epochs=4 → epochs=12" in out
     summary = json.loads(out_json.read_text())
     assert summary["data"] == "digits" and summary["strategy"] == "pmf"
     assert summary["test_acc"] >= 90
     # PMF's real-training ladder: proxies, a short complete schedule, then 12 epochs.
     assert list(summary["trials"]) == ["proxy:meco,synflow", "epochs=4", "epochs=12"]
     assert summary["fidelity"] == "epochs=12"
+    assert summary["budget_unit"] == "flops" and summary["cost"] <= 6e10
+
+
+def _stored_trials(path):
+    """What a stored study measured, without when it ran or how many seconds it took."""
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT arch, fidelity, metrics, cost, clock, info FROM trials"
+        ).fetchall()
+    return [(*row[:-1], {k: v for k, v in json.loads(row[-1]).items() if k != "seconds"})
+            for row in rows]  # fmt: skip
+
+
+def test_a_compute_budget_gives_the_same_trials_under_any_load(tmp_path):
+    """Two searches with one seed and one FLOPs budget, the second while another process keeps
+    a core busy: the same trials, costs and clocks, which a wall-clock budget cannot promise."""
+    argv = ["search", "--budget", "2e10flops", "-o", "low_sample=20", "--storage"]
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    assert exit_code(*argv, str(first)) == 0
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert exit_code(*argv, str(second)) == 0
+    finally:
+        hog.kill()
+    trials = _stored_trials(first)
+    assert len(trials) > 20 and trials == _stored_trials(second)
 
 
 def test_default_search_needs_no_data_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PMFNAS_DATA"}
     env["PMFNAS_CACHE"] = str(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "pmfnas", "search", "--budget", "3s",
+        [sys.executable, "-m", "pmfnas", "search", "--budget", "1e10flops", "-o", "low_sample=10",
          "-o", "medium=epochs=1,fraction=0.5", "-o", "high=epochs=2"],
         env=env, cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip

@@ -27,10 +27,13 @@ class ProxyToy:
     def expected_cost(self, arch, fidelity):
         return 0.25
 
-    def evaluate(self, arch, fidelity):
+    def evaluate(self, arch, fidelity, limit=None):
         convs = arch.count(CONV3)
         scores = {"big": 10.0 * convs + sum(arch), "flat": float(convs)}
         return Result(metrics={p: scores[p] for p in fidelity.proxies}, cost=0.25)
+
+    def observe(self, trial):
+        pass
 
     def test_accuracy(self, arch):
         return float(arch.count(CONV3))

@@ -11,7 +11,6 @@ import csv
 import os
 import pickle
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
@@ -183,10 +182,9 @@ def test_archive_record_under_the_wrong_index(archive_copy, tmp_path) -> None:
 # --- the cache ------------------------------------------------------------------------------
 
 
-def test_cache_round_trip_is_fast_and_equal(bench, nb201_dir, cache_dir) -> None:
-    start = time.perf_counter()
+def test_cache_round_trip_is_equal(bench, nb201_dir, cache_dir) -> None:
+    # how fast a cached load is, benchmarks/search_speed.py measures; here: that it is one
     again = NB201Benchmark.load(nb201_dir, cache_dir=cache_dir)
-    assert time.perf_counter() - start < 0.5
     assert again.from_cache
     for metric in METRICS:
         for dataset in DATASETS:

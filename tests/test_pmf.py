@@ -258,11 +258,11 @@ class _CrashingEvaluator:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def evaluate(self, arch, fidelity):
+    def evaluate(self, arch, fidelity, limit=None):
         if self.after == 0:
             raise _Crash
         self.after -= 1
-        return self.inner.evaluate(arch, fidelity)
+        return self.inner.evaluate(arch, fidelity, limit)
 
 
 def test_a_crash_mid_search_resumes_by_replay(space, evaluator, tmp_path):
@@ -295,14 +295,14 @@ def _small_pmf(space, **params):
 
 def test_real_data_smoke_test():
     """Proxies, then one epoch on half the digits, then three epochs: the same code as on the
-    table, here on a wall-clock budget."""
+    table, here on a compute budget."""
     from pmfnas import api
 
-    training = api.training_evaluator("digits", recipe=api.training_recipe("digits"))
+    training = api.training_evaluator("digits", budget_unit="flops")
     evaluator = api.real_data_evaluator(training)
     space = NB201Space()
-    strategy = _small_pmf(space, medium="epochs=1,fraction=0.5", high="epochs=3")
-    result = Study(space, evaluator, strategy, 25.0).run()
+    strategy = _small_pmf(space, medium="epochs=1,fraction=0.5", high="epochs=3", low_sample=30)
+    result = Study(space, evaluator, strategy, 2e10).run()
     fidelities = {t.fidelity for t in result.trials}
     assert {Fidelity.parse("proxy:synflow,nwot"), Fidelity.parse("epochs=1,fraction=0.5")} <= (
         fidelities
@@ -321,14 +321,16 @@ def test_promotions_continue_their_prefix_medium_runs():
 
     digits = api.training_evaluator("digits").data
     tiny = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
-    evaluator = api.real_data_evaluator(TrainingEvaluator(digits, tiny))
+    evaluator = api.real_data_evaluator(TrainingEvaluator(digits, tiny, budget_unit="flops"))
     space = NB201Space()
     medium = Fidelity.parse("epochs=1,horizon=3")
-    strategy = _small_pmf(space, medium=str(medium), high="epochs=3", patience=2)
-    trials = Study(space, evaluator, strategy, 12.0).run().trials
+    strategy = _small_pmf(space, medium=str(medium), high="epochs=3", patience=2, low_sample=30)
+    trials = Study(space, evaluator, strategy, 6e9).run().trials
     first_runs = {t.arch: t for t in trials if t.fidelity == medium}
     promoted = [t for t in trials if t.fidelity == Fidelity(epochs=3)]
     assert promoted
     for trial in promoted:
-        assert trial.curve[0] == first_runs[trial.arch].curve[0]  # the same first epoch, not redone
-        assert trial.cost < sum(row["seconds"] for row in trial.curve)
+        prefix = first_runs[trial.arch]
+        assert trial.curve[0] == prefix.curve[0]  # the same first epoch, not redone
+        # the prefix paid an epoch and a test pass, the promotion two epochs and a test pass
+        assert prefix.cost < trial.cost < 2 * prefix.cost

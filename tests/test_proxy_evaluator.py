@@ -9,9 +9,11 @@ from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.proxy import ProxyEvaluator
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces.nb201_costs import params_and_flops
 from pmfnas.types import Fidelity
 
 SMALL = {"batch_size": 16, "channels": 4, "cells_per_stage": 1}
+SMALL_NET = {"channels": 4, "cells_per_stage": 1, "input_channels": 1}
 SPACE = NB201Space()
 
 
@@ -30,6 +32,27 @@ def test_same_seed_same_scores_and_measured_cost(digits):
     other = ProxyEvaluator(digits, seed=4, **SMALL).evaluate(SPACE.arch(6111), fidelity)
     assert other.metrics["nwot"] != a.metrics["nwot"]  # another batch
     assert other.metrics["params"] == a.metrics["params"]  # data-independent
+
+
+def test_a_compute_budget_counts_the_proxies_passes(digits):
+    fidelity = Fidelity(proxies=("nwot", "synflow"))
+    evaluator = ProxyEvaluator(digits, budget_unit="flops", **SMALL)
+    cell = SPACE.arch(6111)
+    _, mflops = params_and_flops(np.array([cell]), **SMALL_NET, num_classes=10, input_size=8)
+    forward = mflops[0] * 1e6
+    # nwot reads a forward pass of the 16-image batch; synflow runs one image forward and back
+    assert evaluator.expected_cost(cell, fidelity) == pytest.approx(forward * (16 + 3))
+    result = evaluator.evaluate(cell, fidelity)
+    assert result.cost == result.private["flops"] == pytest.approx(forward * 19)
+    assert result.private["seconds"] > 0
+
+
+def test_a_wall_budget_expects_the_seconds_of_earlier_scorings(digits):
+    fidelity = Fidelity(proxies=("nwot",))
+    evaluator = ProxyEvaluator(digits, **SMALL)
+    assert evaluator.expected_cost(SPACE.arch(0), fidelity) is None
+    first = evaluator.evaluate(SPACE.arch(0), fidelity)
+    assert evaluator.expected_cost(SPACE.arch(1), fidelity) == first.cost
 
 
 def test_only_proxy_fidelities(digits):

@@ -229,8 +229,9 @@ def test_a_version_1_file_is_migrated_in_place_keeping_its_trials(tmp_path):
     sid = db.study("s", {"a": 1})
     db.append(sid, _trial(0), space)
     db.close()
-    with sqlite3.connect(path) as con:  # make it what version 1 wrote: no leases table
+    with sqlite3.connect(path) as con:  # make it what 0.1.0 wrote: version 1, no leases, no budget
         con.execute("DROP TABLE leases")
+        con.execute("ALTER TABLE studies DROP COLUMN budget")
         con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     con.close()
     assert Storage(path, read_only=True).load("s", space) == ({"a": 1}, [_trial(0)])
@@ -238,6 +239,9 @@ def test_a_version_1_file_is_migrated_in_place_keeping_its_trials(tmp_path):
     with db.lease(sid, "s"):
         db.append(sid, _trial(1), space)
     assert db.trials(sid, space) == [_trial(0), _trial(1)]
+    assert db.budget(sid) is None
+    db.set_budget(sid, 300.0)
+    assert db.budget(sid) == 300.0
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT value FROM meta").fetchall() == [(str(SCHEMA_VERSION),)]
     con.close()

@@ -1,4 +1,4 @@
-import time
+from dataclasses import replace
 
 import pytest
 from toy import ToyEvaluator
@@ -9,7 +9,7 @@ from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import BaseStrategy
 from pmfnas.study import Study, trials_per_fidelity
-from pmfnas.types import Fidelity, Request, TrialState
+from pmfnas.types import Fidelity, Request, Result, TrialState
 
 
 def _study(budget=300.0, seed=0, storage=None, name="s", evaluator=None, **kw):
@@ -74,10 +74,10 @@ def test_interrupted_study_resumes_to_the_same_result(tmp_path):
     path = tmp_path / "runs.db"
 
     class Crash(ToyEvaluator):
-        def evaluate(self, arch, fidelity):
+        def evaluate(self, arch, fidelity, limit=None):
             if self.calls == 7:
                 raise KeyboardInterrupt
-            return super().evaluate(arch, fidelity)
+            return super().evaluate(arch, fidelity, limit)
 
     with pytest.raises(KeyboardInterrupt):
         _study(storage=Storage(path), evaluator=Crash()).run()
@@ -135,13 +135,24 @@ def test_best_uses_highest_fidelity_evidence():
     assert trials_per_fidelity(result.trials) == {"epochs=12": 1, "epochs=200": 1}
 
 
+class FakeClock:
+    """A clock that moves only when told: timings that do not depend on the machine."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
 def test_strategy_time_is_measured_apart_from_evaluations():
     space = NB201Space()
+    clock = FakeClock()
 
     class SlowEvaluator(ToyEvaluator):
-        def evaluate(self, arch, fidelity):
-            time.sleep(0.2)
-            return super().evaluate(arch, fidelity)
+        def evaluate(self, arch, fidelity, limit=None):
+            clock.now += 0.2
+            return super().evaluate(arch, fidelity, limit)
 
     class SlowStrategy(BaseStrategy):
         name = "slow"
@@ -151,18 +162,126 @@ def test_strategy_time_is_measured_apart_from_evaluations():
             self.left = 2
 
         def ask(self):
-            time.sleep(0.03)
+            clock.now += 0.03
             self.left -= 1
             return Request((self.left,) * 6, Fidelity(epochs=12)) if self.left >= 0 else None
 
         def tell(self, trial):
-            time.sleep(0.03)
+            clock.now += 0.03
 
         def params(self):
             return {}
 
-    result = Study(space, SlowEvaluator(), SlowStrategy(space), 1000.0).run()
+    result = Study(space, SlowEvaluator(), SlowStrategy(space), 1000.0, clock=clock).run()
     assert len(result.trials) == 2
-    # 3 asks and 2 tells sleep 0.15 s; the 2 evaluations' 0.4 s are not the strategy's
-    assert 0.15 <= result.strategy_seconds < 0.15 + 0.3
-    assert result.wall_seconds >= result.strategy_seconds + 0.4
+    # 3 asks and 2 tells take 0.15 s; the 2 evaluations' 0.4 s are not the strategy's
+    assert result.strategy_seconds == pytest.approx(0.15)
+    assert result.wall_seconds == pytest.approx(0.55)
+
+
+class WallToy(ToyEvaluator):
+    """The toy on a wall clock: an evaluation takes its cost in (fake) seconds, and one that
+    would outlast its limit stops there, as a real training does."""
+
+    budget_unit = "wall"
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+        self.observed = []
+
+    def evaluate(self, arch, fidelity, limit=None):
+        cost = ToyEvaluator.expected_cost(self, arch, fidelity)
+        result = replace(super().evaluate(arch, fidelity), cost=cost)
+        if limit is not None and result.cost > limit:
+            self.clock.now += limit
+            return Result({}, limit, private={"epochs_done": limit}, stopped=True)
+        self.clock.now += result.cost
+        return result
+
+    def expected_cost(self, arch, fidelity):
+        return None  # known only afterwards, as for a first training
+
+    def observe(self, trial):
+        self.observed.append(trial.number)
+
+
+class Overhead(BaseStrategy):
+    """Asks a fixed list of 12-epoch requests, each ask taking 1 s of the clock."""
+
+    name = "overhead"
+
+    def __init__(self, space, clock):
+        super().__init__(space)
+        self.clock, self.queue = clock, [(op,) * 6 for op in range(5)] + [(1, 2, 3, 4, 0, 1)]
+
+    def ask(self):
+        self.clock.now += 1.0
+        return Request(self.queue.pop(0), Fidelity(epochs=12)) if self.queue else None
+
+    def tell(self, trial):
+        pass
+
+    def params(self):
+        return {}
+
+
+def test_a_wall_budget_is_spent_by_the_time_the_search_runs_overheads_included():
+    space, clock = NB201Space(), FakeClock()
+    result = Study(space, WallToy(clock), Overhead(space, clock), 100.0, clock=clock).run()
+    assert [t.clock for t in result.trials] == [13.0, 26.0, 39.0, 52.0, 65.0, 78.0]
+    assert result.spent == 78.0 and result.stop_reason == "strategy finished"
+
+
+def test_an_evaluation_cut_at_the_budget_is_stored_stopped_and_rerun_on_resume(tmp_path):
+    space, clock = NB201Space(), FakeClock()
+    path = tmp_path / "runs.db"
+
+    def study(budget):
+        strategy = Overhead(space, clock)
+        return Study(space, WallToy(clock), strategy, budget, storage=Storage(path), clock=clock)
+
+    cut = study(30.0).run()  # 13 s a trial: the third is stopped after 3 s
+    assert [t.state for t in cut.trials] == [TrialState.COMPLETE] * 2 + [TrialState.STOPPED]
+    assert cut.spent == 30.0 and cut.best.number == 1  # the stopped one is no evidence
+    assert "stopped after 3.00 epochs" in cut.stop_reason
+    evaluator = WallToy(clock)
+    resumed = Study(
+        space, evaluator, Overhead(space, clock), 100.0, storage=Storage(path), clock=clock
+    )
+    result = resumed.run()
+    assert evaluator.observed == [0, 1]  # replayed trials teach the evaluator their costs
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 6
+    stored = Storage(path).trials(1, space)
+    assert [t.state for t in stored] == [TrialState.COMPLETE] * 6  # the stopped row replaced
+
+
+def test_a_request_the_budget_cannot_pay_for_says_so():
+    space = NB201Space()
+    result = Study(space, ToyEvaluator(), create_strategy("random", space), 30.0).run()
+    assert len(result.trials) == 2  # 12 s each
+    assert result.stop_reason.startswith("the remaining 6.0 s cannot pay for epochs=12 of |")
+
+
+def test_a_smaller_budget_returns_the_stored_study_as_it_stood_there(tmp_path):
+    path = tmp_path / "runs.db"
+    whole = _study(budget=300.0, storage=Storage(path)).run()
+    cut = _study(budget=100.0, storage=Storage(path)).run()
+    assert cut.spent <= 100.0 and "not used" in cut.stop_reason
+    assert cut.trials == [t for t in whole.trials if t.clock <= 100.0]
+    assert cut.best.number == _study(budget=100.0).run().best.number
+    again = _study(budget=300.0, storage=Storage(path)).run()  # the whole study is still there
+    assert again.trials == whole.trials
+
+
+def test_a_budget_planning_strategy_replays_a_smaller_budget_as_it_ran(tmp_path):
+    """PMF plans by the budget it sees: a cut replays it under the stored study's budget."""
+    space, path = NB201Space(), tmp_path / "runs.db"
+
+    def pmf(budget):
+        strategy = create_strategy("pmf", space, seed=0, low="none", medium="epochs=12")
+        return Study(space, ToyEvaluator(), strategy, budget, storage=Storage(path)).run()
+
+    whole = pmf(800.0)
+    cut = pmf(400.0)
+    assert cut.trials == [t for t in whole.trials if t.clock <= 400.0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pmfnas.types import Arch, Fidelity, Result
+from pmfnas.types import Arch, Fidelity, Result, Trial
 
 
 class ToyEvaluator:
@@ -19,12 +19,15 @@ class ToyEvaluator:
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
         return float(fidelity.epochs) if fidelity.epochs else 0.5
 
-    def evaluate(self, arch: Arch, fidelity: Fidelity) -> Result:
+    def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
         self.calls += 1
         acc = 50.0 + 5.0 * sum(op == 3 for op in arch) + 0.1 * sum(arch)
         if fidelity.epochs >= 200:
             acc += 5.0
         return Result(metrics={"val_acc": acc}, cost=self.expected_cost(arch, fidelity))
+
+    def observe(self, trial: Trial) -> None:
+        pass
 
     def test_accuracy(self, arch: Arch) -> float:
         return 50.0 + 5.0 * sum(op == 3 for op in arch)

@@ -13,7 +13,7 @@ import numpy as np
 from pmfnas.benchmarks.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.benchmarks.nb201_proxies import shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError, DataError, NotAvailableError
-from pmfnas.evaluators.base import Evaluator
+from pmfnas.evaluators.base import BudgetUnit, Evaluator
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS, ProxyTable
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
@@ -21,7 +21,8 @@ from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.study import Progress, Study, trials_per_fidelity
-from pmfnas.types import Fidelity
+from pmfnas.types import Fidelity, TrialState
+from pmfnas.units import format_amount
 
 if TYPE_CHECKING:
     import torch
@@ -47,10 +48,14 @@ def _run_study(
     study: str,
     reuse: bool,
     progress: Progress | None,
+    announce: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one study and summarise its returned architecture as a JSON-ready dict."""
+    """Run one study and summarise its returned architecture as a JSON-ready dict;
+    ``announce`` hears the fidelity ladder the strategy climbs before it starts."""
     space = NB201Space()
     search = create_strategy(strategy, space, seed=seed, **(params or {}))
+    if announce:
+        announce(f"ladder: {ladder(search.params())}")
     db = Storage(storage) if storage else None
     try:
         result = Study(space, evaluator, search, budget, storage=db, name=study, reuse=reuse).run(
@@ -61,7 +66,10 @@ def _run_study(
             db.close()
     best = result.best
     if best is None:
-        raise BudgetError(f"a budget of {budget:g} s does not pay for a single evaluation")
+        raise BudgetError(
+            f"a budget of {format_amount(budget, evaluator.budget_unit)} does not pay for a "
+            f"single evaluation ({result.stop_reason})"
+        )
     test_acc = best.info.get("test_acc", evaluator.test_accuracy(best.arch))
     return {
         "strategy": strategy,
@@ -74,12 +82,29 @@ def _run_study(
         "test_acc": test_acc,
         "cost": result.spent,
         "budget": result.budget,
+        "budget_unit": evaluator.budget_unit,
         "trials": trials_per_fidelity(result.trials),
+        "stopped": sum(t.state is TrialState.STOPPED for t in result.trials),
         "n_trials": len(result.trials),
         "stop_reason": result.stop_reason,
         "strategy_s": result.strategy_seconds,
         "wall_s": result.wall_seconds,
     }
+
+
+def ladder(params: dict[str, Any]) -> str:
+    """The fidelities a strategy's parameters name, cheapest first (``a → b → c``)."""
+    if "rungs" in params:
+        rungs = params["rungs"].split(";")
+    elif "fidelity" in params:
+        rungs = [params["fidelity"]]
+    elif "proxies" in params:
+        rungs = [f"proxy:{params['proxies']}"]
+    else:
+        rungs = [
+            params[k] for k in ("low", "medium", "high") if params.get(k) not in (None, "none")
+        ]
+    return " → ".join(rungs)
 
 
 def run_search(
@@ -119,9 +144,10 @@ def run_search(
 DEFAULT_DATA = "digits"
 """The embedded default: scikit-learn's digits need no data folder."""
 
-SMALL_RECIPES = {"digits": {"batch_size": 64, "channels": 8, "cells_per_stage": 1}}
+SMALL_RECIPES = {"digits": {"batch_size": 64, "channels": 8, "cells_per_stage": 1, "fraction": 1.0}}
 """Recipe defaults for small datasets, where NB201's full 16-channel, 5-cell network and batch 256
-would be oversized (digits: 1,081 training images of 8 x 8 pixels)."""
+would be oversized (digits: 1,081 training images of 8 x 8 pixels); a search keeps them as given
+instead of planning its setting (:func:`search_evaluator`)."""
 
 
 TRAINING_LADDER = "proxy:meco,synflow;epochs=4;epochs=12"
@@ -132,15 +158,22 @@ needs enough optimizer steps to rank: on the digits, 3 epochs on half the data (
 images) ranked no better than chance (``benchmarks/digits_fidelities.py``)."""
 
 TRAINING_PARAMS: dict[str, dict[str, Any]] = {
-    "pmf": {"medium": "epochs=4", "high": "epochs=12", "low_share": 0.1, "patience": 5},
+    "pmf": {
+        "medium": "epochs=4",
+        "high": "epochs=12",
+        "low_share": 0.1,
+        "low_sample": 500,
+        "patience": 5,
+    },
     "sh": {"rungs": TRAINING_LADDER},
     "hyperband": {"rungs": TRAINING_LADDER},
 }
 """Strategy defaults for real training, under the user's own parameters. PMF's stage 1 may take
-10 % of the budget: proxies on the reduced network cost 0.05-0.1 s a cell on the digits. A
-stall is 5 medium results without a better one: a search of minutes affords only a hundred or so
-medium runs, and with the tabular patience of 20 PMF trained only about 6 candidates to 12
-epochs."""
+10 % of the budget, and at most 500 cells: proxies on the reduced network cost 0.05-0.1 s a cell
+on the digits (a three-minute search scored 465), but they count few FLOPs, so under a compute
+budget the share alone would let stage 1 take most of the wall time. A stall is 5 medium results
+without a better one: a search of minutes affords only a hundred or so medium runs, and with the
+tabular patience of 20 PMF trained only about 6 candidates to 12 epochs."""
 
 
 def training_params(strategy: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -167,6 +200,7 @@ def training_evaluator(
     seed: int = 0,
     checkpoint_dir: Path | None = None,
     progress: Callable[[float, float], None] | None = None,
+    budget_unit: BudgetUnit = "wall",
 ) -> TrainingEvaluator:
     """A training evaluator on a named dataset or image folder, split for validation."""
     from pmfnas.data import load_dataset
@@ -179,21 +213,88 @@ def training_evaluator(
         seed=seed,
         checkpoint_dir=checkpoint_dir,
         progress=progress,
+        budget_unit=budget_unit,
+    )
+
+
+SEARCH_THREADS = 1
+"""Torch threads of a real-training search on the CPU. The networks a search trains are small:
+on this project's 2-core machine one thread trained the digits network 7x faster than torch's
+default, and a thread count is part of what makes a search reproducible (results differ bit-wise
+between counts), so the default must not depend on the machine."""
+
+
+def search_evaluator(
+    data: str = DEFAULT_DATA,
+    *,
+    budget: float,
+    budget_unit: BudgetUnit = "wall",
+    data_dir: Path | None = None,
+    split: str = "holdout",
+    device: str = "cpu",
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    threads: int | None = None,
+    **knobs: Any,
+) -> MultiFidelityEvaluator:
+    """The proxies-and-training ladder of a real-training search on ``data``, trained at the
+    setting that ``budget`` pays for (:func:`pmfnas.evaluators.setting.plan_recipe`).
+
+    ``knobs`` (recipe fields: ``channels``, ``cells_per_stage``, ``batch_size``, ``fraction``,
+    ``resolution``; ``None`` = choose) are kept as given; so are the small-dataset defaults of
+    :data:`SMALL_RECIPES`. ``threads`` (default :data:`SEARCH_THREADS`) sets torch's thread
+    count for the whole process.
+    """
+    import torch
+
+    from pmfnas.data import load_dataset
+    from pmfnas.evaluators.setting import plan_recipe
+    from pmfnas.evaluators.training import TrainingEvaluator
+
+    torch.set_num_threads(threads or SEARCH_THREADS)
+    dataset = load_dataset(data, data_dir, split=split)
+    given = {k: v for k, v in knobs.items() if v is not None}
+    fixed = frozenset(given) | frozenset(SMALL_RECIPES.get(data.lower(), {}))
+    recipe = plan_recipe(
+        dataset, budget, budget_unit, training_recipe(data, **given), fixed, device
+    )
+    training = TrainingEvaluator(
+        dataset,
+        recipe,
+        device=device,
+        seed=seed,
+        checkpoint_dir=checkpoint_dir,
+        budget_unit=budget_unit,
+    )
+    return real_data_evaluator(training)
+
+
+def describe_setting(training: TrainingEvaluator) -> str:
+    """What a real-training search trains, in one line for people."""
+    recipe, data = training.recipe, training.dataset()
+    sizes = {part: len(data.part(part)[1]) for part in ("train", "valid", "test")}
+    side = data.image_size[0]
+    return (
+        f"setting: NB201 networks C={recipe.channels}, N={recipe.cells_per_stage}, batch "
+        f"{recipe.batch_size}, on {sizes['train']:,} of {len(training.data.train_y):,} training "
+        f"images at {side}x{side} px; {sizes['valid']:,} validation, {sizes['test']:,} test "
+        f"images; {training.threads} thread(s) on {training.run.device}"
     )
 
 
 def real_data_evaluator(training: TrainingEvaluator) -> MultiFidelityEvaluator:
-    """The whole ladder on ``training``'s data: proxies (on the reduced proxy-table network, two
-    batches of 64) below the training fidelities."""
+    """The whole ladder on ``training``'s data, at the recipe's resolution: proxies (on the
+    reduced proxy-table network, two batches of 64) below the training fidelities."""
     from pmfnas.evaluators.multi import MultiFidelityEvaluator
     from pmfnas.evaluators.proxy import ProxyEvaluator
 
     proxies = ProxyEvaluator(
-        training.data,
+        training.dataset(),
         batch_size=64,
         channels=TABLE_CHANNELS,
         cells_per_stage=TABLE_CELLS,
         seed=training.seed,
+        budget_unit=training.budget_unit,
     )
     return MultiFidelityEvaluator(proxies, training)
 
@@ -209,10 +310,14 @@ def run_training_search(
     study: str | None = None,
     reuse: bool = True,
     progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Search by real training within ``budget`` wall seconds; the returned architecture's test
-    accuracy is the one measured when it was trained (never used to choose it)."""
+    """Search by real training within ``budget`` (wall seconds or FLOPs, the evaluator's
+    unit); the returned architecture's test accuracy is the one measured when it was trained
+    (never used to choose it). ``announce`` hears the setting and the ladder before it starts."""
     data = evaluator.training.data.name
+    if announce:
+        announce(describe_setting(evaluator.training))
     summary = _run_study(
         evaluator,
         strategy,
@@ -223,6 +328,7 @@ def run_training_search(
         study=study or f"{strategy}-{data}-train-seed{seed}",
         reuse=reuse,
         progress=progress,
+        announce=announce,
     )
     device = str(evaluator.training.run.device)
     return {"benchmark": None, "data": data, "device": device, **summary}

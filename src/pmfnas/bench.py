@@ -30,16 +30,13 @@ from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import BaseStrategy
-from pmfnas.study import Study
+from pmfnas.study import CLOCK_TOLERANCE, Study
 from pmfnas.types import Trial, TrialState
 from pmfnas.units import parse_options
 
 ANYTIME_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 CURVE_POINTS = 101
 """Cost points (every 1 % of the budget) at which the anytime curve of a run is sampled."""
-
-CLOCK_TOLERANCE = 1e-9
-"""Rounding slack of accumulated clocks, as :meth:`pmfnas.types.Budget.fits` allows."""
 
 PROTOCOL = (
     "PEERS.md: NB201 (15,625 cells), signals 12-epoch test / 200-epoch validation accuracy, "
@@ -177,13 +174,11 @@ def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
         study = Study(
             space, evaluator, strategy, job.budget, storage=db, name=name, reuse=job.reuse
         )
-        result = study.run()
+        result = study.run()  # a stored run with a larger budget is cut at this one
     finally:
         if db:
             db.close()
-    # A stored study run with a larger budget replays past this one: cut it where a fresh run stops.
-    trials = [t for t in result.trials if t.clock <= job.budget + CLOCK_TOLERANCE]
-    best = strategy.best(trials)
+    trials, best = result.trials, result.best
     if best is None:
         raise BudgetError(
             f"{job.strategy}, seed {job.seed}: a budget of {job.budget:g} s does not pay for a "

@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 from pmfnas.types import Arch, Fidelity, Result
 
+Evaluate = Callable[[Arch, Fidelity, float | None], Result]
+"""An evaluator's ``evaluate(arch, fidelity, limit)``."""
+
 
 class SerialExecutor:
     """Run each evaluation in this process, one after the other (the default, and the reference)."""
@@ -13,6 +16,6 @@ class SerialExecutor:
     workers = 1
 
     def run(
-        self, evaluate: Callable[[Arch, Fidelity], Result], arch: Arch, fidelity: Fidelity
+        self, evaluate: Evaluate, arch: Arch, fidelity: Fidelity, limit: float | None = None
     ) -> Result:
-        return evaluate(arch, fidelity)
+        return evaluate(arch, fidelity, limit)

@@ -2,8 +2,8 @@
 
 The file uses write-ahead logging (readers never block the writer) and records a schema version;
 a file written by a newer version, or by another tool, is refused before anything is written.
-Trial rows are only ever inserted, never rewritten, so nothing already stored is lost by a later
-failure.
+Trial rows are only ever inserted, never rewritten (but for a ``stopped`` trial, replaced by its
+complete rerun), so nothing already stored is lost by a later failure.
 
 Many processes may share one file (``pmfnas bench`` runs one study per worker). Every write is a
 short ``BEGIN IMMEDIATE`` transaction, which takes the write lock before it reads, so two writers
@@ -32,7 +32,8 @@ from pmfnas.spaces.base import SearchSpace
 from pmfnas.types import Fidelity, Trial, TrialState
 
 SCHEMA_VERSION = 2
-"""1: meta, studies, trials. 2: adds leases (one runner per study); a v1 file is migrated in place."""
+"""1: meta, studies, trials (0.1.0 files lack ``studies.budget``). 2: adds leases (one runner per
+study). A version 1 file is migrated in place."""
 
 BUSY_TIMEOUT = 30.0
 """Seconds SQLite itself waits for another connection's lock before answering "locked"."""
@@ -51,7 +52,8 @@ _TABLES = {
         id INTEGER PRIMARY KEY,
         name TEXT UNIQUE NOT NULL,
         config TEXT NOT NULL,
-        created REAL NOT NULL
+        created REAL NOT NULL,
+        budget REAL
     )""",
     "trials": """CREATE TABLE IF NOT EXISTS trials (
         study_id INTEGER NOT NULL REFERENCES studies(id),
@@ -136,6 +138,8 @@ class Storage:
                 return
             for statement in _TABLES.values():
                 db.execute(statement)
+            if not _has_budget(db):  # a file of version 0.1.0
+                db.execute("ALTER TABLE studies ADD COLUMN budget REAL")
             db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -146,7 +150,7 @@ class Storage:
         """Whether the schema is this version's; refuses a foreign or newer file first."""
         tables, version = _inspect(self._db)
         self._refuse_foreign(tables, version)
-        return version == SCHEMA_VERSION and set(_TABLES) <= tables
+        return version == SCHEMA_VERSION and set(_TABLES) <= tables and _has_budget(self._db)
 
     def _refuse_foreign(self, tables: set[str], version: int | None) -> None:
         """Refuse a file of another tool or of a newer pmfnas; an empty or v1 file is fine."""
@@ -244,6 +248,16 @@ class Storage:
         except ValueError as exc:
             raise StorageError(f"study {name!r} in {self.path}: corrupt config ({exc})") from None
 
+    def budget(self, study_id: int) -> float | None:
+        """The budget the study's stored trials were made under (``None``: not recorded)."""
+        rows = self._read("SELECT budget FROM studies WHERE id = ?", (study_id,))
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    def set_budget(self, study_id: int, budget: float) -> None:
+        self._write(
+            lambda db: db.execute("UPDATE studies SET budget = ? WHERE id = ?", (budget, study_id))
+        )
+
     def studies(self) -> list[tuple[str, dict[str, Any]]]:
         """Every study's name and config, oldest first."""
         rows = self._read("SELECT name, config FROM studies ORDER BY id")
@@ -304,7 +318,8 @@ class Storage:
 
     def append(self, study_id: int, trial: Trial, space: SearchSpace) -> None:
         """Store one finished trial (atomically: it is there completely or not at all), and
-        refresh the heartbeat of the study's lease if this object holds it."""
+        refresh the heartbeat of the study's lease if this object holds it. The trial replaces
+        a ``stopped`` trial of the same number: the run that the budget cut short."""
         row = (
             study_id,
             trial.number,
@@ -323,6 +338,10 @@ class Storage:
         token = self._leases.get(study_id)
 
         def insert(db: sqlite3.Connection) -> None:
+            db.execute(
+                "DELETE FROM trials WHERE study_id = ? AND number = ? AND state = ?",
+                (study_id, trial.number, TrialState.STOPPED.value),
+            )
             db.execute("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             if token is None:
                 return
@@ -394,6 +413,10 @@ def _inspect(db: sqlite3.Connection) -> tuple[set[str], int | None]:
         return tables, int(row[0])
     except ValueError:
         raise sqlite3.DatabaseError(f"schema version {row[0]!r} is not a number") from None
+
+
+def _has_budget(db: sqlite3.Connection) -> bool:
+    return "budget" in {r[1] for r in db.execute("PRAGMA table_info(studies)")}
 
 
 def _loads(text: str, field: str) -> Any:

@@ -4,7 +4,14 @@ A study with storage is resumable by replay: the strategy is rebuilt from its pa
 and each request it makes is answered from the stored trial of the same number (no evaluation,
 same cost charged) until the stored history runs out; from there on the search continues live. A
 request that differs from the stored one means the configuration changed: that is an error, not a
-silent mix of two searches.
+silent mix of two searches. A budget smaller than what the stored study spent replays it up to
+that budget and returns what it had found there, as if it had stopped then.
+
+How the budget is spent depends on the evaluator's unit: by each evaluation's cost (simulated
+seconds, FLOPs), or under a wall-clock budget by the time the search has run, its own overhead
+included, so that ``--budget 2m`` means two minutes. An evaluation gets the budget left as its
+limit; one stopped there (a training cut at a batch boundary) is stored as ``stopped``, never
+shown to the strategy and never returned, and a resume runs it again.
 """
 
 from __future__ import annotations
@@ -22,9 +29,13 @@ from pmfnas.spaces.base import SearchSpace
 from pmfnas.storage import Storage
 from pmfnas.strategies.base import BaseStrategy
 from pmfnas.types import Arch, Budget, Fidelity, Request, Trial, TrialState
+from pmfnas.units import format_amount
 
 MAX_REPEATS_IN_A_ROW = 1000
 """A strategy that only re-asks evaluated architectures this many times in a row is stuck."""
+
+CLOCK_TOLERANCE = 1e-9
+"""Rounding slack of accumulated clocks, as :meth:`pmfnas.types.Budget.fits` allows."""
 
 Progress = Callable[[float, float], None]
 
@@ -55,6 +66,8 @@ class Study:
         name: the study's name inside the storage file.
         reuse: serve a repeated (architecture, fidelity) request from the earlier trial at no
             cost instead of paying for it again (the trial is stored as ``reused``).
+        clock: what times the strategy and the run, and spends a wall-clock budget (a test
+            may pass a fake one).
     """
 
     def __init__(
@@ -68,6 +81,7 @@ class Study:
         name: str = "default",
         executor: SerialExecutor | None = None,
         reuse: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.space = space
         self.evaluator = evaluator
@@ -77,6 +91,7 @@ class Study:
         self.name = name
         self.executor = executor or SerialExecutor()
         self.reuse = reuse
+        self.clock = clock
 
     def config(self) -> dict[str, Any]:
         """Everything that determines the trials (the budget does not: a study may be extended)."""
@@ -102,55 +117,88 @@ class Study:
             return self._search(study_id, self.storage.trials(study_id, self.space), progress)
 
     def _search(self, study_id: int, stored: list[Trial], progress: Progress | None) -> StudyResult:
-        started = time.perf_counter()
+        started = self.clock()
         own = 0.0  # seconds inside the strategy's ask and tell
+        limit = self.budget.limit
+        # A stored study made under a larger budget replays as it ran, and stops at this one.
+        planned = self.storage.budget(study_id) if self.storage else None
+        plan = planned if planned is not None and planned > limit else limit
+        unit = self.evaluator.budget_unit
+        spending = _Spending(self.budget, self.clock if unit == "wall" else None)
         trials: list[Trial] = []
         seen: dict[tuple[Arch, Fidelity], Trial] = {}
         repeats = 0
         stop_reason = "budget spent"
         while True:
-            self.strategy.budget_left = self.budget.remaining
-            mark = time.perf_counter()
+            number = len(trials)
+            replay = number < len(stored) and stored[number].state is not TrialState.STOPPED
+            if not replay:
+                spending.go_live()
+            self.strategy.budget_left = plan - self.budget.spent
+            mark = self.clock()
             request = self.strategy.ask()
-            own += time.perf_counter() - mark
+            own += self.clock() - mark
             if request is None:
                 stop_reason = "strategy finished"
                 break
-            number = len(trials)
             earlier = seen.get((request.arch, request.fidelity)) if self.reuse else None
-            if number < len(stored):
+            if replay:
                 trial = self._replayed(stored[number], request)
+                if trial.clock > limit + CLOCK_TOLERANCE:
+                    stop_reason = (
+                        f"budget spent (the stored study went on to "
+                        f"{format_amount(stored[-1].clock, unit)}; its later trials are not used)"
+                    )
+                    break
+                self.evaluator.observe(trial)
+                spending.replayed(trial)
             elif earlier is not None:
+                spending.charge(0.0)
                 trial = self._reused(number, request, earlier)
             else:
                 expected = self.evaluator.expected_cost(request.arch, request.fidelity)
-                if self.budget.remaining <= 0 or (
-                    expected is not None and not self.budget.fits(expected)
-                ):
+                left = limit - spending.now()
+                if left <= 0:
                     break
-                trial = self._evaluated(number, request)
-            if self.storage and number >= len(stored):
+                if expected is not None and expected > left + CLOCK_TOLERANCE:
+                    stop_reason = (
+                        f"the remaining {format_amount(left, unit)} cannot pay for "
+                        f"{request.fidelity} of {self.space.format(request.arch)} "
+                        f"(≈ {format_amount(expected, unit)})"
+                    )
+                    break
+                trial = self._evaluated(number, request, left, spending)
+            if self.storage and not replay:
                 self.storage.append(study_id, trial, self.space)
-            repeats = repeats + 1 if trial.state is TrialState.REUSED else 0
-            self.budget.spend(trial.cost)
             trials.append(trial)
+            if trial.state is TrialState.STOPPED:
+                stop_reason = (
+                    f"budget spent during {request.fidelity} of "
+                    f"{self.space.format(request.arch)} (stopped after "
+                    f"{trial.info.get('epochs_done', 0.0):.2f} epochs)"
+                )
+                break
+            repeats = repeats + 1 if trial.state is TrialState.REUSED else 0
             seen.setdefault((trial.arch, trial.fidelity), trial)
-            mark = time.perf_counter()
+            mark = self.clock()
             self.strategy.tell(trial)
-            own += time.perf_counter() - mark
+            own += self.clock() - mark
             if progress:
                 progress(self.budget.spent, self.budget.limit)
             if repeats >= MAX_REPEATS_IN_A_ROW:
                 stop_reason = f"strategy repeated evaluated requests {repeats} times in a row"
                 break
+        if self.storage:
+            self.storage.set_budget(study_id, plan)
+        evidence = [t for t in trials if t.state is not TrialState.STOPPED]
         return StudyResult(
             trials=trials,
-            best=self.strategy.best(trials),
+            best=self.strategy.best(evidence),
             spent=self.budget.spent,
             budget=self.budget.limit,
             stop_reason=stop_reason,
             strategy_seconds=own,
-            wall_seconds=time.perf_counter() - started,
+            wall_seconds=self.clock() - started,
         )
 
     def _replayed(self, trial: Trial, request: Request) -> Trial:
@@ -180,17 +228,18 @@ class Study:
             info={"reused_trial": earlier.number},
         )
 
-    def _evaluated(self, number: int, request: Request) -> Trial:
+    def _evaluated(self, number: int, request: Request, limit: float, spending: _Spending) -> Trial:
         started = time.time()
-        result = self.executor.run(self.evaluator.evaluate, request.arch, request.fidelity)
+        result = self.executor.run(self.evaluator.evaluate, request.arch, request.fidelity, limit)
+        spending.charge(result.cost)
         return Trial(
             number=number,
             arch=request.arch,
             fidelity=request.fidelity,
-            state=TrialState.COMPLETE,
+            state=TrialState.STOPPED if result.stopped else TrialState.COMPLETE,
             metrics=dict(result.metrics),
             cost=result.cost,
-            clock=self.budget.spent + result.cost,
+            clock=self.budget.spent,
             curve=result.curve,
             reason=request.reason,
             started=started,
@@ -199,7 +248,36 @@ class Study:
         )
 
 
+class _Spending:
+    """Keeps ``budget.spent`` up to date: the clock of the last replayed trial, then each
+    evaluation's cost, or with a wall ``clock`` the time the live search has run."""
+
+    def __init__(self, budget: Budget, clock: Callable[[], float] | None) -> None:
+        self.budget = budget
+        self.clock = clock
+        self._start: float | None = None
+        self._base = 0.0
+
+    def replayed(self, trial: Trial) -> None:
+        self.budget.spent = trial.clock
+
+    def go_live(self) -> None:
+        """Start the wall clock at the first request after the replay."""
+        if self.clock is not None and self._start is None:
+            self._start, self._base = self.clock(), self.budget.spent
+
+    def now(self) -> float:
+        """What the budget has spent at this moment."""
+        if self.clock is not None and self._start is not None:
+            return self._base + self.clock() - self._start
+        return self.budget.spent
+
+    def charge(self, cost: float) -> None:
+        self.budget.spent = self.now() if self.clock is not None else self.budget.spent + cost
+
+
 def trials_per_fidelity(trials: list[Trial]) -> dict[str, int]:
-    """How many trials each fidelity received, cheapest first (reused ones included)."""
-    counts = Counter(t.fidelity for t in trials)
+    """How many trials each fidelity received, cheapest first (reused ones included, stopped
+    ones not: they did not finish)."""
+    counts = Counter(t.fidelity for t in trials if t.state is not TrialState.STOPPED)
     return {str(f): counts[f] for f in sorted(counts)}

@@ -158,6 +158,7 @@ class TrialState(StrEnum):
 
     COMPLETE = "complete"
     REUSED = "reused"  # served from an earlier identical trial of the same study, at no cost
+    STOPPED = "stopped"  # cut short when the budget ran out: partial, never evidence
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,9 @@ class Result:
 
     ``metrics`` holds only what a strategy may see: ``val_acc`` is the search signal at this
     fidelity (see each evaluator for the split it comes from). ``curve`` is a per-epoch learning
-    curve where one exists. ``cost`` is in the evaluator's budget unit (simulated or wall seconds).
+    curve where one exists. ``cost`` is in the evaluator's budget unit (simulated seconds, wall
+    seconds or FLOPs). ``stopped`` marks an evaluation cut short at the budget: its metrics are
+    empty and ``curve`` holds only the epochs it finished.
     """
 
     metrics: dict[str, float]
@@ -174,6 +177,7 @@ class Result:
     curve: tuple[dict[str, float], ...] = ()
     private: dict[str, float] = field(default_factory=dict)
     """Measured but never shown to a strategy (e.g. test accuracy); stored in the trial's info."""
+    stopped: bool = False
 
     @property
     def val_acc(self) -> float:
@@ -213,7 +217,8 @@ class Trial:
 
 @dataclass
 class Budget:
-    """A spendable amount of seconds, simulated (tabular) or wall-clock (real training)."""
+    """A spendable amount in the evaluator's unit: simulated seconds (tabular), wall seconds or
+    FLOPs (real training)."""
 
     limit: float
     spent: float = 0.0

@@ -1,26 +1,49 @@
-"""Parsing of the small human-typed values the CLI takes: durations and KEY=VALUE options."""
+"""Parsing of the small human-typed values the CLI takes: budgets and KEY=VALUE options."""
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pmfnas.errors import BudgetError, ConfigError
 
-_DURATION = re.compile(r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([smhd]?)")
+_NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)"
+_DURATION = re.compile(_NUMBER + r"\s*([smhd]?)")
 _SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_COMPUTE = re.compile(_NUMBER + r"\s*([kmgtpe]?)flops?", re.IGNORECASE)
+_PREFIXES = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15, "e": 1e18}
+
+BudgetKind = Literal["seconds", "flops"]
+BUDGET_HELP = "a duration like 20000, 90s, 30m or 2h, or compute like 5e14flops or 500Tflops"
+
+
+def _positive(value: float, text: str) -> float:
+    if not value > 0 or math.isinf(value):
+        raise BudgetError(f"budget must be a positive amount, {BUDGET_HELP}; got {text!r}")
+    return value
 
 
 def parse_duration(text: str) -> float:
     """Seconds in ``text``: a plain number of seconds or a number with s, m, h or d (``30m``)."""
     m = _DURATION.fullmatch(text.strip())
-    seconds = float(m.group(1)) * _SECONDS[m.group(2)] if m else math.nan
-    if not seconds > 0 or math.isinf(seconds):
-        raise BudgetError(
-            f"budget must be a positive duration like 20000, 90s, 30m or 2h; got {text!r}"
-        )
-    return seconds
+    return _positive(float(m.group(1)) * _SECONDS[m.group(2)] if m else math.nan, text)
+
+
+def parse_budget(text: str) -> tuple[float, BudgetKind]:
+    """A budget of time (see :func:`parse_duration`) or of compute: a number of FLOPs with an
+    optional SI prefix and the word ``flops`` (any case), e.g. ``5e14flops``, ``500Tflops``,
+    ``2.5PFLOPs``. FLOPs count as NAS-Bench-201 counts them (one per multiply-accumulate)."""
+    if m := _COMPUTE.fullmatch(text.strip()):
+        return _positive(float(m.group(1)) * _PREFIXES[m.group(2).lower()], text), "flops"
+    return parse_duration(text), "seconds"
+
+
+def format_amount(value: float, unit: str) -> str:
+    """A budget amount for people, in its unit: ``9.5 s``, ``340 s``, ``1.2e+13 FLOPs``."""
+    if unit == "flops":
+        return f"{value:.3g} FLOPs"
+    return f"{value:.1f} s" if abs(value) < 100 else f"{value:.0f} s"
 
 
 def _value(text: str) -> Any:

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, print_fields
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out, print_fields
 from pmfnas.errors import ConfigError
-from pmfnas.units import parse_duration, parse_options
+from pmfnas.units import format_amount, parse_budget, parse_options
 
 BENCHMARKS = ("nb201",)
 TRAINING_BUDGET = "3m"
@@ -35,9 +35,10 @@ def search(
     budget: Annotated[
         str | None,
         typer.Option(
-            help="Seconds to spend, e.g. 20000, 30m, 5.5h: simulated on a benchmark "
+            help="What to spend: seconds (20000, 30m, 5.5h), simulated on a benchmark "
             "(default: the dataset's NATS budget), wall-clock when training "
-            f"(default {TRAINING_BUDGET})."
+            f"(default {TRAINING_BUDGET}); or, when training, compute (5e14flops, 500Tflops): "
+            "the same trials on any machine."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
@@ -49,6 +50,26 @@ def search(
         str, typer.Option(help="Validation split when training: holdout[:S], nb201, train-valid.")
     ] = "holdout",
     device: Annotated[str, typer.Option(help="cpu or cuda when training.")] = "cpu",
+    threads: Annotated[
+        int | None,
+        typer.Option(help="Torch threads when training (default 1; part of the study's settings)."),
+    ] = None,
+    channels: Annotated[
+        int | None, typer.Option(help="Network width C when training (default: planned).")
+    ] = None,
+    cells: Annotated[
+        int | None, typer.Option(help="Cells per stage N when training (default: planned).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Batch size when training (default: planned).")
+    ] = None,
+    fraction: Annotated[
+        float | None,
+        typer.Option(help="Share of the training images when training (default: planned)."),
+    ] = None,
+    resolution: Annotated[
+        int | None, typer.Option(help="Image side in pixels when training (default: planned).")
+    ] = None,
     checkpoints: Annotated[
         Path | None,
         typer.Option(help="Folder for per-epoch training checkpoints (crash-safe resume)."),
@@ -77,10 +98,13 @@ def search(
         raise ConfigError("--data trains for real; --benchmark/--dataset search a table: pick one")
     if tabular and (benchmark or "nb201") not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
-    if budget is not None:
-        limit: float | None = parse_duration(budget)
-    else:  # a table's own NATS budget, or a few minutes of training
-        limit = None if tabular else parse_duration(TRAINING_BUDGET)
+    if budget is None and tabular:  # the dataset's own NATS budget
+        limit: float | None = None
+        kind = "seconds"
+    else:
+        limit, kind = parse_budget(budget or TRAINING_BUDGET)
+    if tabular and kind == "flops":
+        raise ConfigError("a tabular benchmark spends simulated seconds: give --budget in s/m/h")
     params = parse_options(option or [])
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
@@ -92,34 +116,56 @@ def search(
                 bench, dataset=dataset or "cifar10", reuse=reuse, progress=bar.update, **common
             )
     else:
-        training = api.training_evaluator(
+        unit = "flops" if kind == "flops" else "wall"
+        evaluator = api.search_evaluator(
             data or api.DEFAULT_DATA,
+            budget=limit,
+            budget_unit=unit,
             data_dir=data_dir,
             split=split,
             device=device,
             seed=seed,
             checkpoint_dir=checkpoints,
+            threads=threads,
+            channels=channels,
+            cells_per_stage=cells,
+            batch_size=batch_size,
+            fraction=fraction,
+            resolution=resolution,
         )
-        with LazyBar("search (wall clock)", " s") as bar:
+        label, shown = (
+            ("search (compute)", " FLOPs") if unit == "flops" else ("search (wall clock)", " s")
+        )
+        with LazyBar(label, shown) as bar:
             summary = api.run_training_search(
-                api.real_data_evaluator(training), reuse=reuse, progress=bar.update, **common
+                evaluator, reuse=reuse, progress=bar.update, announce=announce, **common
             )
     print_summary(summary)
     if json_out:
         json_out.write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def announce(line: str) -> None:
+    """Say what a search is about to do, before its progress bar."""
+    out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+COST_LABELS = {"simulated": "simulated cost", "wall": "wall time", "flops": "compute"}
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     tabular = summary["benchmark"] is not None
+    unit = summary["budget_unit"]
     rows = {
         "best architecture": summary["arch"],
         "NATS index": str(summary["index"]),
         f"validation accuracy ({summary['fidelity']})": fmt(summary["val_acc"]),
         "test accuracy (200 epochs)" if tabular else "test accuracy": fmt(summary["test_acc"]),
-        "simulated cost (s)" if tabular else "wall time (s)": (
-            f"{summary['cost']:.0f} of {summary['budget']:.0f}"
+        COST_LABELS[unit]: (
+            f"{format_amount(summary['cost'], unit)} of {format_amount(summary['budget'], unit)}"
         ),
-        "trials per fidelity": ", ".join(f"{k}: {v}" for k, v in summary["trials"].items()),
+        "trials per fidelity": ", ".join(f"{k}: {v}" for k, v in summary["trials"].items())
+        + (f" (and {summary['stopped']} stopped at the budget)" if summary["stopped"] else ""),
         "stopped because": summary["stop_reason"],
         "strategy's own time": f"{summary['strategy_s']:.2f} s of {summary['wall_s']:.1f} s wall",
     }

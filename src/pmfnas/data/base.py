@@ -278,10 +278,14 @@ def check_fraction(fraction: float) -> None:
         raise ConfigError(f"fraction must be in (0, 1], got {fraction}")
 
 
-def take_fraction(dataset: ImageDataset, fraction: float, seed: int) -> ImageDataset:
-    """``dataset`` with a seeded stratified ``fraction`` of its training images (a fidelity knob)."""
+def take_fraction(
+    dataset: ImageDataset, fraction: float, seed: int, part: str = "train"
+) -> ImageDataset:
+    """``dataset`` with a seeded stratified ``fraction`` of the images of ``part`` (training
+    images: a fidelity knob; validation images: a cheaper search signal)."""
     check_fraction(fraction)
     if fraction == 1:
         return dataset
-    kept, _ = stratified_split(dataset.train_y, fraction, seed)
-    return replace(dataset, train_x=dataset.train_x[kept], train_y=dataset.train_y[kept])
+    x, y = dataset.part(part)
+    kept, _ = stratified_split(y, fraction, seed)
+    return replace(dataset, **{f"{part}_x": x[kept], f"{part}_y": y[kept]})

@@ -6,18 +6,24 @@ this routes each request to the evaluator that serves it, so both charge the sam
 
 from __future__ import annotations
 
+from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.evaluators.proxy import ProxyEvaluator
 from pmfnas.evaluators.training import TrainingEvaluator
-from pmfnas.types import Arch, Fidelity, Result
+from pmfnas.types import Arch, Fidelity, Result, Trial
 
 
 class MultiFidelityEvaluator:
-    """Proxy fidelities go to ``proxies``, training fidelities to ``training``; costs are wall seconds."""
-
-    budget_unit: BudgetUnit = "wall"
+    """Proxy fidelities go to ``proxies``, training fidelities to ``training``; both must count
+    costs in the same unit (wall seconds or FLOPs)."""
 
     def __init__(self, proxies: ProxyEvaluator, training: TrainingEvaluator) -> None:
+        if proxies.budget_unit != training.budget_unit:
+            raise ConfigError(
+                f"proxies count {proxies.budget_unit} and training {training.budget_unit}: "
+                "one study charges one unit"
+            )
+        self.budget_unit: BudgetUnit = training.budget_unit
         self.proxies = proxies
         self.training = training
 
@@ -31,8 +37,11 @@ class MultiFidelityEvaluator:
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float | None:
         return self._route(fidelity).expected_cost(arch, fidelity)
 
-    def evaluate(self, arch: Arch, fidelity: Fidelity) -> Result:
-        return self._route(fidelity).evaluate(arch, fidelity)
+    def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
+        return self._route(fidelity).evaluate(arch, fidelity, limit)
+
+    def observe(self, trial: Trial) -> None:
+        self._route(trial.fidelity).observe(trial)
 
     def test_accuracy(self, arch: Arch) -> None:
         return None

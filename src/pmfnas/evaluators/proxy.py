@@ -10,10 +10,11 @@ import torch
 from pmfnas.data import ImageDataset, load_dataset
 from pmfnas.errors import FidelityError
 from pmfnas.evaluators.base import BudgetUnit
-from pmfnas.evaluators.proxies import ProxyScore, compute_proxies
+from pmfnas.evaluators.proxies import ProxyScore, compute_proxies, proxy_flops
 from pmfnas.evaluators.proxy_table import ScoreFn, Scores
+from pmfnas.evaluators.work import forward_flops
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.types import Arch, Fidelity, Result
+from pmfnas.types import Arch, Fidelity, Result, Trial
 
 
 class ProxyEvaluator:
@@ -21,16 +22,16 @@ class ProxyEvaluator:
 
     The batches are drawn once from the training part with a generator seeded by ``seed`` (same
     seed, same batches, same scores) and every network is initialised from ``seed`` too. The cost
-    of an evaluation is the measured wall time of its proxies.
+    of an evaluation is the measured wall time of its proxies, or their counted FLOPs
+    (:func:`~pmfnas.evaluators.proxies.proxy_flops`); both are stored in the trial's info.
 
     Args:
         data: the dataset the batches come from.
         batch_size: images per mini-batch (the proxies' papers use 64-128).
         channels, cells_per_stage: network size; smaller than NB201's 16 / 5 is cheaper and,
             where it keeps the ranking, good enough for a proxy.
+        budget_unit: ``"wall"`` or ``"flops"``, what costs count.
     """
-
-    budget_unit: BudgetUnit = "wall"
 
     def __init__(
         self,
@@ -40,7 +41,9 @@ class ProxyEvaluator:
         channels: int = 16,
         cells_per_stage: int = 5,
         seed: int = 0,
+        budget_unit: BudgetUnit = "wall",
     ) -> None:
+        self.budget_unit: BudgetUnit = budget_unit
         self.data = data
         self.batch_size = batch_size
         self.channels = channels
@@ -50,6 +53,7 @@ class ProxyEvaluator:
         batches = data.batches("train", batch_size, shuffle=True, generator=generator)
         (self._x1, self._y1), (self._x2, self._y2) = next(batches), next(batches)
         self.space = NB201Space()
+        self._seconds: dict[Fidelity, list[float]] = {}
 
     def settings(self) -> dict[str, Any]:
         """What the scores depend on (stored with a proxy table)."""
@@ -63,7 +67,8 @@ class ProxyEvaluator:
         }
 
     def describe(self) -> dict[str, str]:
-        return {"evaluator": "proxy", **{k: str(v) for k, v in self.settings().items()}}
+        settings = {k: str(v) for k, v in self.settings().items()}
+        return {"evaluator": "proxy", **settings, "budget_unit": self.budget_unit}
 
     def scores(self, arch: Arch, names: list[str] | tuple[str, ...]) -> dict[str, ProxyScore]:
         return compute_proxies(
@@ -79,17 +84,49 @@ class ProxyEvaluator:
             num_classes=self.data.num_classes,
         )
 
-    def expected_cost(self, arch: Arch, fidelity: Fidelity) -> None:
-        return None
+    def flops(self, arch: Arch, fidelity: Fidelity) -> float:
+        """The counted FLOPs of scoring ``arch`` with ``fidelity``'s proxies."""
+        forward = forward_flops(
+            arch,
+            channels=self.channels,
+            cells_per_stage=self.cells_per_stage,
+            num_classes=self.data.num_classes,
+            input_size=self.data.image_size[0],
+            input_channels=self.data.channels,
+        )
+        shares = proxy_flops(fidelity.proxies, forward, len(self._y1), len(self._y2))
+        return sum(shares.values())
 
-    def evaluate(self, arch: Arch, fidelity: Fidelity) -> Result:
+    def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float | None:
+        """The counted FLOPs, or the mean seconds of the earlier scorings with these proxies
+        (``None`` before the first: a scoring takes a fraction of a second)."""
+        self._require_proxies(fidelity)
+        if self.budget_unit == "flops":
+            return self.flops(arch, fidelity)
+        seconds = self._seconds.get(fidelity)
+        return sum(seconds) / len(seconds) if seconds else None
+
+    def _require_proxies(self, fidelity: Fidelity) -> None:
         if not fidelity.is_proxy:
             raise FidelityError(f"the proxy evaluator serves proxy fidelities only, not {fidelity}")
+
+    def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
+        """Score ``arch``; a scoring is too short to stop part-way, so ``limit`` is not used."""
+        self._require_proxies(fidelity)
         scores = self.scores(arch, fidelity.proxies)
+        seconds = sum(s.seconds for s in scores.values())
+        flops = self.flops(arch, fidelity)
+        self._seconds.setdefault(fidelity, []).append(seconds)
         return Result(
             metrics={name: s.score for name, s in scores.items()},
-            cost=sum(s.seconds for s in scores.values()),
+            cost=flops if self.budget_unit == "flops" else seconds,
+            private={"seconds": seconds, "flops": flops},
         )
+
+    def observe(self, trial: Trial) -> None:
+        """Learn the seconds of a replayed scoring."""
+        if "seconds" in trial.info:
+            self._seconds.setdefault(trial.fidelity, []).append(trial.info["seconds"])
 
     def test_accuracy(self, arch: Arch) -> None:
         return None

@@ -9,7 +9,7 @@ from pmfnas.errors import DataError, FidelityError, NotAvailableError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
-from pmfnas.types import Arch, Fidelity, Result
+from pmfnas.types import Arch, Fidelity, Result, Trial
 
 TABULAR_EPOCHS = (12, 200)
 ANALYTIC_PROXIES = ("params", "flops")
@@ -90,13 +90,17 @@ class TabularEvaluator:
             return sum(self._proxy(name, arch)[1] for name in fidelity.proxies)
         return fidelity.epochs * self._value("train_time_per_epoch", arch)
 
-    def evaluate(self, arch: Arch, fidelity: Fidelity) -> Result:
+    def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
+        """Look up ``arch``; its cost is known beforehand, so ``limit`` is never reached."""
         cost = self.expected_cost(arch, fidelity)
         if fidelity.is_proxy:
             scores = {name: self._proxy(name, arch)[0] for name in fidelity.proxies}
             return Result(metrics=scores, cost=cost)
         metric = self._signal12 if fidelity.epochs == 12 else "val_acc_200"
         return Result(metrics={"val_acc": self._value(metric, arch)}, cost=cost)
+
+    def observe(self, trial: Trial) -> None:
+        """Costs come from the table: nothing to learn from a replayed trial."""
 
     def test_accuracy(self, arch: Arch) -> float:
         return self._value("test_acc_200", arch)

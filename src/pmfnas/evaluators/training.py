@@ -4,7 +4,13 @@ A training fidelity (``epochs=E`` plus the optional knobs ``fraction``, ``resolu
 ``channels`` and ``cells``, see :class:`~pmfnas.types.Fidelity`) sets how much of the recipe is
 run. The search signal ``val_acc`` is the validation accuracy after the last epoch; the test
 accuracy is measured too but kept out of the strategy's sight (stored in the trial's info, read
-only by reports). The cost is the measured wall time.
+only by reports). The cost is the measured wall time or the counted FLOPs (``budget_unit``; both
+are stored in the trial's info, see :mod:`pmfnas.evaluators.work`).
+
+A wall-clock training never outlasts the budget: it is expected to take the seconds of epochs
+already trained at its setting, scaled by FLOPs (a probe of a few batches before the first one),
+and one still running when the budget ends stops at the next batch boundary, its result marked
+``stopped``. Under a FLOPs budget the cost is known exactly beforehand, so nothing is cut short.
 
 A training that extends an earlier, shorter one of the same architecture and schedule
 (``epochs=12`` after ``epochs=3,horizon=12``) continues from its state and costs only the new
@@ -14,11 +20,13 @@ epochs, so a multi-fidelity strategy pays once for the epochs a promoted candida
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 import torch
@@ -26,11 +34,18 @@ import torch
 from pmfnas.data import ImageDataset, take_fraction
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit
+from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops, forward_flops
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import NB201Network, build_network
-from pmfnas.training import TrainingRecipe, evaluate, fit
-from pmfnas.training.loop import Device, Progress
-from pmfnas.types import Arch, Fidelity, Result
+from pmfnas.training import FitResult, TrainingRecipe, evaluate, fit
+from pmfnas.training.loop import Device, Progress, train_batches, train_step
+from pmfnas.types import Arch, Fidelity, Result, Trial
+
+PROBE_STEPS = 3
+"""Timed training steps (after one untimed warm-up) that estimate a new setting's epoch time."""
+
+EVALUATION_SEED = 0
+"""Which images a capped validation or test part keeps, whatever the search seed."""
 
 
 class TrainingEvaluator:
@@ -49,9 +64,9 @@ class TrainingEvaluator:
             it, only prefix trainings (with a ``horizon``) are kept, in a scratch folder that
             lives as long as the evaluator, for longer trainings to continue.
         progress: called during each training with (epochs done, epochs).
+        budget_unit: ``"wall"`` (costs are measured seconds) or ``"flops"`` (counted FLOPs).
+        clock: the wall clock that stops a training at its limit (a test may pass a fake one).
     """
-
-    budget_unit: BudgetUnit = "wall"
 
     def __init__(
         self,
@@ -63,21 +78,33 @@ class TrainingEvaluator:
         seed: int = 0,
         checkpoint_dir: Path | None = None,
         progress: Progress | None = None,
+        budget_unit: BudgetUnit = "wall",
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        if budget_unit not in ("wall", "flops"):
+            raise ConfigError(
+                f"real training is budgeted in wall seconds or FLOPs, not {budget_unit}"
+            )
         if not data.has("valid"):
             raise ConfigError(
                 f"training evaluation needs a validation part; load {data.name} with "
                 "split='holdout' (or 'nb201' / 'train-valid')"
             )
-        self.data = data
         self.recipe = recipe or TrainingRecipe()
+        self.data = _cap(
+            _cap(data, "valid", self.recipe.valid_images), "test", self.recipe.test_images
+        )
         self.run = Device.of(device, amp)
         self.seed = seed
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
+        self.budget_unit: BudgetUnit = budget_unit
+        self.clock = clock
+        self.threads = torch.get_num_threads()
+        """Torch's thread count when the evaluator was made: results differ bit-wise by it."""
         self.space = NB201Space()
         self._datasets: dict[tuple[float, int], ImageDataset] = {}
-        self._epoch_costs: dict[Fidelity, list[float]] = {}
+        self._times = EpochTimes()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def describe(self) -> dict[str, str]:
@@ -88,37 +115,123 @@ class TrainingEvaluator:
             "split": self.data.split,
             "recipe": json.dumps(self.recipe.as_dict(), sort_keys=True),
             "seed": str(self.seed),
+            "budget_unit": self.budget_unit,
+            "threads": str(self.threads),
         }
+
+    def setting(self, fidelity: Fidelity) -> Fidelity:
+        """``fidelity`` with the recipe's data and network setting for every knob it leaves at
+        the default: what is actually trained."""
+        recipe = self.recipe
+        return replace(
+            fidelity,
+            fraction=recipe.fraction if fidelity.fraction == 1 else fidelity.fraction,
+            resolution=fidelity.resolution or recipe.resolution,
+            channels=fidelity.channels or recipe.channels,
+            cells=fidelity.cells or recipe.cells_per_stage,
+        )
 
     def network(self, arch: Arch, fidelity: Fidelity | None = None) -> NB201Network:
         """The freshly initialised network of ``arch`` at ``fidelity``'s size (seeded)."""
-        fidelity = fidelity or Fidelity(epochs=1)
+        knobs = self.setting(fidelity or Fidelity(epochs=1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             return build_network(
                 arch,
-                channels=fidelity.channels or self.recipe.channels,
-                cells_per_stage=fidelity.cells or self.recipe.cells_per_stage,
+                channels=knobs.channels,
+                cells_per_stage=knobs.cells,
                 num_classes=self.data.num_classes,
                 input_channels=self.data.channels,
             )
 
-    def dataset(self, fidelity: Fidelity) -> ImageDataset:
+    def dataset(self, fidelity: Fidelity | None = None) -> ImageDataset:
         """The data at ``fidelity``'s fraction and resolution (made once, then kept)."""
-        key = (fidelity.fraction, fidelity.resolution)
+        knobs = self.setting(fidelity or Fidelity(epochs=1))
+        key = (knobs.fraction, knobs.resolution)
         if key not in self._datasets:
-            data = take_fraction(self.data, fidelity.fraction, self.seed)
-            self._datasets[key] = data.resized(fidelity.resolution) if fidelity.resolution else data
+            data = take_fraction(self.data, knobs.fraction, self.seed)
+            self._datasets[key] = data.resized(knobs.resolution) if knobs.resolution else data
         return self._datasets[key]
 
-    def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float | None:
-        """The mean seconds per epoch of this schedule's earlier trainings times the epochs
-        ``arch`` still needs (those after a kept shorter training); ``None`` before the first."""
-        costs = self._epoch_costs.get(_whole(fidelity))
-        if not costs:
-            return None
+    def forward_flops(self, arch: Arch, fidelity: Fidelity) -> float:
+        """FLOPs of one image's forward pass through ``arch``'s network at ``fidelity``."""
+        data = self.dataset(fidelity)
+        knobs = self.setting(fidelity)
+        try:
+            return forward_flops(
+                arch,
+                channels=knobs.channels,
+                cells_per_stage=knobs.cells,
+                num_classes=data.num_classes,
+                input_size=data.image_size[0],
+                input_channels=data.channels,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"cannot train at {fidelity} on {data.name}: {exc}") from None
+
+    def _work(self, arch: Arch, fidelity: Fidelity) -> tuple[float, float, float]:
+        """(forward FLOPs per image, FLOPs of one epoch, FLOPs of the test pass)."""
+        data = self.dataset(fidelity)
+        forward = self.forward_flops(arch, fidelity)
+        sizes = [len(data.part(p)[1]) for p in ("train", "valid", "test")]
+        return forward, epoch_flops(forward, sizes[0], sizes[1]), forward * sizes[2]
+
+    def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
+        """The work of the epochs ``arch`` still needs (those after a kept shorter training) and
+        of its test pass: counted FLOPs, or their seconds as the epochs already trained at this
+        setting predict them (a probe of a few batches before the first)."""
+        self._require_training(fidelity)
+        forward, epoch, test = self._work(arch, fidelity)
         prefix = self._prefix(arch, fidelity)
-        return mean(costs) * (fidelity.epochs - (prefix[0] if prefix else 0))
+        flops = (fidelity.epochs - (prefix[0] if prefix else 0)) * epoch + test
+        if self.budget_unit == "flops":
+            return flops
+        seconds = self._times.predict(self._epoch_key(fidelity), forward)
+        if seconds is None:
+            seconds = self._probe(arch, fidelity)
+        return seconds * flops / epoch
+
+    def seconds_per_flop(self, arch: Arch, fidelity: Fidelity) -> float:
+        """Seconds per training FLOP of ``arch`` at ``fidelity``'s setting, from
+        :data:`PROBE_STEPS` timed training steps of a throw-away copy of its network (after
+        one untimed warm-up step: the first allocates)."""
+        data = self.dataset(fidelity)
+        model = self.network(arch, fidelity).to(self.run.device)
+        optimizer, _ = self.recipe.optimizer(model, PROBE_STEPS + 1)
+        generator = torch.Generator().manual_seed(self.seed)
+        batches = train_batches(data, self.recipe, generator, self.run)
+        model.train()
+        timed, images = [], []
+        for x, y in itertools.islice(batches, PROBE_STEPS + 1):
+            start = time.perf_counter()
+            loss, _ = train_step(model, x, y, optimizer, self.run)
+            float(loss)  # wait for the device
+            timed.append(time.perf_counter() - start)
+            images.append(len(y))
+        if len(timed) > 1:  # with a single batch per epoch the warm-up is all there is
+            timed, images = timed[1:], images[1:]
+        return sum(timed) / (TRAIN_PASSES * self.forward_flops(arch, fidelity) * sum(images))
+
+    def _probe(self, arch: Arch, fidelity: Fidelity) -> float:
+        """Seconds of one epoch at a setting not trained before, from its probed speed."""
+        forward, epoch, _ = self._work(arch, fidelity)
+        seconds = self.seconds_per_flop(arch, fidelity) * epoch
+        self._times.add_probe(self._epoch_key(fidelity), forward, seconds)
+        return seconds
+
+    def _epoch_key(self, fidelity: Fidelity) -> Fidelity:
+        """What an epoch's time depends on: the data and network setting, not the schedule."""
+        return replace(self.setting(fidelity), epochs=1, horizon=0)
+
+    def observe(self, trial: Trial) -> None:
+        """Learn the epoch times of a replayed trial, as if it had just been trained."""
+        if not trial.fidelity.is_proxy:
+            self._learn(trial.arch, trial.fidelity, trial.curve)
+
+    def _learn(self, arch: Arch, fidelity: Fidelity, curve: tuple[dict[str, float], ...]) -> None:
+        forward = self.forward_flops(arch, fidelity)
+        for row in curve:
+            self._times.add(self._epoch_key(fidelity), forward, row["seconds"])
 
     def checkpoint_path(self, arch: Arch, fidelity: Fidelity) -> Path | None:
         """Where the training of ``arch`` at ``fidelity`` keeps its state (``None``: nowhere)."""
@@ -156,15 +269,26 @@ class TrainingEvaluator:
         schedule = str(_whole(fidelity))
         return {**self.describe(), "arch": self.space.format(arch), "schedule": schedule}
 
-    def train(self, arch: Arch, fidelity: Fidelity) -> tuple[NB201Network, Result]:
-        """Train ``arch`` at ``fidelity``; the trained network and its result."""
+    def _require_training(self, fidelity: Fidelity) -> None:
         if fidelity.is_proxy:
             raise FidelityError(
                 f"the training evaluator serves training fidelities, not {fidelity}"
             )
+
+    def train(
+        self, arch: Arch, fidelity: Fidelity, limit: float | None = None
+    ) -> tuple[NB201Network, Result]:
+        """Train ``arch`` at ``fidelity``; the trained network and its result. Under a wall
+        budget, a training whose cost reaches ``limit`` stops at the next batch boundary."""
+        self._require_training(fidelity)
+        start = self.clock()
         data = self.dataset(fidelity)
         model = self.network(arch, fidelity)
         prefix = self._prefix(arch, fidelity)
+
+        def out_of_budget() -> bool:
+            return limit is not None and self.clock() - start >= limit
+
         trained = fit(
             model,
             data,
@@ -177,27 +301,48 @@ class TrainingEvaluator:
             start_from=prefix[1] if prefix else None,
             checkpoint_config=self._checkpoint_config(arch, fidelity),
             progress=self.progress,
+            stop=out_of_budget if self.budget_unit == "wall" else None,
         )
-        last = trained.last
+        self._learn(arch, fidelity, trained.curve[prefix[0] if prefix else 0 :])
+        _, epoch, test_flops = self._work(arch, fidelity)
+        paid = (trained.stopped_after or fidelity.epochs) - (prefix[0] if prefix else 0)
+        flops = paid * epoch
+        if trained.stopped_after is not None:
+            private = {"epochs_done": trained.stopped_after, "flops": flops}
+            return model, self._result({}, self.clock() - start, flops, trained, private)
+        tested = self.clock()
         test = evaluate(model, data, "test", self.recipe.eval_batch_size, self.run)
-        cost = trained.seconds - trained.base_seconds  # the prefix's epochs were paid for
-        epoch_seconds = mean(row["seconds"] for row in trained.curve)
-        self._epoch_costs.setdefault(_whole(fidelity), []).append(epoch_seconds)
-        result = Result(
-            metrics={
-                "val_acc": last["valid_acc"],
-                "val_loss": last["valid_loss"],
-                "train_acc": last["train_acc"],
-                "train_loss": last["train_loss"],
-            },
-            cost=cost,
-            curve=trained.curve,
-            private={"test_acc": test["test_acc"], "test_loss": test["test_loss"]},
-        )
-        return model, result
+        # the prefix's epochs were paid for; a training answered from its checkpoint costs
+        # what it cost when it ran
+        seconds = trained.seconds - trained.base_seconds + self.clock() - tested
+        last = trained.last
+        metrics = {
+            "val_acc": last["valid_acc"],
+            "val_loss": last["valid_loss"],
+            "train_acc": last["train_acc"],
+            "train_loss": last["train_loss"],
+        }
+        private = {"test_acc": test["test_acc"], "test_loss": test["test_loss"]}
+        return model, self._result(metrics, seconds, flops + test_flops, trained, private)
 
-    def evaluate(self, arch: Arch, fidelity: Fidelity) -> Result:
-        return self.train(arch, fidelity)[1]
+    def _result(
+        self,
+        metrics: dict[str, float],
+        seconds: float,
+        flops: float,
+        trained: FitResult,
+        private: dict[str, float],
+    ) -> Result:
+        return Result(
+            metrics=metrics,
+            cost=flops if self.budget_unit == "flops" else seconds,
+            curve=trained.curve,
+            private={**private, "seconds": seconds, "flops": flops},
+            stopped=trained.stopped_after is not None,
+        )
+
+    def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
+        return self.train(arch, fidelity, limit)[1]
 
     def test_accuracy(self, arch: Arch) -> None:
         """Unknown without a training: read ``test_acc`` from the trial's info instead."""
@@ -207,3 +352,11 @@ class TrainingEvaluator:
 def _whole(fidelity: Fidelity) -> Fidelity:
     """The whole schedule ``fidelity`` is part of (itself when it has no horizon)."""
     return replace(fidelity, epochs=fidelity.schedule, horizon=0)
+
+
+def _cap(data: ImageDataset, part: str, images: int) -> ImageDataset:
+    """At most about ``images`` images in ``part`` (stratified, the same for every seed), so
+    that evaluating every training of a search stays cheap on a large dataset."""
+    if not images or not data.has(part) or len(data.part(part)[1]) <= images:
+        return data
+    return take_fraction(data, images / len(data.part(part)[1]), EVALUATION_SEED, part=part)

@@ -60,7 +60,10 @@ class StudyData:
 
     @property
     def cost_label(self) -> str:
-        return "simulated cost (s)" if self.tabular else "wall time (s)"
+        if self.tabular:
+            return "simulated cost (s)"
+        unit = self.config.get("evaluator", {}).get("budget_unit", "wall")
+        return "compute (FLOPs)" if unit == "flops" else "wall time (s)"
 
     @property
     def title(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +30,15 @@ Progress = Callable[[float, float], None]
 
 @dataclass(frozen=True)
 class FitResult:
-    """A finished training: its per-epoch curve and the wall seconds it took (resumed parts
-    too). ``base_seconds`` is the part of them spent by the shorter training it started from."""
+    """A training: its per-epoch curve and the wall seconds it took (resumed parts too).
+    ``base_seconds`` is the part of them spent by the shorter training it started from;
+    ``stopped_after`` is set when ``stop`` ended it early: the epochs done, as a fraction of
+    the batches of the epoch it was in (``curve`` holds the finished epochs only)."""
 
     curve: tuple[dict[str, float], ...]
     seconds: float
     base_seconds: float = 0.0
+    stopped_after: float | None = None
 
     @property
     def last(self) -> dict[str, float]:
@@ -70,6 +73,37 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
+def train_batches(
+    data: ImageDataset, recipe: TrainingRecipe, generator: torch.Generator, run: Device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch's shuffled, augmented training batches, drawn with ``generator``."""
+    return data.batches(
+        "train",
+        recipe.batch_size,
+        shuffle=True,
+        augment=recipe.augment,
+        generator=generator,
+        device=run.device,
+    )
+
+
+def train_step(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    run: Device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch; its (detached) loss and logits."""
+    with run.autocast():
+        logits = model(run.prepare(x))
+        loss = F.cross_entropy(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
+
+
 def train_epoch(
     model: nn.Module,
     data: ImageDataset,
@@ -79,33 +113,24 @@ def train_epoch(
     generator: torch.Generator,
     run: Device,
     on_batch: Callable[[int], None] | None = None,
-) -> dict[str, float]:
-    """One pass over the training part; mean loss and accuracy (%) of the batches as trained."""
+    stop: Callable[[], bool] | None = None,
+) -> dict[str, float] | None:
+    """One pass over the training part; mean loss and accuracy (%) of the batches as trained.
+    ``None`` when ``stop()`` said so after a batch (the epoch is then incomplete)."""
     model.train()
     loss_sum = torch.zeros((), device=run.device)
     correct = torch.zeros((), device=run.device, dtype=torch.long)
     seen = 0
-    batches = data.batches(
-        "train",
-        recipe.batch_size,
-        shuffle=True,
-        augment=recipe.augment,
-        generator=generator,
-        device=run.device,
-    )
-    for step, (x, y) in enumerate(batches):
-        with run.autocast():
-            logits = model(run.prepare(x))
-            loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    for step, (x, y) in enumerate(train_batches(data, recipe, generator, run)):
+        loss, logits = train_step(model, x, y, optimizer, run)
         schedule.step()
-        loss_sum += loss.detach().float() * len(y)  # summed on the device: no sync per batch
-        correct += (logits.detach().argmax(1) == y).sum()
+        loss_sum += loss.float() * len(y)  # summed on the device: no sync per batch
+        correct += (logits.argmax(1) == y).sum()
         seen += len(y)
         if on_batch:
             on_batch(step + 1)
+        if stop is not None and stop():
+            return None
     return {"train_loss": float(loss_sum) / seen, "train_acc": 100 * float(correct) / seen}
 
 
@@ -144,9 +169,11 @@ def fit(
     checkpoint_config: dict[str, Any] | None = None,
     progress: Progress | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> FitResult:
     """Train ``model`` for the first ``epochs`` epochs of a ``horizon``-epoch schedule (default:
-    the whole schedule), validating after each one when there is a valid part.
+    the whole schedule), validating after each one when there is a valid part. ``stop()`` is
+    asked after every batch; when it says so the training ends there (see :class:`FitResult`).
 
     With ``checkpoint``, the state (weights, optimizer, schedule, curve, seconds) is saved after
     every epoch, and a training whose checkpoint exists continues after its last saved epoch.
@@ -188,9 +215,12 @@ def fit(
                 progress(done + step / steps, epochs)
 
         lr = schedule.get_last_lr()[0]
-        row = train_epoch(
-            model, data, recipe, optimizer, schedule, epoch_generator(seed, epoch), run, on_batch
-        )
+        generator = epoch_generator(seed, epoch)
+        row = train_epoch(model, data, recipe, optimizer, schedule, generator, run, on_batch, stop)
+        if row is None:
+            seconds += time.perf_counter() - start
+            done = schedule.last_epoch / steps  # one scheduler step per batch
+            return FitResult(tuple(curve), seconds, base, stopped_after=done)
         if data.has("valid"):
             row |= evaluate(model, data, "valid", recipe.eval_batch_size, run)
         row = {"epoch": epoch + 1, **row, "lr": lr, "seconds": time.perf_counter() - start}

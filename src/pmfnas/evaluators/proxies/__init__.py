@@ -7,6 +7,11 @@ that module is imported, which this package does.
 
 from pmfnas.evaluators.proxies import activation, datafree, gradient, size, stability  # noqa: F401
 from pmfnas.evaluators.proxies.base import PROXIES, ProxyScore
-from pmfnas.evaluators.proxies.compute import NetworkSpec, compute_proxies, list_proxies
+from pmfnas.evaluators.proxies.compute import (
+    NetworkSpec,
+    compute_proxies,
+    list_proxies,
+    proxy_flops,
+)
 
-__all__ = ["PROXIES", "NetworkSpec", "ProxyScore", "compute_proxies", "list_proxies"]
+__all__ = ["PROXIES", "NetworkSpec", "ProxyScore", "compute_proxies", "list_proxies", "proxy_flops"]

@@ -33,23 +33,27 @@ class ProxyScore:
 
 @dataclass(frozen=True)
 class Proxy:
-    """A registered proxy: its scoring function and the shared-pass features it reads."""
+    """A registered proxy: its scoring function, the shared-pass features it reads and the
+    forward passes its own work costs, as ``(per batch image, fixed)`` image passes (a
+    training step counts three, see :mod:`pmfnas.evaluators.work`)."""
 
     name: str
     fn: Callable[[ProxyContext], float]
     needs: frozenset[Feature] = frozenset()
+    work: tuple[float, float] = (0.0, 0.0)
 
 
 PROXIES: Registry[Proxy] = Registry("proxy")
 
 
 def register_proxy(
-    name: str, needs: tuple[Feature, ...] = ()
+    name: str, needs: tuple[Feature, ...] = (), work: tuple[float, float] = (0.0, 0.0)
 ) -> Callable[[Callable[[ProxyContext], float]], Callable[[ProxyContext], float]]:
-    """Decorator: register ``fn`` as the proxy ``name`` that reads the features ``needs``."""
+    """Decorator: register ``fn`` as the proxy ``name`` that reads the features ``needs`` and
+    does ``work`` of its own."""
 
     def add(fn: Callable[[ProxyContext], float]) -> Callable[[ProxyContext], float]:
-        PROXIES.register(name)(Proxy(name, fn, frozenset(needs)))
+        PROXIES.register(name)(Proxy(name, fn, frozenset(needs), work))
         return fn
 
     return add

@@ -24,6 +24,7 @@ from torch import nn
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.proxies.base import PROXIES, Feature, Proxy, ProxyContext, ProxyScore
 from pmfnas.evaluators.proxies.passes import PassFeature, run_pass
+from pmfnas.evaluators.work import TRAIN_PASSES
 from pmfnas.spaces.nb201 import check
 from pmfnas.spaces.networks import build_network
 from pmfnas.types import Arch
@@ -116,22 +117,61 @@ def _run_passes(
     ``uses`` maps each proxy to the (batch key, feature) pairs it reads; each pass's time is added
     to ``charged`` as the module docstring says.
     """
-    plan: dict[str, set[PassFeature]] = defaultdict(set)
-    for pairs in uses.values():
-        for key, feature in pairs:
-            plan[key].add(feature)
-    for key, features in plan.items():
+    for key, features in _plan(uses).items():
         x, y = batches[key]
         start = time.perf_counter()
         ctx.passes[key], feature_seconds = run_pass(ctx.network(), _channels_last(x), y, features)
         core = time.perf_counter() - start - sum(feature_seconds.values())
-        readers = [name for name, pairs in uses.items() if any(k == key for k, _ in pairs)]
+        readers = _readers(uses, key)
         for name in readers:
             charged[name] += core / len(readers)
         for feature, seconds in feature_seconds.items():
             owners = [name for name in readers if (key, feature) in uses[name]]
             for name in owners:
                 charged[name] += seconds / len(owners)
+
+
+def _plan(uses: dict[str, set[tuple[str, PassFeature]]]) -> dict[str, set[PassFeature]]:
+    """The features each batch's pass must compute, from what each proxy reads."""
+    plan: dict[str, set[PassFeature]] = defaultdict(set)
+    for pairs in uses.values():
+        for key, feature in pairs:
+            plan[key].add(feature)
+    return plan
+
+
+def _readers(uses: dict[str, set[tuple[str, PassFeature]]], key: str) -> list[str]:
+    """The proxies that read the pass over batch ``key``."""
+    return [name for name, pairs in uses.items() if any(k == key for k, _ in pairs)]
+
+
+BACKWARD_FEATURES: frozenset[PassFeature] = frozenset({"grads", "fisher", "jacobian"})
+"""Pass features that need a backward pass (the others read the forward pass only)."""
+
+
+def proxy_flops(
+    names: Sequence[str], forward: float, batch: int, second_batch: int | None = None
+) -> dict[str, float]:
+    """The FLOPs charged to each proxy by :func:`compute_proxies`, counted instead of timed.
+
+    ``forward`` is one image's forward pass; the batches are the ones ``compute_proxies`` gets
+    (``second_batch``: the size of ``inputs2``, else the pair proxies use two halves). A pass
+    over n images costs n forward passes, or :data:`~pmfnas.evaluators.work.TRAIN_PASSES` times
+    that with a backward, split among the proxies reading it as the seconds are; each proxy adds
+    its own ``work``.
+    """
+    proxies = [PROXIES.get(name) for name in dict.fromkeys(names)]
+    pair_keys = ("batch", "batch2") if second_batch else ("half1", "half2")
+    images = {"batch": batch, "batch2": second_batch or 0, "half1": batch // 2}
+    images["half2"] = batch - images["half1"]
+    uses = {p.name: _pass_uses(p.needs, pair_keys) for p in proxies}
+    charged = {p.name: forward * (p.work[0] * batch + p.work[1]) for p in proxies}
+    for key, features in _plan(uses).items():
+        passes = TRAIN_PASSES if features & BACKWARD_FEATURES else 1.0
+        readers = _readers(uses, key)
+        for name in readers:
+            charged[name] += forward * images[key] * passes / len(readers)
+    return charged
 
 
 def _batches(

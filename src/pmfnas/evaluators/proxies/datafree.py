@@ -48,7 +48,7 @@ def _synflow_sum(net: nn.Module, like: torch.Tensor, scale: float) -> float:
     )
 
 
-@register_proxy("synflow")
+@register_proxy("synflow", work=(0.0, 3.0))  # one image, forward and backward
 def synflow(ctx: ProxyContext) -> float:
     """SynFlow (Tanaka et al. 2020) as in Abdelfattah et al./NASLib, reported as log(1 + S).
 
@@ -89,7 +89,7 @@ def _gaussian_init(net: nn.Module, generator: torch.Generator) -> None:
                 nn.init.zeros_(m.bias)
 
 
-@register_proxy("zen")
+@register_proxy("zen", work=(2.0, 0.0))  # two forward passes of the batch
 def zen(ctx: ProxyContext) -> float:
     """Zen-score (Lin et al., ICCV 2021), one repeat as in NASLib. Higher = better.
 

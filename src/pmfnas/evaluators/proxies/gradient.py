@@ -43,7 +43,7 @@ def fisher(ctx: ProxyContext) -> float:
     return float(ctx.feature("fisher"))
 
 
-@register_proxy("grasp")
+@register_proxy("grasp", work=(5.0, 0.0))  # a training step and a second backward
 def grasp(ctx: ProxyContext) -> float:
     """GraSP (Wang et al. 2020): Σ −θ ⊙ (H g), g = ∂L/∂θ, H the Hessian over layer weights.
 
