@@ -11,6 +11,7 @@ import pytest
 from clirun import SAFETY_TIMEOUT, run, spawn, stored_trials, wait_for
 
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.storage import Storage
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
@@ -87,6 +88,18 @@ def test_search_resumes_from_storage(capsys, data_env, tmp_path):
         json.loads((tmp_path / "c.json").read_text())["n_trials"]
         > json.loads((tmp_path / "a.json").read_text())["n_trials"]
     )
+
+
+def test_a_study_another_process_runs_is_refused_in_one_line(capsys, data_env, tmp_path):
+    db = tmp_path / "runs.db"
+    args = ["search", "--benchmark", "nb201", "--strategy", "random", "--storage", str(db)]
+    assert run(capsys, *args, "--budget", "2000")[0] == 0
+    holder = Storage(db)
+    [(name, config)] = holder.studies()
+    with holder.lease(holder.study(name, config), name):
+        code, _, err = run(capsys, *args, "--budget", "4000")
+    assert code == 2 and err.count("\n") == 1
+    assert f"study '{name}' in {db} is being run by pid" in err
 
 
 def test_arch_info(capsys, data_env):

@@ -16,6 +16,7 @@ from clirun import SAFETY_TIMEOUT, exit_code, run, spawn, stored_trials, wait_fo
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import build_network
+from pmfnas.training.checkpoint import _read
 
 
 def test_train_prints_the_curve_and_saves_weights(capsys, tmp_path):
@@ -165,7 +166,7 @@ def test_an_interrupted_training_says_where_and_a_rerun_resumes(tmp_path):
         f"of 15; {ck} holds its finished epochs: rerun the same command to resume\n"
     )
     (checkpoint,) = ck.glob("*.pt")
-    saved = torch.load(checkpoint, weights_only=True)["curve"]
+    saved = _read(checkpoint)["curve"]
     # again as a command of its own: the pytest process may run torch with other threads
     rerun = spawn(*args)
     _, err = rerun.communicate(timeout=SAFETY_TIMEOUT)

@@ -1,10 +1,16 @@
+import multiprocessing
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
 from pmfnas.errors import StorageError
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.storage import SCHEMA_VERSION, Storage
+from pmfnas.storage import LOCK_RETRIES, SCHEMA_VERSION, Storage
 from pmfnas.types import Fidelity, Trial, TrialState
 
 
@@ -80,3 +86,277 @@ def test_not_a_database(tmp_path):
     path.write_text("this is not sqlite, " * 100)
     with pytest.raises(StorageError):
         Storage(path)
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def _hammer(folder, barrier, worker, files, studies, trials):
+    """One process of the concurrency test: for each fresh file, at the moment the others do,
+    create it, a study they all share and studies of its own, and append trials under a lease."""
+    space = NB201Space()
+    try:
+        for f in range(files):
+            barrier.wait(timeout=300)  # times out only when a sibling died without aborting it
+            db = Storage(folder / f"{f}.db")
+            db.study("shared", {"same": True})
+            for s in range(studies):
+                sid = db.study(f"w{worker}-s{s}", {"worker": worker})
+                with db.lease(sid, f"w{worker}-s{s}"):
+                    for n in range(trials):
+                        db.append(sid, _trial(n), space)
+            db.close()
+    except BaseException:
+        barrier.abort()  # the siblings stop at once instead of waiting for this one
+        raise
+
+
+def test_processes_sharing_fresh_files_create_and_append_without_errors(tmp_path):
+    workers, files, studies, trials = 4, 4, 2, 5
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(workers)
+    processes = [
+        context.Process(target=_hammer, args=(tmp_path, barrier, k, files, studies, trials))
+        for k in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    assert [p.exitcode for p in processes] == [0] * workers  # no lock or constraint error
+    expected = ["shared"] + [f"w{k}-s{s}" for k in range(workers) for s in range(studies)]
+    for f in range(files):
+        with sqlite3.connect(tmp_path / f"{f}.db") as con:
+            names = [r[0] for r in con.execute("SELECT name FROM studies")]
+            stored = con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+            leases = con.execute("SELECT COUNT(*) FROM leases").fetchone()[0]
+            version = con.execute("SELECT value FROM meta").fetchall()
+        con.close()
+        assert sorted(names) == sorted(expected)
+        assert stored == workers * studies * trials and leases == 0
+        assert version == [(str(SCHEMA_VERSION),)]
+
+
+def _blocked(path):
+    """A second connection holding the write lock of ``path``."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    return blocker
+
+
+def test_a_locked_file_is_retried_after_a_backoff(tmp_path, monkeypatch):
+    path = tmp_path / "runs.db"
+    db = Storage(path, busy_timeout=0)  # SQLite answers "locked" at once
+    sid = db.study("s", {})
+    blocker = _blocked(path)
+    pauses = []
+
+    def pause(seconds):  # the other process finishes its transaction while we back off
+        pauses.append(seconds)
+        blocker.execute("COMMIT")
+
+    monkeypatch.setattr("pmfnas.storage.time.sleep", pause)
+    db.append(sid, _trial(0), NB201Space())
+    assert pauses == [0.1]
+    assert len(db.trials(sid, NB201Space())) == 1
+
+
+def test_a_file_that_stays_locked_is_one_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "runs.db"
+    db = Storage(path, busy_timeout=0)
+    sid = db.study("s", {})
+    blocker = _blocked(path)
+    pauses = []
+    monkeypatch.setattr("pmfnas.storage.time.sleep", pauses.append)
+    with pytest.raises(StorageError, match="stayed locked by other processes"):
+        db.append(sid, _trial(0), NB201Space())
+    assert len(pauses) == LOCK_RETRIES and max(pauses) == 2.0
+    blocker.execute("ROLLBACK")
+    assert db.trials(sid, NB201Space()) == []
+
+
+def test_a_read_only_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "runs.db"
+    db = Storage(path)
+    db.study("s", {})
+    db._db.execute("PRAGMA query_only = 1")  # what SQLite does with a file it cannot write
+    with pytest.raises(StorageError, match=r"runs\.db is read-only"):
+        db.study("s", {})
+
+
+# ---------------------------------------------------------------- what a file is
+
+
+def _foreign(path):
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE users (name TEXT)")
+    con.execute("INSERT INTO users VALUES ('ada')")
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_file_of_another_tool_is_refused_before_anything_is_written(tmp_path, read_only):
+    path = tmp_path / "other.db"
+    _foreign(path)
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match=r"not a pmfnas storage file .*users"):
+        Storage(path, read_only=read_only)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no WAL file either
+
+
+def test_a_newer_schema_is_refused_before_any_table_is_created(tmp_path):
+    path = tmp_path / "runs.db"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION + 1),))
+    con.close()
+    with pytest.raises(StorageError, match=f"schema {SCHEMA_VERSION + 1}, newer"):
+        Storage(path)
+    with sqlite3.connect(path) as con:
+        assert [r[0] for r in con.execute("SELECT name FROM sqlite_master")] == [
+            "meta",
+            "sqlite_autoindex_meta_1",
+        ]
+    con.close()
+
+
+def test_a_version_1_file_is_migrated_in_place_keeping_its_trials(tmp_path):
+    space = NB201Space()
+    path = tmp_path / "runs.db"
+    db = Storage(path)
+    sid = db.study("s", {"a": 1})
+    db.append(sid, _trial(0), space)
+    db.close()
+    with sqlite3.connect(path) as con:  # make it what 0.1.0 wrote: version 1, no leases, no budget
+        con.execute("DROP TABLE leases")
+        con.execute("ALTER TABLE studies DROP COLUMN budget")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    assert Storage(path, read_only=True).load("s", space) == ({"a": 1}, [_trial(0)])
+    db = Storage(path)
+    with db.lease(sid, "s"):
+        db.append(sid, _trial(1), space)
+    assert db.trials(sid, space) == [_trial(0), _trial(1)]
+    assert db.budget(sid) is None
+    db.set_budget(sid, 300.0)
+    assert db.budget(sid) == 300.0
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT value FROM meta").fetchall() == [(str(SCHEMA_VERSION),)]
+    con.close()
+
+
+@pytest.mark.parametrize("content", ["empty", "half-made"])
+def test_a_read_only_open_of_an_unfinished_file_never_writes(tmp_path, content):
+    path = tmp_path / "runs.db"
+    path.touch()
+    if content == "half-made":  # what a process creating the file may have so far
+        with sqlite3.connect(path) as con:
+            con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        con.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match="still being made"):
+        Storage(path, read_only=True)
+    assert path.read_bytes() == before
+    Storage(path).close()  # the creator finishes it
+    assert Storage(path, read_only=True).studies() == []
+
+
+def test_a_damaged_trial_row_names_the_study_and_the_trial(tmp_path):
+    space = NB201Space()
+    path = tmp_path / "runs.db"
+    db = Storage(path)
+    sid = db.study("s", {})
+    for n in range(3):
+        db.append(sid, _trial(n), space)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE trials SET curve = '[{\"epoch\": 1,' WHERE number = 1")
+    con.close()
+    with pytest.raises(StorageError, match=r"study 's' in .*: trial 1 is damaged \(curve is not"):
+        db.trials(sid, space)
+    with pytest.raises(StorageError, match="trial 1 is damaged"):
+        Storage(path, read_only=True).load("s", space)
+
+
+# ---------------------------------------------------------------- one runner per study
+
+
+def _lease_row(path):
+    with sqlite3.connect(path) as con:
+        row = con.execute("SELECT pid, host, heartbeat FROM leases").fetchone()
+    con.close()
+    return row
+
+
+def _set_lease(path, **values):
+    """Make the stored lease look as if another holder wrote it."""
+    with sqlite3.connect(path) as con:
+        for column, value in values.items():
+            con.execute(f"UPDATE leases SET {column} = ?", (value,))
+    con.close()
+
+
+def test_a_study_held_by_a_live_process_is_refused_until_released(tmp_path):
+    path = tmp_path / "runs.db"
+    holder = Storage(path)
+    sid = holder.study("s", {})
+    other = Storage(path)
+    with holder.lease(sid, "s"):
+        pattern = rf"study 's' in .* is being run by pid {os.getpid()} on .*heartbeat \d+ s ago"
+        with pytest.raises(StorageError, match=pattern), other.lease(sid, "s"):
+            pass
+    with other.lease(sid, "s"):
+        assert _lease_row(path)[0] == os.getpid()
+    assert _lease_row(path) is None
+
+
+def test_a_lease_is_released_when_the_run_fails(tmp_path):
+    path = tmp_path / "runs.db"
+    db = Storage(path)
+    sid = db.study("s", {})
+    with pytest.raises(KeyboardInterrupt), db.lease(sid, "s"):
+        raise KeyboardInterrupt
+    assert _lease_row(path) is None
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_over(tmp_path):
+    path = tmp_path / "runs.db"
+    db = Storage(path)
+    sid = db.study("s", {})
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    with db.lease(sid, "s"):
+        _set_lease(path, pid=int(dead.stdout), token="theirs")  # it held the lease, then died
+    with Storage(path).lease(sid, "s"):
+        assert _lease_row(path)[0] == os.getpid()
+
+
+def test_a_lease_from_another_host_is_taken_over_only_once_stale(tmp_path):
+    path = tmp_path / "runs.db"
+    db = Storage(path)
+    sid = db.study("s", {})
+    with db.lease(sid, "s"):
+        _set_lease(path, host="elsewhere", pid=4321, token="theirs")
+    other = Storage(path, lease_timeout=3600)
+    with pytest.raises(StorageError, match="pid 4321 on elsewhere"), other.lease(sid, "s"):
+        pass
+    _set_lease(path, heartbeat=time.time() - 7200)  # two hours without a trial
+    with other.lease(sid, "s"):
+        assert _lease_row(path)[:2] == (os.getpid(), socket.gethostname())
+
+
+def test_appending_refreshes_the_heartbeat_and_a_lost_lease_stops_the_run(tmp_path):
+    space = NB201Space()
+    path = tmp_path / "runs.db"
+    db = Storage(path)
+    sid = db.study("s", {})
+    with db.lease(sid, "s"):
+        _set_lease(path, heartbeat=0.0)
+        db.append(sid, _trial(0), space)
+        assert _lease_row(path)[2] > 0.0
+        _set_lease(path, token="taken over by another process")
+        with pytest.raises(StorageError, match=r"study 's' in .* was taken over"):
+            db.append(sid, _trial(1), space)
+    assert db.trials(sid, space) == [_trial(0)]  # the refused trial is not stored
+    assert _lease_row(path) is not None  # and the new holder's lease is kept

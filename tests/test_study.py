@@ -105,6 +105,18 @@ def test_resume_with_another_config_is_refused(tmp_path):
         _study(storage=Storage(path), seed=1).run()
 
 
+def test_a_study_run_by_another_process_is_refused_and_nothing_is_evaluated(tmp_path):
+    path = tmp_path / "runs.db"
+    evaluator = ToyEvaluator()
+    study = _study(storage=Storage(path), evaluator=evaluator)
+    holder = Storage(path)  # the process already running it
+    held = holder.lease(holder.study("s", study.config()), "s")
+    with held, pytest.raises(StorageError, match=r"study 's' in .* is being run by pid"):
+        study.run()
+    assert evaluator.calls == 0
+    assert study.run().trials  # once it is released, the study runs
+
+
 def test_best_uses_highest_fidelity_evidence():
     space = NB201Space()
 

@@ -1,15 +1,19 @@
 """The training loop, its recipe and crash-safe checkpoints, on the embedded digits."""
 
+import io
 import os
+import struct
 import subprocess
 import sys
 import textwrap
+import warnings
+import zipfile
 
 import pytest
 import torch
 
 from pmfnas.data import load_dataset
-from pmfnas.errors import ConfigError, DataError
+from pmfnas.errors import ConfigError
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.networks import build_network
 from pmfnas.training import TrainingRecipe, evaluate, fit
@@ -124,7 +128,7 @@ def test_killed_training_resumes_to_the_same_weights(digits, tmp_path):
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(path)], env=env, check=False)
     assert killed.returncode == 9
-    assert len(torch.load(path, weights_only=True)["curve"]) == 2
+    assert len(load_checkpoint(path, {"horizon": 4, "seed": 1})["curve"]) == 2
     resumed = network()
     result = fit(resumed, digits, RECIPE, 4, seed=1, checkpoint=path)
     uninterrupted = network()
@@ -152,7 +156,10 @@ def test_a_prefix_continues_to_the_weights_of_the_whole_schedule(digits, tmp_pat
     path = tmp_path / "prefix.pt"
     prefix = fit(network(), digits, RECIPE, 2, horizon=4, seed=1, checkpoint=path)
     continued_net = network()
-    continued = fit(continued_net, digits, RECIPE, 4, seed=1, start_from=path)
+    own = tmp_path / "whole.pt"
+    own.write_bytes(b"torn")  # its own checkpoint is damaged: it starts from the prefix
+    with pytest.warns(UserWarning, match="whole.pt: discarded a damaged checkpoint"):
+        continued = fit(continued_net, digits, RECIPE, 4, seed=1, checkpoint=own, start_from=path)
     whole_net = network()
     whole = fit(whole_net, digits, RECIPE, 4, seed=1)
     assert same_weights(continued_net.state_dict(), whole_net.state_dict())
@@ -180,11 +187,72 @@ def test_a_start_longer_than_asked_or_a_short_horizon_is_refused(digits, tmp_pat
         fit(network(), digits, RECIPE, 3, horizon=2)
 
 
-def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path):
+def test_a_file_that_is_not_a_checkpoint_is_discarded_with_a_warning(tmp_path):
     path = tmp_path / "run.pt"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(DataError, match="unreadable checkpoint"):
-        load_checkpoint(path, {})
+    with pytest.warns(UserWarning, match=r"run\.pt: discarded a damaged checkpoint \(no checksum"):
+        assert load_checkpoint(path, {}) is None
+    assert not path.exists()
+
+
+class Stop(Exception):
+    """Stands for a crash after an epoch's checkpoint was saved."""
+
+
+def _stop_after(epochs):
+    def stop(epoch):
+        if epoch == epochs:
+            raise Stop
+
+    return stop
+
+
+def _zero_tensor_bytes(path):
+    """Zero 64 bytes in the middle of the largest tensor record of a checkpoint's payload."""
+    data = bytearray(path.read_bytes())
+    start = data.index(b"\n") + 1  # the payload (a torch zip) follows the checksum line
+    payload = bytes(data[start:])
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        record = max((i for i in archive.infolist() if "/data/" in i.filename),
+                     key=lambda i: i.file_size)  # fmt: skip
+    name_length, extra_length = struct.unpack("<HH", payload[record.header_offset + 26 :][:4])
+    offset = record.header_offset + 30 + name_length + extra_length + record.file_size // 2
+    data[start + offset : start + offset + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    return torch.load(io.BytesIO(bytes(data[start:])), weights_only=True)  # loads: damage is silent
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "truncated"])
+def test_a_damaged_checkpoint_is_discarded_and_the_training_restarts(digits, tmp_path, damage):
+    path = tmp_path / "run.pt"
+    with pytest.raises(Stop):
+        fit(network(), digits, RECIPE, 4, seed=1, checkpoint=path, on_epoch=_stop_after(2))
+    intact = load_checkpoint(path, {"horizon": 4, "seed": 1})
+    if damage == "zeroed":
+        damaged = _zero_tensor_bytes(path)
+        assert not same_weights(damaged["model"], intact["model"])
+    else:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    resumed = network()
+    with pytest.warns(UserWarning, match="discarded a damaged checkpoint"):
+        result = fit(resumed, digits, RECIPE, 4, seed=1, checkpoint=path)
+    uninterrupted = network()
+    reference = fit(uninterrupted, digits, RECIPE, 4, seed=1)
+    assert same_weights(resumed.state_dict(), uninterrupted.state_dict())
+    assert [r["valid_acc"] for r in result.curve] == [r["valid_acc"] for r in reference.curve]
+    assert len(load_checkpoint(path, {"horizon": 4, "seed": 1})["curve"]) == 4  # written anew
+
+
+def test_resuming_under_another_thread_count_warns_and_continues(digits, tmp_path):
+    path = tmp_path / "run.pt"
+    fit(network(), digits, RECIPE, 1, horizon=3, checkpoint=path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same count: no warning
+        fit(network(), digits, RECIPE, 2, horizon=3, checkpoint=path)
+    torch.set_num_threads(2)
+    with pytest.warns(UserWarning, match="saved under 1 torch threads, resumed under 2"):
+        result = fit(network(), digits, RECIPE, 3, horizon=3, checkpoint=path)
+    assert len(result.curve) == 3
 
 
 def test_checkpoints_are_replaced_whole(tmp_path):

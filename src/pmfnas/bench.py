@@ -324,8 +324,9 @@ def run_bench(
 
     ``budget`` defaults to the NATS budget of the dataset; ``params`` maps a strategy to its
     settings; ``workers`` (default: one per CPU, at most one per run) are spawned processes, each
-    writing its own runs to ``storage`` through its own connection (SQLite in WAL mode serialises
-    the writes; each run is a separate study). ``progress(done, total)`` counts finished runs.
+    writing its own runs to ``storage`` through its own connection (each run is a separate study;
+    :mod:`pmfnas.storage` serialises the writes and waits out locks). ``progress(done, total)``
+    counts finished runs.
     """
     space = NB201Space()
     TabularEvaluator(bench, dataset)  # an unknown dataset fails before any work
@@ -346,7 +347,7 @@ def run_bench(
         for name in strategies
     }
     if storage is not None:
-        Storage(storage).close()  # create the schema once, before workers open the file together
+        Storage(storage).close()  # a foreign or newer file fails here, before any worker starts
     jobs = [
         BenchJob(name, seed, dataset, budget, params.get(name, {}), storage and str(storage), reuse)
         for name in strategies

@@ -1,51 +1,84 @@
 """SQLite storage of studies and their trials: one row per trial, so a crashed search resumes.
 
 The file uses write-ahead logging (readers never block the writer) and records a schema version;
-a file written by an incompatible version is refused rather than misread. Rows are only ever
-inserted, never rewritten (but for a ``stopped`` trial, replaced by its complete rerun), so
-nothing already stored is lost by a later failure.
+a file written by a newer version, or by another tool, is refused before anything is written.
+Trial rows are only ever inserted, never rewritten (but for a ``stopped`` trial, replaced by its
+complete rerun), so nothing already stored is lost by a later failure.
+
+Many processes may share one file (``pmfnas bench`` runs one study per worker). Every write is a
+short ``BEGIN IMMEDIATE`` transaction, which takes the write lock before it reads, so two writers
+never deadlock upgrading a read lock; SQLite waits up to :data:`BUSY_TIMEOUT` for the lock, and an
+operation still refused as locked (WAL answers "busy" without waiting while a connection recovers
+or cleans up the log) is tried again with a bounded backoff. Creating the schema and creating a
+study are idempotent (``IF NOT EXISTS``, ``INSERT OR IGNORE``), so processes may open a fresh file
+or create the same study at once. One study is run by one process at a time: see :meth:`lease`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pmfnas.errors import StorageError
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.types import Fidelity, Trial, TrialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: meta, studies, trials (0.1.0 files lack ``studies.budget``). 2: adds leases (one runner per
+study). A version 1 file is migrated in place."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS studies (
-    id INTEGER PRIMARY KEY,
-    name TEXT UNIQUE NOT NULL,
-    config TEXT NOT NULL,
-    created REAL NOT NULL,
-    budget REAL
-);
-CREATE TABLE IF NOT EXISTS trials (
-    study_id INTEGER NOT NULL REFERENCES studies(id),
-    number INTEGER NOT NULL,
-    arch TEXT NOT NULL,
-    fidelity TEXT NOT NULL,
-    state TEXT NOT NULL,
-    metrics TEXT NOT NULL,
-    cost REAL NOT NULL,
-    clock REAL NOT NULL,
-    curve TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    started REAL NOT NULL,
-    finished REAL NOT NULL,
-    info TEXT NOT NULL,
-    PRIMARY KEY (study_id, number)
-);
-"""
+BUSY_TIMEOUT = 30.0
+"""Seconds SQLite itself waits for another connection's lock before answering "locked"."""
+
+LOCK_RETRIES = 8
+"""Further tries of an operation answered "locked", after 0.1, 0.2, ... up to 2 s of backoff."""
+
+LEASE_TIMEOUT = 24 * 3600.0
+"""A lease not refreshed for this long is stale. The heartbeat is refreshed with each stored
+trial and one trial may be a long training, so the bound is generous; a holder on the same host
+whose process is gone is recognised at once."""
+
+_TABLES = {
+    "meta": "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "studies": """CREATE TABLE IF NOT EXISTS studies (
+        id INTEGER PRIMARY KEY,
+        name TEXT UNIQUE NOT NULL,
+        config TEXT NOT NULL,
+        created REAL NOT NULL,
+        budget REAL
+    )""",
+    "trials": """CREATE TABLE IF NOT EXISTS trials (
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        number INTEGER NOT NULL,
+        arch TEXT NOT NULL,
+        fidelity TEXT NOT NULL,
+        state TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        cost REAL NOT NULL,
+        clock REAL NOT NULL,
+        curve TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        started REAL NOT NULL,
+        finished REAL NOT NULL,
+        info TEXT NOT NULL,
+        PRIMARY KEY (study_id, number)
+    )""",
+    "leases": """CREATE TABLE IF NOT EXISTS leases (
+        study_id INTEGER PRIMARY KEY REFERENCES studies(id),
+        pid INTEGER NOT NULL, host TEXT NOT NULL, token TEXT NOT NULL, heartbeat REAL NOT NULL
+    )""",
+}
+_READABLE = {"meta", "studies", "trials"}  # what a v1 file already has: enough to read it
+
+T = TypeVar("T")
 
 
 class Storage:
@@ -53,48 +86,138 @@ class Storage:
 
     Args:
         path: the database file; created if missing. ``":memory:"`` keeps everything in memory.
-        read_only: open an existing file for reading only (a missing or foreign file is an
-            error, and nothing is ever written to it).
+        read_only: open an existing file for reading only: a missing, empty, foreign or
+            half-created file is a :class:`StorageError`, and nothing is ever written to it.
+        busy_timeout: seconds to wait for another process's lock before backing off.
+        lease_timeout: seconds after which another holder's silent lease is stale.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        busy_timeout: float = BUSY_TIMEOUT,
+        lease_timeout: float = LEASE_TIMEOUT,
+    ) -> None:
         self.path = str(path)
+        self.lease_timeout = lease_timeout
+        self._leases: dict[int, str] = {}  # study id → token of the lease this object holds
         if read_only and not Path(path).is_file():
             raise StorageError(f"no storage file {self.path}")
-        try:
-            if read_only:  # a report must never create or alter the file it reads
-                uri = Path(path).resolve().as_uri() + "?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True)
-                tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-                if not {"meta", "studies", "trials"} <= tables:
-                    self._db.close()
-                    raise StorageError(f"{self.path} is not a pmfnas storage file")
-            else:
-                self._db = sqlite3.connect(self.path)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.executescript(_SCHEMA)
-                columns = {r[1] for r in self._db.execute("PRAGMA table_info(studies)")}
-                if "budget" not in columns:  # a file of version 0.1.0
-                    with self._db:
-                        self._db.execute("ALTER TABLE studies ADD COLUMN budget REAL")
-            self._check_version()
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{self.path} is not a usable pmfnas storage file: {exc}") from None
-
-    def _check_version(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            with self._db:
-                self._db.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise StorageError(
-                f"{self.path} has storage schema {row[0]}, this pmfnas reads schema {SCHEMA_VERSION}"
+        # a report must never create or alter the file it reads: SQLite opens it read-only
+        target = Path(path).resolve().as_uri() + "?mode=ro" if read_only else self.path
+        self._db = self._retry(
+            lambda: sqlite3.connect(
+                target, uri=read_only, timeout=busy_timeout, isolation_level=None
             )
+        )
+        try:
+            if read_only:
+                self._check_readable()
+            else:
+                self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_readable(self) -> None:
+        tables, version = self._retry(lambda: _inspect(self._db))
+        self._refuse_foreign(tables, version)
+        if version is None:  # empty, or made by a process still at it: nothing to read yet
+            raise StorageError(f"{self.path} is not a pmfnas storage file (or is still being made)")
+
+    def _prepare(self) -> None:
+        """Check the file, then create or migrate its schema unless it is already current."""
+        if self._retry(self._current):
+            return  # the usual open writes nothing
+        self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+
+        def create(db: sqlite3.Connection) -> None:
+            if self._current():  # another process made it meanwhile
+                return
+            for statement in _TABLES.values():
+                db.execute(statement)
+            if not _has_budget(db):  # a file of version 0.1.0
+                db.execute("ALTER TABLE studies ADD COLUMN budget REAL")
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+        self._write(create)
+
+    def _current(self) -> bool:
+        """Whether the schema is this version's; refuses a foreign or newer file first."""
+        tables, version = _inspect(self._db)
+        self._refuse_foreign(tables, version)
+        return version == SCHEMA_VERSION and set(_TABLES) <= tables and _has_budget(self._db)
+
+    def _refuse_foreign(self, tables: set[str], version: int | None) -> None:
+        """Refuse a file of another tool or of a newer pmfnas; an empty or v1 file is fine."""
+        if version is None and not tables <= set(_TABLES):
+            raise StorageError(
+                f"{self.path} is not a pmfnas storage file (it holds the tables "
+                f"{', '.join(sorted(tables))}); choose another --storage file"
+            )
+        if version is not None and version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path} has storage schema {version}, newer than this pmfnas reads "
+                f"({SCHEMA_VERSION}); upgrade pmfnas to use it"
+            )
+        if version is not None and not tables >= _READABLE:
+            raise StorageError(f"{self.path} is not a usable pmfnas storage file: tables missing")
 
     def close(self) -> None:
         self._db.close()
+
+    def _retry(self, work: Callable[[], T]) -> T:
+        """Run ``work``, again after a backoff while the file is locked; other SQLite failures
+        (read-only file, damaged file) become one clear :class:`StorageError`."""
+        waited = 0.0
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                return work()
+            except sqlite3.IntegrityError:
+                raise  # a constraint the caller broke (a trial number stored twice), not the file
+            except sqlite3.DatabaseError as exc:
+                code = getattr(exc, "sqlite_errorname", "")  # absent on errors raised here
+                if code.startswith("SQLITE_READONLY"):
+                    raise StorageError(
+                        f"{self.path} is read-only; a search stores its trials there: make it "
+                        "writable or choose another --storage file"
+                    ) from None
+                if not code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                    raise StorageError(
+                        f"{self.path} is not a usable pmfnas storage file: {exc}"
+                    ) from None
+                if attempt == LOCK_RETRIES:
+                    raise StorageError(
+                        f"{self.path} stayed locked by other processes ({waited:.0f} s of "
+                        "backoff after SQLite's own waits); try again when they are done"
+                    ) from None
+                pause = min(2.0, 0.1 * 2**attempt)
+                time.sleep(pause)
+                waited += pause
+        raise AssertionError("unreachable")
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction: all of it is stored or none."""
+
+        def transaction() -> T:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+                self._db.execute("COMMIT")
+                return result
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+        return self._retry(transaction)
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._retry(lambda: self._db.execute(sql, params).fetchall())
 
     def study(self, name: str, config: dict[str, Any]) -> int:
         """The id of study ``name``, created with ``config`` if new.
@@ -103,91 +226,214 @@ class Storage:
         different searches: that is a :class:`StorageError`.
         """
         text = json.dumps(config, sort_keys=True)
-        row = self._db.execute("SELECT id, config FROM studies WHERE name = ?", (name,)).fetchone()
-        if row is not None:
-            if json.loads(row[1]) != json.loads(text):
-                raise StorageError(
-                    f"study {name!r} in {self.path} was made with another configuration "
-                    f"({row[1]}); choose another --study name or storage file"
-                )
-            return int(row[0])
-        with self._db:
-            cur = self._db.execute(
-                "INSERT INTO studies (name, config, created) VALUES (?, ?, ?)",
+
+        def find_or_create(db: sqlite3.Connection) -> tuple[int, str]:
+            db.execute(
+                "INSERT OR IGNORE INTO studies (name, config, created) VALUES (?, ?, ?)",
                 (name, text, time.time()),
             )
-        return int(cur.lastrowid)
+            return db.execute("SELECT id, config FROM studies WHERE name = ?", (name,)).fetchone()
+
+        study_id, stored = self._write(find_or_create)
+        if self._config(name, stored) != json.loads(text):
+            raise StorageError(
+                f"study {name!r} in {self.path} was made with another configuration "
+                f"({stored}); choose another --study name or storage file"
+            )
+        return int(study_id)
+
+    def _config(self, name: str, text: str) -> dict[str, Any]:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise StorageError(f"study {name!r} in {self.path}: corrupt config ({exc})") from None
 
     def budget(self, study_id: int) -> float | None:
         """The budget the study's stored trials were made under (``None``: not recorded)."""
-        row = self._db.execute("SELECT budget FROM studies WHERE id = ?", (study_id,)).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+        rows = self._read("SELECT budget FROM studies WHERE id = ?", (study_id,))
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def set_budget(self, study_id: int, budget: float) -> None:
-        with self._db:
-            self._db.execute("UPDATE studies SET budget = ? WHERE id = ?", (budget, study_id))
+        self._write(
+            lambda db: db.execute("UPDATE studies SET budget = ? WHERE id = ?", (budget, study_id))
+        )
 
     def studies(self) -> list[tuple[str, dict[str, Any]]]:
         """Every study's name and config, oldest first."""
-        rows = self._db.execute("SELECT name, config FROM studies ORDER BY id").fetchall()
-        return [(name, json.loads(config)) for name, config in rows]
+        rows = self._read("SELECT name, config FROM studies ORDER BY id")
+        return [(name, self._config(name, config)) for name, config in rows]
 
     def load(self, name: str, space: SearchSpace) -> tuple[dict[str, Any], list[Trial]]:
         """The config and trials of study ``name``, without knowing its config (for reports)."""
-        row = self._db.execute("SELECT id, config FROM studies WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        rows = self._read("SELECT id, config FROM studies WHERE name = ?", (name,))
+        if not rows:
             names = ", ".join(n for n, _ in self.studies()) or "none"
             raise StorageError(f"no study {name!r} in {self.path} (studies: {names})")
-        return json.loads(row[1]), self.trials(int(row[0]), space)
+        study_id, config = rows[0]
+        return self._config(name, config), self.trials(int(study_id), space)
+
+    @contextmanager
+    def lease(self, study_id: int, name: str) -> Iterator[None]:
+        """Hold study ``name`` for this process while the block runs, so no other runs it too.
+
+        The lease records the holder's pid, host and heartbeat (refreshed by :meth:`append`). A
+        live holder's lease is a :class:`StorageError`; a stale one (holder on this host gone,
+        or no heartbeat for :attr:`lease_timeout` seconds) is taken over. The lease is released
+        when the block ends, by an exception too.
+        """
+        token = uuid.uuid4().hex
+
+        def take(db: sqlite3.Connection) -> None:
+            row = db.execute(
+                "SELECT pid, host, heartbeat FROM leases WHERE study_id = ?", (study_id,)
+            ).fetchone()
+            if row is not None and not self._stale(*row):
+                pid, host, heartbeat = row
+                raise StorageError(
+                    f"study {name!r} in {self.path} is being run by pid {pid} on {host} (last "
+                    f"heartbeat {max(0.0, time.time() - heartbeat):.0f} s ago); wait for it to finish or "
+                    "use another --study"
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                (study_id, os.getpid(), socket.gethostname(), token, time.time()),
+            )
+
+        self._write(take)
+        self._leases[study_id] = token
+        try:
+            yield
+        finally:
+            del self._leases[study_id]
+            self._write(
+                lambda db: db.execute(
+                    "DELETE FROM leases WHERE study_id = ? AND token = ?", (study_id, token)
+                )
+            )
+
+    def _stale(self, pid: int, host: str, heartbeat: float) -> bool:
+        if time.time() - heartbeat > self.lease_timeout:
+            return True
+        return host == socket.gethostname() and not _alive(pid)
 
     def append(self, study_id: int, trial: Trial, space: SearchSpace) -> None:
-        """Store one finished trial (atomically: it is there completely or not at all). It
-        replaces a ``stopped`` trial of the same number: the run that the budget cut short."""
-        with self._db:
-            self._db.execute(
+        """Store one finished trial (atomically: it is there completely or not at all), and
+        refresh the heartbeat of the study's lease if this object holds it. The trial replaces
+        a ``stopped`` trial of the same number: the run that the budget cut short."""
+        row = (
+            study_id,
+            trial.number,
+            space.format(trial.arch),
+            str(trial.fidelity),
+            trial.state.value,
+            json.dumps(trial.metrics),
+            trial.cost,
+            trial.clock,
+            json.dumps(list(trial.curve)),
+            trial.reason,
+            trial.started,
+            trial.finished,
+            json.dumps(trial.info),
+        )
+        token = self._leases.get(study_id)
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute(
                 "DELETE FROM trials WHERE study_id = ? AND number = ? AND state = ?",
                 (study_id, trial.number, TrialState.STOPPED.value),
             )
-            self._db.execute(
-                "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    study_id,
-                    trial.number,
-                    space.format(trial.arch),
-                    str(trial.fidelity),
-                    trial.state.value,
-                    json.dumps(trial.metrics),
-                    trial.cost,
-                    trial.clock,
-                    json.dumps(list(trial.curve)),
-                    trial.reason,
-                    trial.started,
-                    trial.finished,
-                    json.dumps(trial.info),
-                ),
+            db.execute("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            if token is None:
+                return
+            beat = db.execute(
+                "UPDATE leases SET heartbeat = ? WHERE study_id = ? AND token = ?",
+                (time.time(), study_id, token),
             )
+            if beat.rowcount == 0:
+                raise StorageError(
+                    f"study {self._name(study_id)!r} in {self.path} was taken over by another "
+                    f"process (no trial stored for over {self.lease_timeout:g} s); this run stops"
+                )
+
+        self._write(insert)
+
+    def _name(self, study_id: int) -> str:
+        rows = self._read("SELECT name FROM studies WHERE id = ?", (study_id,))
+        return rows[0][0] if rows else f"#{study_id}"
 
     def trials(self, study_id: int, space: SearchSpace) -> list[Trial]:
-        """All trials of a study in the order they ran."""
-        rows = self._db.execute(
+        """All trials of a study in the order they ran; a damaged row is a StorageError."""
+        rows = self._read(
             "SELECT number, arch, fidelity, state, metrics, cost, clock, curve, reason, started, "
             "finished, info FROM trials WHERE study_id = ? ORDER BY number",
             (study_id,),
-        ).fetchall()
-        return [
-            Trial(
-                number=number,
-                arch=space.parse(arch),
-                fidelity=Fidelity.parse(fidelity),
-                state=TrialState(state),
-                metrics=json.loads(metrics),
-                cost=cost,
-                clock=clock,
-                curve=tuple(json.loads(curve)),
-                reason=reason,
-                started=started,
-                finished=finished,
-                info=json.loads(info),
-            )
-            for number, arch, fidelity, state, metrics, cost, clock, curve, reason, started, finished, info in rows
-        ]
+        )
+        trials = []
+        for row in rows:
+            try:
+                trials.append(_trial(row, space))
+            except (ValueError, TypeError) as exc:
+                raise StorageError(
+                    f"study {self._name(study_id)!r} in {self.path}: trial {row[0]} is damaged "
+                    f"({exc}); the study cannot be resumed or reported from this file"
+                ) from None
+        return trials
+
+
+def _trial(row: tuple[Any, ...], space: SearchSpace) -> Trial:
+    """One stored row as a trial; ``ValueError`` or ``TypeError`` when it is damaged."""
+    number, arch, fidelity, state, metrics, cost, clock, curve, reason, started, finished, info = (
+        row
+    )
+    return Trial(
+        number=number,
+        arch=space.parse(arch),
+        fidelity=Fidelity.parse(fidelity),
+        state=TrialState(state),
+        metrics=_loads(metrics, "metrics"),
+        cost=cost,
+        clock=clock,
+        curve=tuple(_loads(curve, "curve")),
+        reason=reason,
+        started=started,
+        finished=finished,
+        info=_loads(info, "info"),
+    )
+
+
+def _inspect(db: sqlite3.Connection) -> tuple[set[str], int | None]:
+    """The file's tables and its schema version (``None``: no pmfnas version recorded)."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        return tables, None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        return tables, None
+    try:
+        return tables, int(row[0])
+    except ValueError:
+        raise sqlite3.DatabaseError(f"schema version {row[0]!r} is not a number") from None
+
+
+def _has_budget(db: sqlite3.Connection) -> bool:
+    return "budget" in {r[1] for r in db.execute("PRAGMA table_info(studies)")}
+
+
+def _loads(text: str, field: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{field} is not valid JSON: {exc}") from None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (unknown off POSIX: assumed alive)."""
+    if os.name != "posix":
+        return True  # os.kill would terminate it there; the heartbeat timeout decides instead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True

@@ -109,11 +109,20 @@ class Study:
 
     def run(self, progress: Progress | None = None) -> StudyResult:
         """Search until the budget or the strategy is exhausted, or until an interrupt (Ctrl-C:
-        the partial result, stop reason ``interrupted``); resume from storage if any."""
+        the partial result, stop reason ``interrupted``); resume from storage if any.
+
+        With storage, the study is leased to this process while it runs: a second process
+        running the same study at once is refused (:meth:`pmfnas.storage.Storage.lease`).
+        """
+        if self.storage is None:
+            return self._search(0, [], progress)
+        study_id = self.storage.study(self.name, self.config())
+        with self.storage.lease(study_id, self.name):
+            return self._search(study_id, self.storage.trials(study_id, self.space), progress)
+
+    def _search(self, study_id: int, stored: list[Trial], progress: Progress | None) -> StudyResult:
         started = self.clock()
         own = 0.0  # seconds inside the strategy's ask and tell
-        study_id = self.storage.study(self.name, self.config()) if self.storage else 0
-        stored = self.storage.trials(study_id, self.space) if self.storage else []
         limit = self.budget.limit
         # A stored study made under a larger budget replays as it ran, and stops at this one.
         planned = self.storage.budget(study_id) if self.storage else None

@@ -197,7 +197,8 @@ def fit(
     every epoch, and a training whose checkpoint exists continues after its last saved epoch.
     Without one there, ``start_from`` (a shorter training's checkpoint of the same schedule) is
     where the training starts. Either must have been written with the same ``horizon``, ``seed``
-    and ``checkpoint_config``. ``on_epoch(e)`` runs after epoch ``e`` (1-based) is saved.
+    and ``checkpoint_config``; a damaged one is discarded with a warning (the training then
+    starts without it). ``on_epoch(e)`` runs after epoch ``e`` (1-based) is saved.
     """
     horizon = horizon or epochs
     if horizon < epochs:
@@ -211,8 +212,9 @@ def fit(
     config = {"horizon": horizon, "seed": seed, **(checkpoint_config or {})}
     curve: list[dict[str, float]] = []
     seconds = base = 0.0
-    source = checkpoint if checkpoint and checkpoint.is_file() else start_from
-    state = load_checkpoint(source, config) if source else None
+    source, state = checkpoint, load_checkpoint(checkpoint, config) if checkpoint else None
+    if state is None and start_from:  # no intact checkpoint of its own: from the shorter one
+        source, state = start_from, load_checkpoint(start_from, config)
     if state is not None:
         if len(state["curve"]) > epochs:
             raise ConfigError(
