@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, print_fields
+from pmfnas.cli.common import (
+    DataDirOption,
+    LazyBar,
+    ProtocolOption,
+    app,
+    fmt,
+    load_benchmark,
+    print_fields,
+)
 from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration, parse_options
 
@@ -60,6 +68,7 @@ def search(
     reuse: Annotated[
         bool, typer.Option(help="Serve repeated requests from earlier trials at no cost.")
     ] = True,
+    protocol: ProtocolOption = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the summary as JSON.")
@@ -77,6 +86,8 @@ def search(
         raise ConfigError("--data trains for real; --benchmark/--dataset search a table: pick one")
     if tabular and (benchmark or "nb201") not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+    if protocol is not None and not tabular:
+        raise ConfigError("--protocol picks a tabular benchmark's signal: add --benchmark nb201")
     if budget is not None:
         limit: float | None = parse_duration(budget)
     else:  # a table's own NATS budget, or a few minutes of training
@@ -89,7 +100,12 @@ def search(
         bench = load_benchmark(data_dir)
         with LazyBar("search", " s") as bar:
             summary = api.run_search(
-                bench, dataset=dataset or "cifar10", reuse=reuse, progress=bar.update, **common
+                bench,
+                dataset=dataset or "cifar10",
+                reuse=reuse,
+                protocol=protocol or "default",
+                progress=bar.update,
+                **common,
             )
     else:
         training = api.training_evaluator(
