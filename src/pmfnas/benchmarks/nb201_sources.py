@@ -201,35 +201,33 @@ def read_zen_zip(path: Path) -> dict[str, Arrays]:
     return out
 
 
+_BUNDLE_ACCURACIES = {  # metric: (file of BUNDLE_CSV, architecture column, column per dataset)
+    TEST_ACC_200: (
+        "test200",
+        "ArchitectureString",
+        [f"{p}TestAccuracy200Epochs" for p in ("CIFAR10", "CIFAR100", "ImageNet")],
+    ),
+    TEST_ACC_12: (
+        "test12",
+        "ArchitectureString",
+        [f"{p}TestAccuracy12Epochs" for p in ("Cifar10", "Cifar100", "ImageNet16")],
+    ),
+    VAL_ACC_12: ("val12", "cellstr", [f"{p}-val" for p in ("cifar10", "cifar100", "imagenet")]),
+}
+
+
 def read_bundle(folder: Path, progress: Progress | None = None) -> Arrays:
     """Arrays from the CSV/zip bundle; cifar100/IN16 times are scaled by the measured ratios."""
     total = len(BUNDLE_FILES)
     out = _empty_arrays()
-    test200 = _read_csv(
-        folder / BUNDLE_CSV["test200"],
-        "ArchitectureString",
-        [f"{p}TestAccuracy200Epochs" for p in ("CIFAR10", "CIFAR100", "ImageNet")],
-    )
-    out[TEST_ACC_200][:] = list(test200.values())
-    _report(progress, 1, total)
-    test12 = _read_csv(
-        folder / BUNDLE_CSV["test12"],
-        "ArchitectureString",
-        [f"{p}TestAccuracy12Epochs" for p in ("Cifar10", "Cifar100", "ImageNet16")],
-    )
-    out[TEST_ACC_12][:] = list(test12.values())
-    _report(progress, 2, total)
+    for done, (metric, (key, arch_column, columns)) in enumerate(_BUNDLE_ACCURACIES.items(), 1):
+        values = _read_csv(folder / BUNDLE_CSV[key], arch_column, columns)
+        out[metric][:] = list(values.values())
+        _report(progress, done, total)
     c10 = _read_csv(
         folder / BUNDLE_CSV["c10valid"], "arch_str", ["valid-accuracy", "train-per-time"]
     )
     out[VAL_ACC_200][0] = c10["valid-accuracy"]
-    _report(progress, 3, total)
-    val12 = _read_csv(
-        folder / BUNDLE_CSV["val12"],
-        "cellstr",
-        [f"{p}-val" for p in ("cifar10", "cifar100", "imagenet")],
-    )
-    out[VAL_ACC_12][:] = list(val12.values())
     _report(progress, 4, total)
 
     zen = read_zen_zip(folder / ZEN_ZIP)

@@ -10,16 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import (
-    DataDirOption,
-    LazyBar,
-    ProtocolOption,
-    app,
-    fmt,
-    load_benchmark,
-    out,
-)
-from pmfnas.cli.search import BENCHMARKS
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out
+from pmfnas.cli.search import BENCHMARKS, ProtocolOption
 from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration
 

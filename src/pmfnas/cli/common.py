@@ -29,13 +29,6 @@ out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 
 err = Console(stderr=True)
 
 DataDirOption = Annotated[Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")]
-ProtocolOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Tabular 12-epoch signal: default (validation accuracy) or peers (test accuracy, "
-        "the protocol the peers of PEERS.md were first measured under)."
-    ),
-]
 
 
 def nb201_source(data_dir: Path | None) -> Path | None:

@@ -8,19 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import (
-    DataDirOption,
-    LazyBar,
-    ProtocolOption,
-    app,
-    fmt,
-    load_benchmark,
-    print_fields,
-)
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, print_fields
 from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration, parse_options
 
 BENCHMARKS = ("nb201",)
+ProtocolOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Tabular 12-epoch signal: default (validation accuracy) or peers (test accuracy, "
+        "the protocol the peers of PEERS.md were first measured under)."
+    ),
+]
+"""``--protocol`` of the tabular search and of ``pmfnas bench``."""
 TRAINING_BUDGET = "3m"
 
 
