@@ -58,6 +58,25 @@ def test_default_tabular_search_is_pmf_at_the_datasets_nats_budget(capsys, data_
     )  # published best, rounded
 
 
+def test_protocol_picks_the_12_epoch_signal(capsys, data_env, tmp_path, bench):
+    """Default: the 12-epoch validation accuracy; --protocol peers: its test accuracy. Both
+    protocols' studies live side by side in one storage file."""
+    db = tmp_path / "runs.db"
+    args = ["search", "--benchmark", "nb201", "--strategy", "random", "--budget", "3000"]
+    signals = {"default": "val_acc_12", "peers": "test_acc_12"}
+    for protocol, metric in signals.items():
+        out_json = tmp_path / f"{protocol}.json"
+        code, _, err = run(
+            capsys, *args, "--protocol", protocol, "--storage", str(db), "--json", str(out_json)
+        )
+        assert code == 0, err
+        summary = json.loads(out_json.read_text())
+        assert summary["protocol"] == protocol and summary["fidelity"] == "epochs=12"
+        assert summary["val_acc"] == bench.value(metric, "cifar10", summary["index"])
+    assert run(capsys, *args, "--json", str(tmp_path / "none.json"))[0] == 0
+    assert json.loads((tmp_path / "none.json").read_text())["protocol"] == "default"
+
+
 def test_search_resumes_from_storage(capsys, data_env, tmp_path):
     db = tmp_path / "runs.db"
     args = ["search", "--benchmark", "nb201", "--strategy", "random", "--budget", "5000"]
@@ -86,25 +105,6 @@ def test_search_resumes_from_storage(capsys, data_env, tmp_path):
         json.loads((tmp_path / "c.json").read_text())["n_trials"]
         > json.loads((tmp_path / "a.json").read_text())["n_trials"]
     )
-
-
-def test_protocol_picks_the_12_epoch_signal(capsys, data_env, tmp_path, bench):
-    """Default: the 12-epoch validation accuracy; --protocol peers: its test accuracy. Both
-    protocols' studies live side by side in one storage file."""
-    db = tmp_path / "runs.db"
-    args = ["search", "--benchmark", "nb201", "--strategy", "random", "--budget", "3000"]
-    signals = {"default": "val_acc_12", "peers": "test_acc_12"}
-    for protocol, metric in signals.items():
-        out_json = tmp_path / f"{protocol}.json"
-        code, _, err = run(
-            capsys, *args, "--protocol", protocol, "--storage", str(db), "--json", str(out_json)
-        )
-        assert code == 0, err
-        summary = json.loads(out_json.read_text())
-        assert summary["protocol"] == protocol and summary["fidelity"] == "epochs=12"
-        assert summary["val_acc"] == bench.value(metric, "cifar10", summary["index"])
-    assert run(capsys, *args, "--json", str(tmp_path / "none.json"))[0] == 0
-    assert json.loads((tmp_path / "none.json").read_text())["protocol"] == "default"
 
 
 def test_arch_info(capsys, data_env):

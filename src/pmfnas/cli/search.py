@@ -82,12 +82,12 @@ def search(
     from pmfnas import api
 
     tabular = benchmark is not None or dataset is not None
+    if protocol is not None and not tabular:
+        raise ConfigError("--protocol picks a tabular benchmark's signal: add --benchmark nb201")
     if tabular and data is not None:
         raise ConfigError("--data trains for real; --benchmark/--dataset search a table: pick one")
     if tabular and (benchmark or "nb201") not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
-    if protocol is not None and not tabular:
-        raise ConfigError("--protocol picks a tabular benchmark's signal: add --benchmark nb201")
     if budget is not None:
         limit: float | None = parse_duration(budget)
     else:  # a table's own NATS budget, or a few minutes of training
