@@ -1,13 +1,14 @@
 """Strategies over 30 seeds on the three NB201 datasets, under the PEERS.md protocol.
 
 Runs :func:`pmfnas.bench.run_bench` at the NATS budgets and writes, per dataset,
-``benchmarks/results/bench_nb201_<dataset>[_<suffix>].json`` and its anytime plot (``.png``),
+``benchmarks/results/bench_nb201_<dataset>[_<suffix>][_peers].json`` (``_peers``: run with
+``--protocol peers``, the 12-epoch test signal) and its anytime plot (``.png``),
 with ``--report`` also the HTML comparison ``…_report.html`` (the runs then go through a scratch
 storage file, which is slower), then prints one Markdown table to set next to ``PEERS.md``.
 
     PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py [--seeds 0-29] [--workers N]
     PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py \
-        --strategies pmf,mfnas,hyperband,rea,random --suffix five --report
+        --strategies pmf,mfnas,hyperband,rea,random --suffix five --report [--protocol peers]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pmfnas.bench import (
 )
 from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.cli.common import fmt
+from pmfnas.evaluators.tabular import PROTOCOLS
 from pmfnas.report.anytime import plot_anytime
 from pmfnas.report.bench_report import report_storage, write_bench_report
 
@@ -36,11 +38,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategies", default="pmf,rea,random")
     parser.add_argument("--seeds", default="0-29")
+    parser.add_argument("--datasets", default=",".join(NATS_BUDGETS), help="comma-separated")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("-o", "--option", action="append", default=[], help="STRATEGY.KEY=VALUE")
     parser.add_argument("--suffix", default="", help="added to the result file names")
     parser.add_argument("--report", action="store_true", help="also write the HTML report")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="default", help="12-epoch signal")
     args = parser.parse_args()
     strategies = args.strategies.split(",")
     params = parse_strategy_options(args.option, strategies)
@@ -53,9 +57,15 @@ def main() -> None:
         f"| anytime {anytime} |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for dataset, budget in NATS_BUDGETS.items():
+    for dataset in args.datasets.split(","):
+        budget = NATS_BUDGETS[dataset]
         start = time.perf_counter()
-        stem = args.out / f"bench_nb201_{dataset}{'_' + args.suffix if args.suffix else ''}"
+        parts = [
+            f"bench_nb201_{dataset}",
+            args.suffix,
+            "" if args.protocol == "default" else "peers",
+        ]
+        stem = args.out / "_".join(p for p in parts if p)
         with report_storage(None) if args.report else nullcontext() as db:
             result = run_bench(
                 bench,
@@ -64,6 +74,7 @@ def main() -> None:
                 params=params,
                 seeds=parse_seeds(args.seeds),
                 budget=budget,
+                protocol=args.protocol,
                 workers=args.workers,
                 storage=db,
             )

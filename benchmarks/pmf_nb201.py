@@ -1,10 +1,10 @@
 """PMF's predictor and overhead on NAS-Bench-201 (issue 5), written as JSON.
 
 Predictor: trained on the medium- and high-fidelity results of 100 random architectures (the
-12-epoch signal and cost, the shipped proxy scores, the encoding → 200-epoch validation
-accuracy), it ranks 2,000 unseen ones; compared with the 12-epoch signal alone (Spearman ρ
-against the true 200-epoch validation accuracy), with its calibration (share of true values
-inside mean ± 2σ). Repeated over several seeds, for each member model.
+default protocol's 12-epoch signal, the validation accuracy, and cost, the shipped proxy scores,
+the encoding → 200-epoch validation accuracy), it ranks 2,000 unseen ones; compared with the
+12-epoch signal alone (Spearman ρ against the true 200-epoch validation accuracy), with its
+calibration (share of true values inside mean ± 2σ). Repeated over several seeds, for each member model.
 
 Overhead: the strategy's own wall time (every ``ask`` and ``tell``) within complete searches at
 the NATS budgets, against the study's wall time and the simulated budget; for PMF and, for
@@ -26,7 +26,7 @@ from scipy.stats import spearmanr
 from pmfnas.bench import NATS_BUDGETS
 from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.benchmarks.nb201_proxies import shipped_proxies
-from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.evaluators.tabular import SIGNAL12, TabularEvaluator
 from pmfnas.predictors import (
     KINDS,
     FeatureRows,
@@ -57,7 +57,7 @@ def predictor_quality(bench: NB201Benchmark, dataset: str, repeats: int) -> dict
     scored = np.ones(space.size, dtype=bool)
     low = low_scores({n: proxies[n][0] for n in names}, scored)
     features = np.hstack([encoding, low[:, None]])
-    medium = bench.array("test_acc_12", dataset).astype(float)
+    medium = bench.array(SIGNAL12["default"], dataset).astype(float)
     cost = 12 * bench.array("train_time_per_epoch", dataset).astype(float)
     truth = bench.array("val_acc_200", dataset).astype(float)
     rows = FeatureRows()
@@ -120,8 +120,8 @@ def main() -> None:
     bench = NB201Benchmark.load()
     result = {
         "protocol": (
-            f"{TRAIN} random archs (12-epoch signal and cost, proxies {DEFAULT_LOW}, one-hot "
-            f"encoding) -> 200-epoch validation accuracy; ranked: {TEST} unseen random archs; "
+            f"{TRAIN} random archs (12-epoch validation signal and cost, proxies {DEFAULT_LOW}, "
+            f"one-hot encoding) -> 200-epoch validation accuracy; ranked: {TEST} unseen random archs; "
             "repeats differ in the sample and the ensemble's seed"
         ),
         "datasets": {},

@@ -95,3 +95,32 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def bench(nb201_dir: Path, cache_dir: Path) -> NB201Benchmark:
     return NB201Benchmark.load(nb201_dir, cache_dir=cache_dir)
+
+
+OFFICIAL_12_EPOCH_SPLITS = {  # our dataset: (record dataset, key) of the validation / test accuracy
+    "cifar10": (("cifar10-valid", "x-valid@11"), ("cifar10", "ori-test@11")),
+    "cifar100": (("cifar100", "x-valid@11"), ("cifar100", "x-test@11")),
+    "ImageNet16-120": (("ImageNet16-120", "x-valid@11"), ("ImageNet16-120", "x-test@11")),
+}
+
+
+@pytest.fixture(scope="session")
+def official_12_epoch(nb201_dir: Path) -> dict[tuple[int, str], tuple[float, float]]:
+    """``(index, dataset)`` → the 12-epoch schedule's (validation, test) accuracy, mean over the
+    seeds, read straight from the official records of archs 0, 11 and 284."""
+    out = {}
+    for index in (0, 11, 284):
+        path = nb201_dir / "nats-tss-format" / f"{index:06d}.pickle.pbz2"
+        if not path.is_file():
+            pytest.skip(f"official NB201 record {path} not found")
+        runs = load_pickle(path)["12"]["all_results"]
+        for dataset, splits in OFFICIAL_12_EPOCH_SPLITS.items():
+            val, test = (_seed_mean(runs, source, key) for source, key in splits)
+            out[index, dataset] = (val, test)
+    return out
+
+
+def _seed_mean(runs: dict, source: str, key: str) -> float:
+    """Mean over seeds of one evaluation key of ``source``'s runs in an official record."""
+    accs = [r["eval_acc1es"][key] for (dataset, _), r in runs.items() if dataset == source]
+    return sum(accs) / len(accs)

@@ -122,7 +122,7 @@ def test_summary_aggregates_over_seeds():
         _record("a", 0, 94.0, {"0.1": None, "0.25": 92.0, "0.5": 93.0, "1.0": 94.0}),
         _record("a", 1, 93.0, {"0.1": 91.0, "0.25": 92.0, "0.5": 92.0, "1.0": 93.0}),
     ]
-    result = BenchResult("nb201", "cifar10", 200.0, True, 94.5, {"a": {}}, runs)
+    result = BenchResult("nb201", "cifar10", 200.0, True, "default", 94.5, {"a": {}}, runs)
     (row,) = result.summary()
     assert row["test_acc"]["mean"] == pytest.approx(93.5)
     assert row["test_acc"]["std"] == pytest.approx(0.5**0.5)  # sample std of 94, 93
@@ -147,6 +147,7 @@ def test_summary_aggregates_over_seeds():
         (["--workers", "0"], "--workers"),
         (["--dataset", "mnist"], "unknown dataset"),
         (["--benchmark", "nb301"], "unknown benchmark"),
+        (["--protocol", "test"], "unknown protocol"),
         (["--budget", "1", "--workers", "1"], "single evaluation"),
     ],
 )
@@ -168,7 +169,7 @@ def test_cli_runs_prints_and_writes_json_and_plot(capsys, data_env, tmp_path, be
     assert "rea" in out and "random" in out and "served free" in out
     report = json.loads(out_json.read_text())
     assert (report["dataset"], report["budget"], report["reuse"]) == ("cifar10", 3000.0, True)
-    assert "PEERS.md" in report["protocol"]
+    assert report["protocol"] == "default" and "12-epoch validation" in report["protocol_note"]
     assert report["space_best_test_acc"] == pytest.approx(94.37, abs=0.005)  # published optimum
     assert [s["strategy"] for s in report["summary"]] == ["rea", "random"]
     assert report["summary"][0]["params"]["population"] == 5
@@ -280,3 +281,26 @@ def test_an_interrupted_bench_stops_its_workers_and_a_rerun_replays(capsys, data
     assert code == 0, err
     assert set(kept) <= set(stored_trials(db))  # the stored trials were replayed, not redone
     assert len(json.loads((tmp_path / "bench.json").read_text())["results"]) == 16
+
+
+def test_peers_protocol_runs_the_searches_of_search_protocol_peers(
+    capsys, data_env, tmp_path, bench
+):
+    """``--protocol peers``: each run is ``pmfnas search --protocol peers`` (12-epoch test signal),
+    stored as its own study next to the default protocol's."""
+    db, out_json = tmp_path / "runs.db", tmp_path / "bench.json"
+    args = ["bench", "--strategies", "random", "--seeds", "0-1", "--budget", "3000"]
+    args += ["--workers", "1", "--storage", str(db)]
+    code, out, err = run(capsys, *args, "--protocol", "peers", "--json", str(out_json))
+    assert code == 0, err
+    assert "12-epoch test" in out.replace("\n", " ")
+    report = json.loads(out_json.read_text())
+    assert report["protocol"] == "peers" and "12-epoch test" in report["protocol_note"]
+    for record in report["results"]:
+        alone = run_search(bench, strategy="random", budget=3000, seed=record["seed"],
+                           protocol="peers")  # fmt: skip
+        assert (record["arch"], record["val_acc"]) == (alone["arch"], alone["val_acc"])
+        assert record["val_acc"] == bench.value("test_acc_12", "cifar10", record["index"])
+    assert run(capsys, *args)[0] == 0  # the default protocol beside it in the same file
+    names = {name for name, _ in Storage(db).studies()}
+    assert names == {f"random-cifar10-seed{k}{p}" for k in (0, 1) for p in ("", "-peers")}

@@ -19,7 +19,13 @@ import pytest
 from scipy.stats import spearmanr
 
 from pmfnas.benchmarks.nb201 import DATASETS, METRICS, NB201Benchmark
-from pmfnas.benchmarks.nb201_sources import FALLBACK_TIME_RATIOS, naslib_cell, read_zen_zip
+from pmfnas.benchmarks.nb201_sources import (
+    BUNDLE_CSV,
+    BUNDLE_FILES,
+    FALLBACK_TIME_RATIOS,
+    naslib_cell,
+    read_zen_zip,
+)
 from pmfnas.errors import ArchitectureError, DataError, NotAvailableError, RegistryError
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
@@ -134,7 +140,7 @@ def test_archive_reproduces_the_csv_values(bench, nb201_dir, cache_dir) -> None:
     assert archive.kind == "archive" and bench.kind == "bundle"
     for index in OFFICIAL:
         for dataset in DATASETS:
-            for metric in ("test_acc_200", "test_acc_12", "train_time_per_epoch"):
+            for metric in ("test_acc_200", "val_acc_12", "test_acc_12", "train_time_per_epoch"):
                 assert archive.value(metric, dataset, index) == pytest.approx(
                     bench.value(metric, dataset, index), rel=1e-6
                 )
@@ -246,13 +252,15 @@ def test_arrays_are_read_only(bench) -> None:
         bench.array("test_acc_200", "cifar10")[0] = 100.0
 
 
-def test_bundle_has_no_12_epoch_validation(bench) -> None:
-    assert bench.available("val_acc_12", "cifar10") == 0
-    assert bench.available("test_acc_12", "cifar10") == 15625
-    with pytest.raises(
-        NotAvailableError, match=r"val_acc_12 on cifar10 .* architecture 5 .* bundle"
-    ):
-        bench.value("val_acc_12", "cifar10", 5)
+def test_bundle_12_epoch_accuracies_are_the_official_records(bench, official_12_epoch) -> None:
+    """nb201_12epoch_xvalid.csv gives every cell's 12-epoch x-valid accuracy (PROVENANCE.md)."""
+    for dataset in DATASETS:
+        assert bench.available("val_acc_12", dataset) == 15625
+        assert bench.available("test_acc_12", dataset) == 15625
+    for (index, dataset), (val, test) in official_12_epoch.items():
+        assert bench.value("val_acc_12", dataset, index) == pytest.approx(val, rel=1e-6)
+        assert bench.value("test_acc_12", dataset, index) == pytest.approx(test, rel=1e-6)
+        assert val != pytest.approx(test, rel=1e-3)  # two different splits, not one column twice
 
 
 def test_unknown_names_and_indices(bench) -> None:
@@ -271,6 +279,13 @@ def test_data_folder_must_be_given(monkeypatch) -> None:
         NB201Benchmark.load()
 
 
+def test_bundle_without_the_12_epoch_validation_file(nb201_dir, tmp_path) -> None:
+    """A bundle from before nb201_12epoch_xvalid.csv is refused by name, not read half."""
+    folder = _bundle_with(nb201_dir, tmp_path / "bundle", BUNDLE_CSV["val12"], None)
+    with pytest.raises(DataError, match=r"missing: nb201_12epoch_xvalid\.csv"):
+        NB201Benchmark.load(folder, cache_dir=tmp_path / "cache")
+
+
 def test_unrecognised_folders(tmp_path) -> None:
     with pytest.raises(DataError, match="no such"):
         NB201Benchmark.load(tmp_path / "absent")
@@ -279,18 +294,15 @@ def test_unrecognised_folders(tmp_path) -> None:
         NB201Benchmark.load(tmp_path)
 
 
-def _bundle_with(nb201_dir: Path, folder: Path, name: str, data: bytes) -> Path:
-    """A bundle folder linking to the shared files, except ``name`` which holds ``data``."""
+def _bundle_with(nb201_dir: Path, folder: Path, name: str, data: bytes | None) -> Path:
+    """A bundle folder linking to the shared files, except ``name`` which holds ``data``
+    (``None``: left out)."""
     folder.mkdir()
-    for other in (
-        "nb201_test200_mean.csv",
-        "nb201_test12_200_oneseed.csv",
-        "nb201_cifar10valid_avg.csv",
-        "naslib_nb201_zen.zip",
-    ):
+    for other in BUNDLE_FILES:
         (folder / other).symlink_to(nb201_dir / other)
     (folder / name).unlink()
-    (folder / name).write_bytes(data)
+    if data is not None:
+        (folder / name).write_bytes(data)
     return folder
 
 

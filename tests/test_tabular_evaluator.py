@@ -3,9 +3,12 @@ import math
 import numpy as np
 import pytest
 
-from pmfnas.errors import DataError, FidelityError, NotAvailableError
+from pmfnas.errors import ConfigError, DataError, FidelityError, NotAvailableError, StorageError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.storage import Storage
+from pmfnas.strategies import create_strategy
+from pmfnas.study import Study
 from pmfnas.types import Fidelity
 
 SPACE = NB201Space()
@@ -25,13 +28,35 @@ def test_cost_is_epochs_times_the_recorded_epoch_time(c10, bench):
         assert c10.expected_cost(BEST_C10, Fidelity(epochs=epochs)) == result.cost
 
 
-def test_signals_follow_the_protocol(c10, bench):
-    # 200 epochs: cifar10-valid validation accuracy; best cell 91.61 (published, PROVENANCE.md)
+def test_200_epoch_signal_is_the_validation_accuracy(c10):
+    # cifar10-valid validation accuracy; best cell 91.61 (published, PROVENANCE.md)
     assert c10.evaluate(BEST_C10, Fidelity(epochs=200)).val_acc == pytest.approx(91.61, abs=0.005)
-    # 12 epochs: the bundle only has the test-split number, which is then the signal
-    assert c10.evaluate(BEST_C10, Fidelity(epochs=12)).val_acc == bench.value(
-        "test_acc_12", "cifar10", 6111
-    )
+
+
+@pytest.mark.parametrize(("protocol", "split"), [("default", 0), ("peers", 1)])
+def test_12_epoch_signal_follows_the_protocol(bench, official_12_epoch, protocol, split):
+    """Default: the 12-epoch validation accuracy; peers: its test accuracy (the official records'
+    x-valid@11, and ori-test@11 / x-test@11, of archs 0, 11 and 284)."""
+    for (index, dataset), accuracies in official_12_epoch.items():
+        evaluator = TabularEvaluator(bench, dataset, protocol=protocol)
+        result = evaluator.evaluate(SPACE.arch(index), Fidelity(epochs=12))
+        assert result.val_acc == pytest.approx(accuracies[split], rel=1e-6)
+    assert TabularEvaluator(bench, "cifar10").protocol == "default"
+
+
+def test_protocol_is_part_of_the_stored_settings(bench, tmp_path):
+    """A study stored under one protocol is refused under the other, never mixed."""
+    default, peers = (TabularEvaluator(bench, "cifar10", protocol=p) for p in ("default", "peers"))
+    assert default.describe() == {**peers.describe(), "protocol": "default"}
+    db = Storage(tmp_path / "runs.db")
+    try:
+        Study(SPACE, default, create_strategy("random", SPACE), 500, storage=db, name="s").run()
+        with pytest.raises(StorageError, match="another configuration"):
+            Study(SPACE, peers, create_strategy("random", SPACE), 500, storage=db, name="s").run()
+    finally:
+        db.close()
+    with pytest.raises(ConfigError, match=r"unknown protocol 'test'.*default, peers"):
+        TabularEvaluator(bench, "cifar10", protocol="test")
 
 
 def test_test_accuracy_is_reported_separately(c10):

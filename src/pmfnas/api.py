@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pmfnas.bench import study_name
 from pmfnas.benchmarks.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.benchmarks.nb201_proxies import shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError, DataError, NotAvailableError
@@ -120,15 +121,21 @@ def run_search(
     storage: str | Path | None = None,
     study: str | None = None,
     reuse: bool = True,
+    protocol: str = "default",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the dataset's NATS
     budget) and summarise the result.
 
-    The study name defaults to ``<strategy>-<dataset>-seed<seed>`` so that rerunning the same
-    command on the same storage file resumes (or extends) the same study.
+    ``protocol`` is the 12-epoch signal: ``default`` its validation accuracy, ``peers`` its test
+    accuracy as in ``PEERS.md`` (:data:`~pmfnas.evaluators.tabular.SIGNAL12`). The study name
+    defaults to :func:`~pmfnas.bench.study_name` (``<strategy>-<dataset>-seed<seed>``, ``-peers``
+    appended under the peers' protocol) so that rerunning the same command on the same storage
+    file resumes (or extends) the same study.
     """
-    evaluator = TabularEvaluator(bench, dataset, proxies=shipped_proxies())  # checks the dataset
+    evaluator = TabularEvaluator(
+        bench, dataset, proxies=shipped_proxies(), protocol=protocol
+    )  # checks the dataset and the protocol
     summary = _run_study(
         evaluator,
         strategy,
@@ -136,11 +143,11 @@ def run_search(
         seed=seed,
         params=params,
         storage=storage,
-        study=study or f"{strategy}-{dataset}-seed{seed}",
+        study=study or study_name(strategy, dataset, seed, protocol),
         reuse=reuse,
         progress=progress,
     )
-    return {"benchmark": "nb201", "dataset": dataset, **summary}
+    return {"benchmark": "nb201", "dataset": dataset, "protocol": protocol, **summary}
 
 
 DEFAULT_DATA = "digits"

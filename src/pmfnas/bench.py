@@ -1,11 +1,16 @@
-"""Strategies compared over many seeds on NAS-Bench-201, under the peers' protocol (``PEERS.md``).
+"""Strategies compared over many seeds on NAS-Bench-201, under the protocol of ``PEERS.md``.
+
+The ``protocol`` picks the 12-epoch search signal (:data:`~pmfnas.evaluators.tabular.SIGNAL12`):
+``default`` shows the 12-epoch validation accuracy, ``peers`` the 12-epoch test accuracy the peers
+were first measured with; everything else (costs, budget rule, returned architecture) is the same.
 
 Each (strategy, seed) is one :class:`~pmfnas.study.Study`, exactly what ``pmfnas search`` runs,
 so the numbers are those of single searches. The returned architecture is the strategy's own
 :meth:`~pmfnas.strategies.base.BaseStrategy.best` rule; *anytime* applies the same rule to the
 trials that had finished by a fraction of the budget. Runs are independent, so they go to worker
 processes; with a storage file each run is the named study ``<strategy>-<dataset>-seed<seed>``
-(the name ``run_search`` uses) and a rerun replays it instead of evaluating again.
+(``-peers`` appended under the peers' protocol; the name ``run_search`` uses) and a rerun replays
+it instead of evaluating again.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 from pmfnas.benchmarks.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.benchmarks.nb201_proxies import SHIPPED_NAME, shipped_proxies
 from pmfnas.errors import BudgetError, ConfigError
-from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.evaluators.tabular import PROTOCOLS, TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
@@ -38,12 +43,20 @@ ANYTIME_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 CURVE_POINTS = 101
 """Cost points (every 1 % of the budget) at which the anytime curve of a run is sampled."""
 
-PROTOCOL = (
-    "PEERS.md: NB201 (15,625 cells), signals 12-epoch test / 200-epoch validation accuracy, "
-    "cost = cifar10-valid train time x dataset ratio, one worker, no evaluation ending past the "
-    "budget; returned: best by the highest-fidelity validation evidence, its 200-epoch test "
-    "accuracy; anytime: the same rule at 10/25/50/100 % of the budget"
-)
+SIGNAL12_NOTES = {
+    "default": "12-epoch validation (x-valid)",
+    "peers": "12-epoch test (as the peers were first measured)",
+}
+"""The 12-epoch signal of each protocol, in words."""
+PROTOCOL_NOTES = {
+    protocol: f"PEERS.md: NB201 (15,625 cells), signals {signal} / 200-epoch validation accuracy "
+    "(CIFAR-100/ImageNet16-120: NASLib's one-seed number, a test-split accuracy), cost = "
+    "cifar10-valid train time x dataset ratio, one worker, no evaluation ending past the budget; "
+    "returned: best by the highest-fidelity validation evidence, its 200-epoch test accuracy; "
+    "anytime: the same rule at 10/25/50/100 % of the budget"
+    for protocol, signal in SIGNAL12_NOTES.items()
+}
+assert set(SIGNAL12_NOTES) == set(PROTOCOLS)
 REUSE_NOTES = {
     True: "repeated requests are served free from the run's own earlier trial (peers paid for them)",
     False: "every request is paid, repeats included (as the peers)",
@@ -108,9 +121,11 @@ def parse_strategy_options(items: Sequence[str], strategies: Sequence[str]) -> d
     return params
 
 
-def study_name(strategy: str, dataset: str, seed: int) -> str:
-    """The study of one run: the default name of ``run_search``, so both share stored studies."""
-    return f"{strategy}-{dataset}-seed{seed}"
+def study_name(strategy: str, dataset: str, seed: int, protocol: str = "default") -> str:
+    """The study of one run: the default name of ``run_search``, so both share stored studies;
+    ``-peers`` marks the peers' protocol, so one file can hold the runs of both."""
+    suffix = "" if protocol == "default" else f"-{protocol}"
+    return f"{strategy}-{dataset}-seed{seed}{suffix}"
 
 
 def anytime_best(
@@ -143,6 +158,7 @@ class BenchJob:
     params: dict[str, Any]
     storage: str | None
     reuse: bool
+    protocol: str
 
 
 @dataclass(frozen=True)
@@ -170,11 +186,13 @@ class RunRecord:
 def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
     """Search once and read the returned and anytime architectures' 200-epoch test accuracy."""
     space = NB201Space()
-    evaluator = TabularEvaluator(bench, job.dataset, proxies=shipped_proxies())
+    evaluator = TabularEvaluator(
+        bench, job.dataset, proxies=shipped_proxies(), protocol=job.protocol
+    )
     strategy = create_strategy(job.strategy, space, seed=job.seed, **job.params)
     db = Storage(job.storage) if job.storage else None
     try:
-        name = study_name(job.strategy, job.dataset, job.seed)
+        name = study_name(job.strategy, job.dataset, job.seed, job.protocol)
         study = Study(
             space, evaluator, strategy, job.budget, storage=db, name=name, reuse=job.reuse
         )
@@ -230,6 +248,7 @@ class BenchResult:
     dataset: str
     budget: float
     reuse: bool
+    protocol: str
     space_best: float
     """The best 200-epoch test accuracy in the space: regret is measured from it."""
     params: dict[str, dict[str, Any]]
@@ -279,7 +298,8 @@ class BenchResult:
             "budget": self.budget,
             "reuse": self.reuse,
             "reuse_note": REUSE_NOTES[self.reuse],
-            "protocol": PROTOCOL,
+            "protocol": self.protocol,
+            "protocol_note": PROTOCOL_NOTES[self.protocol],
             "proxies": proxy_note(),
             "space_best_test_acc": self.space_best,
             "summary": self.summary(),
@@ -317,19 +337,20 @@ def run_bench(
     params: dict[str, dict[str, Any]] | None = None,
     storage: str | Path | None = None,
     reuse: bool = True,
+    protocol: str = "default",
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BenchResult:
     """Run every strategy × seed on ``dataset`` and collect the runs in (strategy, seed) order.
 
-    ``budget`` defaults to the NATS budget of the dataset; ``params`` maps a strategy to its
+    ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget`` defaults to the NATS budget of the dataset; ``params`` maps a strategy to its
     settings; ``workers`` (default: one per CPU, at most one per run) are spawned processes, each
     writing its own runs to ``storage`` through its own connection (each run is a separate study;
     :mod:`pmfnas.storage` serialises the writes and waits out locks). ``progress(done, total)``
     counts finished runs.
     """
     space = NB201Space()
-    TabularEvaluator(bench, dataset)  # an unknown dataset fails before any work
+    TabularEvaluator(bench, dataset, protocol=protocol)  # bad names fail before any work
     if budget is None:
         budget = NATS_BUDGETS[dataset]
     if not budget > 0:
@@ -349,7 +370,16 @@ def run_bench(
     if storage is not None:
         Storage(storage).close()  # a foreign or newer file fails here, before any worker starts
     jobs = [
-        BenchJob(name, seed, dataset, budget, params.get(name, {}), storage and str(storage), reuse)
+        BenchJob(
+            name,
+            seed,
+            dataset,
+            budget,
+            params.get(name, {}),
+            storage and str(storage),
+            reuse,
+            protocol,
+        )
         for name in strategies
         for seed in seeds
     ]
@@ -358,7 +388,7 @@ def run_bench(
         raise ConfigError(f"--workers must be a positive number of processes, got {workers}")
     records = _run_jobs(bench, jobs, workers, progress)
     space_best = float(np.nanmax(bench.array("test_acc_200", dataset)))
-    return BenchResult("nb201", dataset, budget, reuse, space_best, settings, records)
+    return BenchResult("nb201", dataset, budget, reuse, protocol, space_best, settings, records)
 
 
 def _run_jobs(

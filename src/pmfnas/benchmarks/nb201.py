@@ -14,9 +14,11 @@ Metrics (per dataset; cifar10's validation signal is the cifar10-valid split):
   NASLib's number equals seed 888's ``x-test@199``, i.e. the test half, the split of
   ``test_acc_200``, not ``x-valid``. Archive: ``x-valid@199`` mean over seeds.
 - ``test_acc_200``: test accuracy after 200 epochs (3-seed mean), for reports only.
-- ``test_acc_12``: **test** accuracy after the 12-epoch schedule (one seed) — the only 12-epoch
-  number the bundle has.
-- ``val_acc_12``: validation accuracy after the 12-epoch schedule; official archive only.
+- ``val_acc_12``: validation accuracy after the 12-epoch schedule (cifar10-valid / cifar100 /
+  ImageNet16-120 ``x-valid@11``, mean over seeds), the default 12-epoch search signal. Bundle:
+  the ``*-val`` columns of ``nb201_12epoch_xvalid.csv``.
+- ``test_acc_12``: **test** accuracy after the 12-epoch schedule (one seed); the 12-epoch signal
+  of the peers' protocol (``PEERS.md``), which predates the x-valid file.
 - ``train_time_per_epoch``: seconds per training epoch. Bundle: cifar10-valid's time, times the
   per-dataset ratio measured on the official records (:attr:`NB201Benchmark.time_ratios`).
 - ``zen_score``, ``zen_time``: NASLib's Zen-score proxy and its computing time; bundle only.
@@ -65,7 +67,7 @@ __all__ = [
 NATS_BUDGETS = {"cifar10": 20000.0, "cifar100": 40000.0, "ImageNet16-120": 120000.0}
 """Simulated seconds per search in NATS-Bench and PEERS.md: the default budget of a tabular search."""
 
-FORMAT_VERSION = "nb201-1"
+FORMAT_VERSION = "nb201-2"
 """Bump when the arrays' meaning or layout changes, so old caches are rebuilt."""
 
 Kind = Literal["bundle", "archive"]

@@ -5,7 +5,8 @@ Both readers return ``{metric: float32 array (len(DATASETS), NUM_ARCHS)}`` in NA
 dataset relative to CIFAR-10. Every architecture string or NASLib tuple is mapped through
 :class:`NB201Space`, never by row position, so a reordered file cannot shift values between cells.
 
-- *bundle*: the published CSV files and NASLib's Zen-score zip (see ``PROVENANCE.md`` of the data).
+- *bundle*: the published CSV files and NASLib's Zen-score zip (see ``PROVENANCE.md`` of the data);
+  the 12-epoch validation accuracies are the x-valid columns of ``nb201_12epoch_xvalid.csv``.
 - *archive*: the official NATS-Bench "simple" archive (``meta.pickle.pbz2`` plus one
   ``NNNNNN.pickle.pbz2`` per architecture), read with the restricted unpickler.
 """
@@ -63,6 +64,7 @@ BUNDLE_CSV = {
     "test200": "nb201_test200_mean.csv",
     "test12": "nb201_test12_200_oneseed.csv",
     "c10valid": "nb201_cifar10valid_avg.csv",
+    "val12": "nb201_12epoch_xvalid.csv",
 }
 ZEN_ZIP = "naslib_nb201_zen.zip"
 BUNDLE_FILES: tuple[str, ...] = (*BUNDLE_CSV.values(), ZEN_ZIP)
@@ -199,29 +201,34 @@ def read_zen_zip(path: Path) -> dict[str, Arrays]:
     return out
 
 
+_BUNDLE_ACCURACIES = {  # metric: (file of BUNDLE_CSV, architecture column, column per dataset)
+    TEST_ACC_200: (
+        "test200",
+        "ArchitectureString",
+        [f"{p}TestAccuracy200Epochs" for p in ("CIFAR10", "CIFAR100", "ImageNet")],
+    ),
+    TEST_ACC_12: (
+        "test12",
+        "ArchitectureString",
+        [f"{p}TestAccuracy12Epochs" for p in ("Cifar10", "Cifar100", "ImageNet16")],
+    ),
+    VAL_ACC_12: ("val12", "cellstr", [f"{p}-val" for p in ("cifar10", "cifar100", "imagenet")]),
+}
+
+
 def read_bundle(folder: Path, progress: Progress | None = None) -> Arrays:
     """Arrays from the CSV/zip bundle; cifar100/IN16 times are scaled by the measured ratios."""
     total = len(BUNDLE_FILES)
     out = _empty_arrays()
-    test200 = _read_csv(
-        folder / BUNDLE_CSV["test200"],
-        "ArchitectureString",
-        [f"{p}TestAccuracy200Epochs" for p in ("CIFAR10", "CIFAR100", "ImageNet")],
-    )
-    out[TEST_ACC_200][:] = list(test200.values())
-    _report(progress, 1, total)
-    test12 = _read_csv(
-        folder / BUNDLE_CSV["test12"],
-        "ArchitectureString",
-        [f"{p}TestAccuracy12Epochs" for p in ("Cifar10", "Cifar100", "ImageNet16")],
-    )
-    out[TEST_ACC_12][:] = list(test12.values())
-    _report(progress, 2, total)
+    for done, (metric, (key, arch_column, columns)) in enumerate(_BUNDLE_ACCURACIES.items(), 1):
+        values = _read_csv(folder / BUNDLE_CSV[key], arch_column, columns)
+        out[metric][:] = list(values.values())
+        _report(progress, done, total)
     c10 = _read_csv(
         folder / BUNDLE_CSV["c10valid"], "arch_str", ["valid-accuracy", "train-per-time"]
     )
     out[VAL_ACC_200][0] = c10["valid-accuracy"]
-    _report(progress, 3, total)
+    _report(progress, 4, total)
 
     zen = read_zen_zip(folder / ZEN_ZIP)
     for d, ds in enumerate(DATASETS):
@@ -229,7 +236,7 @@ def read_bundle(folder: Path, progress: Progress | None = None) -> Arrays:
         out[ZEN_TIME][d] = zen[ds]["zen_time"]
         if ds != "cifar10":  # cifar10's signal is the 3-seed cifar10-valid mean above
             out[VAL_ACC_200][d] = zen[ds]["val_accuracy"]
-    _report(progress, 4, total)
+    _report(progress, 5, total)
 
     out[TIME_RATIOS] = read_archive_records(folder / RECORDS_SUBDIR)[TIME_RATIOS]
     out[TRAIN_TIME_PER_EPOCH][:] = np.outer(out[TIME_RATIOS], c10["train-per-time"])

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out
 from pmfnas.cli.guards import on_interrupt, output_file, output_folder
-from pmfnas.cli.search import BENCHMARKS
+from pmfnas.cli.search import BENCHMARKS, ProtocolOption
 from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration
 
@@ -44,6 +44,7 @@ def bench(
     reuse: Annotated[
         bool, typer.Option(help="Serve repeated requests from earlier trials at no cost.")
     ] = True,
+    protocol: ProtocolOption = None,
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: one per CPU).")
     ] = None,
@@ -88,6 +89,7 @@ def bench(
                 params=params,
                 storage=db,
                 reuse=reuse,
+                protocol=protocol or "default",
                 workers=workers,
                 progress=bar.update,
             )
@@ -114,13 +116,14 @@ def _stopped(done: float, storage: Path | None) -> str:
 
 def print_table(result: BenchResult) -> None:
     """One row per strategy; the caption states the protocol and how repeats were charged."""
-    from pmfnas.bench import ANYTIME_FRACTIONS, REUSE_NOTES
+    from pmfnas.bench import ANYTIME_FRACTIONS, REUSE_NOTES, SIGNAL12_NOTES
 
     seeds = len(result.runs) // len(result.strategies)
     table = Table(
         title=f"{result.benchmark} {result.dataset}, budget {result.budget:g} s, {seeds} seeds",
         caption=(
-            f"Protocol of PEERS.md; test accuracy of the returned architecture after 200 epochs "
+            f"Protocol of PEERS.md, {SIGNAL12_NOTES[result.protocol]} signal; test accuracy of "
+            f"the returned architecture after 200 epochs "
             f"(best in the space: {result.space_best:.2f}); {REUSE_NOTES[result.reuse]}."
         ),
     )

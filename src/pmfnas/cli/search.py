@@ -15,6 +15,14 @@ from pmfnas.study import INTERRUPTED
 from pmfnas.units import format_amount, parse_budget, parse_options
 
 BENCHMARKS = ("nb201",)
+ProtocolOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Tabular 12-epoch signal: default (validation accuracy) or peers (test accuracy, "
+        "the protocol the peers of PEERS.md were first measured under)."
+    ),
+]
+"""``--protocol`` of the tabular search and of ``pmfnas bench``."""
 TRAINING_BUDGET = "3m"
 
 
@@ -86,6 +94,7 @@ def search(
     reuse: Annotated[
         bool, typer.Option(help="Serve repeated requests from earlier trials at no cost.")
     ] = True,
+    protocol: ProtocolOption = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[
         Path | None,
@@ -100,6 +109,8 @@ def search(
     from pmfnas import api
 
     tabular = benchmark is not None or dataset is not None
+    if protocol is not None and not tabular:
+        raise ConfigError("--protocol picks a tabular benchmark's signal: add --benchmark nb201")
     if tabular and data is not None:
         raise ConfigError("--data trains for real; --benchmark/--dataset search a table: pick one")
     if tabular and (benchmark or "nb201") not in BENCHMARKS:
@@ -119,7 +130,12 @@ def search(
         bench = load_benchmark(data_dir)
         with LazyBar("search", " s") as bar, on_interrupt(lambda: _no_result(storage)):
             summary = api.run_search(
-                bench, dataset=dataset or "cifar10", reuse=reuse, progress=bar.update, **common
+                bench,
+                dataset=dataset or "cifar10",
+                reuse=reuse,
+                protocol=protocol or "default",
+                progress=bar.update,
+                **common,
             )
     else:
         unit = "flops" if kind == "flops" else "wall"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmfnas.benchmarks.nb201 import DATASETS, NB201Benchmark
-from pmfnas.errors import DataError, FidelityError, NotAvailableError
+from pmfnas.benchmarks.nb201 import DATASETS, TEST_ACC_12, VAL_ACC_12, NB201Benchmark
+from pmfnas.errors import ConfigError, DataError, FidelityError, NotAvailableError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
@@ -13,6 +13,11 @@ from pmfnas.types import Arch, Fidelity, Result, Trial
 
 TABULAR_EPOCHS = (12, 200)
 ANALYTIC_PROXIES = ("params", "flops")
+SIGNAL12 = {"default": VAL_ACC_12, "peers": TEST_ACC_12}
+"""The 12-epoch search signal of each protocol. ``default``: the 12-epoch schedule's validation
+accuracy, an honest signal. ``peers``: its *test* accuracy, the only 12-epoch number the data
+had when the peers of ``PEERS.md`` were measured; kept so that numbers compare with theirs."""
+PROTOCOLS = tuple(SIGNAL12)
 
 
 class TabularEvaluator:
@@ -24,9 +29,9 @@ class TabularEvaluator:
       the full-size network (analytic, cost 0: a formula, not a measurement), and any proxy of a
       proxy table passed as ``proxies`` (name → (scores, seconds) arrays in NATS order, e.g. from
       :meth:`ProxyTable.arrays`); ``val_acc`` is not set; cost = the recorded computing times.
-    - ``epochs=12``: the 12-epoch schedule's validation accuracy where the source records it
-      (official archive); the CSV bundle records only the 12-epoch *test* accuracy, which is then
-      the signal, as in the protocol of ``PEERS.md``. Cost = 12 × per-epoch training time.
+    - ``epochs=12``: the 12-epoch schedule's accuracy of the ``protocol`` (:data:`SIGNAL12`):
+      its validation accuracy by default, its test accuracy under ``"peers"``, the protocol of
+      ``PEERS.md``. Cost = 12 × per-epoch training time.
     - ``epochs=200``: the 200-epoch validation accuracy (CIFAR-10: the cifar10-valid split).
       Cost = 200 × per-epoch training time. A promotion from 12 to 200 epochs pays both: the
       12-epoch schedule is a separate training run.
@@ -41,17 +46,27 @@ class TabularEvaluator:
         bench: NB201Benchmark,
         dataset: str,
         proxies: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+        protocol: str = "default",
     ) -> None:
         if dataset not in DATASETS:
             raise DataError(f"unknown dataset {dataset!r} for nb201 (known: {', '.join(DATASETS)})")
+        if protocol not in SIGNAL12:
+            raise ConfigError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
         self.bench = bench
         self.dataset = dataset
+        self.protocol = protocol
         self.space = NB201Space()
         self.proxies = dict(proxies or {})
-        self._signal12 = "val_acc_12" if bench.available("val_acc_12", dataset) else "test_acc_12"
+        self._signal12 = SIGNAL12[protocol]
 
     def describe(self) -> dict[str, str]:
-        return {"benchmark": "nb201", "dataset": self.dataset, "source": str(self.bench.source)}
+        """Part of a stored study's settings: a study is never resumed under the other protocol."""
+        return {
+            "benchmark": "nb201",
+            "dataset": self.dataset,
+            "source": str(self.bench.source),
+            "protocol": self.protocol,
+        }
 
     def _value(self, metric: str, arch: Arch) -> float:
         return self.bench.value(metric, self.dataset, self.space.index(arch))

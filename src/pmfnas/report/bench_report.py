@@ -15,7 +15,7 @@ from pathlib import Path
 from pmfnas.bench import (
     ANYTIME_FRACTIONS,
     CLOCK_TOLERANCE,
-    PROTOCOL,
+    PROTOCOL_NOTES,
     REUSE_NOTES,
     BenchResult,
     study_name,
@@ -61,7 +61,7 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
     try:
         for name in result.strategies:
             seed = result.of(name)[0].seed
-            _, trials = db.load(study_name(name, result.dataset, seed), space)
+            _, trials = db.load(study_name(name, result.dataset, seed, result.protocol), space)
             trials = [t for t in trials if t.clock <= result.budget + CLOCK_TOLERANCE]
             title = f"Fidelity funnel: {name}, seed {seed}"
             sections += funnel_sections(trials, out / f"funnel-{name}.png", title)
@@ -71,7 +71,7 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
     facts = {
         "budget": f"{result.budget:g} simulated s per search",
         "seeds": str(seeds),
-        "protocol": PROTOCOL,
+        "protocol": PROTOCOL_NOTES[result.protocol],
         "repeats": REUSE_NOTES[result.reuse],
         "best in the space": f"{result.space_best:.2f} (200-epoch test accuracy)",
         **{
