@@ -194,3 +194,27 @@ def test_an_interrupted_search_by_training_prints_its_best_and_a_rerun_resumes(t
         trials = int(re.search(r"epochs=1: (\d+)", out).group(1))
         # the replayed trials count as the rerun's own (the last stored one may be unseen)
         assert trials >= len(kept) + more - 1
+
+
+def test_a_stored_study_keeps_its_setting_when_extended(capsys, tmp_path):
+    """Planned now, the digits would train C=8 networks; the stored study, made with C=4,
+    keeps them when a larger budget extends it."""
+    out_json = tmp_path / "s.json"
+    argv = [
+        "search",
+        "-o",
+        "low_sample=10",
+        "-o",
+        "budget=1e10",
+        "--json",
+        str(out_json),
+        "--storage",
+        str(tmp_path / "runs.db"),
+    ]  # fmt: skip  (PMF plans for the final budget)
+    code, first, err = run(capsys, *argv, "--budget", "5e9flops", "--channels", "4")
+    assert code == 0, err
+    assert "setting: NB201 networks C=4, N=1" in first
+    code, extended, err = run(capsys, *argv, "--budget", "1e10flops")
+    assert code == 0, err
+    assert "setting: NB201 networks C=4, N=1" in extended
+    assert json.loads(out_json.read_text())["cost"] > 5e9

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -244,6 +245,9 @@ def search_evaluator(
     seed: int = 0,
     checkpoint_dir: Path | None = None,
     threads: int | None = None,
+    storage: str | Path | None = None,
+    study: str | None = None,
+    strategy: str = DEFAULT_STRATEGY,
     **knobs: Any,
 ) -> MultiFidelityEvaluator:
     """The proxies-and-training ladder of a real-training search on ``data``, trained at the
@@ -251,8 +255,10 @@ def search_evaluator(
 
     ``knobs`` (recipe fields: ``channels``, ``cells_per_stage``, ``batch_size``, ``fraction``,
     ``resolution``; ``None`` = choose) are kept as given; so are the small-dataset defaults of
-    :data:`SMALL_RECIPES`. ``threads`` (default :data:`SEARCH_THREADS`) sets torch's thread
-    count for the whole process.
+    :data:`SMALL_RECIPES`. A study already in ``storage`` (``study``, by default the name
+    :func:`run_training_search` gives a ``strategy`` search) keeps the setting it was planned
+    with, whatever this budget or machine would plan now, so that it can be resumed. ``threads``
+    (default :data:`SEARCH_THREADS`) sets torch's thread count for the whole process.
     """
     import torch
 
@@ -262,11 +268,13 @@ def search_evaluator(
 
     torch.set_num_threads(threads or SEARCH_THREADS)
     dataset = load_dataset(data, data_dir, split=split)
-    given = {k: v for k, v in knobs.items() if v is not None}
-    fixed = frozenset(given) | frozenset(SMALL_RECIPES.get(data.lower(), {}))
-    recipe = plan_recipe(
-        dataset, budget, budget_unit, training_recipe(data, **given), fixed, device
-    )
+    name = study or training_study_name(strategy, dataset.name, seed)
+    recipe = stored_recipe(storage, name) if storage else None
+    if recipe is None:
+        given = {k: v for k, v in knobs.items() if v is not None}
+        fixed = frozenset(given) | frozenset(SMALL_RECIPES.get(data.lower(), {}))
+        base = training_recipe(data, **given)
+        recipe = plan_recipe(dataset, budget, budget_unit, base, fixed, device)
     training = TrainingEvaluator(
         dataset,
         recipe,
@@ -276,6 +284,27 @@ def search_evaluator(
         budget_unit=budget_unit,
     )
     return real_data_evaluator(training)
+
+
+def training_study_name(strategy: str, data: str, seed: int) -> str:
+    """The default name of a real-training study on the dataset named ``data``: rerunning the
+    same search resumes it."""
+    return f"{strategy}-{data}-train-seed{seed}"
+
+
+def stored_recipe(storage: str | Path, study: str) -> TrainingRecipe | None:
+    """The recipe a real-training study in ``storage`` was made with (``None``: no such study)."""
+    from pmfnas.training import TrainingRecipe
+
+    if not Path(storage).is_file():
+        return None
+    db = Storage(storage, read_only=True)
+    try:
+        configs = dict(db.studies())
+    finally:
+        db.close()
+    recipe = configs.get(study, {}).get("evaluator", {}).get("recipe")
+    return TrainingRecipe(**json.loads(recipe)) if recipe else None
 
 
 def describe_setting(training: TrainingEvaluator) -> str:
@@ -334,7 +363,7 @@ def run_training_search(
         seed=seed,
         params=training_params(strategy, params),
         storage=storage,
-        study=study or f"{strategy}-{data}-train-seed{seed}",
+        study=study or training_study_name(strategy, data, seed),
         reuse=reuse,
         progress=progress,
         announce=announce,
