@@ -1,6 +1,6 @@
 """Strategies over 30 seeds on the three NB201 datasets, under the PEERS.md protocol.
 
-Runs :func:`pmfnas.bench.run_bench` at the NATS budgets and writes, per dataset,
+Runs :func:`pmfnas.runs.bench.run_bench` at the NATS budgets and writes, per dataset,
 ``benchmarks/results/bench_nb201_<dataset>[_<suffix>][_peers].json`` (``_peers``: run with
 ``--protocol peers``, the 12-epoch test signal) and its anytime plot (``.png``),
 with ``--report`` also the HTML comparison ``…_report.html`` (the runs then go through a scratch
@@ -20,18 +20,14 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from pmfnas.bench import (
-    ANYTIME_FRACTIONS,
-    NATS_BUDGETS,
-    parse_seeds,
-    parse_strategy_options,
-    run_bench,
-)
-from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.cli.common import fmt
+from pmfnas.cli.options import parse_seeds, parse_strategy_options
 from pmfnas.evaluators.tabular import PROTOCOLS
 from pmfnas.report.anytime import plot_anytime
 from pmfnas.report.bench_report import report_storage, write_bench_report
+from pmfnas.runs.bench import run_bench
+from pmfnas.runs.records import ANYTIME_FRACTIONS
+from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
 
 
 def main() -> None:

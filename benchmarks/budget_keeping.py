@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pmfnas.api import describe_setting, run_training_search, search_evaluator
 from pmfnas.data import load_dataset
+from pmfnas.runs.profiles import describe_setting, search_evaluator
+from pmfnas.runs.search import run_training_search
 from pmfnas.units import parse_duration
 
 RESULTS = Path(__file__).parent / "results"

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from pmfnas.api import real_data_evaluator, training_evaluator
 from pmfnas.predictors import rank_scores
+from pmfnas.runs.profiles import real_data_evaluator, training_evaluator
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.strategies.pmf.exploration import low_scores
 from pmfnas.types import Fidelity

@@ -28,13 +28,9 @@ from typing import Any
 
 import torch
 
-from pmfnas.api import (
-    real_data_evaluator,
-    run_training_search,
-    training_evaluator,
-    training_params,
-)
-from pmfnas.bench import parse_seeds, parse_strategy_options
+from pmfnas.cli.options import parse_seeds, parse_strategy_options
+from pmfnas.runs.profiles import real_data_evaluator, training_evaluator, training_params
+from pmfnas.runs.search import run_training_search
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.strategies import create_strategy
 from pmfnas.types import Fidelity
@@ -59,7 +55,7 @@ def earlier_runs(
 
 def effective_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
     """What the strategy runs with, as a run's summary stores it: its own defaults under
-    :func:`~pmfnas.api.training_params`."""
+    :func:`~pmfnas.runs.profiles.training_params`."""
     made = create_strategy(strategy, NB201Space(), **training_params(strategy, params))
     return json.loads(json.dumps(made.params()))
 

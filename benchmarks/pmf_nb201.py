@@ -23,9 +23,6 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from pmfnas.bench import NATS_BUDGETS
-from pmfnas.benchmarks.nb201 import NB201Benchmark
-from pmfnas.benchmarks.nb201_proxies import shipped_proxies
 from pmfnas.evaluators.tabular import SIGNAL12, TabularEvaluator
 from pmfnas.predictors import (
     KINDS,
@@ -39,6 +36,8 @@ from pmfnas.strategies import create_strategy
 from pmfnas.strategies.pmf.exploration import low_scores, space_encoding
 from pmfnas.strategies.pmf.strategy import DEFAULT_LOW
 from pmfnas.study import Study
+from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
+from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Fidelity, Trial, TrialState
 
 TRAIN, TEST = 100, 2000

@@ -19,9 +19,9 @@ import json
 import time
 from pathlib import Path
 
-from pmfnas.api import compute_proxy_table, score_proxies, select_archs
-from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.evaluators.proxies import list_proxies
+from pmfnas.runs.proxies import compute_proxy_table, score_proxies, select_archs
+from pmfnas.tables.nb201 import NB201Benchmark
 
 PUBLISHED_SPEARMAN = {  # NAS-Bench-Suite-Zero / NASLib on CIFAR-10; ZiCo and MeCo: their authors
     "nwot": 0.80, "synflow": 0.78, "params": 0.77, "jacov": 0.73, "snip": 0.65,

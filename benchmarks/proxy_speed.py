@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from pmfnas.api import select_archs
 from pmfnas.data import load_dataset
 from pmfnas.evaluators.proxies import list_proxies
 from pmfnas.evaluators.proxy import ProxyEvaluator
+from pmfnas.runs.proxies import select_archs
 
 COMBINATION = ("nwot", "synflow", "mfnas_sum")
 

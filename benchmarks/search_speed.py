@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from pmfnas.api import run_search
-from pmfnas.benchmarks.nb201 import NATS_BUDGETS, NB201Benchmark
+from pmfnas.runs.search import run_search
+from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
 
 PUBLISHED_TEST = {  # NAS-Bench-201 paper (Dong & Yang, ICLR 2020), Table 5, mean test accuracy
     "rea": {"cifar10": 93.92, "cifar100": 71.84, "ImageNet16-120": 45.54},
@@ -27,7 +27,7 @@ PUBLISHED_TEST = {  # NAS-Bench-201 paper (Dong & Yang, ICLR 2020), Table 5, mea
 
 COLD_LOAD = (
     "import time; t = time.perf_counter(); "
-    "from pmfnas.benchmarks.nb201 import NB201Benchmark; NB201Benchmark.load(); "
+    "from pmfnas.tables.nb201 import NB201Benchmark; NB201Benchmark.load(); "
     "print(time.perf_counter() - t)"
 )
 

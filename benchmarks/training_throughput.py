@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from pmfnas.data import ImageDataset, load_dataset, random_crop_flip
 from pmfnas.data.base import take_fraction
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.networks import build_network
+from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.training import TrainingRecipe, fit
 from pmfnas.training.loop import Device
 
@@ -83,7 +83,7 @@ def main() -> None:
 
     def network():
         torch.manual_seed(0)
-        model = build_network(
+        model = NB201Network(
             cell, channels=args.channels, cells_per_stage=args.cells,
             num_classes=data.num_classes, input_channels=data.channels,
         ).to(run.device)  # fmt: skip

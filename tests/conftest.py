@@ -8,10 +8,10 @@ from typing import NamedTuple
 
 import pytest
 
-from pmfnas.benchmarks.nb201 import NB201Benchmark
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import DATASET_SHAPES
+from pmfnas.spaces.nb201.costs import DATASET_SHAPES
+from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.types import Arch
 
 REPO = Path(__file__).resolve().parents[1]

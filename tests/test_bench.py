@@ -8,20 +8,16 @@ import numpy as np
 import pytest
 from clirun import SAFETY_TIMEOUT, run, spawn, stored_trials, wait_for
 
-from pmfnas.api import run_search
-from pmfnas.bench import (
-    BenchResult,
-    RunRecord,
-    anytime_best,
-    parse_seeds,
-    parse_strategy_options,
-    run_bench,
-)
+from pmfnas.cli.options import parse_seeds, parse_strategy_options
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.runs.bench import run_bench
+from pmfnas.runs.records import BenchResult, RunRecord
+from pmfnas.runs.search import run_search
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
+from pmfnas.study import anytime_best
 from pmfnas.types import Fidelity, Trial, TrialState
 
 SPACE = NB201Space()

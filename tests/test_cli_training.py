@@ -15,7 +15,7 @@ import torch
 from clirun import SAFETY_TIMEOUT, exit_code, run, spawn, stored_trials, wait_for
 
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.networks import build_network
+from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.training.checkpoint import _read
 
 
@@ -31,7 +31,7 @@ def test_train_prints_the_curve_and_saves_weights(capsys, tmp_path):
     assert summary["index"] == 6111 and summary["data"] == "digits"
     assert [row["epoch"] for row in summary["curve"]] == [1, 2]
     assert summary["fidelity"] == "epochs=2,channels=4"
-    net = build_network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
+    net = NB201Network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
     net.load_state_dict(torch.load(weights, weights_only=True))
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 1
 

@@ -21,8 +21,8 @@ import torch
 from pmfnas.cli import main
 from pmfnas.cli.export import Format
 from pmfnas.errors import ConfigError
-from pmfnas.export import ONNX_OPSET, ExportFormat, export_model, prepare_model
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces.nb201.export import ONNX_OPSET, ExportFormat, export_model, prepare_model
 
 ALL_OPS = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 SMALL = {"channels": 4, "cells_per_stage": 1, "num_classes": 5, "input_size": 8}

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pmfnas.benchmarks.hardware import LatencyTables, read_latency_file
 from pmfnas.errors import ArchitectureError, DataError, RegistryError
+from pmfnas.tables.hardware import LatencyTables, read_latency_file
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import pytest
 
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import all_params_and_flops
+from pmfnas.spaces.nb201.costs import all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.mfnas import MFNAS

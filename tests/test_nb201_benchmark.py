@@ -18,17 +18,17 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from pmfnas.benchmarks.nb201 import DATASETS, METRICS, NB201Benchmark
-from pmfnas.benchmarks.nb201_sources import (
+from pmfnas.errors import ArchitectureError, DataError, NotAvailableError, RegistryError
+from pmfnas.safe_pickle import load_pickle
+from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.tables.nb201 import DATASETS, METRICS, NB201Benchmark
+from pmfnas.tables.nb201_sources import (
     BUNDLE_CSV,
     BUNDLE_FILES,
     FALLBACK_TIME_RATIOS,
     naslib_cell,
     read_zen_zip,
 )
-from pmfnas.errors import ArchitectureError, DataError, NotAvailableError, RegistryError
-from pmfnas.safe_pickle import load_pickle
-from pmfnas.spaces.nb201 import NB201Space
 
 OFFICIAL = (0, 11, 284)
 """The architectures whose official NATS-Bench records are in ``nats-tss-format/``."""
@@ -234,7 +234,7 @@ def test_corrupt_cache_is_rebuilt(archive_copy, tmp_path, damage) -> None:
 def test_new_format_version_is_rebuilt(archive_copy, tmp_path, monkeypatch) -> None:
     cache = tmp_path / "cache"
     NB201Benchmark.load(archive_copy, cache_dir=cache)
-    monkeypatch.setattr("pmfnas.benchmarks.nb201.FORMAT_VERSION", "nb201-next")
+    monkeypatch.setattr("pmfnas.tables.nb201.FORMAT_VERSION", "nb201-next")
     assert not NB201Benchmark.load(archive_copy, cache_dir=cache).from_cache
 
 

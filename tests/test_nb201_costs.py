@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from pmfnas.errors import ArchitectureError, ConfigError
+from pmfnas.spaces.counting import count_flops, count_parameters
 from pmfnas.spaces.nb201 import OPS, NB201Space
-from pmfnas.spaces.nb201_costs import (
+from pmfnas.spaces.nb201.costs import (
     MAX_CELLS_PER_STAGE,
     MAX_PARAMS,
     all_params_and_flops,
@@ -19,7 +20,7 @@ from pmfnas.spaces.nb201_costs import (
     largest_params,
     params_and_flops,
 )
-from pmfnas.spaces.networks import build_network, count_flops, count_parameters
+from pmfnas.spaces.nb201.network import NB201Network
 
 RANDOM_CELLS = np.random.default_rng(0).integers(0, 5, size=(24, 6))
 
@@ -70,7 +71,7 @@ def test_matches_torch_builder(config, num_cells) -> None:
     cells = RANDOM_CELLS[:num_cells]
     params, flops = params_and_flops(cells, **config)
     for cell, p, f in zip(cells, params, flops, strict=True):
-        model = build_network(tuple(int(op) for op in cell), **net_config)
+        model = NB201Network(tuple(int(op) for op in cell), **net_config)
         assert count_parameters(model) == round(p * 1e6)
         assert count_flops(model, input_size, input_channels) == pytest.approx(f, rel=1e-12)
 
@@ -87,7 +88,7 @@ def test_rejects_bad_input() -> None:
 
 
 def test_does_not_import_torch() -> None:
-    code = "import sys, pmfnas.spaces.nb201_costs; assert 'torch' not in sys.modules"
+    code = "import sys, pmfnas.spaces.nb201.costs; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

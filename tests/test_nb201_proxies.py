@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from pmfnas.benchmarks.nb201_proxies import export_npz, load_proxy_arrays, shipped_path
 from pmfnas.errors import DataError, NotAvailableError
 from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.runs.proxies import export_proxy_arrays
 from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.tables.nb201_proxies import load_proxy_arrays, shipped_path
 from pmfnas.types import Fidelity
 
 SHIPPED = ("nwot", "synflow", "mfnas_sum", "mfnas_mean", "meco", "zico")
@@ -50,7 +51,7 @@ def test_the_tabular_evaluator_serves_them(shipped, bench):
 
 
 class FilledTable:
-    """What :func:`export_npz` reads of a proxy table: proxy 'a' for every cell, 'b' for none."""
+    """What :func:`export_proxy_arrays` reads of a proxy table: proxy 'a' for every cell, 'b' for none."""
 
     settings = {"seed": 0}  # noqa: RUF012
     path = Path("filled.db")
@@ -61,11 +62,11 @@ class FilledTable:
 
 
 def test_export_refuses_an_incomplete_table_and_round_trips_a_complete_one(tmp_path):
-    out = export_npz(FilledTable(), ["a"], tmp_path / "a.npz")
+    out = export_proxy_arrays(FilledTable(), ["a"], tmp_path / "a.npz")
     arrays, settings = load_proxy_arrays(out)
     assert settings == {"seed": 0} and arrays["a"][0][7] == 7.0 and arrays["a"][1][7] == 0.5
     with pytest.raises(NotAvailableError, match="missing for 15625 cells"):
-        export_npz(FilledTable(), ["b"], tmp_path / "b.npz")
+        export_proxy_arrays(FilledTable(), ["b"], tmp_path / "b.npz")
 
 
 def test_missing_or_broken_files_are_clear_errors(tmp_path):
@@ -75,3 +76,37 @@ def test_missing_or_broken_files_are_clear_errors(tmp_path):
     with pytest.raises(DataError, match="not a proxy-score file"):
         load_proxy_arrays(tmp_path / "bad.npz")
     assert shipped_path().name == "nb201_proxies_cifar10.npz"
+
+
+def test_the_export_command_writes_what_the_tabular_evaluator_reads(tmp_path, capsys):
+    from clirun import run
+
+    from pmfnas.evaluators.proxy_table import ProxyTable
+
+    path = tmp_path / "table.db"
+    with ProxyTable(path, {"seed": 0}) as table:
+        table._db.executemany(  # a complete column without scoring 15,625 networks
+            "INSERT INTO scores VALUES (?, 'nwot', ?, 0.25)", [(i, float(i)) for i in range(15625)]
+        )
+        table._db.commit()
+        table.put(3, {"zico": (1.0, 0.5)})
+    code, out, _ = run(
+        capsys,
+        "proxies",
+        "export",
+        str(path),
+        "--proxies",
+        "nwot",
+        "--out",
+        str(tmp_path / "p.npz"),
+    )
+    assert code == 0 and "1 proxies (nwot)" in out
+    arrays, settings = load_proxy_arrays(tmp_path / "p.npz")
+    assert settings == {"seed": 0} and arrays["nwot"][0][6111] == 6111.0
+    code, _, err = run(capsys, "proxies", "export", str(path), "--out", str(tmp_path / "q.npz"))
+    assert code == 2 and "proxy zico is missing for 15624 cells" in err
+    assert not (tmp_path / "q.npz").exists()
+    code, _, err = run(
+        capsys, "proxies", "export", str(tmp_path / "none.db"), "--out", str(tmp_path / "r.npz")
+    )
+    assert code == 2 and "no such proxy table" in err

@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 
-from pmfnas.benchmarks.nb201 import NB201Benchmark
-from pmfnas.benchmarks.nb201_proxies import shipped_proxies
 from pmfnas.errors import ConfigError, StorageError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.spaces.nb201 import NB201Space
@@ -20,6 +18,8 @@ from pmfnas.strategies.pmf.exploration import (
 )
 from pmfnas.strategies.pmf.strategy import DEFAULT_LOW
 from pmfnas.study import Study
+from pmfnas.tables.nb201 import NB201Benchmark
+from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Fidelity
 
 LOW = DEFAULT_LOW
@@ -296,10 +296,10 @@ def _small_pmf(space, **params):
 def test_real_data_smoke_test():
     """Proxies, then one epoch on half the digits, then three epochs: the same code as on the
     table, here on a compute budget."""
-    from pmfnas import api
+    from pmfnas.runs.profiles import real_data_evaluator, training_evaluator
 
-    training = api.training_evaluator("digits", budget_unit="flops")
-    evaluator = api.real_data_evaluator(training)
+    training = training_evaluator("digits", budget_unit="flops")
+    evaluator = real_data_evaluator(training)
     space = NB201Space()
     strategy = _small_pmf(space, medium="epochs=1,fraction=0.5", high="epochs=3", low_sample=30)
     result = Study(space, evaluator, strategy, 2e10).run()
@@ -315,13 +315,13 @@ def test_real_data_smoke_test():
 
 
 def test_promotions_continue_their_prefix_medium_runs():
-    from pmfnas import api
     from pmfnas.evaluators.training import TrainingEvaluator
+    from pmfnas.runs.profiles import real_data_evaluator, training_evaluator
     from pmfnas.training import TrainingRecipe
 
-    digits = api.training_evaluator("digits").data
+    digits = training_evaluator("digits").data
     tiny = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
-    evaluator = api.real_data_evaluator(TrainingEvaluator(digits, tiny, budget_unit="flops"))
+    evaluator = real_data_evaluator(TrainingEvaluator(digits, tiny, budget_unit="flops"))
     space = NB201Space()
     medium = Fidelity.parse("epochs=1,horizon=3")
     strategy = _small_pmf(space, medium=str(medium), high="epochs=3", patience=2, low_sample=30)

@@ -17,7 +17,8 @@ from torch import nn
 
 from pmfnas.errors import ConfigError, RegistryError
 from pmfnas.evaluators.proxies import compute_proxies, list_proxies
-from pmfnas.spaces.networks import build_network, count_flops, count_parameters
+from pmfnas.spaces.counting import count_flops, count_parameters
+from pmfnas.spaces.nb201.network import NB201Network
 
 ALL = [
     "fisher",
@@ -121,10 +122,10 @@ def test_params_and_flops_equal_the_builders_counts() -> None:
     x, y = batch(size=16)
     kwargs = {"channels": 8, "cells_per_stage": 1, "num_classes": 5}
     got = scores(MIXED, ["params", "flops"], x, y % 5, **kwargs)
-    net = build_network(MIXED, **kwargs)
+    net = NB201Network(MIXED, **kwargs)
     assert got["params"] == count_parameters(net) / 1e6
     assert got["flops"] == pytest.approx(count_flops(net, 16), rel=1e-9)
-    factory = lambda: build_network(MIXED, **kwargs)  # noqa: E731
+    factory = lambda: NB201Network(MIXED, **kwargs)  # noqa: E731
     assert scores(factory, ["params", "flops"], x, y % 5) == pytest.approx(got, rel=1e-9)
 
 

@@ -4,13 +4,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pmfnas.api import compute_proxy_table, select_archs
 from pmfnas.cli import main
 from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError, DataError, FidelityError
 from pmfnas.evaluators.proxy import ProxyEvaluator
+from pmfnas.runs.proxies import compute_proxy_table, select_archs
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import params_and_flops
+from pmfnas.spaces.nb201.costs import params_and_flops
 from pmfnas.types import Fidelity
 
 SMALL = {"batch_size": 16, "channels": 4, "cells_per_stage": 1}

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from pmfnas.report.proxy_quality import proxy_quality, scatter_plot
+from pmfnas.report.proxy_quality import scatter_plot
+from pmfnas.runs.proxies import proxy_quality
 
 
 def test_perfect_and_reversed_rankings():

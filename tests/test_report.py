@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pmfnas import api
 from pmfnas.cli import main
 from pmfnas.errors import StorageError
 from pmfnas.report.figures import pareto_front
@@ -21,6 +20,8 @@ from pmfnas.report.html import Section, Table, cell, render
 from pmfnas.report.reasons import category, notes, prediction
 from pmfnas.report.study_data import returned_after_each
 from pmfnas.report.study_report import write_study_report
+from pmfnas.runs.profiles import real_data_evaluator, training_evaluator, training_recipe
+from pmfnas.runs.search import run_search, run_training_search
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
@@ -235,7 +236,7 @@ def test_report_errors_are_one_line_exit_2(capsys, tmp_path, make, message):
 def rea(bench, tmp_path_factory):
     """One REA search on the tabular benchmark: (storage file, its summary)."""
     path = tmp_path_factory.mktemp("rea") / "runs.db"
-    return path, api.run_search(bench, strategy="rea", budget=20000, storage=path)
+    return path, run_search(bench, strategy="rea", budget=20000, storage=path)
 
 
 def test_report_of_a_tabular_search(capsys, rea, data_dir, tmp_path):
@@ -244,7 +245,7 @@ def test_report_of_a_tabular_search(capsys, rea, data_dir, tmp_path):
     code, stdout, _ = run(capsys, "report", path, "--out", out, "--data-dir", data_dir)
     assert code == 0 and "report.html" in stdout
     html = check_report(out, STUDY_FIGURES, rows=summary["n_trials"])
-    assert f"{summary['arch']} (NATS index {summary['index']}" in html  # the returned one
+    assert f"{summary['arch']} (index {summary['index']}" in html  # the returned one
     assert f"<dd>{summary['test_acc']:.2f}</dd>" in html
     assert "Omitted: this strategy stored no predictions" in html
     assert "NB201 test accuracy after 200 epochs on cifar10" in html
@@ -260,10 +261,10 @@ def test_report_without_benchmark_data_says_test_accuracy_is_na(rea, tmp_path):
 
 def test_reports_of_multi_fidelity_searches_and_predictions(capsys, bench, rea, data_dir, tmp_path):
     path = tmp_path / "runs.db"
-    sh = api.run_search(
+    sh = run_search(
         bench, strategy="sh", params={"rungs": "proxy:zen;epochs=12;epochs=200"}, storage=path
     )
-    mfnas = api.run_search(
+    mfnas = run_search(
         bench, strategy="mfnas", params={"proxies": "zen,params", "steps": 5}, storage=path
     )
     # The REA trials again, each with the prediction a predictor might have stored in its info.
@@ -288,7 +289,7 @@ def test_reports_of_multi_fidelity_searches_and_predictions(capsys, bench, rea, 
         args = ("report", path, "--study", name, "--out", out, "--data-dir", data_dir)
         assert run(capsys, *args)[0] == 0
         html = check_report(out, STUDY_FIGURES, rows=summary["n_trials"])
-        assert f"{summary['arch']} (NATS index {summary['index']}" in html
+        assert f"{summary['arch']} (index {summary['index']}" in html
     assert "promoted onwards" in html
     out = tmp_path / "predicted"
     args = ("report", path, "--study", "predicted", "--out", out, "--data-dir", data_dir)
@@ -301,7 +302,7 @@ def test_reports_of_multi_fidelity_searches_and_predictions(capsys, bench, rea, 
 
 def test_report_of_a_pmf_search_shows_its_predictions(bench, data_dir, tmp_path):
     path = tmp_path / "runs.db"
-    api.run_search(bench, strategy="pmf", params={"low": "proxy:zen,params"}, storage=path)
+    run_search(bench, strategy="pmf", params={"low": "proxy:zen,params"}, storage=path)
     out = tmp_path / "report"
     write_study_report(path, out, source=data_dir / "nb201")
     html = check_report(out, STUDY_FIGURES | {"predictions.png"})
@@ -310,10 +311,10 @@ def test_report_of_a_pmf_search_shows_its_predictions(bench, data_dir, tmp_path)
 
 def test_report_of_a_real_training_search(capsys, tmp_path):
     path = tmp_path / "runs.db"
-    recipe = api.training_recipe("digits", channels=4)
-    training = api.training_evaluator("digits", recipe=recipe, budget_unit="flops")
-    summary = api.run_training_search(
-        api.real_data_evaluator(training),
+    recipe = training_recipe("digits", channels=4)
+    training = training_evaluator("digits", recipe=recipe, budget_unit="flops")
+    summary = run_training_search(
+        real_data_evaluator(training),
         strategy="rea",
         budget=1e10,
         params={"fidelity": "epochs=1"},

@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from pmfnas.api import run_search
+from pmfnas.runs.search import run_search
 
 NATS_BUDGETS = {"cifar10": 20000.0, "cifar100": 40000.0, "ImageNet16-120": 120000.0}
 BEST_TEST = {"cifar10": 94.37, "cifar100": 73.51, "ImageNet16-120": 47.31}  # published optima

@@ -12,7 +12,10 @@ from pmfnas.evaluators.setting import (
     medium_flops,
     plan_recipe,
 )
+from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.training import TrainingRecipe
+
+SPACE = NB201Space()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def _images(recipe, data):
 
 
 def test_a_large_budget_trains_nb201s_network_on_every_image(large):
-    recipe = plan_recipe(large, 1e18, "flops")
+    recipe = plan_recipe(SPACE, large, 1e18, "flops")
     assert (recipe.channels, recipe.cells_per_stage, recipe.batch_size) == (16, 5, 256)
     assert recipe.fraction == 1 and recipe.resolution == 0
     assert recipe.valid_images == recipe.test_images == EVAL_IMAGES
@@ -42,33 +45,33 @@ def test_a_large_budget_trains_nb201s_network_on_every_image(large):
 
 def test_a_small_budget_reduces_the_setting_until_a_medium_training_fits(large):
     budget = 5e12
-    recipe = plan_recipe(large, budget, "flops")
+    recipe = plan_recipe(SPACE, large, budget, "flops")
     assert (recipe.channels, recipe.cells_per_stage) == (8, 1)
-    assert medium_flops(large, recipe, _images(recipe, large)) <= budget / TRAININGS
+    assert medium_flops(SPACE, large, recipe, _images(recipe, large)) <= budget / TRAININGS
     bigger = TrainingRecipe(**{**recipe.as_dict(), "resolution": 0})  # native 28 px
-    assert recipe.resolution == 16 or medium_flops(large, bigger, 5000) > budget / TRAININGS
+    assert recipe.resolution == 16 or medium_flops(SPACE, large, bigger, 5000) > budget / TRAININGS
 
 
 def test_a_tiny_budget_still_trains_on_enough_images(large):
-    recipe = plan_recipe(large, 1e6, "flops")
+    recipe = plan_recipe(SPACE, large, 1e6, "flops")
     assert recipe.resolution == 8 and _images(recipe, large) == MIN_IMAGES
 
 
 def test_knobs_the_user_sets_are_kept(large):
     base = TrainingRecipe(channels=12, fraction=0.5)
-    recipe = plan_recipe(large, 5e12, "flops", base, frozenset({"channels", "fraction"}))
+    recipe = plan_recipe(SPACE, large, 5e12, "flops", base, frozenset({"channels", "fraction"}))
     assert recipe.channels == 12 and recipe.fraction == 0.5
 
 
 def test_a_wall_budget_times_only_the_settings_that_could_fit(large, monkeypatch):
     timed = []
 
-    def fake_seconds_per_flop(data, recipe, device):
+    def fake_seconds_per_flop(space, data, recipe, device):
         timed.append((recipe.channels, recipe.resolution))
         return 1e-10  # a machine of 10 GFLOP/s, whatever the network
 
     monkeypatch.setattr(setting, "seconds_per_flop", fake_seconds_per_flop)
-    recipe = plan_recipe(large, 120.0, "wall")
+    recipe = plan_recipe(SPACE, large, 120.0, "wall")
     assert timed[0] == (8, 8)  # the cheapest first
     assert (16, 0) not in timed  # NB201's network cannot fit two minutes even 4x faster
-    assert medium_flops(large, recipe, _images(recipe, large)) * 1e-10 <= 120.0 / TRAININGS
+    assert medium_flops(SPACE, large, recipe, _images(recipe, large)) * 1e-10 <= 120.0 / TRAININGS

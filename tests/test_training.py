@@ -15,7 +15,7 @@ import torch
 from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.networks import build_network
+from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.training import TrainingRecipe, evaluate, fit
 from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
 from pmfnas.training.loop import Device
@@ -31,7 +31,7 @@ def digits():
 
 def network(seed=0):
     torch.manual_seed(seed)
-    return build_network(CELL, channels=4, cells_per_stage=1, input_channels=1)
+    return NB201Network(CELL, channels=4, cells_per_stage=1, input_channels=1)
 
 
 def same_weights(a, b):
@@ -107,12 +107,12 @@ KILLED_RUN = textwrap.dedent(
     from pathlib import Path
     from pmfnas.data import load_dataset
     from pmfnas.spaces.nb201 import NB201Space
-    from pmfnas.spaces.networks import build_network
+    from pmfnas.spaces.nb201.network import NB201Network
     from pmfnas.training import TrainingRecipe, fit
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = build_network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
+    model = NB201Network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
     recipe = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
     data = load_dataset("digits", split="holdout")
     def die(epoch):

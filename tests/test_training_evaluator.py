@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 import torch
 
-from pmfnas.api import (
-    TRAINING_LADDER,
-    real_data_evaluator,
-    run_training_search,
-    training_evaluator,
-    training_recipe,
-)
 from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.multi import MultiFidelityEvaluator
 from pmfnas.evaluators.proxy import ProxyEvaluator
 from pmfnas.evaluators.training import TrainingEvaluator
+from pmfnas.runs.profiles import (
+    TRAINING_LADDER,
+    real_data_evaluator,
+    training_evaluator,
+    training_recipe,
+)
+from pmfnas.runs.search import run_training_search
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import params_and_flops
+from pmfnas.spaces.nb201.costs import params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.study import Study

@@ -3,12 +3,13 @@
 import pytest
 
 from pmfnas.evaluators.proxies import proxy_flops
-from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops, forward_flops
+from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops
+from pmfnas.spaces.nb201 import NB201Space
 
 
 def test_forward_flops_are_the_official_records(nb201_official_costs):
     for cost in nb201_official_costs:
-        flops = forward_flops(
+        flops = NB201Space().forward_flops(
             cost.cell,
             channels=16,
             cells_per_stage=5,

@@ -25,10 +25,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from pmfnas.errors import StorageError
-from pmfnas.spaces.base import SearchSpace
+from pmfnas.spaces import DEFAULT_SPACE, SearchSpace, create_space
 from pmfnas.types import Fidelity, Trial, TrialState
 
 SCHEMA_VERSION = 2
@@ -170,6 +170,12 @@ class Storage:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _retry(self, work: Callable[[], T]) -> T:
         """Run ``work``, again after a backoff while the file is locked; other SQLite failures
         (read-only file, damaged file) become one clear :class:`StorageError`."""
@@ -263,14 +269,19 @@ class Storage:
         rows = self._read("SELECT name, config FROM studies ORDER BY id")
         return [(name, self._config(name, config)) for name, config in rows]
 
-    def load(self, name: str, space: SearchSpace) -> tuple[dict[str, Any], list[Trial]]:
-        """The config and trials of study ``name``, without knowing its config (for reports)."""
+    def load(
+        self, name: str, space: SearchSpace | None = None
+    ) -> tuple[dict[str, Any], list[Trial]]:
+        """The config and trials of study ``name``, without knowing its config (for reports);
+        the architectures are read by ``space``, by default the one the config names."""
         rows = self._read("SELECT id, config FROM studies WHERE name = ?", (name,))
         if not rows:
             names = ", ".join(n for n, _ in self.studies()) or "none"
             raise StorageError(f"no study {name!r} in {self.path} (studies: {names})")
-        study_id, config = rows[0]
-        return self._config(name, config), self.trials(int(study_id), space)
+        study_id, text = rows[0]
+        config = self._config(name, text)
+        space = space or create_space(config.get("space", DEFAULT_SPACE))
+        return config, self.trials(int(study_id), space)
 
     @contextmanager
     def lease(self, study_id: int, name: str) -> Iterator[None]:

@@ -16,9 +16,10 @@ shown to the strategy and never returned, and a resume runs it again.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,3 +289,22 @@ def trials_per_fidelity(trials: list[Trial]) -> dict[str, int]:
     ones not: they did not finish)."""
     counts = Counter(t.fidelity for t in trials if t.state is not TrialState.STOPPED)
     return {str(f): counts[f] for f in sorted(counts)}
+
+
+def anytime_best(
+    strategy: BaseStrategy, trials: Sequence[Trial], points: Sequence[float]
+) -> list[Trial | None]:
+    """The strategy's returned trial had the search stopped at each cost point.
+
+    That is ``strategy.best`` of the trials whose clock (budget spent after them) is at most the
+    point; ``trials`` are in study order, so the clock never decreases and they form a prefix.
+    """
+    clocks = [t.clock for t in trials]
+    picks: dict[int, Trial | None] = {}
+    result = []
+    for point in points:
+        n = bisect.bisect_right(clocks, point + CLOCK_TOLERANCE)
+        if n not in picks:
+            picks[n] = strategy.best(trials[:n])
+        result.append(picks[n])
+    return result

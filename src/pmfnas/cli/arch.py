@@ -21,7 +21,7 @@ def arch_info(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Print an architecture's index, string, size and benchmark numbers."""
-    from pmfnas.api import describe_arch
+    from pmfnas.runs.architecture import describe_arch
 
     info = describe_arch(arch, dataset, nb201_source(data_dir))
     if json_out:

@@ -17,7 +17,7 @@ from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration
 
 if TYPE_CHECKING:
-    from pmfnas.bench import BenchResult
+    from pmfnas.runs.records import BenchResult
 
 
 @app.command()
@@ -66,7 +66,8 @@ def bench(
     ] = None,
 ) -> None:
     """Run each strategy over many seeds and compare the architectures they return."""
-    from pmfnas.bench import parse_seeds, parse_strategy_options, run_bench
+    from pmfnas.cli.options import parse_seeds, parse_strategy_options
+    from pmfnas.runs.bench import run_bench
 
     if benchmark not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
@@ -116,7 +117,7 @@ def _stopped(done: float, storage: Path | None) -> str:
 
 def print_table(result: BenchResult) -> None:
     """One row per strategy; the caption states the protocol and how repeats were charged."""
-    from pmfnas.bench import ANYTIME_FRACTIONS, REUSE_NOTES, SIGNAL12_NOTES
+    from pmfnas.runs.records import ANYTIME_FRACTIONS, REUSE_NOTES, SIGNAL12_NOTES
 
     seeds = len(result.runs) // len(result.strategies)
     table = Table(

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pmfnas.benchmarks.nb201 import NB201Benchmark
+from pmfnas.tables.nb201 import NB201Benchmark
 
 app = typer.Typer(
     add_completion=False,

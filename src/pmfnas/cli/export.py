@@ -12,7 +12,7 @@ from pmfnas.cli.common import app, print_fields
 
 
 class Format(StrEnum):
-    """Choices of ``--format``, as ``pmfnas.export.ExportFormat``, which would import torch."""
+    """Choices of ``--format``, as ``pmfnas.spaces.nb201.export.ExportFormat``, which would import torch."""
 
     PYTHON = "python"
     TORCHSCRIPT = "torchscript"
@@ -41,7 +41,7 @@ def export(
     seed: Annotated[int, typer.Option(help="Seed of the initial weights without --weights.")] = 0,
 ) -> None:
     """Export the NB201 network of an architecture, in eval mode, as a standalone model file."""
-    from pmfnas.export import export_model
+    from pmfnas.spaces.nb201.export import export_model
 
     path = export_model(
         arch,

@@ -70,7 +70,7 @@ def _fill(
     workers: int,
 ) -> ProxyTable:
     """Complete the proxy table of these settings for ``indices``, with a progress bar."""
-    from pmfnas.api import compute_proxy_table
+    from pmfnas.runs.proxies import compute_proxy_table
 
     with LazyBar("proxies", " archs") as bar:
         return compute_proxy_table(
@@ -95,7 +95,7 @@ def compute(
     data_dir: DataDirOption = None,
 ) -> None:
     """Compute proxy scores into a resumable table (an interrupted run continues where it stopped)."""
-    from pmfnas.api import select_archs
+    from pmfnas.runs.proxies import select_archs
 
     _check_space(space)
     names = _names(proxies)
@@ -126,12 +126,8 @@ def score(
     ] = None,
 ) -> None:
     """Rank correlation of proxies with NB201 200-epoch test accuracy on a random sample."""
-    from pmfnas.api import (
-        require_nb201_dataset,
-        score_proxies,
-        select_archs,
-    )
     from pmfnas.report.proxy_quality import scatter_plot
+    from pmfnas.runs.proxies import require_nb201_dataset, score_proxies, select_archs
 
     _check_space(space)
     names = _names(proxies)
@@ -158,3 +154,27 @@ def score(
         scores = {name: filled.arrays(name, len(bench.array("test_acc_200", data)))[0][indices]
                   for name in names}  # fmt: skip
         scatter_plot(plot, scores, accuracy, "200-epoch test accuracy (%)")
+
+
+@proxies_app.command("export")
+def export(
+    table: Annotated[
+        Path, typer.Argument(help="A proxy table filled by 'pmfnas proxies compute'.")
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="The npz file to write.", callback=output_file)
+    ],
+    proxies: Annotated[
+        str | None, typer.Option(help="Comma-separated proxies (default: all in the table).")
+    ] = None,
+) -> None:
+    """Write a complete NB201 proxy table as the npz file the tabular benchmark serves."""
+    from pmfnas.evaluators.proxy_table import ProxyTable
+    from pmfnas.runs.proxies import export_proxy_arrays
+
+    with ProxyTable.open(table) as filled:
+        names = _names(proxies) if proxies else tuple(filled.proxies())
+        if not names:
+            raise ConfigError(f"{table} holds no proxy scores")
+        export_proxy_arrays(filled, names, out_file)
+    out.print(f"{len(names)} proxies ({', '.join(names)}) of {table} in {out_file}")

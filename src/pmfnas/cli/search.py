@@ -106,7 +106,8 @@ def search(
     With no data option PMF-NAS trains small NB201 networks on scikit-learn's digits for a few
     minutes; --benchmark/--dataset search the NAS-Bench-201 tables on a simulated clock.
     """
-    from pmfnas import api
+    from pmfnas.runs.profiles import DEFAULT_DATA, search_evaluator
+    from pmfnas.runs.search import run_search, run_training_search
 
     tabular = benchmark is not None or dataset is not None
     if protocol is not None and not tabular:
@@ -129,7 +130,7 @@ def search(
     if tabular:
         bench = load_benchmark(data_dir)
         with LazyBar("search", " s") as bar, on_interrupt(lambda: _no_result(storage)):
-            summary = api.run_search(
+            summary = run_search(
                 bench,
                 dataset=dataset or "cifar10",
                 reuse=reuse,
@@ -139,8 +140,8 @@ def search(
             )
     else:
         unit = "flops" if kind == "flops" else "wall"
-        evaluator = api.search_evaluator(
-            data or api.DEFAULT_DATA,
+        evaluator = search_evaluator(
+            data or DEFAULT_DATA,
             budget=limit,
             budget_unit=unit,
             data_dir=data_dir,
@@ -162,7 +163,7 @@ def search(
             ("search (compute)", " FLOPs") if unit == "flops" else ("search (wall clock)", " s")
         )
         with LazyBar(label, shown) as bar, on_interrupt(lambda: _no_result(storage)):
-            summary = api.run_training_search(
+            summary = run_training_search(
                 evaluator, reuse=reuse, progress=bar.update, announce=announce, **common
             )
     print_summary(summary)

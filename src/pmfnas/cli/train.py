@@ -60,20 +60,21 @@ def train(
     ] = None,
 ) -> None:
     """Train one architecture with the NB201 recipe and print its learning curve."""
-    from pmfnas import api
+    from pmfnas.runs.architecture import train_architecture
+    from pmfnas.runs.profiles import training_evaluator, training_recipe
 
     fidelity = Fidelity(
         epochs=epochs, fraction=fraction, resolution=resolution, channels=channels or 0,
         cells=cells or 0,
     )  # fmt: skip
-    recipe = api.training_recipe(
+    recipe = training_recipe(
         data, channels=channels, cells_per_stage=cells, batch_size=batch_size, lr=lr
     )
     with (
         LazyBar("training", " epochs") as bar,
         on_interrupt(lambda: _stopped(bar.done, epochs, checkpoint)),
     ):
-        evaluator = api.training_evaluator(
+        evaluator = training_evaluator(
             data,
             data_dir=data_dir,
             split=split,
@@ -83,7 +84,7 @@ def train(
             checkpoint_dir=checkpoint,
             progress=bar.update,
         )
-        model, summary = api.train_architecture(arch, evaluator, fidelity)
+        model, summary = train_architecture(arch, evaluator, fidelity)
     print_curve(summary["curve"])
     print_fields(
         f"NB201 #{summary['index']} on {summary['data']}",

@@ -12,9 +12,7 @@ from pmfnas.errors import ConfigError, DataError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.evaluators.proxies import ProxyScore, compute_proxies, proxy_flops
 from pmfnas.evaluators.proxy_table import ScoreFn, Scores
-from pmfnas.evaluators.work import forward_flops
-from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.networks import check_buildable
+from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
 
 
@@ -32,6 +30,7 @@ class ProxyEvaluator:
         channels, cells_per_stage: network size; smaller than NB201's 16 / 5 is cheaper and,
             where it keeps the ranking, good enough for a proxy.
         budget_unit: ``"wall"`` or ``"flops"``, what costs count.
+        space: the search space whose networks are scored (default: NAS-Bench-201's).
     """
 
     def __init__(
@@ -43,8 +42,10 @@ class ProxyEvaluator:
         cells_per_stage: int = 5,
         seed: int = 0,
         budget_unit: BudgetUnit = "wall",
+        space: SearchSpace | None = None,
     ) -> None:
-        check_buildable(data, channels, cells_per_stage)
+        self.space = space or create_space()
+        self.space.check_buildable(data, channels, cells_per_stage)
         if batch_size < 1:
             raise ConfigError(f"batch_size must be positive, got {batch_size}")
         if len(data.train_y) <= batch_size:
@@ -61,7 +62,6 @@ class ProxyEvaluator:
         generator = torch.Generator().manual_seed(seed)
         batches = data.batches("train", batch_size, shuffle=True, generator=generator)
         (self._x1, self._y1), (self._x2, self._y2) = next(batches), next(batches)
-        self.space = NB201Space()
         self._seconds: dict[Fidelity, list[float]] = {}
 
     def settings(self) -> dict[str, Any]:
@@ -95,7 +95,7 @@ class ProxyEvaluator:
 
     def flops(self, arch: Arch, fidelity: Fidelity) -> float:
         """The counted FLOPs of scoring ``arch`` with ``fidelity``'s proxies."""
-        forward = forward_flops(
+        forward = self.space.forward_flops(
             arch,
             channels=self.channels,
             cells_per_stage=self.cells_per_stage,

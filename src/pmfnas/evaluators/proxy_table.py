@@ -9,12 +9,13 @@ mixed. Workers compute, the parent process alone writes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -68,6 +69,26 @@ class ProxyTable:
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path} is not a usable proxy table: {exc}") from None
 
+    @classmethod
+    def open(cls, path: str | Path) -> ProxyTable:
+        """An existing table, with the settings it was made with (for export)."""
+        path = Path(path)
+        if not path.is_file():
+            raise StorageError(f"{path}: no such proxy table")
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                row = db.execute("SELECT value FROM settings WHERE key = 'settings'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{path} is not a usable proxy table: {exc}") from None
+        if row is None:
+            raise StorageError(f"{path} is not a usable proxy table: it records no settings")
+        return cls(path, json.loads(row[0]))
+
+    def proxies(self) -> list[str]:
+        """The proxies with at least one score in the table, sorted."""
+        rows = self._db.execute("SELECT DISTINCT proxy FROM scores ORDER BY proxy")
+        return [name for (name,) in rows]
+
     def _check_settings(self) -> None:
         text = json.dumps(self.settings, sort_keys=True)
         row = self._db.execute("SELECT value FROM settings WHERE key = 'settings'").fetchone()
@@ -82,6 +103,12 @@ class ProxyTable:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def missing(self, indices: Iterable[int], proxies: Sequence[str]) -> list[int]:
         """The indices that lack at least one of ``proxies``, in the given order."""

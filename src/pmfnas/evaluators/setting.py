@@ -27,20 +27,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from functools import cache
-
-import numpy as np
 
 from pmfnas.data import ImageDataset, take_fraction
 from pmfnas.evaluators.base import BudgetUnit
-from pmfnas.evaluators.work import TRAIN_PASSES, forward_flops
-from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import all_params_and_flops
+from pmfnas.evaluators.work import TRAIN_PASSES
+from pmfnas.spaces import SearchSpace
 from pmfnas.training import TrainingRecipe
-from pmfnas.types import Arch, Fidelity
+from pmfnas.types import Fidelity
 
 MEDIUM_EPOCHS = 4
-"""Epochs of the real-training medium rung (``pmfnas.api.TRAINING_LADDER``)."""
+"""Epochs of the real-training medium rung (``pmfnas.runs.profiles.TRAINING_LADDER``)."""
 TRAININGS = 40
 """Medium trainings a budget should pay for: PMF spends about half its budget on them."""
 ENOUGH_IMAGES = 5_000
@@ -56,14 +52,6 @@ SETTINGS: tuple[dict[str, int], ...] = (
     {"channels": 8, "cells_per_stage": 1, "batch_size": 64, "resolution": 8},
 )
 """The candidate settings, most faithful first (a resolution is tried only below the images')."""
-
-
-@cache
-def median_cell() -> Arch:
-    """The NB201 cell of median FLOPs: what a typical training at a setting costs."""
-    _, flops = all_params_and_flops()
-    space = NB201Space()
-    return space.arch(int(np.argsort(flops, kind="stable")[len(flops) // 2]))
 
 
 def candidates(
@@ -86,10 +74,13 @@ def candidates(
     return recipes
 
 
-def medium_flops(data: ImageDataset, recipe: TrainingRecipe, images: int) -> float:
-    """FLOPs of one medium training of the median cell on ``images`` training images."""
-    forward = forward_flops(
-        median_cell(),
+def medium_flops(
+    space: SearchSpace, data: ImageDataset, recipe: TrainingRecipe, images: int
+) -> float:
+    """FLOPs of one medium training of the space's typical architecture on ``images`` training
+    images."""
+    forward = space.forward_flops(
+        space.typical(),
         channels=recipe.channels,
         cells_per_stage=recipe.cells_per_stage,
         num_classes=data.num_classes,
@@ -109,6 +100,7 @@ def _capped(data: ImageDataset, part: str, cap: int) -> int:
 
 
 def plan_recipe(
+    space: SearchSpace,
     data: ImageDataset,
     budget: float,
     unit: BudgetUnit,
@@ -129,14 +121,14 @@ def plan_recipe(
         if unit == "flops":
             return 1.0
         if i not in rates:
-            rates[i] = seconds_per_flop(data, recipes[i], device)
+            rates[i] = seconds_per_flop(space, data, recipes[i], device)
         return rates[i]
 
     def affordable(i: int, per_flop: float) -> int:
         """The training images one medium training at ``recipes[i]`` can pay for."""
         target = budget / TRAININGS / per_flop
-        fixed_cost = medium_flops(data, recipes[i], 0)
-        per_image = medium_flops(data, recipes[i], 1) - fixed_cost
+        fixed_cost = medium_flops(space, data, recipes[i], 0)
+        per_image = medium_flops(space, data, recipes[i], 1) - fixed_cost
         return min(total, max(0, math.floor((target - fixed_cost) / per_image)))
 
     def chosen(i: int, images: int) -> TrainingRecipe:
@@ -152,7 +144,9 @@ def plan_recipe(
     return chosen(cheapest, max(affordable(cheapest, rate(cheapest)), min(MIN_IMAGES, total)))
 
 
-def seconds_per_flop(data: ImageDataset, recipe: TrainingRecipe, device: str) -> float:
+def seconds_per_flop(
+    space: SearchSpace, data: ImageDataset, recipe: TrainingRecipe, device: str
+) -> float:
     """Seconds per training FLOP of the median cell at ``recipe``'s setting, from a few timed
     training steps on a small sample of ``data`` (the probe of the training evaluator)."""
     from pmfnas.evaluators.training import PROBE_STEPS, TrainingEvaluator
@@ -164,5 +158,5 @@ def seconds_per_flop(data: ImageDataset, recipe: TrainingRecipe, device: str) ->
     if recipe.resolution:
         sample = sample.resized(recipe.resolution)
     probe = replace(recipe, resolution=0, fraction=1.0, valid_images=0, test_images=0)
-    evaluator = TrainingEvaluator(sample, probe, device=device)
-    return evaluator.seconds_per_flop(median_cell(), Fidelity(epochs=1))
+    evaluator = TrainingEvaluator(sample, probe, device=device, space=space)
+    return evaluator.seconds_per_flop(space.typical(), Fidelity(epochs=1))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmfnas.benchmarks.nb201 import DATASETS, TEST_ACC_12, VAL_ACC_12, NB201Benchmark
 from pmfnas.errors import ConfigError, DataError, FidelityError, NotAvailableError
 from pmfnas.evaluators.base import BudgetUnit
-from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
+from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
+from pmfnas.tables.nb201 import DATASETS, TEST_ACC_12, VAL_ACC_12, NB201Benchmark
 from pmfnas.types import Arch, Fidelity, Result, Trial
 
 TABULAR_EPOCHS = (12, 200)
@@ -55,7 +54,7 @@ class TabularEvaluator:
         self.bench = bench
         self.dataset = dataset
         self.protocol = protocol
-        self.space = NB201Space()
+        self.space = bench.space
         self.proxies = dict(proxies or {})
         self._signal12 = SIGNAL12[protocol]
 

@@ -30,15 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from pmfnas.data import ImageDataset, take_fraction
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit
-from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops, forward_flops
+from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops
 from pmfnas.outputs import writable_folder
-from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import check_input_size
-from pmfnas.spaces.networks import NB201Network, build_network, check_buildable
+from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.training import FitResult, TrainingRecipe, evaluate, fit
 from pmfnas.training.loop import Device, Progress, train_batches, train_step
 from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
@@ -68,6 +67,7 @@ class TrainingEvaluator:
         progress: called during each training with (epochs done, epochs).
         budget_unit: ``"wall"`` (costs are measured seconds) or ``"flops"`` (counted FLOPs).
         clock: the wall clock that stops a training at its limit (a test may pass a fake one).
+        space: the search space whose networks are trained (default: NAS-Bench-201's).
     """
 
     def __init__(
@@ -82,6 +82,7 @@ class TrainingEvaluator:
         progress: Progress | None = None,
         budget_unit: BudgetUnit = "wall",
         clock: Callable[[], float] = time.perf_counter,
+        space: SearchSpace | None = None,
     ) -> None:
         if budget_unit not in ("wall", "flops"):
             raise ConfigError(
@@ -92,9 +93,10 @@ class TrainingEvaluator:
                 f"training evaluation needs a validation part; load {data.name} with "
                 "split='holdout' (or 'nb201' / 'train-valid')"
             )
+        self.space = space or create_space()
         self.recipe = recipe or TrainingRecipe()
         recipe = self.recipe
-        check_buildable(data, recipe.channels, recipe.cells_per_stage, recipe.resolution)
+        self.space.check_buildable(data, recipe.channels, recipe.cells_per_stage, recipe.resolution)
         self.data = _cap(
             _cap(data, "valid", self.recipe.valid_images), "test", self.recipe.test_images
         )
@@ -108,7 +110,6 @@ class TrainingEvaluator:
         self.clock = clock
         self.threads = torch.get_num_threads()
         """Torch's thread count when the evaluator was made: results differ bit-wise by it."""
-        self.space = NB201Space()
         self._datasets: dict[tuple[float, int], ImageDataset] = {}
         self._times = EpochTimes()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -137,12 +138,12 @@ class TrainingEvaluator:
             cells=fidelity.cells or recipe.cells_per_stage,
         )
 
-    def network(self, arch: Arch, fidelity: Fidelity | None = None) -> NB201Network:
+    def network(self, arch: Arch, fidelity: Fidelity | None = None) -> nn.Module:
         """The freshly initialised network of ``arch`` at ``fidelity``'s size (seeded)."""
         knobs = self.setting(fidelity or Fidelity(epochs=1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            return build_network(
+            return self.space.network(
                 arch,
                 channels=knobs.channels,
                 cells_per_stage=knobs.cells,
@@ -155,7 +156,7 @@ class TrainingEvaluator:
         knobs = self.setting(fidelity or Fidelity(epochs=1))
         key = (knobs.fraction, knobs.resolution)
         if knobs.resolution:
-            check_input_size(knobs.resolution)
+            self.space.check_buildable(self.data, knobs.channels, knobs.cells, knobs.resolution)
         if key not in self._datasets:
             data = take_fraction(self.data, knobs.fraction, self.seed)
             self._datasets[key] = data.resized(knobs.resolution) if knobs.resolution else data
@@ -166,7 +167,7 @@ class TrainingEvaluator:
         data = self.dataset(fidelity)
         knobs = self.setting(fidelity)
         try:
-            return forward_flops(
+            return self.space.forward_flops(
                 arch,
                 channels=knobs.channels,
                 cells_per_stage=knobs.cells,
@@ -285,7 +286,7 @@ class TrainingEvaluator:
 
     def train(
         self, arch: Arch, fidelity: Fidelity, limit: float | None = None
-    ) -> tuple[NB201Network, Result]:
+    ) -> tuple[nn.Module, Result]:
         """Train ``arch`` at ``fidelity``; the trained network and its result. Under a wall
         budget, a training whose cost reaches ``limit`` stops at the next batch boundary."""
         self._require_training(fidelity)

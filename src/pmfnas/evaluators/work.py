@@ -1,7 +1,8 @@
 """How much work a real evaluation does, in FLOPs, and how many seconds it is expected to take.
 
-FLOPs follow NAS-Bench-201's convention (one per multiply-accumulate of convolutions and linear
-layers, see :mod:`pmfnas.spaces.nb201_costs`). A training step costs :data:`TRAIN_PASSES`
+A network's forward FLOPs per image come from its space
+(:meth:`~pmfnas.spaces.base.SearchSpace.forward_flops`; NAS-Bench-201 counts one per
+multiply-accumulate of convolutions and linear layers, see :mod:`pmfnas.spaces.nb201.costs`). A training step costs :data:`TRAIN_PASSES`
 forward passes per image (the backward pass computes two products per forward one: the gradients
 of the inputs and of the weights); validating or testing an image costs one. These counts are a
 model of the work, not a measurement: they depend only on the network, the data sizes and the
@@ -18,32 +19,8 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from pmfnas.spaces.nb201_costs import params_and_flops
-from pmfnas.types import Arch
-
 TRAIN_PASSES = 3.0
 """Forward-pass equivalents of one training step per image (forward + a twice as costly backward)."""
-
-
-def forward_flops(
-    arch: Arch,
-    *,
-    channels: int,
-    cells_per_stage: int,
-    num_classes: int,
-    input_size: int,
-    input_channels: int,
-) -> float:
-    """FLOPs of one image's forward pass through the NB201 network of ``arch``."""
-    _, flops = params_and_flops(
-        np.array([arch], dtype=np.int64),
-        channels=channels,
-        cells_per_stage=cells_per_stage,
-        num_classes=num_classes,
-        input_size=input_size,
-        input_channels=input_channels,
-    )
-    return float(flops[0]) * 1e6
 
 
 def epoch_flops(forward: float, train_images: int, valid_images: int) -> float:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from pmfnas.bench import BenchResult
+    from pmfnas.runs.records import BenchResult
 
 ZOOM_FROM = 0.1
 """The y axis fits the curves from this fraction of the budget on: earlier picks are near-random

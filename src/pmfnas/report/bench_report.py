@@ -12,20 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pmfnas.bench import (
-    ANYTIME_FRACTIONS,
-    CLOCK_TOLERANCE,
-    PROTOCOL_NOTES,
-    REUSE_NOTES,
-    BenchResult,
-    study_name,
-)
 from pmfnas.outputs import writable_folder
 from pmfnas.report.anytime import plot_anytime
 from pmfnas.report.html import Section, Table, write_html
 from pmfnas.report.study_report import PAGE, funnel_sections
-from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.runs.records import ANYTIME_FRACTIONS, PROTOCOL_NOTES, REUSE_NOTES, BenchResult
+from pmfnas.runs.spec import study_name
 from pmfnas.storage import Storage
+from pmfnas.study import CLOCK_TOLERANCE
 
 
 @contextmanager
@@ -56,17 +50,13 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
         Section("Summary", note=f"{seeds} seeds per strategy.", table=_summary(result)),
         Section("Every run", table=_runs(result)),
     ]
-    space = NB201Space()
-    db = Storage(storage, read_only=True)
-    try:
+    with Storage(storage, read_only=True) as db:
         for name in result.strategies:
             seed = result.of(name)[0].seed
-            _, trials = db.load(study_name(name, result.dataset, seed, result.protocol), space)
+            _, trials = db.load(study_name(name, result.dataset, seed, result.protocol))
             trials = [t for t in trials if t.clock <= result.budget + CLOCK_TOLERANCE]
             title = f"Fidelity funnel: {name}, seed {seed}"
             sections += funnel_sections(trials, out / f"funnel-{name}.png", title)
-    finally:
-        db.close()
     title = f"Bench: {', '.join(result.strategies)} on {result.benchmark} {result.dataset}"
     facts = {
         "budget": f"{result.budget:g} simulated s per search",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pmfnas.report.reasons import Prediction
-from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces import require_enumerable
 from pmfnas.types import Arch, Fidelity, Trial
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def plot_pareto(data: StudyData, path: str | Path) -> bool:
     if not points:
         return False
     plt = pyplot()
-    space = NB201Space()
+    space = require_enumerable(data.space, "the size figure")
     index = np.array([space.index(a) for a, _, _ in points])
     accuracy = np.array([acc for _, _, acc in points])
     fidelities = np.array([str(f) for _, f, _ in points])

@@ -17,8 +17,14 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import DataError, StorageError
-from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
+from pmfnas.spaces import (
+    DEFAULT_SPACE,
+    EnumerableSpace,
+    SearchSpace,
+    create_space,
+    require_enumerable,
+)
+from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import BaseStrategy
@@ -41,6 +47,8 @@ class StudyData:
     storage: str
     name: str
     config: dict[str, Any]
+    space: SearchSpace
+    """The study's space, rebuilt from the name its config stores."""
     trials: list[Trial]
     tabular: bool
     returned: list[Trial | None]
@@ -89,19 +97,18 @@ def choose_study(storage: Storage, name: str | None) -> str:
 def load_study(path: str | Path, name: str | None = None, source: Path | None = None) -> StudyData:
     """Read study ``name`` (default: the only one) of ``path``; ``source`` is the NB201 data
     folder for test accuracies (default ``$PMFNAS_DATA/nb201``, then the one the study used)."""
-    space = NB201Space()
-    storage = Storage(path, read_only=True)
-    try:
+    with Storage(path, read_only=True) as storage:
         name = choose_study(storage, name)
-        config, trials = storage.load(name, space)
-    finally:
-        storage.close()
+        config, trials = storage.load(name)
+    space = create_space(config.get("space", DEFAULT_SPACE))
     if not trials:
         raise StorageError(f"study {name!r} in {path} has no trials to report")
     evaluator = config.get("evaluator", {})
     tabular = evaluator.get("benchmark") == "nb201"
     if tabular:
-        test, test_note = _tabular_test(trials, space, evaluator, source)
+        test, test_note = _tabular_test(
+            trials, require_enumerable(space, "a tabular report"), evaluator, source
+        )
     else:
         test = {t.number: float(t.info["test_acc"]) for t in trials if "test_acc" in t.info}
         test_note = "Test accuracy measured after each training (never used by the search)"
@@ -110,6 +117,7 @@ def load_study(path: str | Path, name: str | None = None, source: Path | None = 
         storage=str(path),
         name=name,
         config=config,
+        space=space,
         trials=trials,
         tabular=tabular,
         returned=returned_after_each(config, space, trials),
@@ -122,9 +130,9 @@ def load_study(path: str | Path, name: str | None = None, source: Path | None = 
 
 
 def _tabular_test(
-    trials: Sequence[Trial], space: NB201Space, evaluator: dict[str, str], source: Path | None
+    trials: Sequence[Trial], space: EnumerableSpace, evaluator: dict[str, str], source: Path | None
 ) -> tuple[dict[int, float], str]:
-    from pmfnas.benchmarks.nb201 import NB201Benchmark
+    from pmfnas.tables.nb201 import NB201Benchmark
 
     dataset = evaluator["dataset"]
     tries = [source] if source else [None, Path(evaluator.get("source", ""))]
@@ -163,14 +171,14 @@ def network_sizes(evaluator: dict[str, str]) -> tuple[np.ndarray, np.ndarray, st
 
 
 def returned_after_each(
-    config: dict[str, Any], space: NB201Space, trials: Sequence[Trial]
+    config: dict[str, Any], space: SearchSpace, trials: Sequence[Trial]
 ) -> list[Trial | None]:
     """The strategy's own ``best`` rule applied after each trial, as ``pmfnas bench`` does.
 
     A strategy with its own rule (MFNAS picks from its population) is first replayed through the
     stored trials; one whose replay differs from the stored history gets the default rule.
     """
-    from pmfnas.bench import anytime_best
+    from pmfnas.study import anytime_best
 
     strategy = create_strategy(
         config["strategy"], space, seed=config.get("seed", 0), **config.get("params", {})

@@ -13,7 +13,7 @@ from pmfnas.report.funnel import decisions, funnel, plot_funnel
 from pmfnas.report.html import Section, Table, write_html
 from pmfnas.report.reasons import prediction
 from pmfnas.report.study_data import StudyData, load_study
-from pmfnas.spaces.nb201 import NB201Space
+from pmfnas.spaces import index_or_none
 from pmfnas.study import trials_per_fidelity
 from pmfnas.types import Trial
 
@@ -46,7 +46,7 @@ def write_study_report(
 
 
 def _facts(data: StudyData) -> dict[str, str]:
-    space = NB201Space()
+    space = data.space
     counts = trials_per_fidelity(data.trials)
     facts = {
         "storage": data.storage,
@@ -63,9 +63,9 @@ def _facts(data: StudyData) -> dict[str, str]:
     if best is None:
         facts["returned architecture"] = "none (no evidence the strategy's rule accepts)"
         return facts
-    facts["returned architecture"] = (
-        f"{space.format(best.arch)} (NATS index {space.index(best.arch)}, trial {best.number})"
-    )
+    index = index_or_none(space, best.arch)
+    where = f"trial {best.number}" if index is None else f"index {index}, trial {best.number}"
+    facts["returned architecture"] = f"{space.format(best.arch)} ({where})"
     if "val_acc" in best.metrics:
         facts["its validation accuracy"] = f"{best.val_acc:.2f} ({best.fidelity})"
     test = data.test.get(best.number)
@@ -148,8 +148,9 @@ def _cell(data: StudyData, png: Path) -> Section:
     title = "Returned cell"
     if data.best is None:
         return Section(title, note="Omitted: the strategy's rule accepts none of the trials.")
-    text = NB201Space().format(data.best.arch)
-    plot_cell(data.best.arch, png, text)
+    if data.space.name != "nb201":
+        return Section(title, note=f"Omitted: no drawing of {data.space.name} cells yet.")
+    plot_cell(data.best.arch, png, data.space.format(data.best.arch))
     return Section(title, figure=png, note="Dashed edges are 'none' (they carry nothing).")
 
 
@@ -163,7 +164,7 @@ def _table_note(data: StudyData) -> str:
 def trial_table(data: StudyData) -> Table:
     """One row per trial: what ran, what it measured (validation accuracy, and proxy scores or
     training losses in the other metrics), what it cost and why it ran."""
-    space = NB201Space()
+    space = data.space
     rows = []
     for t in data.trials:
         others = ", ".join(f"{k} {v:.4g}" for k, v in t.metrics.items() if k != "val_acc")

@@ -1,6 +1,30 @@
-"""Search spaces: the discrete sets of architectures a strategy explores."""
+"""Search spaces, registered by name: ``create_space("nb201")``.
 
-from pmfnas.spaces.base import SearchSpace
+A space of one's own is a class with the methods of :class:`SearchSpace` (and those of
+:class:`EnumerableSpace` if it can be indexed), registered with ``@SPACES.register("name")``;
+studies store the space's name, and everything that reads a study rebuilds it from there.
+"""
+
+from pmfnas.spaces import nb201
+from pmfnas.spaces.base import (
+    DEFAULT_SPACE,
+    SPACES,
+    EnumerableSpace,
+    SearchSpace,
+    create_space,
+    index_or_none,
+    require_enumerable,
+)
 from pmfnas.spaces.nb201 import NB201Space
 
-__all__ = ["NB201Space", "SearchSpace"]
+__all__ = [
+    "DEFAULT_SPACE",
+    "SPACES",
+    "EnumerableSpace",
+    "NB201Space",
+    "SearchSpace",
+    "create_space",
+    "index_or_none",
+    "nb201",
+    "require_enumerable",
+]

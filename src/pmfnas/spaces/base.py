@@ -1,28 +1,127 @@
-"""The interface every discrete search space offers to strategies."""
+"""The interfaces a search space offers: what every space has, and what an enumerable one adds.
+
+A strategy that only samples, mutates and crosses over architectures works on any
+:class:`SearchSpace`; one that keeps arrays over the whole space (PMF's global exploration) needs
+an :class:`EnumerableSpace` and asks :func:`require_enumerable` for it, so that a space too large
+to iterate is refused with one clear line instead of an out-of-memory error.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from pmfnas.errors import ConfigError
+from pmfnas.registry import Registry
 from pmfnas.types import Arch
 
+if TYPE_CHECKING:
+    from torch import nn
 
+    from pmfnas.data import ImageDataset
+
+
+@runtime_checkable
 class SearchSpace(Protocol):
-    """What a strategy may do with architectures without knowing the space's internals."""
+    """What a strategy, an evaluator and the report may do with architectures without knowing
+    the space's internals. Every operator is a pure function of its arguments and ``rng``."""
 
     name: str
-    size: int
 
-    def parse(self, text: str) -> Arch: ...
-    def format(self, arch: Arch) -> str: ...
-    def index(self, arch: Arch) -> int: ...
-    def arch(self, index: int) -> Arch: ...
+    def parse(self, text: str) -> Arch:
+        """The architecture of its canonical text; anything else is an ``ArchitectureError``."""
+        ...
+
+    def format(self, arch: Arch) -> str:
+        """The canonical text of ``arch``, as stored and shown."""
+        ...
+
+    def resolve(self, text: str) -> Arch:
+        """A user's architecture: the canonical text, or any shorthand the space accepts."""
+        ...
+
     def sample(self, rng: np.random.Generator) -> Arch: ...
     def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch: ...
     def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch: ...
     def neighbours(self, arch: Arch) -> list[Arch]: ...
-    def encode(self, arch: Arch) -> np.ndarray: ...
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        """A fixed-length float vector of ``arch``, the input of predictors."""
+        ...
+
+    def network(
+        self,
+        arch: Arch,
+        *,
+        channels: int,
+        cells_per_stage: int,
+        num_classes: int,
+        input_channels: int,
+    ) -> nn.Module:
+        """The trainable torch network of ``arch`` at this width and depth (imports torch)."""
+        ...
+
+    def check_buildable(
+        self, data: ImageDataset, channels: int, cells_per_stage: int, resolution: int = 0
+    ) -> None:
+        """A ``ConfigError``, before any work, unless networks of this size can be built for
+        ``data`` (its classes, channels and image size, or ``resolution`` if resized)."""
+        ...
+
+    def forward_flops(
+        self,
+        arch: Arch,
+        *,
+        channels: int,
+        cells_per_stage: int,
+        num_classes: int,
+        input_size: int,
+        input_channels: int,
+    ) -> float:
+        """FLOPs of one image's forward pass through the network of ``arch``: the unit of a
+        compute budget, so it must not depend on the machine (count it, do not time it)."""
+        ...
+
+    def typical(self) -> Arch:
+        """An architecture of median cost, which the real-training planner times to choose
+        what a budget can afford."""
+        ...
+
+
+@runtime_checkable
+class EnumerableSpace(SearchSpace, Protocol):
+    """A space small enough to index and iterate (NAS-Bench-201's 15,625 cells)."""
+
+    size: int
+
+    def index(self, arch: Arch) -> int: ...
+    def arch(self, index: int) -> Arch: ...
     def __iter__(self) -> Iterator[Arch]: ...
+
+
+def require_enumerable(space: SearchSpace, who: str) -> EnumerableSpace:
+    """``space`` if it is enumerable, else a :class:`ConfigError` naming ``who`` needs it."""
+    if not isinstance(space, EnumerableSpace):
+        raise ConfigError(
+            f"{who} needs an enumerable search space (one it can index and iterate); "
+            f"{space.name!r} is not"
+        )
+    return space
+
+
+def index_or_none(space: SearchSpace, arch: Arch) -> int | None:
+    """The index of ``arch`` where the space has indices (for summaries), else ``None``."""
+    return space.index(arch) if isinstance(space, EnumerableSpace) else None
+
+
+SPACES: Registry[type[SearchSpace]] = Registry("search space")
+
+DEFAULT_SPACE = "nb201"
+"""The space of a search that names none."""
+
+
+def create_space(name: str = DEFAULT_SPACE) -> SearchSpace:
+    """The registered space called ``name``; an unknown name is a ``RegistryError``."""
+    return SPACES.get(name)()

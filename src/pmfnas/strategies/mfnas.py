@@ -27,7 +27,7 @@ import numpy as np
 
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.base import SearchSpace
-from pmfnas.spaces.nb201_costs import DATASET_SHAPES, all_params_and_flops
+from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.strategies.base import STRATEGIES, BaseStrategy, scale_free_sum
 from pmfnas.types import Arch, Fidelity, Request, Trial
 

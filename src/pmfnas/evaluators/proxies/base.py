@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from pmfnas.registry import Registry
-from pmfnas.spaces.ops import Cell
+from pmfnas.spaces.nb201.ops import Cell
 from pmfnas.types import Arch
 
 Feature = Literal["grads", "grad_pair", "codes", "fisher", "jacobian", "meco"]

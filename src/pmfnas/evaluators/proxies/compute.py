@@ -26,14 +26,14 @@ from pmfnas.evaluators.proxies.base import PROXIES, Feature, Proxy, ProxyContext
 from pmfnas.evaluators.proxies.passes import PassFeature, run_pass
 from pmfnas.evaluators.work import TRAIN_PASSES
 from pmfnas.spaces.nb201 import check
-from pmfnas.spaces.networks import build_network
+from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.types import Arch
 
 NetworkSpec = Callable[[], nn.Module] | Arch
 """A factory returning a freshly initialised network, or an NB201 cell to build."""
 
 NETWORK_KWARGS = frozenset({"channels", "cells_per_stage", "num_classes"})
-"""The ``build_network`` arguments that ``compute_proxies`` passes on for a cell."""
+"""The ``NB201Network`` arguments that ``compute_proxies`` passes on for a cell."""
 
 
 def list_proxies() -> list[str]:
@@ -56,7 +56,7 @@ def compute_proxies(
 
     Args:
         network: a factory ``() -> nn.Module`` or an NB201 cell, built with
-            ``build_network(cell, input_channels=inputs.shape[1], **network_kwargs)``
+            ``NB201Network(cell, input_channels=inputs.shape[1], **network_kwargs)``
             (``channels``, ``cells_per_stage``, ``num_classes``).
         names: registered proxy names (:func:`list_proxies`); duplicates are computed once.
         inputs, targets: the batch (N, C, H, W) and its integer labels (N,).
@@ -231,7 +231,7 @@ def _builder(
             if cell is None:
                 net = network()
             else:
-                net = build_network(cell, input_channels=inputs.shape[1], **network_kwargs)
+                net = NB201Network(cell, input_channels=inputs.shape[1], **network_kwargs)
         return net.to(inputs.device, memory_format=torch.channels_last)
 
     return build, cell

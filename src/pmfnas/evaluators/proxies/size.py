@@ -1,7 +1,7 @@
 """Network size as a proxy: parameters and FLOPs, both in millions. Larger = predicted better.
 
 For an NB201 cell the counts are the builder's (parameters) and the analytic NB201 FLOPs of
-:mod:`pmfnas.spaces.nb201_costs`; any other network is counted on its module.
+:mod:`pmfnas.spaces.nb201.costs`; any other network is counted on its module.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.proxies.base import ProxyContext, register_proxy
-from pmfnas.spaces.nb201_costs import params_and_flops
-from pmfnas.spaces.networks import count_flops, count_parameters
+from pmfnas.spaces.counting import count_flops, count_parameters
+from pmfnas.spaces.nb201.costs import params_and_flops
 
 
 @register_proxy("params")

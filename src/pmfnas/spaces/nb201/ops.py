@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pmfnas.spaces.nb201 import EDGES, OPS, check
+from pmfnas.spaces.nb201.cell import EDGES, OPS, check
 from pmfnas.types import Arch
 
 

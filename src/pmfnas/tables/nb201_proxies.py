@@ -6,7 +6,8 @@ The shipped file ``nb201_proxies_cifar10.npz`` was made with
         --seed 0 --proxies nwot,synflow,mfnas_sum,mfnas_mean,meco,jacov,zico
 
 on the shared CIFAR-10 images (two seeded mini-batches of 64, C=8 / N=1 networks, one CPU
-thread per process) and exported with :func:`export_npz`. It holds, per proxy, ``<name>`` (the
+thread per process) and exported with ``pmfnas proxies export``
+(:func:`pmfnas.runs.proxies.export_proxy_arrays`). It holds, per proxy, ``<name>`` (the
 score) and ``<name>_seconds`` (the measured computing time) as float32 arrays in NATS index
 order, and a ``settings`` JSON string. The tabular evaluator serves these scores as the proxy
 fidelity (their seconds as its simulated cost), so proxy-driven searches run in seconds.
@@ -23,32 +24,15 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import DataError, NotAvailableError
-from pmfnas.evaluators.proxy_table import ProxyTable
 
 SHIPPED_NAME = "nb201_proxies_cifar10.npz"
-NUM_CELLS = 15_625
 
 ProxyArrays = dict[str, tuple[np.ndarray, np.ndarray]]
 """Proxy name → (scores, seconds), NATS order; NaN where a cell was not computed."""
 
 
 def shipped_path() -> Path:
-    return Path(str(resources.files("pmfnas.benchmarks") / SHIPPED_NAME))
-
-
-def export_npz(table: ProxyTable, proxies: list[str], out: Path) -> Path:
-    """Write the complete columns of ``table`` as a compact float32 npz (see the module doc)."""
-    arrays: dict[str, Any] = {"settings": np.array(json.dumps(table.settings, sort_keys=True))}
-    for name in proxies:
-        scores, seconds = table.arrays(name, NUM_CELLS)
-        if np.isnan(scores).any():
-            raise NotAvailableError(
-                f"proxy {name} is missing for {int(np.isnan(scores).sum())} cells of {table.path}"
-            )
-        arrays[name] = scores.astype(np.float32)
-        arrays[f"{name}_seconds"] = seconds.astype(np.float32)
-    np.savez_compressed(out, **arrays)
-    return out
+    return Path(str(resources.files("pmfnas.tables") / SHIPPED_NAME))
 
 
 def load_proxy_arrays(path: Path | None = None) -> tuple[ProxyArrays, dict[str, Any]]:

@@ -19,11 +19,13 @@ from pathlib import Path
 import jinja2
 import torch
 
-from pmfnas import __version__
+from pmfnas._version import __version__
 from pmfnas.errors import ArchitectureError, ConfigError, DataError
-from pmfnas.spaces.nb201 import EDGES, OPS, NB201Space, check, format_cell
-from pmfnas.spaces.nb201_costs import check_input_size
-from pmfnas.spaces.networks import NB201Network, build_network, count_parameters
+from pmfnas.spaces.counting import count_parameters
+from pmfnas.spaces.nb201.cell import EDGES, OPS, check, format_cell
+from pmfnas.spaces.nb201.costs import check_input_size
+from pmfnas.spaces.nb201.network import NB201Network
+from pmfnas.spaces.nb201.space import NB201Space
 from pmfnas.types import Arch, check_seed
 
 __all__ = ["ONNX_OPSET", "ExportFormat", "export_model", "load_weights", "prepare_model"]
@@ -40,7 +42,7 @@ _EDGE_MODULES = {
     "nor_conv_3x3": "ReLUConvBN(channels, channels, 3)",
     "avg_pool_3x3": "nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)",
 }
-"""Source of each edge's module in the generated file, as ``pmfnas.spaces.ops.make_op`` builds it.
+"""Source of each edge's module in the generated file, as ``pmfnas.spaces.nb201.ops.make_op`` builds it.
 
 ``none`` and ``skip_connect`` hold no parameters; the generated forward leaves them out of the sums
 and their ``nn.Identity`` only keeps the ModuleList indices (and so the state_dict keys) aligned.
@@ -98,7 +100,7 @@ def prepare_model(
     }
     with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
         torch.manual_seed(check_seed(seed))
-        model = build_network(cell, **sizes)
+        model = NB201Network(cell, **sizes)
     if weights is not None:
         if isinstance(weights, Mapping):
             state, source = dict(weights), "the given state_dict"

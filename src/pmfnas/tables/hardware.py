@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pmfnas.benchmarks.cache import Arrays, fingerprint, load_or_build
-from pmfnas.benchmarks.nb201 import default_source
 from pmfnas.errors import ArchitectureError, DataError, RegistryError
 from pmfnas.safe_pickle import loads
 from pmfnas.spaces.nb201 import NUM_ARCHS
+from pmfnas.tables.cache import Arrays, fingerprint, load_or_build
+from pmfnas.tables.nb201 import default_source
 
 FORMAT_VERSION = "latency-1"
 

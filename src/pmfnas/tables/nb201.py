@@ -1,7 +1,7 @@
 """NAS-Bench-201 as dense arrays: every metric of the 15,625 cells × 3 datasets in NATS index order.
 
 :meth:`NB201Benchmark.load` reads either the CSV/zip bundle or an official NATS-Bench archive
-(see :mod:`pmfnas.benchmarks.nb201_sources`) once into a compact ``.npz`` cache; later loads take
+(see :mod:`pmfnas.tables.nb201_sources`) once into a compact ``.npz`` cache; later loads take
 milliseconds, and a query is two dictionary look-ups and an array index. A value the source does
 not record is NaN in :meth:`~NB201Benchmark.array` and a :class:`NotAvailableError` from
 :meth:`~NB201Benchmark.value`, never a guess.
@@ -32,9 +32,11 @@ from typing import Literal
 
 import numpy as np
 
-from pmfnas.benchmarks import nb201_sources as src
-from pmfnas.benchmarks.cache import Arrays, fingerprint, load_or_build
-from pmfnas.benchmarks.nb201_sources import (
+from pmfnas.errors import ArchitectureError, DataError, NotAvailableError, RegistryError
+from pmfnas.spaces.nb201 import NUM_ARCHS, NB201Space
+from pmfnas.tables import nb201_sources as src
+from pmfnas.tables.cache import Arrays, fingerprint, load_or_build
+from pmfnas.tables.nb201_sources import (
     DATASETS,
     METRICS,
     TEST_ACC_12,
@@ -46,8 +48,6 @@ from pmfnas.benchmarks.nb201_sources import (
     ZEN_TIME,
     Progress,
 )
-from pmfnas.errors import ArchitectureError, DataError, NotAvailableError, RegistryError
-from pmfnas.spaces.nb201 import NUM_ARCHS
 
 __all__ = [
     "DATASETS",
@@ -111,6 +111,8 @@ class NB201Benchmark:
     """Read-only NAS-Bench-201 tables; build with :meth:`load`."""
 
     def __init__(self, arrays: Arrays, source: Path, kind: Kind, from_cache: bool) -> None:
+        self.space = NB201Space()
+        """The space the tables index (their rows follow its NATS order)."""
         self.source = source
         self.kind: Kind = kind
         self.from_cache = from_cache

@@ -12,7 +12,7 @@ Convention (the one of NB201's records, reproduced to their 5 printed decimals f
 * FLOPs: multiply-accumulates of convolutions and of the linear classifier, plus one per output of
   a layer with a bias (only the classifier has one); pooling, batch norm, ReLU, ``none`` and the
   additions at nodes count nothing. Torch's ``FlopCounterMode`` reports 2 per MAC and no biases,
-  see :func:`pmfnas.spaces.networks.count_flops`.
+  see :func:`pmfnas.spaces.nb201.network.count_flops`.
 
 Both are returned in millions, as NB201 stores them.
 """
@@ -24,7 +24,8 @@ from functools import lru_cache
 import numpy as np
 
 from pmfnas.errors import ArchitectureError, ConfigError
-from pmfnas.spaces.nb201 import NUM_EDGES, OPS, NB201Space
+from pmfnas.spaces.nb201.cell import NUM_EDGES, OPS
+from pmfnas.spaces.nb201.order import all_cells
 
 DATASET_SHAPES: dict[str, tuple[int, int]] = {
     "cifar10": (10, 32),
@@ -184,7 +185,7 @@ def all_params_and_flops(
     input_channels: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Params and FLOPs (millions) of all 15,625 cells in NATS index order; read-only, cached."""
-    cells = np.array(list(NB201Space()), dtype=np.int64)
+    cells = all_cells()
     params, flops = params_and_flops(
         cells,
         channels=channels,

@@ -1,0 +1,98 @@
+"""Single-architecture calls: train one architecture, or describe one from the benchmark."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pmfnas.errors import DataError, NotAvailableError
+from pmfnas.spaces import create_space, index_or_none, require_enumerable
+from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
+from pmfnas.tables.nb201 import NB201Benchmark
+from pmfnas.types import Fidelity
+
+if TYPE_CHECKING:
+    import torch
+
+    from pmfnas.evaluators.training import TrainingEvaluator
+
+
+def train_architecture(
+    text: str, evaluator: TrainingEvaluator, fidelity: Fidelity
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train one architecture (its text, or any shorthand of the evaluator's space such as an
+    NB201 index); the trained model and a JSON-ready summary."""
+    from pmfnas.spaces.counting import count_parameters
+
+    space = evaluator.space
+    arch = space.resolve(text)
+    model, result = evaluator.train(arch, fidelity)
+    return model, {
+        "arch": space.format(arch),
+        "index": index_or_none(space, arch),
+        "data": evaluator.data.name,
+        "split": evaluator.data.split,
+        "fidelity": str(fidelity),
+        "recipe": evaluator.recipe.as_dict(),
+        "seed": evaluator.seed,
+        "device": str(evaluator.run.device),
+        "params_m": count_parameters(model) / 1e6,
+        "val_acc": result.val_acc,
+        "test_acc": result.private["test_acc"],
+        "seconds": result.cost,
+        "curve": list(result.curve),
+    }
+
+
+BENCHMARK_FIELDS = (
+    "val_acc_200",
+    "test_acc_200",
+    "test_acc_12",
+    "train_time_per_epoch",
+    "zen_score",
+)
+
+
+def describe_arch(
+    text: str, dataset: str = "cifar10", source: Path | None = None
+) -> dict[str, Any]:
+    """Index, canonical string, size and (where the data exists) benchmark numbers of one cell.
+
+    Missing benchmark values are ``None`` (shown as n/a), never estimates.
+    """
+    space = require_enumerable(create_space("nb201"), "describing a benchmark cell")
+    arch = space.resolve(text)
+    index = space.index(arch)
+    if dataset not in DATASET_SHAPES:
+        raise DataError(f"unknown dataset {dataset!r} (known: {', '.join(DATASET_SHAPES)})")
+    params, flops = all_params_and_flops(*DATASET_SHAPES[dataset])
+    info: dict[str, Any] = {
+        "index": index,
+        "arch": space.format(arch),
+        "params_m": float(params[index]),
+        "flops_m": float(flops[index]),
+    }
+    try:
+        bench = NB201Benchmark.load(source)
+    except DataError as exc:
+        info["benchmark"] = f"not available ({exc})"
+        return info
+    for field in BENCHMARK_FIELDS:
+        try:
+            info[field] = bench.value(field, dataset, index)
+        except NotAvailableError:
+            info[field] = None
+    info["latency_ms"] = _latencies(index, source)
+    return info
+
+
+def _latencies(index: int, source: Path | None) -> dict[str, float]:
+    from pmfnas.tables.hardware import LatencyTables
+
+    try:
+        tables = LatencyTables.load(source / "latency" if source else None)
+    except DataError:
+        return {}
+    values = {d: tables.latency(d, index) for d in tables.devices}
+    return {d: v for d, v in values.items() if not math.isnan(v)}

@@ -1,0 +1,212 @@
+"""Strategies compared over many seeds on NAS-Bench-201, under the protocol of ``PEERS.md``.
+
+The ``protocol`` picks the 12-epoch search signal (:data:`~pmfnas.evaluators.tabular.SIGNAL12`):
+``default`` shows the 12-epoch validation accuracy, ``peers`` the 12-epoch test accuracy the peers
+were first measured with; everything else (costs, budget rule, returned architecture) is the same.
+
+Each (strategy, seed) is one :class:`~pmfnas.study.Study`, exactly what ``pmfnas search`` runs,
+so the numbers are those of single searches. The returned architecture is the strategy's own
+:meth:`~pmfnas.strategies.base.BaseStrategy.best` rule; *anytime* applies the same rule to the
+trials that had finished by a fraction of the budget. Runs are independent, so they go to worker
+processes; with a storage file each run is the named study ``<strategy>-<dataset>-seed<seed>``
+(``-peers`` appended under the peers' protocol; the name ``run_search`` uses) and a rerun replays
+it instead of evaluating again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pmfnas.errors import BudgetError, ConfigError
+from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, RunRecord
+from pmfnas.runs.spec import SearchSpec, open_study, study_name
+from pmfnas.storage import Storage
+from pmfnas.strategies import create_strategy
+from pmfnas.study import INTERRUPTED, anytime_best
+from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
+from pmfnas.tables.nb201_proxies import shipped_proxies
+from pmfnas.types import Trial, TrialState
+
+
+@dataclass(frozen=True)
+class BenchJob:
+    """One search of the bench: everything a worker process needs besides the benchmark."""
+
+    strategy: str
+    seed: int
+    dataset: str
+    budget: float
+    params: dict[str, Any]
+    storage: str | None
+    reuse: bool
+    protocol: str
+
+
+def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
+    """Search once and read the returned and anytime architectures' 200-epoch test accuracy."""
+    space = bench.space
+    evaluator = TabularEvaluator(
+        bench, job.dataset, proxies=shipped_proxies(), protocol=job.protocol
+    )
+    spec = SearchSpec(
+        evaluator,
+        job.strategy,
+        job.budget,
+        seed=job.seed,
+        params=job.params,
+        space=space,
+        storage=job.storage,
+        study=study_name(job.strategy, job.dataset, job.seed, job.protocol),
+        reuse=job.reuse,
+    )
+    with open_study(spec) as study:
+        result = study.run()  # a stored run with a larger budget is cut at this one
+    strategy = study.strategy
+    if result.stop_reason == INTERRUPTED:
+        raise KeyboardInterrupt  # a partial run is no record; its stored trials replay next time
+    trials, best = result.trials, result.best
+    if best is None:
+        raise BudgetError(
+            f"{job.strategy}, seed {job.seed}: a budget of {job.budget:g} s does not pay for a "
+            "single evaluation"
+        )
+
+    def test(trial: Trial | None) -> float | None:
+        return None if trial is None else evaluator.test_accuracy(trial.arch)
+
+    fractions = anytime_best(strategy, trials, [f * job.budget for f in ANYTIME_FRACTIONS])
+    curve = anytime_best(strategy, trials, np.linspace(0.0, job.budget, CURVE_POINTS).tolist())
+    return RunRecord(
+        strategy=job.strategy,
+        seed=job.seed,
+        test_acc=evaluator.test_accuracy(best.arch),
+        val_acc=best.metrics.get("val_acc"),
+        cost=trials[-1].clock,
+        arch=space.format(best.arch),
+        index=space.index(best.arch),
+        fidelity=str(best.fidelity),
+        anytime={str(f): test(t) for f, t in zip(ANYTIME_FRACTIONS, fractions, strict=True)},
+        n_trials=len(trials),
+        reused=sum(t.state is TrialState.REUSED for t in trials),
+        curve=tuple(np.nan if (acc := test(t)) is None else acc for t in curve),
+    )
+
+
+_worker_bench: NB201Benchmark | None = None
+
+
+def _init_worker(bench: NB201Benchmark) -> None:
+    """Receive the benchmark once per process (1.3 MB of arrays), not once per run.
+
+    Workers ignore Ctrl-C, which the terminal sends to them too: the main process alone stops
+    the bench, and terminates them.
+    """
+    global _worker_bench
+    _worker_bench = bench
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_in_worker(numbered: tuple[int, BenchJob]) -> tuple[int, RunRecord]:
+    assert _worker_bench is not None, "worker used before its initializer ran"
+    number, job = numbered
+    return number, run_one(_worker_bench, job)
+
+
+def run_bench(
+    bench: NB201Benchmark,
+    *,
+    dataset: str = "cifar10",
+    strategies: Sequence[str] = ("pmf", "rea", "random"),
+    seeds: Sequence[int] = tuple(range(30)),
+    budget: float | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    storage: str | Path | None = None,
+    reuse: bool = True,
+    protocol: str = "default",
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BenchResult:
+    """Run every strategy × seed on ``dataset`` and collect the runs in (strategy, seed) order.
+
+    ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget`` defaults to the NATS budget of the dataset; ``params`` maps a strategy to its
+    settings; ``workers`` (default: one per CPU, at most one per run) are spawned processes, each
+    writing its own runs to ``storage`` through its own connection (each run is a separate study;
+    :mod:`pmfnas.storage` serialises the writes and waits out locks). ``progress(done, total)``
+    counts finished runs.
+    """
+    space = bench.space
+    TabularEvaluator(bench, dataset, protocol=protocol)  # bad names fail before any work
+    if budget is None:
+        budget = NATS_BUDGETS[dataset]
+    if not budget > 0:
+        raise BudgetError(f"the budget must be positive, got {budget:g}")
+    if not strategies or len(set(strategies)) != len(strategies):
+        raise ConfigError(f"--strategies must name each strategy once, got {','.join(strategies)}")
+    if not seeds:
+        raise ConfigError("no seeds to run")
+    params = params or {}
+    if unknown := set(params) - set(strategies):
+        raise ConfigError(f"parameters for {', '.join(sorted(unknown))}, which is not run")
+    # Build each strategy once here, so a bad name or parameter fails before any worker starts.
+    settings = {
+        name: create_strategy(name, space, seed=0, **params.get(name, {})).params()
+        for name in strategies
+    }
+    if storage is not None:
+        Storage(storage).close()  # a foreign or newer file fails here, before any worker starts
+    jobs = [
+        BenchJob(
+            name,
+            seed,
+            dataset,
+            budget,
+            params.get(name, {}),
+            storage and str(storage),
+            reuse,
+            protocol,
+        )
+        for name in strategies
+        for seed in seeds
+    ]
+    workers = min(os.cpu_count() or 1, len(jobs)) if workers is None else workers
+    if workers < 1:
+        raise ConfigError(f"--workers must be a positive number of processes, got {workers}")
+    records = _run_jobs(bench, jobs, workers, progress)
+    space_best = float(np.nanmax(bench.array("test_acc_200", dataset)))
+    return BenchResult("nb201", dataset, budget, reuse, protocol, space_best, settings, records)
+
+
+def _run_jobs(
+    bench: NB201Benchmark,
+    jobs: list[BenchJob],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[RunRecord]:
+    if progress:
+        progress(0, len(jobs))
+    if workers == 1 or len(jobs) == 1:
+        records = []
+        for job in jobs:
+            records.append(run_one(bench, job))
+            if progress:
+                progress(len(records), len(jobs))
+        return records
+    results: dict[int, RunRecord] = {}
+    context = multiprocessing.get_context("spawn")  # the same in every OS, and torch-safe
+    # Leaving the pool's block terminates the workers: on an error or an interrupt, runs still
+    # going stop at once (their finished trials are stored; a rerun continues them).
+    with context.Pool(min(workers, len(jobs)), _init_worker, (bench,)) as pool:
+        for number, record in pool.imap_unordered(_run_in_worker, enumerate(jobs)):
+            results[number] = record
+            if progress:
+                progress(len(results), len(jobs))
+    return [results[i] for i in range(len(jobs))]

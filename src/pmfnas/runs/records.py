@@ -1,0 +1,147 @@
+"""What a bench produced: one record per (strategy, seed) search and their aggregate, with the
+notes that say under which protocol they were measured. Plain values: the report reads them
+without running anything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pmfnas.evaluators.tabular import PROTOCOLS
+from pmfnas.tables.nb201_proxies import SHIPPED_NAME, shipped_proxies
+
+ANYTIME_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+CURVE_POINTS = 101
+"""Cost points (every 1 % of the budget) at which the anytime curve of a run is sampled."""
+
+SIGNAL12_NOTES = {
+    "default": "12-epoch validation (x-valid)",
+    "peers": "12-epoch test (as the peers were first measured)",
+}
+"""The 12-epoch signal of each protocol, in words."""
+PROTOCOL_NOTES = {
+    protocol: f"PEERS.md: NB201 (15,625 cells), signals {signal} / 200-epoch validation accuracy "
+    "(CIFAR-100/ImageNet16-120: NASLib's one-seed number, a test-split accuracy), cost = "
+    "cifar10-valid train time x dataset ratio, one worker, no evaluation ending past the budget; "
+    "returned: best by the highest-fidelity validation evidence, its 200-epoch test accuracy; "
+    "anytime: the same rule at 10/25/50/100 % of the budget"
+    for protocol, signal in SIGNAL12_NOTES.items()
+}
+assert set(SIGNAL12_NOTES) == set(PROTOCOLS)
+REUSE_NOTES = {
+    True: "repeated requests are served free from the run's own earlier trial (peers paid for them)",
+    False: "every request is paid, repeats included (as the peers)",
+}
+
+
+def proxy_note() -> str:
+    """Which proxy scores a bench serves, for its JSON."""
+    arrays = shipped_proxies()
+    if not arrays:
+        return "recorded zen only (no shipped proxy table)"
+    return (
+        f"{SHIPPED_NAME} ({', '.join(sorted(arrays))}; computed on CIFAR-10 images, served for "
+        "every dataset) and the recorded zen"
+    )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The outcome of one (strategy, seed) search; ``curve`` is the anytime test accuracy at the
+    :data:`CURVE_POINTS` evenly spaced costs ``0..budget`` (NaN before any evidence)."""
+
+    strategy: str
+    seed: int
+    test_acc: float
+    val_acc: float | None  # None when the returned trial is proxy-only evidence (MFNAS)
+    cost: float
+    arch: str
+    index: int
+    fidelity: str
+    anytime: dict[str, float | None]
+    n_trials: int
+    reused: int
+    curve: tuple[float, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "curve"}
+
+
+def _stats(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Mean, sample std and count of the values present (``None`` = no architecture yet)."""
+    present = [v for v in values if v is not None]
+    return {
+        "mean": float(np.mean(present)) if present else None,
+        "std": float(np.std(present, ddof=1)) if len(present) > 1 else None,
+        "runs": len(present),
+    }
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Every run of a bench, in (strategy, seed) order, with what is needed to aggregate them."""
+
+    benchmark: str
+    dataset: str
+    budget: float
+    reuse: bool
+    protocol: str
+    space_best: float
+    """The best 200-epoch test accuracy in the space: regret is measured from it."""
+    params: dict[str, dict[str, Any]]
+    runs: list[RunRecord]
+
+    @property
+    def strategies(self) -> list[str]:
+        return list(self.params)
+
+    def of(self, strategy: str) -> list[RunRecord]:
+        return [r for r in self.runs if r.strategy == strategy]
+
+    def curve(self, strategy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cost points, and the mean and sample std over seeds of the anytime test accuracy there
+        (over the seeds that had an architecture at that cost; NaN where none or one had)."""
+        acc = np.ma.masked_invalid(np.array([r.curve for r in self.of(strategy)]))
+        points = np.linspace(0.0, self.budget, CURVE_POINTS)
+        return points, acc.mean(axis=0).filled(np.nan), acc.std(axis=0, ddof=1).filled(np.nan)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per strategy: test accuracy, regret, cost and anytime test accuracy over the seeds."""
+        rows = []
+        for name in self.strategies:
+            runs = self.of(name)
+            test = _stats([r.test_acc for r in runs])
+            rows.append(
+                {
+                    "strategy": name,
+                    "params": self.params[name],
+                    "runs": len(runs),
+                    "test_acc": test,
+                    "regret": self.space_best - test["mean"],
+                    "cost": float(np.mean([r.cost for r in runs])),
+                    "n_trials": float(np.mean([r.n_trials for r in runs])),
+                    "reused": float(np.mean([r.reused for r in runs])),
+                    "anytime": {
+                        str(f): _stats([r.anytime[str(f)] for r in runs]) for f in ANYTIME_FRACTIONS
+                    },
+                }
+            )
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "benchmark": self.benchmark,
+            "dataset": self.dataset,
+            "budget": self.budget,
+            "reuse": self.reuse,
+            "reuse_note": REUSE_NOTES[self.reuse],
+            "protocol": self.protocol,
+            "protocol_note": PROTOCOL_NOTES[self.protocol],
+            "proxies": proxy_note(),
+            "space_best_test_acc": self.space_best,
+            "summary": self.summary(),
+            "results": [r.to_json() for r in self.runs],
+        }

@@ -1,0 +1,155 @@
+"""Searches: one study on the tabular benchmark or by real training, summarised for people
+and for JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pmfnas.errors import BudgetError
+from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
+from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
+from pmfnas.spaces import index_or_none
+from pmfnas.study import INTERRUPTED, Progress, trials_per_fidelity
+from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
+from pmfnas.tables.nb201_proxies import shipped_proxies
+from pmfnas.types import TrialState
+from pmfnas.units import format_amount
+
+if TYPE_CHECKING:
+    from pmfnas.evaluators.multi import MultiFidelityEvaluator
+
+
+def run_spec(
+    spec: SearchSpec,
+    progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run one study and summarise its returned architecture as a JSON-ready dict;
+    ``announce`` hears the fidelity ladder the strategy climbs before it starts."""
+    with open_study(spec) as study:
+        if announce:
+            announce(f"ladder: {ladder(study.strategy.params())}")
+        result = study.run(progress)
+    space, evaluator = spec.space, spec.evaluator
+    best = result.best
+    if best is None and result.stop_reason == INTERRUPTED:
+        raise KeyboardInterrupt  # nothing to summarise yet
+    if best is None:
+        raise BudgetError(
+            f"a budget of {format_amount(spec.budget, evaluator.budget_unit)} does not pay for a "
+            f"single evaluation ({result.stop_reason})"
+        )
+    test_acc = best.info.get("test_acc", evaluator.test_accuracy(best.arch))
+    return {
+        "strategy": spec.strategy,
+        "params": study.strategy.params(),
+        "seed": spec.seed,
+        "arch": space.format(best.arch),
+        "index": index_or_none(space, best.arch),
+        "fidelity": str(best.fidelity),
+        "val_acc": best.metrics.get("val_acc"),  # None for a proxy-only strategy
+        "test_acc": test_acc,
+        "cost": result.spent,
+        "budget": result.budget,
+        "budget_unit": evaluator.budget_unit,
+        "trials": trials_per_fidelity(result.trials),
+        "stopped": sum(t.state is TrialState.STOPPED for t in result.trials),
+        "n_trials": len(result.trials),
+        "stop_reason": result.stop_reason,
+        "strategy_s": result.strategy_seconds,
+        "wall_s": result.wall_seconds,
+    }
+
+
+def ladder(params: dict[str, Any]) -> str:
+    """The fidelities a strategy's parameters name, cheapest first (``a → b → c``)."""
+    if "rungs" in params:
+        rungs = params["rungs"].split(";")
+    elif "fidelity" in params:
+        rungs = [params["fidelity"]]
+    elif "proxies" in params:
+        rungs = [f"proxy:{params['proxies']}"]
+    else:
+        rungs = [
+            params[k] for k in ("low", "medium", "high") if params.get(k) not in (None, "none")
+        ]
+    return " → ".join(rungs)
+
+
+def run_search(
+    bench: NB201Benchmark,
+    *,
+    dataset: str = "cifar10",
+    strategy: str = DEFAULT_STRATEGY,
+    budget: float | None = None,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    storage: str | Path | None = None,
+    study: str | None = None,
+    reuse: bool = True,
+    protocol: str = "default",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the dataset's NATS
+    budget) and summarise the result.
+
+    ``protocol`` is the 12-epoch signal: ``default`` its validation accuracy, ``peers`` its test
+    accuracy as in ``PEERS.md`` (:data:`~pmfnas.evaluators.tabular.SIGNAL12`). The study name
+    defaults to :func:`~pmfnas.runs.spec.study_name` (``<strategy>-<dataset>-seed<seed>``, ``-peers``
+    appended under the peers' protocol) so that rerunning the same command on the same storage
+    file resumes (or extends) the same study.
+    """
+    evaluator = TabularEvaluator(
+        bench, dataset, proxies=shipped_proxies(), protocol=protocol
+    )  # checks the dataset and the protocol
+    spec = SearchSpec(
+        evaluator,
+        strategy,
+        NATS_BUDGETS[dataset] if budget is None else budget,
+        seed=seed,
+        params=params or {},
+        space=bench.space,
+        storage=storage,
+        study=study or study_name(strategy, dataset, seed, protocol),
+        reuse=reuse,
+    )
+    summary = run_spec(spec, progress)
+    return {"benchmark": "nb201", "dataset": dataset, "protocol": protocol, **summary}
+
+
+def run_training_search(
+    evaluator: MultiFidelityEvaluator,
+    *,
+    strategy: str = DEFAULT_STRATEGY,
+    budget: float = 180.0,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    storage: str | Path | None = None,
+    study: str | None = None,
+    reuse: bool = True,
+    progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Search by real training within ``budget`` (wall seconds or FLOPs, the evaluator's
+    unit); the returned architecture's test accuracy is the one measured when it was trained
+    (never used to choose it). ``announce`` hears the setting and the ladder before it starts."""
+    data = evaluator.training.data.name
+    if announce:
+        announce(describe_setting(evaluator.training))
+    spec = SearchSpec(
+        evaluator,
+        strategy,
+        budget,
+        seed=seed,
+        params=training_params(strategy, params),
+        space=evaluator.training.space,
+        storage=storage,
+        study=study or training_study_name(strategy, data, seed),
+        reuse=reuse,
+    )
+    summary = run_spec(spec, progress, announce)
+    device = str(evaluator.training.run.device)
+    return {"benchmark": None, "data": data, "device": device, **summary}

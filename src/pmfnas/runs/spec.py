@@ -1,0 +1,70 @@
+"""The composition root: one place that turns a search specification into a runnable study.
+
+``pmfnas search``, ``pmfnas bench`` and the benchmark scripts all describe a search as a
+:class:`SearchSpec` and run it through :func:`open_study`, so a study is assembled the same way
+whichever door it came in by (the same strategy construction, storage handling and naming).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pmfnas.evaluators.base import Evaluator
+from pmfnas.spaces import SearchSpace, create_space
+from pmfnas.storage import Storage
+from pmfnas.strategies import create_strategy
+from pmfnas.study import Study
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """Everything that determines a study: what is measured, by whom, within what, where kept.
+
+    ``params`` are the strategy's own (unknown ones are a ``ConfigError`` when the study is
+    opened); ``storage`` is an SQLite file (``None``: trials in memory only) in which the study
+    is called ``study``; ``reuse`` serves a repeated request from the earlier trial for free.
+    """
+
+    evaluator: Evaluator
+    strategy: str
+    budget: float
+    seed: int = 0
+    params: Mapping[str, Any] = field(default_factory=dict)
+    space: SearchSpace = field(default_factory=create_space)
+    storage: str | Path | None = None
+    study: str = "default"
+    reuse: bool = True
+
+
+@contextmanager
+def open_study(spec: SearchSpec) -> Iterator[Study]:
+    """The study of ``spec``, with its storage file open while the block runs."""
+    strategy = create_strategy(spec.strategy, spec.space, seed=spec.seed, **spec.params)
+    with Storage(spec.storage) if spec.storage else nullcontext() as db:
+        yield Study(
+            spec.space,
+            spec.evaluator,
+            strategy,
+            spec.budget,
+            storage=db,
+            name=spec.study,
+            reuse=spec.reuse,
+        )
+
+
+def study_name(strategy: str, dataset: str, seed: int, protocol: str = "default") -> str:
+    """The default name of a tabular study, shared by ``pmfnas search`` and ``pmfnas bench`` so
+    that both find each other's stored runs; ``-peers`` marks the peers' protocol, so one file
+    can hold the runs of both."""
+    suffix = "" if protocol == "default" else f"-{protocol}"
+    return f"{strategy}-{dataset}-seed{seed}{suffix}"
+
+
+def training_study_name(strategy: str, data: str, seed: int) -> str:
+    """The default name of a real-training study on the dataset named ``data``: rerunning the
+    same search resumes it."""
+    return f"{strategy}-{data}-train-seed{seed}"

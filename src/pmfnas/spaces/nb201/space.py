@@ -1,0 +1,151 @@
+"""The NAS-Bench-201 search space: 15,625 cells with the operators strategies need, indexed in
+the official NATS order (:mod:`~pmfnas.spaces.nb201.order`), with its networks built on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pmfnas.spaces.base import SPACES
+from pmfnas.spaces.nb201.cell import NUM_ARCHS, NUM_EDGES, OPS, format_cell, parse
+from pmfnas.spaces.nb201.costs import (
+    all_params_and_flops,
+    check_input_size,
+    check_network_size,
+    params_and_flops,
+)
+from pmfnas.spaces.nb201.order import cell_at, index_of
+from pmfnas.types import Arch
+from pmfnas.units import plain_int
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from pmfnas.data import ImageDataset
+
+
+@SPACES.register("nb201")
+class NB201Space:
+    """NAS-Bench-201 cells with the operators strategies need (all pure functions of a seed)."""
+
+    name = "nb201"
+    size = NUM_ARCHS
+
+    def parse(self, text: str) -> Arch:
+        return parse(text)
+
+    def format(self, arch: Arch) -> str:
+        return format_cell(arch)
+
+    def resolve(self, text: str) -> Arch:
+        """Read a user's architecture: an NATS index (``6111``) or a canonical string."""
+        text = text.strip()
+        index = plain_int(text)
+        return parse(text) if index is None else self.arch(index)
+
+    def index(self, arch: Arch) -> int:
+        return index_of(arch)
+
+    def arch(self, index: int) -> Arch:
+        return cell_at(index)
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        return tuple(int(op) for op in rng.integers(0, len(OPS), size=NUM_EDGES))
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """Change one uniformly chosen edge to a different, uniformly chosen operation."""
+        edge = int(rng.integers(NUM_EDGES))
+        op = int(rng.integers(len(OPS) - 1))
+        op += op >= arch[edge]  # skip the current op
+        return (*arch[:edge], op, *arch[edge + 1 :])
+
+    def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
+        """Uniform crossover: each edge comes from ``a`` or ``b`` with probability 1/2."""
+        pick = rng.random(NUM_EDGES) < 0.5
+        return tuple(x if p else y for x, y, p in zip(a, b, pick, strict=True))
+
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        """The 24 cells that differ from ``arch`` on exactly one edge."""
+        return [
+            (*arch[:e], op, *arch[e + 1 :])
+            for e in range(NUM_EDGES)
+            for op in range(len(OPS))
+            if op != arch[e]
+        ]
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        """One-hot encoding (6 edges × 5 ops = 30 floats), the usual input of predictors."""
+        out = np.zeros((NUM_EDGES, len(OPS)), dtype=np.float32)
+        out[np.arange(NUM_EDGES), list(arch)] = 1.0
+        return out.ravel()
+
+    def network(
+        self,
+        arch: Arch,
+        *,
+        channels: int = 16,
+        cells_per_stage: int = 5,
+        num_classes: int = 10,
+        input_channels: int = 3,
+    ) -> nn.Module:
+        """NB201's macro network around the cell (defaults: the benchmark's C=16, N=5)."""
+        from pmfnas.spaces.nb201.network import NB201Network
+
+        return NB201Network(
+            arch,
+            channels=channels,
+            cells_per_stage=cells_per_stage,
+            num_classes=num_classes,
+            input_channels=input_channels,
+        )
+
+    def check_buildable(
+        self, data: ImageDataset, channels: int, cells_per_stage: int, resolution: int = 0
+    ) -> None:
+        check_network_size(
+            channels=channels,
+            cells_per_stage=cells_per_stage,
+            num_classes=data.num_classes,
+            input_channels=data.channels,
+        )
+        for side in (resolution,) if resolution else data.image_size:
+            check_input_size(side)
+
+    def forward_flops(
+        self,
+        arch: Arch,
+        *,
+        channels: int,
+        cells_per_stage: int,
+        num_classes: int,
+        input_size: int,
+        input_channels: int,
+    ) -> float:
+        """Counted analytically (:mod:`pmfnas.spaces.nb201.costs`), in NB201's convention."""
+        _, flops = params_and_flops(
+            np.array([arch], dtype=np.int64),
+            channels=channels,
+            cells_per_stage=cells_per_stage,
+            num_classes=num_classes,
+            input_size=input_size,
+            input_channels=input_channels,
+        )
+        return float(flops[0]) * 1e6
+
+    def typical(self) -> Arch:
+        """The cell of median FLOPs at the benchmark's size."""
+        return self.arch(_median_index())
+
+    def __iter__(self) -> Iterator[Arch]:
+        """All 15,625 cells in NATS index order."""
+        return (self.arch(i) for i in range(NUM_ARCHS))
+
+
+@cache
+def _median_index() -> int:
+    _, flops = all_params_and_flops()
+    return int(np.argsort(flops, kind="stable")[len(flops) // 2])
