@@ -20,8 +20,8 @@ run: setup
 	$(BIN)/pmfnas search
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/examples
+	$(BIN)/ruff format --check src tests benchmarks docs/examples
 
 test: lint
 	$(BIN)/pytest
