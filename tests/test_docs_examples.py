@@ -103,3 +103,14 @@ def test_an_own_training_function_is_called_once_per_new_architecture(example, s
     assert [(t.arch, t.val_acc) for t in replayed.trials] == [
         (t.arch, t.val_acc) for t in result.trials
     ]
+
+
+def test_a_study_of_the_own_space_can_be_reported(example, stored, tmp_path):
+    from pmfnas.report.study_report import write_study_report
+
+    page = write_study_report(stored, tmp_path, study="chain").read_text(encoding="utf-8")
+    space, trials = example.ChainSpace(), example.search_with_pmfnas_training(stored).trials
+    assert all(space.format(t.arch) in page for t in trials)
+    assert "no size tables of chain networks" in page
+    assert "no drawing of chain cells" in page
+    assert (tmp_path / "anytime.png").is_file() and not (tmp_path / "pareto.png").exists()
