@@ -1,10 +1,10 @@
-"""Strategies over 30 seeds on the three NB201 datasets, under the PEERS.md protocol.
+"""Strategies over 30 seeds on the three NB201 datasets, under the protocol of docs/nb201.md.
 
 Runs :func:`pmfnas.runs.bench.run_bench` at the NATS budgets and writes, per dataset,
 ``benchmarks/results/bench_nb201_<dataset>[_<suffix>][_peers].json`` (``_peers``: run with
 ``--protocol peers``, the 12-epoch test signal) and its anytime plot (``.png``),
 with ``--report`` also the HTML comparison ``…_report.html`` (the runs then go through a scratch
-storage file, which is slower), then prints one Markdown table to set next to ``PEERS.md``.
+storage file, which is slower), then prints one Markdown table to set next to the peers' (docs/nb201.md).
 
     PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py [--seeds 0-29] [--workers N]
     PMFNAS_DATA=../shared/data python benchmarks/bench_nb201.py \

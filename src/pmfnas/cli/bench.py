@@ -1,4 +1,4 @@
-"""``pmfnas bench``: compare strategies over many seeds on a tabular benchmark (PEERS.md protocol)."""
+"""``pmfnas bench``: compare strategies over many seeds on NB201 (the protocol of docs/nb201.md)."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def print_table(result: BenchResult) -> None:
     table = Table(
         title=f"{result.benchmark} {result.dataset}, budget {result.budget:g} s, {seeds} seeds",
         caption=(
-            f"Protocol of PEERS.md, {SIGNAL12_NOTES[result.protocol]} signal; test accuracy of "
+            f"NB201 protocol (docs/nb201.md), {SIGNAL12_NOTES[result.protocol]} signal; test accuracy of "
             f"the returned architecture after 200 epochs "
             f"(best in the space: {result.space_best:.2f}); {REUSE_NOTES[result.reuse]}."
         ),

@@ -19,7 +19,7 @@ ProtocolOption = Annotated[
     str | None,
     typer.Option(
         help="Tabular 12-epoch signal: default (validation accuracy) or peers (test accuracy, "
-        "the protocol the peers of PEERS.md were first measured under)."
+        "the signal the peers in docs/nb201.md were first measured with)."
     ),
 ]
 """``--protocol`` of the tabular search and of ``pmfnas bench``."""

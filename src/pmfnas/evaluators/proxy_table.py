@@ -22,13 +22,11 @@ import numpy as np
 from pmfnas.errors import StorageError
 
 TABLE_CHANNELS, TABLE_CELLS = 8, 1
-"""Default network of proxy tables: C=8, N=1 instead of NB201's 16 / 5, about 7× cheaper.
+"""Default network of proxy tables: C=8, N=1 instead of NB201's 16 / 5, several times cheaper.
 
-Measured on 1,000 NB201 cells with real CIFAR-10 images (benchmarks/proxy_quality.py), Spearman ρ
-against 200-epoch test accuracy stays within 0.04 of full size (or improves) for params, flops,
-synflow, nwot, jacov, zico, meco and mfnas_sum (0.81 vs 0.83), but collapses for the
-gradient-magnitude proxies grad_norm, snip and fisher (≈ 0.1): compute those at full size
-(``channels=16, cells_per_stage=5``; CLI ``--width 16 --cells 5``).
+It keeps how well most proxies rank cells, but not the gradient-magnitude proxies grad_norm, snip
+and fisher: compute those at full size (``channels=16, cells_per_stage=5``; CLI ``--width 16
+--cells 5``). The measurements are in docs/results.md (``benchmarks/proxy_quality.py``).
 """
 
 Scores = dict[str, tuple[float, float]]

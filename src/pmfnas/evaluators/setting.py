@@ -2,8 +2,8 @@
 
 A search's medium rung has to train dozens of candidates within the budget. On a dataset much
 larger than the embedded digits, NB201's network on every image at full resolution is far too
-costly for that (a two-minute search on Fashion-MNIST's 60,000 images was still in its first
-training after 40 minutes). :func:`plan_recipe` tries settings from the most faithful to the
+costly for that: a short search would not finish its first training (docs/results.md).
+:func:`plan_recipe` tries settings from the most faithful to the
 cheapest:
 
 1. NB201's network (C=16, N=5, batch 256) at the images' own resolution;

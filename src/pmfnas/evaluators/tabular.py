@@ -15,7 +15,7 @@ ANALYTIC_PROXIES = ("params", "flops")
 SIGNAL12 = {"default": VAL_ACC_12, "peers": TEST_ACC_12}
 """The 12-epoch search signal of each protocol. ``default``: the 12-epoch schedule's validation
 accuracy, an honest signal. ``peers``: its *test* accuracy, the only 12-epoch number the data
-had when the peers of ``PEERS.md`` were measured; kept so that numbers compare with theirs."""
+had when the peers of docs/nb201.md were measured; kept so that numbers compare with theirs."""
 PROTOCOLS = tuple(SIGNAL12)
 
 
@@ -30,7 +30,7 @@ class TabularEvaluator:
       :meth:`ProxyTable.arrays`); ``val_acc`` is not set; cost = the recorded computing times.
     - ``epochs=12``: the 12-epoch schedule's accuracy of the ``protocol`` (:data:`SIGNAL12`):
       its validation accuracy by default, its test accuracy under ``"peers"``, the protocol of
-      ``PEERS.md``. Cost = 12 × per-epoch training time.
+      the peers (docs/nb201.md). Cost = 12 × per-epoch training time.
     - ``epochs=200``: the 200-epoch validation accuracy (CIFAR-10: the cifar10-valid split).
       Cost = 200 × per-epoch training time. A promotion from 12 to 200 epochs pays both: the
       12-epoch schedule is a separate training run.

@@ -1,4 +1,4 @@
-"""Evaluation by real training: an NB201 network trained on a real dataset at a fidelity.
+"""Evaluation by real training: a network of the search space trained on real data at a fidelity.
 
 A training fidelity (``epochs=E`` plus the optional knobs ``fraction``, ``resolution``,
 ``channels`` and ``cells``, see :class:`~pmfnas.types.Fidelity`) sets how much of the recipe is
@@ -50,7 +50,7 @@ EVALUATION_SEED = 0
 
 
 class TrainingEvaluator:
-    """Train NB201 cells on ``data`` with ``recipe`` and report their learning curves.
+    """Train the space's networks on ``data`` with ``recipe`` and report their learning curves.
 
     Args:
         data: a dataset with a validation part (load it with ``split="holdout"``, ``"nb201"`` ...).

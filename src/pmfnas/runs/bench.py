@@ -1,4 +1,4 @@
-"""Strategies compared over many seeds on NAS-Bench-201, under the protocol of ``PEERS.md``.
+"""Strategies compared over many seeds on NAS-Bench-201, under the protocol of docs/nb201.md.
 
 The ``protocol`` picks the 12-epoch search signal (:data:`~pmfnas.evaluators.tabular.SIGNAL12`):
 ``default`` shows the 12-epoch validation accuracy, ``peers`` the 12-epoch test accuracy the peers

@@ -23,7 +23,7 @@ SIGNAL12_NOTES = {
 }
 """The 12-epoch signal of each protocol, in words."""
 PROTOCOL_NOTES = {
-    protocol: f"PEERS.md: NB201 (15,625 cells), signals {signal} / 200-epoch validation accuracy "
+    protocol: f"the NB201 protocol of docs/nb201.md: 15,625 cells, signals {signal} / 200-epoch validation accuracy "
     "(CIFAR-100/ImageNet16-120: NASLib's one-seed number, a test-split accuracy), cost = "
     "cifar10-valid train time x dataset ratio, one worker, no evaluation ending past the budget; "
     "returned: best by the highest-fidelity validation evidence, its 200-epoch test accuracy; "

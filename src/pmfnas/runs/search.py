@@ -97,7 +97,7 @@ def run_search(
     budget) and summarise the result.
 
     ``protocol`` is the 12-epoch signal: ``default`` its validation accuracy, ``peers`` its test
-    accuracy as in ``PEERS.md`` (:data:`~pmfnas.evaluators.tabular.SIGNAL12`). The study name
+    accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`). The study name
     defaults to :func:`~pmfnas.runs.spec.study_name` (``<strategy>-<dataset>-seed<seed>``, ``-peers``
     appended under the peers' protocol) so that rerunning the same command on the same storage
     file resumes (or extends) the same study.

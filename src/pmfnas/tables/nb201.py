@@ -18,7 +18,7 @@ Metrics (per dataset; cifar10's validation signal is the cifar10-valid split):
   ImageNet16-120 ``x-valid@11``, mean over seeds), the default 12-epoch search signal. Bundle:
   the ``*-val`` columns of ``nb201_12epoch_xvalid.csv``.
 - ``test_acc_12``: **test** accuracy after the 12-epoch schedule (one seed); the 12-epoch signal
-  of the peers' protocol (``PEERS.md``), which predates the x-valid file.
+  of the peers' protocol (docs/nb201.md), which predates the x-valid file.
 - ``train_time_per_epoch``: seconds per training epoch. Bundle: cifar10-valid's time, times the
   per-dataset ratio measured on the official records (:attr:`NB201Benchmark.time_ratios`).
 - ``zen_score``, ``zen_time``: NASLib's Zen-score proxy and its computing time; bundle only.
@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 NATS_BUDGETS = {"cifar10": 20000.0, "cifar100": 40000.0, "ImageNet16-120": 120000.0}
-"""Simulated seconds per search in NATS-Bench and PEERS.md: the default budget of a tabular search."""
+"""Simulated seconds per search in NATS-Bench and the peers' protocol: the default budget of a tabular search."""
 
 FORMAT_VERSION = "nb201-2"
 """Bump when the arrays' meaning or layout changes, so old caches are rebuilt."""

@@ -212,8 +212,8 @@ def _builder(
 ) -> tuple[Callable[[], nn.Module], Arch | None]:
     """A function building the seeded initial network on the inputs' device; the NB201 cell.
 
-    Rebuilding is 3–4× faster than ``copy.deepcopy`` of an NB201 network and gives the same
-    weights, since torch is seeded before each build (the caller's random state is restored).
+    Rebuilding is faster than ``copy.deepcopy`` of an NB201 network and gives the same weights,
+    since torch is seeded before each build (the caller's random state is restored).
     """
     unknown = set(network_kwargs) - NETWORK_KWARGS
     if unknown:
@@ -238,7 +238,7 @@ def _builder(
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
-    """Image batches in channels-last order, as the network: 1.3–2.5× faster convolutions on CPU."""
+    """Image batches in channels-last order, as the network: faster convolutions on the CPU."""
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
