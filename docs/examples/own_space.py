@@ -21,6 +21,7 @@ from torch import nn
 from pmfnas.data import ImageDataset, load_dataset
 from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.evaluators.training import TrainingEvaluator
+from pmfnas.report.study_report import write_study_report
 from pmfnas.runs.spec import SearchSpec, open_study
 from pmfnas.spaces import SPACES
 from pmfnas.spaces.counting import count_flops
@@ -86,10 +87,10 @@ class ChainSpace:
         self,
         arch: Arch,
         *,
-        channels: int = 8,
-        cells_per_stage: int = 1,
-        num_classes: int = 10,
-        input_channels: int = 1,
+        channels: int,
+        cells_per_stage: int,
+        num_classes: int,
+        input_channels: int,
     ) -> nn.Module:
         """A 3×3 stem, the chain repeated ``cells_per_stage`` times, then pooling and a
         linear classifier; every layer keeps the image size."""
@@ -215,6 +216,10 @@ def digits_tensors() -> dict[str, torch.Tensor]:
     return {"train_x": x[train_], "train_y": y[train_], "valid_x": x[valid], "valid_y": y[valid]}
 
 
+NETWORK = {"channels": 8, "cells_per_stage": 1, "num_classes": 10, "input_channels": 1}
+"""The size of the networks :class:`OwnTraining` trains (the digits: 10 classes, one channel)."""
+
+
 class OwnTraining:
     """An evaluator (the protocol of :mod:`pmfnas.evaluators.base`) around :func:`train`.
 
@@ -235,15 +240,13 @@ class OwnTraining:
         return {"evaluator": "own-training", "data": "sklearn-digits", "seed": str(self.seed)}
 
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
-        forward = self.space.forward_flops(
-            arch, channels=8, cells_per_stage=1, num_classes=10, input_size=8, input_channels=1
-        )
+        forward = self.space.forward_flops(arch, input_size=8, **NETWORK)
         return 3 * forward * len(self.data["train_y"]) * fidelity.epochs
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
         self.trainings += 1
         torch.manual_seed(self.seed)
-        model = self.space.network(arch)
+        model = self.space.network(arch, **NETWORK)
         val_acc = train(model, self.data, fidelity.epochs, self.seed)
         return Result(metrics={"val_acc": val_acc}, cost=self.expected_cost(arch, fidelity))
 
@@ -263,6 +266,12 @@ def search_with_own_training(storage: Path | None = None) -> tuple[StudyResult, 
     )
     with open_study(spec) as study:
         return study.run(), evaluator
+
+
+def report(storage: Path, out: Path) -> Path:
+    """The HTML report of the first search: ``pmfnas report`` from Python, after this module has
+    registered the space (the command line cannot import it)."""
+    return write_study_report(storage, out, study="chain")
 
 
 def main(storage: Path | None = None) -> None:

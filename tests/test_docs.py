@@ -1,15 +1,20 @@
-"""The worked example of docs/own_space.md: a search space and a training function of one's
-own, registered and searched without editing pmfnas."""
+"""The README and docs/ are true: their Python snippets run, their command lines name real
+options, their links resolve, and the worked example of docs/own_space.md (a search space and a
+training function of one's own, registered and searched without editing pmfnas) does what the
+page says."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+import typer
 
+from pmfnas.cli import app
 from pmfnas.errors import ArchitectureError
 from pmfnas.evaluators.work import TRAIN_PASSES
 from pmfnas.spaces import EnumerableSpace, SearchSpace, create_space
@@ -17,6 +22,81 @@ from pmfnas.spaces.counting import count_flops
 from pmfnas.types import Fidelity, TrialState
 
 REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+OWN_SPACE = REPO / "docs" / "own_space.md"
+
+
+def blocks(page: Path, language: str) -> list[str]:
+    """The fenced code blocks of ``page`` in ``language``."""
+    text = page.read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
+
+
+SNIPPETS = [
+    pytest.param(code, id=f"{page.name}-{number}")
+    for page in PAGES
+    if page != OWN_SPACE  # quotes its example file: checked against it below
+    for number, code in enumerate(blocks(page, "python"))
+]
+
+
+@pytest.mark.parametrize("code", SNIPPETS)
+def test_every_python_snippet_of_the_docs_runs(code, data_dir, monkeypatch):
+    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+    exec(compile(code, "<snippet>", "exec"), {})
+
+
+def test_own_space_md_quotes_its_example_verbatim():
+    example = (REPO / "docs" / "examples" / "own_space.py").read_text(encoding="utf-8")
+    quoted = blocks(OWN_SPACE, "python")
+    assert quoted and all(code in example for code in quoted)
+
+
+def command_lines(page: Path) -> list[str]:
+    """The ``pmfnas ...`` lines of the page's shell blocks, continuation lines joined."""
+    lines = []
+    for block in blocks(page, "bash"):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("pmfnas "):
+                lines.append(line.split(" # ")[0])
+    return lines
+
+
+def test_every_command_line_of_the_docs_names_real_options():
+    root = typer.main.get_command(app)
+    unknown = []
+    for page in PAGES:
+        for line in command_lines(page):
+            words = line.split()
+            command = root.commands[words[1]]
+            if hasattr(command, "commands"):  # a group: arch info, proxies compute ...
+                command = command.commands[words[2]]
+            options = {opt for param in command.params for opt in param.opts}
+            unknown += [
+                f"{page.name}: {flag} in {line!r}"
+                for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*|-o)(?![\w-])", line)
+                if flag not in options
+            ]
+    assert not unknown, "\n".join(unknown)
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub makes of the page's headings."""
+    headings = re.findall(r"^#+ (.*)$", page.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_of_the_docs_resolves():
+    broken = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]+))?\)", text):
+            if target.startswith(("http://", "https://")):
+                continue
+            linked = (page.parent / target).resolve() if target else page
+            if not linked.exists() or (anchor and anchor not in anchors(linked)):
+                broken.append(f"{page.name}: {target}#{anchor}")
+    assert not broken, "\n".join(broken)
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +186,7 @@ def test_an_own_training_function_is_called_once_per_new_architecture(example, s
 
 
 def test_a_study_of_the_own_space_can_be_reported(example, stored, tmp_path):
-    from pmfnas.report.study_report import write_study_report
-
-    page = write_study_report(stored, tmp_path, study="chain").read_text(encoding="utf-8")
+    page = example.report(stored, tmp_path).read_text(encoding="utf-8")
     space, trials = example.ChainSpace(), example.search_with_pmfnas_training(stored).trials
     assert all(space.format(t.arch) in page for t in trials)
     assert "no size tables of chain networks" in page
