@@ -11,10 +11,8 @@ Run it with ``python docs/examples/own_space.py``: it prints what both searches 
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +22,7 @@ from pmfnas.evaluators.training import TrainingEvaluator
 from pmfnas.report.study_report import write_study_report
 from pmfnas.runs.spec import SearchSpec, open_study
 from pmfnas.spaces import SPACES
+from pmfnas.spaces.choices import ChoiceOperators
 from pmfnas.spaces.counting import count_flops
 from pmfnas.study import StudyResult
 from pmfnas.training import TrainingRecipe
@@ -34,13 +33,17 @@ LAYERS = 3
 
 
 @SPACES.register("chain")
-class ChainSpace:
+class ChainSpace(ChoiceOperators):
     """Chains of ``LAYERS`` layers, each one of ``OPS``: 4³ = 64 architectures.
 
-    An architecture is a tuple of op ids, written ``conv3x3-skip-conv1x1``.
+    An architecture is a tuple of op ids, written ``conv3x3-skip-conv1x1``. As for NB201's
+    cells (an op per edge), sampling, mutation, crossover, neighbours and the encoding are
+    those of a tuple of choices, inherited from :class:`ChoiceOperators`.
     """
 
     name = "chain"
+    positions = LAYERS
+    options = len(OPS)
 
     def parse(self, text: str) -> Arch:
         names = text.split("-")
@@ -55,33 +58,6 @@ class ChainSpace:
 
     def resolve(self, text: str) -> Arch:
         return self.parse(text.strip())
-
-    def sample(self, rng: np.random.Generator) -> Arch:
-        return tuple(int(op) for op in rng.integers(len(OPS), size=LAYERS))
-
-    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
-        """Another op on one layer."""
-        layer = int(rng.integers(LAYERS))
-        op = int(rng.integers(len(OPS) - 1))
-        op += op >= arch[layer]  # skip the current op
-        return (*arch[:layer], op, *arch[layer + 1 :])
-
-    def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
-        pick = rng.random(LAYERS) < 0.5
-        return tuple(x if p else y for x, y, p in zip(a, b, pick, strict=True))
-
-    def neighbours(self, arch: Arch) -> list[Arch]:
-        return [
-            (*arch[:layer], op, *arch[layer + 1 :])
-            for layer in range(LAYERS)
-            for op in range(len(OPS))
-            if op != arch[layer]
-        ]
-
-    def encode(self, arch: Arch) -> np.ndarray:
-        out = np.zeros((LAYERS, len(OPS)), dtype=np.float32)
-        out[np.arange(LAYERS), list(arch)] = 1.0
-        return out.ravel()
 
     def network(
         self,
@@ -122,9 +98,17 @@ class ChainSpace:
         input_size: int,
         input_channels: int,
     ) -> float:
-        return _counted_flops(
-            arch, channels, cells_per_stage, num_classes, input_size, input_channels
-        )
+        """Counted on a throw-away network (``count_flops`` gives millions), leaving the
+        caller's random state as it was."""
+        with torch.random.fork_rng(devices=[]):
+            model = self.network(
+                arch,
+                channels=channels,
+                cells_per_stage=cells_per_stage,
+                num_classes=num_classes,
+                input_channels=input_channels,
+            )
+        return count_flops(model, input_size, input_channels) * 1e6
 
     def typical(self) -> Arch:
         return self.parse("conv1x1-conv1x1-conv1x1")
@@ -138,28 +122,6 @@ def _op(name: str, channels: int) -> nn.Module:
     size = 3 if name == "conv3x3" else 1
     conv = nn.Conv2d(channels, channels, size, padding=size // 2, bias=False)
     return nn.Sequential(nn.ReLU(), conv, nn.BatchNorm2d(channels))
-
-
-@cache
-def _counted_flops(
-    arch: Arch,
-    channels: int,
-    cells_per_stage: int,
-    num_classes: int,
-    input_size: int,
-    input_channels: int,
-) -> float:
-    """FLOPs of one image's forward pass, counted on a throw-away network (``count_flops``
-    gives millions); the caller's random state is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        model = ChainSpace().network(
-            arch,
-            channels=channels,
-            cells_per_stage=cells_per_stage,
-            num_classes=num_classes,
-            input_channels=input_channels,
-        )
-    return count_flops(model, input_size, input_channels) * 1e6
 
 
 # -- search 1: pmfnas's training evaluator on the embedded digits ---------------------------

@@ -2,7 +2,9 @@
 
 A space of one's own is a class with the methods of :class:`SearchSpace` (and those of
 :class:`EnumerableSpace` if it can be indexed), registered with ``@SPACES.register("name")``;
-studies store the space's name, and everything that reads a study rebuilds it from there.
+studies store the space's name, and everything that reads a study rebuilds it from there. One
+whose architectures are a tuple of choices inherits its operators from
+:class:`~pmfnas.spaces.choices.ChoiceOperators` (docs/own_space.md).
 """
 
 from pmfnas.spaces import nb201

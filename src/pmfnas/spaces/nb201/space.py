@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pmfnas.spaces.base import SPACES
+from pmfnas.spaces.choices import ChoiceOperators
 from pmfnas.spaces.nb201.cell import NUM_ARCHS, NUM_EDGES, OPS, format_cell, parse
 from pmfnas.spaces.nb201.costs import (
     all_params_and_flops,
@@ -29,11 +30,15 @@ if TYPE_CHECKING:
 
 
 @SPACES.register("nb201")
-class NB201Space:
-    """NAS-Bench-201 cells with the operators strategies need (all pure functions of a seed)."""
+class NB201Space(ChoiceOperators):
+    """NAS-Bench-201 cells: one of 5 operations on each of 6 edges. The operators strategies need
+    are those of a tuple of choices (a mutation changes one edge, a neighbour differs on one
+    edge, the encoding is one-hot: 30 floats)."""
 
     name = "nb201"
     size = NUM_ARCHS
+    positions = NUM_EDGES
+    options = len(OPS)
 
     def parse(self, text: str) -> Arch:
         return parse(text)
@@ -52,36 +57,6 @@ class NB201Space:
 
     def arch(self, index: int) -> Arch:
         return cell_at(index)
-
-    def sample(self, rng: np.random.Generator) -> Arch:
-        return tuple(int(op) for op in rng.integers(0, len(OPS), size=NUM_EDGES))
-
-    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
-        """Change one uniformly chosen edge to a different, uniformly chosen operation."""
-        edge = int(rng.integers(NUM_EDGES))
-        op = int(rng.integers(len(OPS) - 1))
-        op += op >= arch[edge]  # skip the current op
-        return (*arch[:edge], op, *arch[edge + 1 :])
-
-    def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
-        """Uniform crossover: each edge comes from ``a`` or ``b`` with probability 1/2."""
-        pick = rng.random(NUM_EDGES) < 0.5
-        return tuple(x if p else y for x, y, p in zip(a, b, pick, strict=True))
-
-    def neighbours(self, arch: Arch) -> list[Arch]:
-        """The 24 cells that differ from ``arch`` on exactly one edge."""
-        return [
-            (*arch[:e], op, *arch[e + 1 :])
-            for e in range(NUM_EDGES)
-            for op in range(len(OPS))
-            if op != arch[e]
-        ]
-
-    def encode(self, arch: Arch) -> np.ndarray:
-        """One-hot encoding (6 edges × 5 ops = 30 floats), the usual input of predictors."""
-        out = np.zeros((NUM_EDGES, len(OPS)), dtype=np.float32)
-        out[np.arange(NUM_EDGES), list(arch)] = 1.0
-        return out.ravel()
 
     def network(
         self,
