@@ -53,7 +53,7 @@ def test_survives_a_kill_in_the_middle(tmp_path):
     script = textwrap.dedent(
         f"""
         import functools, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
         from toy import toy_score_fn
         from pmfnas.evaluators.proxy_table import ProxyTable
         table = ProxyTable({str(path)!r}, {SETTINGS!r})

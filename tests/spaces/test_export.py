@@ -188,7 +188,7 @@ def test_python_source_is_documented_and_lint_clean(tmp_path):
         assert fact in doc
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed")
-    config = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    config = Path(__file__).resolve().parents[2] / "pyproject.toml"
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--config", str(config), str(path)],
         capture_output=True,
