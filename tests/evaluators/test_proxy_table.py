@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from toy import toy_score_fn
+from toy_scores import toy_score_fn
 
 from pmfnas.errors import StorageError
 from pmfnas.evaluators.proxy_table import ProxyTable
@@ -53,8 +53,8 @@ def test_survives_a_kill_in_the_middle(tmp_path):
     script = textwrap.dedent(
         f"""
         import functools, sys
-        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
-        from toy import toy_score_fn
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from toy_scores import toy_score_fn
         from pmfnas.evaluators.proxy_table import ProxyTable
         table = ProxyTable({str(path)!r}, {SETTINGS!r})
         table.fill(range(200), {PROXIES!r}, functools.partial(toy_score_fn, 0.02))
