@@ -4,19 +4,17 @@ by name."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from pmfnas.spaces.nb201 import NB201Space
 
 
-def toy_score_fn(delay: float = 0.0) -> Callable[[int], dict[str, tuple[float, float]]]:
+def toy_score_fn() -> Callable[[int], dict[str, tuple[float, float]]]:
     """Scores of NATS index → (score, seconds): 'size' = sum of op ids, 'conv' = number of 3×3
-    convs; each takes ``delay`` seconds of real time."""
+    convs."""
     space = NB201Space()
 
     def score(index: int) -> dict[str, tuple[float, float]]:
-        time.sleep(delay)
         cell = space.arch(index)
         return {"size": (float(sum(cell)), 0.01), "conv": (float(cell.count(3)), 0.02)}
 
