@@ -1,18 +1,33 @@
-"""Shared fixtures: where the benchmark data lives, and the official NB201 cost records in it."""
+"""Shared fixtures: where the benchmark data lives and the official NB201 records in it, a toy
+evaluator, and the ``pmfnas`` command run in-process or as a child process.
+
+The tests mirror the package's folders. A plain ``pytest`` runs them in its default import mode:
+fixtures need no import (pytest finds them here for every test below ``tests/``), and no
+``__init__.py`` or path setting is needed because every test file's name is unique.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 
+from pmfnas.cli import main
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
 from pmfnas.tables.nb201 import NB201Benchmark
-from pmfnas.types import Arch
+from pmfnas.types import Arch, Fidelity, Result, Trial
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,6 +107,15 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pmfnas-cache")
 
 
+@pytest.fixture
+def data_env(data_dir: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The data folder, set in the environment (with the session's cache) for the commands a
+    test runs, in-process or as child processes."""
+    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+    monkeypatch.setenv("PMFNAS_CACHE", str(cache_dir))
+    return data_dir
+
+
 @pytest.fixture(scope="session")
 def bench(nb201_dir: Path, cache_dir: Path) -> NB201Benchmark:
     return NB201Benchmark.load(nb201_dir, cache_dir=cache_dir)
@@ -124,3 +148,154 @@ def _seed_mean(runs: dict, source: str, key: str) -> float:
     """Mean over seeds of one evaluation key of ``source``'s runs in an official record."""
     accs = [r["eval_acc1es"][key] for (dataset, _), r in runs.items() if dataset == source]
     return sum(accs) / len(accs)
+
+
+# ---------------------------------------------------------------- a toy evaluator
+
+
+class ToyEvaluator:
+    """A tiny deterministic evaluator for the loop and the strategies, with no data file.
+
+    Accuracy grows with the number of 3×3 convolutions; 200 epochs add 5 points; an epoch costs
+    1 s. A proxy scores the accuracy, at 0.5 s. Like a real training, each result carries a test accuracy in its private part,
+    never shown to a strategy: noise drawn from ``test_seed``, so that two searches whose toys
+    differ in that seed alone ask the same things unless the strategy peeks.
+    """
+
+    budget_unit = "simulated"
+
+    def __init__(self, test_seed: int = 0) -> None:
+        self.calls = 0
+        self.test_seed = test_seed
+
+    def describe(self) -> dict[str, str]:
+        return {"benchmark": "toy"}
+
+    def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
+        return float(fidelity.epochs) if fidelity.epochs else 0.5
+
+    def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
+        self.calls += 1
+        acc = 50.0 + 5.0 * sum(op == 3 for op in arch) + 0.1 * sum(arch)
+        if fidelity.epochs >= 200:
+            acc += 5.0
+        metrics = dict.fromkeys(fidelity.proxies, acc) if fidelity.is_proxy else {"val_acc": acc}
+        return Result(
+            metrics=metrics,
+            cost=self.expected_cost(arch, fidelity),
+            private={"test_acc": self._test_acc(arch)},
+        )
+
+    def observe(self, trial: Trial) -> None:
+        pass
+
+    def test_accuracy(self, arch: Arch) -> float:
+        return self._test_acc(arch)
+
+    def _test_acc(self, arch: Arch) -> float:  # not test_accuracy, which a test may refuse
+        return float(np.random.default_rng([self.test_seed, *arch]).uniform(0.0, 100.0))
+
+
+@pytest.fixture
+def toy_evaluator() -> type[ToyEvaluator]:
+    """The :class:`ToyEvaluator` class: call it for a fresh one (its ``calls`` count from 0)."""
+    return ToyEvaluator
+
+
+# ---------------------------------------------------------------- the pmfnas command
+
+SAFETY_TIMEOUT = 600.0
+"""Seconds after which a test waiting on a child process gives up: a safety net only, never a
+condition."""
+
+
+class Command:
+    """The ``pmfnas`` command, run in-process as the console script would (its output captured),
+    or as a child process, to interrupt it once it has reached a given point."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+        self.children: list[subprocess.Popen[str]] = []
+
+    def exit_code(self, *argv: object) -> int:
+        """The exit code of ``pmfnas *argv``."""
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(arg) for arg in argv])
+            sys.exit(0)
+        return exit_info.value.code
+
+    def run(self, *argv: object) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr) of ``pmfnas *argv``."""
+        code = self.exit_code(*argv)
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def spawn(self, *argv: object) -> subprocess.Popen[str]:
+        """``python -m pmfnas *argv`` as a child process whose output the test collects (one still
+        running when the test ends is killed).
+
+        Ctrl-C is restored to its default in the child: a shell running the tests in the
+        background would otherwise pass SIGINT on as ignored.
+        """
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pmfnas", *map(str, argv)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        self.children.append(child)
+        return child
+
+    def wait_for(self, condition: Callable[[], bool], child: subprocess.Popen[str]) -> None:
+        """Return once ``condition()`` holds; fail if the child ends first (or at the safety
+        net)."""
+        deadline = time.monotonic() + SAFETY_TIMEOUT
+        while not condition():
+            if child.poll() is not None:
+                out, err = child.communicate()
+                pytest.fail(f"the command ended (code {child.returncode}) first:\n{out}\n{err}")
+            if time.monotonic() > deadline:
+                pytest.fail("the condition did not come true in time")
+            time.sleep(0.02)
+
+    def finish(self, child: subprocess.Popen[str]) -> tuple[str, str]:
+        """(stdout, stderr) of the child once it has ended."""
+        return child.communicate(timeout=SAFETY_TIMEOUT)
+
+    def interrupt(self, child: subprocess.Popen[str], signum: int) -> tuple[str, str]:
+        """Send the child ``signum`` (SIGINT: Ctrl-C); its (stdout, stderr) once it has ended."""
+        child.send_signal(signum)
+        return self.finish(child)
+
+    def close(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Command]:
+    """The ``pmfnas`` command (:class:`Command`)."""
+    command = Command(capsys)
+    yield command
+    command.close()
+
+
+def _stored_trials(path: Path) -> list[tuple[int, int, float]]:
+    if not path.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            rows = db.execute("SELECT study_id, number, started FROM trials ORDER BY 1, 2")
+            return [tuple(row) for row in rows]
+    except sqlite3.OperationalError:  # the schema is not written yet
+        return []
+
+
+@pytest.fixture
+def stored_trials() -> Callable[[Path], list[tuple[int, int, float]]]:
+    """``stored_trials(path)``: (study id, number, start time) of every trial in a storage file,
+    none while it is new; it may be read while another process writes it."""
+    return _stored_trials

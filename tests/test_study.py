@@ -1,7 +1,4 @@
-from dataclasses import replace
-
 import pytest
-from toy import ToyEvaluator
 
 from pmfnas.errors import StorageError
 from pmfnas.spaces.nb201 import NB201Space
@@ -12,28 +9,36 @@ from pmfnas.study import INTERRUPTED, Study, trials_per_fidelity
 from pmfnas.types import Fidelity, Request, Result, TrialState
 
 
-def _study(budget=300.0, seed=0, storage=None, name="s", evaluator=None, **kw):
-    space = NB201Space()
-    strategy = create_strategy("rea", space, seed=seed, population=5, sample_size=3, **kw)
-    return Study(space, evaluator or ToyEvaluator(), strategy, budget, storage=storage, name=name)
+@pytest.fixture
+def rea_study(toy_evaluator):
+    """``rea_study(budget, seed, storage, name, evaluator, **params)``: a small REA study, on a
+    fresh toy evaluator unless given another."""
+
+    def build(budget=300.0, seed=0, storage=None, name="s", evaluator=None, **kw):
+        space = NB201Space()
+        strategy = create_strategy("rea", space, seed=seed, population=5, sample_size=3, **kw)
+        evaluator = evaluator or toy_evaluator()
+        return Study(space, evaluator, strategy, budget, storage=storage, name=name)
+
+    return build
 
 
-def test_budget_is_never_exceeded():
-    result = _study(budget=100.0).run()
+def test_budget_is_never_exceeded(rea_study):
+    result = rea_study(budget=100.0).run()
     assert result.spent <= 100.0
     assert result.spent == pytest.approx(sum(t.cost for t in result.trials))
     assert len([t for t in result.trials if t.state is TrialState.COMPLETE]) == 8  # 8 × 12 s
 
 
-def test_same_seed_same_trials_other_seed_other_trials():
+def test_same_seed_same_trials_other_seed_other_trials(rea_study):
     def archs(seed):
-        return [(t.arch, t.fidelity, t.cost) for t in _study(seed=seed).run().trials]
+        return [(t.arch, t.fidelity, t.cost) for t in rea_study(seed=seed).run().trials]
 
     assert archs(0) == archs(0)
     assert archs(0) != archs(1)
 
 
-def test_repeats_are_served_free_and_marked():
+def test_repeats_are_served_free_and_marked(toy_evaluator):
     space = NB201Space()
 
     class Repeat(BaseStrategy):
@@ -48,21 +53,21 @@ def test_repeats_are_served_free_and_marked():
         def params(self):
             return {}
 
-    evaluator = ToyEvaluator()
+    evaluator = toy_evaluator()
     result = Study(space, evaluator, Repeat(space), 100.0).run()
     assert evaluator.calls == 1
     assert result.trials[1].state is TrialState.REUSED and result.trials[1].cost == 0
     assert result.stop_reason.startswith("strategy repeated")
-    paid = Study(space, ToyEvaluator(), Repeat(space), 100.0, reuse=False).run()
+    paid = Study(space, toy_evaluator(), Repeat(space), 100.0, reuse=False).run()
     assert len(paid.trials) == 8 and paid.spent == 96.0
 
 
-def test_resume_replays_without_evaluating(tmp_path):
+def test_resume_replays_without_evaluating(tmp_path, rea_study, toy_evaluator):
     path = tmp_path / "runs.db"
-    first = _study(budget=150.0, storage=Storage(path)).run()
-    evaluator = ToyEvaluator()
-    resumed = _study(budget=300.0, storage=Storage(path), evaluator=evaluator).run()
-    fresh = _study(budget=300.0).run()
+    first = rea_study(budget=150.0, storage=Storage(path)).run()
+    evaluator = toy_evaluator()
+    resumed = rea_study(budget=300.0, storage=Storage(path), evaluator=evaluator).run()
+    fresh = rea_study(budget=300.0).run()
     assert [t.arch for t in resumed.trials] == [t.arch for t in fresh.trials]
     assert resumed.spent == fresh.spent
     live = [t for t in resumed.trials if t.state is TrialState.COMPLETE][len(first.trials) :]
@@ -70,45 +75,47 @@ def test_resume_replays_without_evaluating(tmp_path):
     assert len(Storage(path).trials(1, NB201Space())) == len(fresh.trials)
 
 
-def test_interrupted_study_resumes_to_the_same_result(tmp_path):
+def test_interrupted_study_resumes_to_the_same_result(tmp_path, rea_study, toy_evaluator):
     path = tmp_path / "runs.db"
 
-    class Crash(ToyEvaluator):
+    class Crash(toy_evaluator):
         def evaluate(self, arch, fidelity, limit=None):
             if self.calls == 7:
                 raise KeyboardInterrupt
             return super().evaluate(arch, fidelity, limit)
 
-    stopped = _study(storage=Storage(path), evaluator=Crash()).run()
+    stopped = rea_study(storage=Storage(path), evaluator=Crash()).run()
     assert stopped.stop_reason == INTERRUPTED
     assert len(stopped.trials) == len(Storage(path).trials(1, NB201Space())) == 7
     assert stopped.best == max(stopped.trials, key=lambda t: t.val_acc)  # the best so far
-    resumed = _study(storage=Storage(path)).run()
-    fresh = _study().run()
+    resumed = rea_study(storage=Storage(path)).run()
+    fresh = rea_study().run()
     assert [t.arch for t in resumed.trials] == [t.arch for t in fresh.trials]
     assert resumed.best.arch == fresh.best.arch
 
 
-def test_interrupt_before_any_result_returns_no_best():
-    class Stop(ToyEvaluator):
+def test_interrupt_before_any_result_returns_no_best(rea_study, toy_evaluator):
+    class Stop(toy_evaluator):
         def evaluate(self, arch, fidelity, limit=None):
             raise KeyboardInterrupt
 
-    stopped = _study(evaluator=Stop()).run()
+    stopped = rea_study(evaluator=Stop()).run()
     assert (stopped.trials, stopped.best, stopped.stop_reason) == ([], None, INTERRUPTED)
 
 
-def test_resume_with_another_config_is_refused(tmp_path):
+def test_resume_with_another_config_is_refused(tmp_path, rea_study):
     path = tmp_path / "runs.db"
-    _study(storage=Storage(path)).run()
+    rea_study(storage=Storage(path)).run()
     with pytest.raises(StorageError):
-        _study(storage=Storage(path), seed=1).run()
+        rea_study(storage=Storage(path), seed=1).run()
 
 
-def test_a_study_run_by_another_process_is_refused_and_nothing_is_evaluated(tmp_path):
+def test_a_study_run_by_another_process_is_refused_and_nothing_is_evaluated(
+    tmp_path, rea_study, toy_evaluator
+):
     path = tmp_path / "runs.db"
-    evaluator = ToyEvaluator()
-    study = _study(storage=Storage(path), evaluator=evaluator)
+    evaluator = toy_evaluator()
+    study = rea_study(storage=Storage(path), evaluator=evaluator)
     holder = Storage(path)  # the process already running it
     held = holder.lease(holder.study("s", study.config()), "s")
     with held, pytest.raises(StorageError, match=r"study 's' in .* is being run by pid"):
@@ -117,7 +124,7 @@ def test_a_study_run_by_another_process_is_refused_and_nothing_is_evaluated(tmp_
     assert study.run().trials  # once it is released, the study runs
 
 
-def test_best_uses_highest_fidelity_evidence():
+def test_best_uses_highest_fidelity_evidence(toy_evaluator):
     space = NB201Space()
 
     class TwoLevels(BaseStrategy):
@@ -139,7 +146,7 @@ def test_best_uses_highest_fidelity_evidence():
         def params(self):
             return {}
 
-    result = Study(space, ToyEvaluator(), TwoLevels(space), 1000.0).run()
+    result = Study(space, toy_evaluator(), TwoLevels(space), 1000.0).run()
     assert result.stop_reason == "strategy finished"
     assert result.best.arch == (2,) * 6
     assert trials_per_fidelity(result.trials) == {"epochs=12": 1, "epochs=200": 1}
@@ -155,11 +162,11 @@ class FakeClock:
         return self.now
 
 
-def test_strategy_time_is_measured_apart_from_evaluations():
+def test_strategy_time_is_measured_apart_from_evaluations(toy_evaluator):
     space = NB201Space()
     clock = FakeClock()
 
-    class SlowEvaluator(ToyEvaluator):
+    class SlowEvaluator(toy_evaluator):
         def evaluate(self, arch, fidelity, limit=None):
             clock.now += 0.2
             return super().evaluate(arch, fidelity, limit)
@@ -189,20 +196,21 @@ def test_strategy_time_is_measured_apart_from_evaluations():
     assert result.wall_seconds == pytest.approx(0.55)
 
 
-class WallToy(ToyEvaluator):
-    """The toy on a wall clock: an evaluation takes its cost in (fake) seconds, and one that
-    would outlast its limit stops there, as a real training does."""
+class WallToy:
+    """A toy evaluator on a wall clock: an evaluation takes its cost in (fake) seconds, and one
+    that would outlast its limit stops there, as a real training does."""
 
     budget_unit = "wall"
 
-    def __init__(self, clock):
-        super().__init__()
-        self.clock = clock
+    def __init__(self, toy, clock):
+        self.toy, self.clock = toy, clock
         self.observed = []
 
+    def describe(self):
+        return self.toy.describe()
+
     def evaluate(self, arch, fidelity, limit=None):
-        cost = ToyEvaluator.expected_cost(self, arch, fidelity)
-        result = replace(super().evaluate(arch, fidelity), cost=cost)
+        result = self.toy.evaluate(arch, fidelity)
         if limit is not None and result.cost > limit:
             self.clock.now += limit
             return Result({}, limit, private={"epochs_done": limit}, stopped=True)
@@ -214,6 +222,9 @@ class WallToy(ToyEvaluator):
 
     def observe(self, trial):
         self.observed.append(trial.number)
+
+    def test_accuracy(self, arch):
+        return self.toy.test_accuracy(arch)
 
 
 class Overhead(BaseStrategy):
@@ -236,26 +247,31 @@ class Overhead(BaseStrategy):
         return {}
 
 
-def test_a_wall_budget_is_spent_by_the_time_the_search_runs_overheads_included():
+def test_a_wall_budget_is_spent_by_the_time_the_search_runs_overheads_included(toy_evaluator):
     space, clock = NB201Space(), FakeClock()
-    result = Study(space, WallToy(clock), Overhead(space, clock), 100.0, clock=clock).run()
+    result = Study(
+        space, WallToy(toy_evaluator(), clock), Overhead(space, clock), 100.0, clock=clock
+    ).run()
     assert [t.clock for t in result.trials] == [13.0, 26.0, 39.0, 52.0, 65.0, 78.0]
     assert result.spent == 78.0 and result.stop_reason == "strategy finished"
 
 
-def test_an_evaluation_cut_at_the_budget_is_stored_stopped_and_rerun_on_resume(tmp_path):
+def test_an_evaluation_cut_at_the_budget_is_stored_stopped_and_rerun_on_resume(
+    tmp_path, toy_evaluator
+):
     space, clock = NB201Space(), FakeClock()
     path = tmp_path / "runs.db"
 
     def study(budget):
         strategy = Overhead(space, clock)
-        return Study(space, WallToy(clock), strategy, budget, storage=Storage(path), clock=clock)
+        evaluator = WallToy(toy_evaluator(), clock)
+        return Study(space, evaluator, strategy, budget, storage=Storage(path), clock=clock)
 
     cut = study(30.0).run()  # 13 s a trial: the third is stopped after 3 s
     assert [t.state for t in cut.trials] == [TrialState.COMPLETE] * 2 + [TrialState.STOPPED]
     assert cut.spent == 30.0 and cut.best.number == 1  # the stopped one is no evidence
     assert "stopped after 3.00 epochs" in cut.stop_reason
-    evaluator = WallToy(clock)
+    evaluator = WallToy(toy_evaluator(), clock)
     resumed = Study(
         space, evaluator, Overhead(space, clock), 100.0, storage=Storage(path), clock=clock
     )
@@ -266,31 +282,31 @@ def test_an_evaluation_cut_at_the_budget_is_stored_stopped_and_rerun_on_resume(t
     assert [t.state for t in stored] == [TrialState.COMPLETE] * 6  # the stopped row replaced
 
 
-def test_a_request_the_budget_cannot_pay_for_says_so():
+def test_a_request_the_budget_cannot_pay_for_says_so(toy_evaluator):
     space = NB201Space()
-    result = Study(space, ToyEvaluator(), create_strategy("random", space), 30.0).run()
+    result = Study(space, toy_evaluator(), create_strategy("random", space), 30.0).run()
     assert len(result.trials) == 2  # 12 s each
     assert result.stop_reason.startswith("the remaining 6.0 s cannot pay for epochs=12 of |")
 
 
-def test_a_smaller_budget_returns_the_stored_study_as_it_stood_there(tmp_path):
+def test_a_smaller_budget_returns_the_stored_study_as_it_stood_there(tmp_path, rea_study):
     path = tmp_path / "runs.db"
-    whole = _study(budget=300.0, storage=Storage(path)).run()
-    cut = _study(budget=100.0, storage=Storage(path)).run()
+    whole = rea_study(budget=300.0, storage=Storage(path)).run()
+    cut = rea_study(budget=100.0, storage=Storage(path)).run()
     assert cut.spent <= 100.0 and "not used" in cut.stop_reason
     assert cut.trials == [t for t in whole.trials if t.clock <= 100.0]
-    assert cut.best.number == _study(budget=100.0).run().best.number
-    again = _study(budget=300.0, storage=Storage(path)).run()  # the whole study is still there
+    assert cut.best.number == rea_study(budget=100.0).run().best.number
+    again = rea_study(budget=300.0, storage=Storage(path)).run()  # the whole study is still there
     assert again.trials == whole.trials
 
 
-def test_a_budget_planning_strategy_replays_a_smaller_budget_as_it_ran(tmp_path):
+def test_a_budget_planning_strategy_replays_a_smaller_budget_as_it_ran(tmp_path, toy_evaluator):
     """PMF plans by the budget it sees: a cut replays it under the stored study's budget."""
     space, path = NB201Space(), tmp_path / "runs.db"
 
     def pmf(budget):
         strategy = create_strategy("pmf", space, seed=0, low="none", medium="epochs=12")
-        return Study(space, ToyEvaluator(), strategy, budget, storage=Storage(path)).run()
+        return Study(space, toy_evaluator(), strategy, budget, storage=Storage(path)).run()
 
     whole = pmf(800.0)
     cut = pmf(400.0)

@@ -78,9 +78,7 @@ def test_missing_or_broken_files_are_clear_errors(tmp_path):
     assert shipped_path().name == "nb201_proxies_cifar10.npz"
 
 
-def test_the_export_command_writes_what_the_tabular_evaluator_reads(tmp_path, capsys):
-    from clirun import run
-
+def test_the_export_command_writes_what_the_tabular_evaluator_reads(tmp_path, cli):
     from pmfnas.evaluators.proxy_table import ProxyTable
 
     path = tmp_path / "table.db"
@@ -90,8 +88,7 @@ def test_the_export_command_writes_what_the_tabular_evaluator_reads(tmp_path, ca
         )
         table._db.commit()
         table.put(3, {"zico": (1.0, 0.5)})
-    code, out, _ = run(
-        capsys,
+    code, out, _ = cli.run(
         "proxies",
         "export",
         str(path),
@@ -103,10 +100,10 @@ def test_the_export_command_writes_what_the_tabular_evaluator_reads(tmp_path, ca
     assert code == 0 and "1 proxies (nwot)" in out
     arrays, settings = load_proxy_arrays(tmp_path / "p.npz")
     assert settings == {"seed": 0} and arrays["nwot"][0][6111] == 6111.0
-    code, _, err = run(capsys, "proxies", "export", str(path), "--out", str(tmp_path / "q.npz"))
+    code, _, err = cli.run("proxies", "export", str(path), "--out", str(tmp_path / "q.npz"))
     assert code == 2 and "proxy zico is missing for 15624 cells" in err
     assert not (tmp_path / "q.npz").exists()
-    code, _, err = run(
-        capsys, "proxies", "export", str(tmp_path / "none.db"), "--out", str(tmp_path / "r.npz")
+    code, _, err = cli.run(
+        "proxies", "export", str(tmp_path / "none.db"), "--out", str(tmp_path / "r.npz")
     )
     assert code == 2 and "no such proxy table" in err

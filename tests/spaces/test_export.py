@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import torch
 
-from pmfnas.cli import main
 from pmfnas.cli.export import Format
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.nb201 import NB201Space
@@ -188,7 +187,7 @@ def test_python_source_is_documented_and_lint_clean(tmp_path):
         assert fact in doc
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed")
-    config = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    config = Path(__file__).resolve().parents[2] / "pyproject.toml"
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--config", str(config), str(path)],
         capture_output=True,
@@ -231,20 +230,11 @@ def test_cli_formats_match_the_library():
     assert [f.value for f in Format] == [f.value for f in ExportFormat]
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv])
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-def test_cli_exports_torchscript_with_weights(capsys, tmp_path):
+def test_cli_exports_torchscript_with_weights(cli, tmp_path):
     weights = tmp_path / "trained.pt"
     torch.save(trained_like(), weights)
     out = tmp_path / "deep" / "net.ts"
-    code, stdout, err = run(
-        capsys,
+    code, stdout, err = cli.run(
         "export",
         ALL_OPS,
         "-f",
@@ -265,9 +255,9 @@ def test_cli_exports_torchscript_with_weights(capsys, tmp_path):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_cli_exports_python_by_nats_index(capsys, tmp_path):
+def test_cli_exports_python_by_nats_index(cli, tmp_path):
     out = tmp_path / "net.py"
-    code, stdout, _ = run(capsys, "export", "6111", "--format", "python", "--out", str(out))
+    code, stdout, _ = cli.run("export", "6111", "--format", "python", "--out", str(out))
     assert code == 0
     assert str(out.with_suffix(".pt")) in stdout and "seed 0" in stdout
     assert NB201Space().format(NB201Space().arch(6111)) == load_module(out).ARCH
@@ -301,16 +291,16 @@ def bad_files(tmp_path: Path) -> Path:
         (["-f", "python", "-o", "net.py", "--weights", "c2.pt"], "c2.pt does not fit"),
     ],
 )
-def test_cli_errors_are_one_line(capsys, bad_files, monkeypatch, args, needle):
+def test_cli_errors_are_one_line(cli, bad_files, monkeypatch, args, needle):
     monkeypatch.chdir(bad_files)
-    code, _, err = run(capsys, "export", ALL_OPS, *SMALL_ARGS[:4], *args)
+    code, _, err = cli.run("export", ALL_OPS, *SMALL_ARGS[:4], *args)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
     assert not (bad_files / "net.py").exists() and not (bad_files / "net.onnx").exists()
 
 
 @pytest.mark.parametrize("arch", ["|nor_conv_3x3~0|+|bogus~0|", "15625", "|skip_connect~1|+"])
-def test_cli_rejects_malformed_arch(capsys, tmp_path, arch):
-    code, _, err = run(capsys, "export", arch, "-f", "python", "-o", str(tmp_path / "n.py"))
+def test_cli_rejects_malformed_arch(cli, tmp_path, arch):
+    code, _, err = cli.run("export", arch, "-f", "python", "-o", str(tmp_path / "n.py"))
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert not (tmp_path / "n.py").exists()

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from clirun import wait_for
-from toy import toy_score_fn
+from toy_scores import toy_score_fn
 
 from pmfnas.errors import StorageError
 from pmfnas.evaluators.proxy_table import ProxyTable
@@ -47,7 +46,7 @@ def test_other_settings_are_refused(tmp_path):
         ProxyTable(tmp_path / "t.db", {**SETTINGS, "batch_size": 64})
 
 
-def test_survives_a_kill_in_the_middle(tmp_path):
+def test_survives_a_kill_in_the_middle(tmp_path, cli):
     """A worker killed mid-fill loses nothing it stored; a second process opening the same new
     file meanwhile is no error (the settings row is written once, whoever comes first)."""
     path = tmp_path / "t.db"
@@ -55,7 +54,7 @@ def test_survives_a_kill_in_the_middle(tmp_path):
         f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from toy import toy_score_fn
+        from toy_scores import toy_score_fn
         from pmfnas.evaluators.proxy_table import ProxyTable
 
         def stalls_at_50():
@@ -71,9 +70,9 @@ def test_survives_a_kill_in_the_middle(tmp_path):
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    wait_for(path.exists, child)
+    cli.wait_for(path.exists, child)
     with ProxyTable(path, SETTINGS) as table:
-        wait_for(lambda: len(table.missing(range(200), PROXIES)) == 150, child)
+        cli.wait_for(lambda: len(table.missing(range(200), PROXIES)) == 150, child)
         child.send_signal(signal.SIGKILL)
         child.wait()
     with ProxyTable(path, SETTINGS) as table:

@@ -4,7 +4,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pmfnas.cli import main
 from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError, DataError, FidelityError
 from pmfnas.evaluators.proxy import ProxyEvaluator
@@ -87,15 +86,12 @@ def test_table_on_digits_is_filled_and_resumed(tmp_path):
     )  # nothing recomputed
 
 
-def test_cli_score_on_cifar10(data_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+def test_cli_score_on_cifar10(cli, data_env, tmp_path):
     args = ["proxies", "score", "--data", "cifar10", "--sample", "12", "--width", "4", "--cells", "1",
             "--batch-size", "16", "--proxies", "params,synflow", "--table", str(tmp_path / "t.db"),
             "--json", str(tmp_path / "q.json"), "--plot", str(tmp_path / "q.png")]  # fmt: skip
-    with pytest.raises(SystemExit) as done:
-        main(args)
-        raise SystemExit(0)
-    assert done.value.code == 0, capsys.readouterr().err
+    code, _, err = cli.run(*args)
+    assert code == 0, err
     report = json.loads((tmp_path / "q.json").read_text())
     assert [p["proxy"] for p in report["proxies"]] == ["params", "synflow"]
     assert all(-1 <= p["spearman"] <= 1 and p["n"] == 12 for p in report["proxies"])
@@ -115,22 +111,17 @@ def test_cli_score_on_cifar10(data_dir, tmp_path, monkeypatch, capsys):
         (["proxies", "score", "--json", "nodir/q.json"], "--json nodir/q.json"),
     ],
 )
-def test_cli_errors(data_dir, monkeypatch, capsys, argv, message, tmp_path):
-    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+def test_cli_errors(cli, data_env, monkeypatch, argv, message, tmp_path):
     monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as done:
-        main([*argv, "--width", "4", "--cells", "1", "--batch-size", "8"])
-    err = capsys.readouterr().err
-    assert done.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli.run(*argv, "--width", "4", "--cells", "1", "--batch-size", "8")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("size", [["--width", "0"], ["--cells", "0"], ["--batch-size", "0"]])
-def test_cli_refuses_sizes_below_1(capsys, size):
-    with pytest.raises(SystemExit) as done:
-        main(["proxies", "compute", "--data", "digits", "--archs", "2", *size])
-    err = capsys.readouterr().err
-    assert done.value.code == 2 and size[0] in err and len(err.strip().splitlines()) == 1
+def test_cli_refuses_sizes_below_1(cli, size):
+    code, _, err = cli.run("proxies", "compute", "--data", "digits", "--archs", "2", *size)
+    assert code == 2 and size[0] in err and len(err.strip().splitlines()) == 1
 
 
 def test_too_few_images_for_two_batches_is_a_data_error(digits):

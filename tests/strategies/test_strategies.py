@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from toy import ToyEvaluator
 
 from pmfnas.errors import ConfigError, RegistryError
 from pmfnas.spaces.nb201 import NB201Space
@@ -54,14 +53,14 @@ def test_rea_ages_out_the_oldest():
     assert rea.ask().reason == "mutation of trial 2"
 
 
-def test_rea_beats_random_on_the_toy_problem():
+def test_rea_beats_random_on_the_toy_problem(toy_evaluator):
     space = NB201Space()
 
     def mean_best(name):
         scores = []
         for seed in range(10):
             strategy = create_strategy(name, space, seed=seed)
-            result = Study(space, ToyEvaluator(), strategy, 12.0 * 150).run()
+            result = Study(space, toy_evaluator(), strategy, 12.0 * 150).run()
             scores.append(result.best.val_acc)
         return np.mean(scores)
 

@@ -12,17 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from clirun import SAFETY_TIMEOUT, exit_code, run, spawn, stored_trials, wait_for
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.training.checkpoint import _read
 
 
-def test_train_prints_the_curve_and_saves_weights(capsys, tmp_path):
+def test_train_prints_the_curve_and_saves_weights(cli, tmp_path):
     out_json, weights = tmp_path / "train.json", tmp_path / "w.pt"
-    code, out, err = run(
-        capsys, "train", "6111", "--epochs", "2", "--channels", "4", "--json", str(out_json),
+    code, out, err = cli.run(
+        "train", "6111", "--epochs", "2", "--channels", "4", "--json", str(out_json),
         "--save", str(weights), "--checkpoint", str(tmp_path / "ck"),
     )  # fmt: skip
     assert code == 0, err
@@ -36,10 +35,10 @@ def test_train_prints_the_curve_and_saves_weights(capsys, tmp_path):
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 1
 
 
-def test_default_search_trains_on_digits_and_reaches_90_percent(capsys, tmp_path):
+def test_default_search_trains_on_digits_and_reaches_90_percent(cli, tmp_path):
     out_json = tmp_path / "search.json"
-    code, out, err = run(
-        capsys, "search", "--budget", "6e10flops", "-o", "low_sample=50", "--json", str(out_json)
+    code, out, err = cli.run(
+        "search", "--budget", "6e10flops", "-o", "low_sample=50", "--json", str(out_json)
     )
     assert code == 0, err
     assert "digits (real training)" in out
@@ -64,15 +63,15 @@ def _stored_trials(path):
             for row in rows]  # fmt: skip
 
 
-def test_a_compute_budget_gives_the_same_trials_under_any_load(tmp_path):
+def test_a_compute_budget_gives_the_same_trials_under_any_load(tmp_path, cli):
     """Two searches with one seed and one FLOPs budget, the second while another process keeps
     a core busy: the same trials, costs and clocks, which a wall-clock budget cannot promise."""
     argv = ["search", "--budget", "2e10flops", "-o", "low_sample=20", "--storage"]
     first, second = tmp_path / "a.db", tmp_path / "b.db"
-    assert exit_code(*argv, str(first)) == 0
+    assert cli.exit_code(*argv, str(first)) == 0
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        assert exit_code(*argv, str(second)) == 0
+        assert cli.exit_code(*argv, str(second)) == 0
     finally:
         hog.kill()
     trials = _stored_trials(first)
@@ -119,11 +118,11 @@ def test_default_search_needs_no_data_folder(tmp_path):
         ["train", "0", "--data", "one-class"],
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, monkeypatch, tmp_path, argv):
+def test_bad_input_is_one_line_and_exit_2(cli, monkeypatch, tmp_path, argv):
     monkeypatch.chdir(tmp_path)
     _tiny_folders(tmp_path)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # the same with a GPU or not
-    code, _, err = run(capsys, *argv)
+    code, _, err = cli.run(*argv)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
     assert not list(tmp_path.rglob("*.pt"))  # refused before any training
@@ -147,19 +146,18 @@ def _tiny_folders(root: Path) -> None:
     (root / "afile").write_text("not a folder")
 
 
-def test_cuda_devices_that_do_not_exist_are_named(capsys, monkeypatch):
+def test_cuda_devices_that_do_not_exist_are_named(cli, monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    code, _, err = run(capsys, "train", "0", "--device", "cuda:1")
+    code, _, err = cli.run("train", "0", "--device", "cuda:1")
     assert code == 2 and err == "error: device 'cuda:1': only cuda:0..cuda:0 exist\n"
 
 
-def test_an_interrupted_training_says_where_and_a_rerun_resumes(tmp_path):
+def test_an_interrupted_training_says_where_and_a_rerun_resumes(tmp_path, cli):
     ck, out_json = tmp_path / "ck", tmp_path / "train.json"
     args = ["train", "0", "--epochs", "15", "--checkpoint", str(ck), "--json", str(out_json)]
-    child = spawn(*args)
-    wait_for(lambda: any(ck.glob("*.pt")), child)  # one epoch saved, 14 to go
-    child.send_signal(signal.SIGTERM)
-    _, err = child.communicate(timeout=SAFETY_TIMEOUT)
+    child = cli.spawn(*args)
+    cli.wait_for(lambda: any(ck.glob("*.pt")), child)  # one epoch saved, 14 to go
+    _, err = cli.interrupt(child, signal.SIGTERM)
     assert child.returncode == 130 and err.count("\n") == 1
     assert err.startswith("interrupted: training stopped in epoch ")
     assert err.endswith(
@@ -168,25 +166,26 @@ def test_an_interrupted_training_says_where_and_a_rerun_resumes(tmp_path):
     (checkpoint,) = ck.glob("*.pt")
     saved = _read(checkpoint)["curve"]
     # again as a command of its own: the pytest process may run torch with other threads
-    rerun = spawn(*args)
-    _, err = rerun.communicate(timeout=SAFETY_TIMEOUT)
+    rerun = cli.spawn(*args)
+    _, err = cli.finish(rerun)
     assert rerun.returncode == 0, err
     curve = json.loads(out_json.read_text())["curve"]
     assert [row["epoch"] for row in curve] == list(range(1, 16))
     assert curve[: len(saved)] == saved  # the saved epochs were not trained again
 
 
-def test_an_interrupted_search_by_training_prints_its_best_and_a_rerun_resumes(tmp_path):
+def test_an_interrupted_search_by_training_prints_its_best_and_a_rerun_resumes(
+    tmp_path, cli, stored_trials
+):
     db, ck = tmp_path / "runs.db", tmp_path / "ck"
     # An hour of one-epoch trainings: the search is stopped long before, by the signal alone.
     args = ["search", "--strategy", "random", "-o", "fidelity=epochs=1", "--budget", "1h"]
     args += ["--storage", str(db), "--checkpoints", str(ck)]
     for more in (3, 2):  # trials awaited: a first run's 3, then 2 beyond those a rerun replays
         kept = stored_trials(db)
-        child = spawn(*args)
-        wait_for(lambda: len(stored_trials(db)) >= len(kept) + more, child)  # noqa: B023
-        child.send_signal(signal.SIGTERM)
-        out, err = child.communicate(timeout=SAFETY_TIMEOUT)
+        child = cli.spawn(*args)
+        cli.wait_for(lambda: len(stored_trials(db)) >= len(kept) + more, child)  # noqa: B023
+        out, err = cli.interrupt(child, signal.SIGTERM)
         assert child.returncode == 130 and err.count("\n") == 1
         assert err.startswith("interrupted: search stopped") and str(db) in err
         assert "(interrupted: the best so far)" in out and "validation accuracy (epochs=1)" in out
@@ -196,7 +195,7 @@ def test_an_interrupted_search_by_training_prints_its_best_and_a_rerun_resumes(t
         assert trials >= len(kept) + more - 1
 
 
-def test_a_stored_study_keeps_its_setting_when_extended(capsys, tmp_path):
+def test_a_stored_study_keeps_its_setting_when_extended(cli, tmp_path):
     """Planned now, the digits would train C=8 networks; the stored study, made with C=4,
     keeps them when a larger budget extends it."""
     out_json = tmp_path / "s.json"
@@ -211,10 +210,10 @@ def test_a_stored_study_keeps_its_setting_when_extended(capsys, tmp_path):
         "--storage",
         str(tmp_path / "runs.db"),
     ]  # fmt: skip  (PMF plans for the final budget)
-    code, first, err = run(capsys, *argv, "--budget", "5e9flops", "--channels", "4")
+    code, first, err = cli.run(*argv, "--budget", "5e9flops", "--channels", "4")
     assert code == 0, err
     assert "setting: NB201 networks C=4, N=1" in first
-    code, extended, err = run(capsys, *argv, "--budget", "1e10flops")
+    code, extended, err = cli.run(*argv, "--budget", "1e10flops")
     assert code == 0, err
     assert "setting: NB201 networks C=4, N=1" in extended
     assert json.loads(out_json.read_text())["cost"] > 5e9

@@ -6,7 +6,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-from clirun import SAFETY_TIMEOUT, run, spawn, stored_trials, wait_for
 
 from pmfnas.cli.options import parse_seeds, parse_strategy_options
 from pmfnas.errors import ConfigError
@@ -22,13 +21,6 @@ from pmfnas.types import Fidelity, Trial, TrialState
 
 SPACE = NB201Space()
 E12, E200 = Fidelity(epochs=12), Fidelity(epochs=200)
-
-
-@pytest.fixture
-def data_env(data_dir, cache_dir, monkeypatch):
-    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
-    monkeypatch.setenv("PMFNAS_CACHE", str(cache_dir))
-    return data_dir
 
 
 @pytest.mark.parametrize(
@@ -147,17 +139,17 @@ def test_summary_aggregates_over_seeds():
         (["--budget", "1", "--workers", "1"], "single evaluation"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, data_env, argv, message):
-    code, _, err = run(capsys, "bench", "--seeds", "1", *argv)
+def test_bad_input_is_one_line_and_exit_2(cli, data_env, argv, message):
+    code, _, err = cli.run("bench", "--seeds", "1", *argv)
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_cli_runs_prints_and_writes_json_and_plot(capsys, data_env, tmp_path, bench):
+def test_cli_runs_prints_and_writes_json_and_plot(cli, data_env, tmp_path, bench):
     out_json, out_png = tmp_path / "bench.json", tmp_path / "anytime.png"
-    code, out, err = run(
-        capsys, "bench", "--strategies", "rea,random", "--seeds", "0-1", "--budget", "3000",
+    code, out, err = cli.run(
+        "bench", "--strategies", "rea,random", "--seeds", "0-1", "--budget", "3000",
         "--workers", "1", "-o", "rea.population=5", "-o", "rea.sample_size=3",
         "--json", str(out_json), "--plot", str(out_png),
     )  # fmt: skip
@@ -261,33 +253,32 @@ def test_an_interrupted_bench_keeps_no_partial_run_and_a_rerun_completes_it(
     _same(run_bench(bench, storage=db, **settings), run_bench(bench, **settings))
 
 
-def test_an_interrupted_bench_stops_its_workers_and_a_rerun_replays(capsys, data_env, tmp_path):
+def test_an_interrupted_bench_stops_its_workers_and_a_rerun_replays(
+    cli, data_env, tmp_path, stored_trials
+):
     db = tmp_path / "runs.db"
     args = ["bench", "--strategies", "rea", "--seeds", "0-15", "--budget", "20000"]
     args += ["--workers", "2", "--storage", str(db)]
-    child = spawn(*args)
-    wait_for(lambda: len(stored_trials(db)) >= 1, child)  # the first of 16 runs has begun
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=SAFETY_TIMEOUT)
+    child = cli.spawn(*args)
+    cli.wait_for(lambda: len(stored_trials(db)) >= 1, child)  # the first of 16 runs has begun
+    _, err = cli.interrupt(child, signal.SIGINT)
     assert child.returncode == 130 and err.count("\n") == 1
     assert err.startswith("interrupted: bench stopped after ")
     assert err.endswith(f"rerun the same command to replay them from {db} and continue\n")
     kept = stored_trials(db)
-    code, _, err = run(capsys, *args, "--json", str(tmp_path / "bench.json"))
+    code, _, err = cli.run(*args, "--json", str(tmp_path / "bench.json"))
     assert code == 0, err
     assert set(kept) <= set(stored_trials(db))  # the stored trials were replayed, not redone
     assert len(json.loads((tmp_path / "bench.json").read_text())["results"]) == 16
 
 
-def test_peers_protocol_runs_the_searches_of_search_protocol_peers(
-    capsys, data_env, tmp_path, bench
-):
+def test_peers_protocol_runs_the_searches_of_search_protocol_peers(cli, data_env, tmp_path, bench):
     """``--protocol peers``: each run is ``pmfnas search --protocol peers`` (12-epoch test signal),
     stored as its own study next to the default protocol's."""
     db, out_json = tmp_path / "runs.db", tmp_path / "bench.json"
     args = ["bench", "--strategies", "random", "--seeds", "0-1", "--budget", "3000"]
     args += ["--workers", "1", "--storage", str(db)]
-    code, out, err = run(capsys, *args, "--protocol", "peers", "--json", str(out_json))
+    code, out, err = cli.run(*args, "--protocol", "peers", "--json", str(out_json))
     assert code == 0, err
     assert "12-epoch test" in out.replace("\n", " ")
     report = json.loads(out_json.read_text())
@@ -297,6 +288,6 @@ def test_peers_protocol_runs_the_searches_of_search_protocol_peers(
                            protocol="peers")  # fmt: skip
         assert (record["arch"], record["val_acc"]) == (alone["arch"], alone["val_acc"])
         assert record["val_acc"] == bench.value("test_acc_12", "cifar10", record["index"])
-    assert run(capsys, *args)[0] == 0  # the default protocol beside it in the same file
+    assert cli.run(*args)[0] == 0  # the default protocol beside it in the same file
     names = {name for name, _ in Storage(db).studies()}
     assert names == {f"random-cifar10-seed{k}{p}" for k in (0, 1) for p in ("", "-peers")}

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from clirun import SAFETY_TIMEOUT, run, spawn, stored_trials, wait_for
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
@@ -16,16 +15,9 @@ from pmfnas.storage import Storage
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
 
-@pytest.fixture
-def data_env(data_dir, monkeypatch):
-    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
-    return data_dir
-
-
-def test_search_prints_summary_and_writes_json(capsys, data_env, tmp_path):
+def test_search_prints_summary_and_writes_json(cli, data_env, tmp_path):
     out_json = tmp_path / "out.json"
-    code, out, err = run(
-        capsys,
+    code, out, err = cli.run(
         "search",
         "--dataset",
         "cifar10",
@@ -49,9 +41,9 @@ def test_search_prints_summary_and_writes_json(capsys, data_env, tmp_path):
     assert "strategy's own time" in out
 
 
-def test_default_tabular_search_is_pmf_at_the_datasets_nats_budget(capsys, data_env, tmp_path):
+def test_default_tabular_search_is_pmf_at_the_datasets_nats_budget(cli, data_env, tmp_path):
     out_json = tmp_path / "out.json"
-    code, _, err = run(capsys, "search", "--dataset", "cifar100", "--json", str(out_json))
+    code, _, err = cli.run("search", "--dataset", "cifar100", "--json", str(out_json))
     assert code == 0, err
     summary = json.loads(out_json.read_text())
     assert summary["strategy"] == "pmf" and summary["budget"] == 40000  # NATS-Bench's CIFAR-100
@@ -60,7 +52,7 @@ def test_default_tabular_search_is_pmf_at_the_datasets_nats_budget(capsys, data_
     )  # published best, rounded
 
 
-def test_protocol_picks_the_12_epoch_signal(capsys, data_env, tmp_path, bench):
+def test_protocol_picks_the_12_epoch_signal(cli, data_env, tmp_path, bench):
     """Default: the 12-epoch validation accuracy; --protocol peers: its test accuracy. Both
     protocols' studies live side by side in one storage file."""
     db = tmp_path / "runs.db"
@@ -68,23 +60,23 @@ def test_protocol_picks_the_12_epoch_signal(capsys, data_env, tmp_path, bench):
     signals = {"default": "val_acc_12", "peers": "test_acc_12"}
     for protocol, metric in signals.items():
         out_json = tmp_path / f"{protocol}.json"
-        code, _, err = run(
-            capsys, *args, "--protocol", protocol, "--storage", str(db), "--json", str(out_json)
+        code, _, err = cli.run(
+            *args, "--protocol", protocol, "--storage", str(db), "--json", str(out_json)
         )
         assert code == 0, err
         summary = json.loads(out_json.read_text())
         assert summary["protocol"] == protocol and summary["fidelity"] == "epochs=12"
         assert summary["val_acc"] == bench.value(metric, "cifar10", summary["index"])
-    assert run(capsys, *args, "--json", str(tmp_path / "none.json"))[0] == 0
+    assert cli.run(*args, "--json", str(tmp_path / "none.json"))[0] == 0
     assert json.loads((tmp_path / "none.json").read_text())["protocol"] == "default"
 
 
-def test_search_resumes_from_storage(capsys, data_env, tmp_path):
+def test_search_resumes_from_storage(cli, data_env, tmp_path):
     db = tmp_path / "runs.db"
     args = ["search", "--benchmark", "nb201", "--strategy", "random", "--budget", "5000"]
     args += ["--storage", str(db)]
-    first = run(capsys, *args, "--json", str(tmp_path / "a.json"))
-    again = run(capsys, *args, "--json", str(tmp_path / "b.json"))
+    first = cli.run(*args, "--json", str(tmp_path / "a.json"))
+    again = cli.run(*args, "--json", str(tmp_path / "b.json"))
     assert first[0] == again[0] == 0
 
     def result(name: str) -> dict:  # all but the timings of this run
@@ -92,8 +84,7 @@ def test_search_resumes_from_storage(capsys, data_env, tmp_path):
         return {k: v for k, v in summary.items() if k not in ("strategy_s", "wall_s")}
 
     assert result("a.json") == result("b.json")
-    longer = run(
-        capsys,
+    longer = cli.run(
         *args[:-4],
         "--budget",
         "10000",
@@ -109,31 +100,31 @@ def test_search_resumes_from_storage(capsys, data_env, tmp_path):
     )
 
 
-def test_a_study_another_process_runs_is_refused_in_one_line(capsys, data_env, tmp_path):
+def test_a_study_another_process_runs_is_refused_in_one_line(cli, data_env, tmp_path):
     db = tmp_path / "runs.db"
     args = ["search", "--benchmark", "nb201", "--strategy", "random", "--storage", str(db)]
-    assert run(capsys, *args, "--budget", "2000")[0] == 0
+    assert cli.run(*args, "--budget", "2000")[0] == 0
     holder = Storage(db)
     [(name, config)] = holder.studies()
     with holder.lease(holder.study(name, config), name):
-        code, _, err = run(capsys, *args, "--budget", "4000")
+        code, _, err = cli.run(*args, "--budget", "4000")
     assert code == 2 and err.count("\n") == 1
     assert f"study '{name}' in {db} is being run by pid" in err
 
 
-def test_arch_info(capsys, data_env):
-    code, out, err = run(capsys, "arch", "info", "6111", "--json")
+def test_arch_info(cli, data_env):
+    code, out, err = cli.run("arch", "info", "6111", "--json")
     assert code == 0, err
     info = json.loads(out)
     assert info["arch"] == BEST_C10
     assert info["test_acc_200"] == pytest.approx(94.37, abs=0.005)  # published optimum
-    code, out, _ = run(capsys, "arch", "info", BEST_C10, "--dataset", "cifar100")
+    code, out, _ = cli.run("arch", "info", BEST_C10, "--dataset", "cifar100")
     assert code == 0 and "6111" in out
 
 
-def test_arch_info_without_data_still_gives_size(capsys, tmp_path, monkeypatch):
+def test_arch_info_without_data_still_gives_size(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "nothing"))
-    code, out, _ = run(capsys, "arch", "info", "0", "--json")
+    code, out, _ = cli.run("arch", "info", "0", "--json")
     assert code == 0
     info = json.loads(out)
     assert info["params_m"] == pytest.approx(0.129306, abs=1e-6)  # official record of arch 0
@@ -161,28 +152,28 @@ def test_arch_info_without_data_still_gives_size(capsys, tmp_path, monkeypatch):
         (["search", "--benchmark", "nb201", "--seed", str(2**32)], "seed must be an integer"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, data_env, argv, message):
-    code, _, err = run(capsys, *argv)
+def test_bad_input_is_one_line_and_exit_2(cli, data_env, argv, message):
+    code, _, err = cli.run(*argv)
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
 
 
-def test_missing_data_dir(capsys, tmp_path, monkeypatch):
+def test_missing_data_dir(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "nothing"))
-    code, _, err = run(capsys, "search", "--benchmark", "nb201")
+    code, _, err = cli.run("search", "--benchmark", "nb201")
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
-def test_corrupt_data_file(capsys, data_env, tmp_path, monkeypatch):
+def test_corrupt_data_file(cli, data_env, tmp_path, monkeypatch):
     nb201 = tmp_path / "data" / "nb201"
     shutil.copytree(data_env / "nb201", nb201, ignore=shutil.ignore_patterns("*.parquet", "*.pt"))
     csv = nb201 / "nb201_test200_mean.csv"
     csv.write_bytes(csv.read_bytes()[:10_000])
     monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path / "cache"))
-    code, _, err = run(capsys, "search", "--dataset", "cifar10")
+    code, _, err = cli.run("search", "--dataset", "cifar10")
     assert code == 2
     assert "nb201_test200_mean.csv" in err and len(err.strip().splitlines()) == 1
 
@@ -227,37 +218,36 @@ def test_console_script_end_to_end(data_env, tmp_path):
         ["bench", "--seeds", "1", "--report", "afile"],
     ],
 )
-def test_unwritable_outputs_are_refused_before_any_work(
-    capsys, data_env, tmp_path, monkeypatch, argv
-):
+def test_unwritable_outputs_are_refused_before_any_work(cli, data_env, tmp_path, monkeypatch, argv):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "afolder").mkdir()
-    code, _, err = run(capsys, *argv, *(["--storage", "runs.db"] if argv[0] != "report" else []))
+    code, _, err = cli.run(*argv, *(["--storage", "runs.db"] if argv[0] != "report" else []))
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert argv[-2] in err  # names the option
     assert not (tmp_path / "runs.db").exists()  # nothing was searched or stored
 
 
-def test_a_rebuilt_cache_warns_in_one_line(capsys, data_env, tmp_path, monkeypatch):
+def test_a_rebuilt_cache_warns_in_one_line(cli, data_env, tmp_path, monkeypatch):
     monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path))
     args = ("search", "--benchmark", "nb201", "--strategy", "random", "--budget", "3000")
-    assert run(capsys, *args)[0] == 0  # builds the cache
+    assert cli.run(*args)[0] == 0  # builds the cache
     for cache in tmp_path.glob("*.npz"):
         cache.write_bytes(b"not an npz file")
-    code, _, err = run(capsys, *args)
+    code, _, err = cli.run(*args)
     assert code == 0
     assert err.count("\n") == 1 and err.startswith("warning: rebuilding the unreadable cache")
 
 
-def test_an_interrupted_search_prints_its_best_and_a_rerun_resumes(capsys, data_env, tmp_path):
+def test_an_interrupted_search_prints_its_best_and_a_rerun_resumes(
+    cli, data_env, tmp_path, stored_trials
+):
     db = tmp_path / "runs.db"
     # REA paying for every request does about 7,000 evaluations: far more than the 20 awaited.
     args = ["search", "--benchmark", "nb201", "--strategy", "rea", "--no-reuse", "--budget", "1e6"]
-    child = spawn(*args, "--storage", str(db), "--json", str(tmp_path / "stopped.json"))
-    wait_for(lambda: len(stored_trials(db)) >= 20, child)
-    child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=SAFETY_TIMEOUT)
+    child = cli.spawn(*args, "--storage", str(db), "--json", str(tmp_path / "stopped.json"))
+    cli.wait_for(lambda: len(stored_trials(db)) >= 20, child)
+    out, err = cli.interrupt(child, signal.SIGINT)
     assert child.returncode == 130
     assert err.count("\n") == 1 and err.startswith("interrupted: search stopped")
     assert f"rerun the same command to resume from {db}" in err
@@ -267,12 +257,10 @@ def test_an_interrupted_search_prints_its_best_and_a_rerun_resumes(capsys, data_
     kept = stored_trials(db)
     assert stopped["n_trials"] <= len(kept) <= stopped["n_trials"] + 1  # one may be stored unseen
 
-    code, _, err = run(
-        capsys, *args, "--storage", str(db), "--json", str(tmp_path / "resumed.json")
-    )
+    code, _, err = cli.run(*args, "--storage", str(db), "--json", str(tmp_path / "resumed.json"))
     assert code == 0, err
     assert stored_trials(db)[: len(kept)] == kept  # replayed, not evaluated again
-    code, _, err = run(capsys, *args, "--json", str(tmp_path / "whole.json"))
+    code, _, err = cli.run(*args, "--json", str(tmp_path / "whole.json"))
     assert code == 0, err
 
     def result(name: str) -> dict:  # all but the timings of the run

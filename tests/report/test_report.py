@@ -5,14 +5,12 @@ import base64
 import dataclasses
 import re
 import sqlite3
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from pmfnas.cli import main
 from pmfnas.errors import StorageError
 from pmfnas.report.figures import pareto_front
 from pmfnas.report.funnel import decisions, funnel
@@ -31,14 +29,6 @@ SPACE = NB201Space()
 PROXY, E12, E200 = Fidelity(proxies=("zen",)), Fidelity(epochs=12), Fidelity(epochs=200)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STUDY_FIGURES = {"anytime.png", "funnel.png", "pareto.png", "cell.png"}
-
-
-def run(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in argv])
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def _trial(number, arch, fidelity, reason, acc=None, info=None):
@@ -208,7 +198,7 @@ def test_storage_reads_a_study_without_its_config_and_never_writes(tmp_path):
         ("empty", "holds no studies"),
     ],
 )
-def test_report_errors_are_one_line_exit_2(capsys, tmp_path, make, message):
+def test_report_errors_are_one_line_exit_2(cli, tmp_path, make, message):
     path = tmp_path / "runs.db"
     if make == "sqlite":
         con = sqlite3.connect(path)
@@ -219,7 +209,7 @@ def test_report_errors_are_one_line_exit_2(capsys, tmp_path, make, message):
         path.write_text("this is not sqlite, " * 100)
     elif make == "empty":
         Storage(path).close()
-    code, _, err = run(capsys, "report", path, "--out", tmp_path / "out")
+    code, _, err = cli.run("report", path, "--out", tmp_path / "out")
     assert code == 2
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
@@ -239,10 +229,10 @@ def rea(bench, tmp_path_factory):
     return path, run_search(bench, strategy="rea", budget=20000, storage=path)
 
 
-def test_report_of_a_tabular_search(capsys, rea, data_dir, tmp_path):
+def test_report_of_a_tabular_search(cli, rea, data_dir, tmp_path):
     path, summary = rea
     out = tmp_path / "report"
-    code, stdout, _ = run(capsys, "report", path, "--out", out, "--data-dir", data_dir)
+    code, stdout, _ = cli.run("report", path, "--out", out, "--data-dir", data_dir)
     assert code == 0 and "report.html" in stdout
     html = check_report(out, STUDY_FIGURES, rows=summary["n_trials"])
     assert f"{summary['arch']} (index {summary['index']}" in html  # the returned one
@@ -259,7 +249,7 @@ def test_report_without_benchmark_data_says_test_accuracy_is_na(rea, tmp_path):
     assert "Test accuracy n/a" in html
 
 
-def test_reports_of_multi_fidelity_searches_and_predictions(capsys, bench, rea, data_dir, tmp_path):
+def test_reports_of_multi_fidelity_searches_and_predictions(cli, bench, rea, data_dir, tmp_path):
     path = tmp_path / "runs.db"
     sh = run_search(
         bench, strategy="sh", params={"rungs": "proxy:zen;epochs=12;epochs=200"}, storage=path
@@ -278,22 +268,22 @@ def test_reports_of_multi_fidelity_searches_and_predictions(capsys, bench, rea, 
         db.append(sid, dataclasses.replace(t, info=info), SPACE)
     db.close()
 
-    code, _, err = run(capsys, "report", path, "--out", tmp_path / "x")
+    code, _, err = cli.run("report", path, "--out", tmp_path / "x")
     assert code == 2 and "--study" in err
     assert "sh-cifar10-seed0, mfnas-cifar10-seed0, predicted" in err
-    code, _, err = run(capsys, "report", path, "--study", "nope", "--out", tmp_path / "x")
+    code, _, err = cli.run("report", path, "--study", "nope", "--out", tmp_path / "x")
     assert code == 2 and "no study 'nope'" in err
 
     for name, summary in (("sh-cifar10-seed0", sh), ("mfnas-cifar10-seed0", mfnas)):
         out = tmp_path / name
         args = ("report", path, "--study", name, "--out", out, "--data-dir", data_dir)
-        assert run(capsys, *args)[0] == 0
+        assert cli.run(*args)[0] == 0
         html = check_report(out, STUDY_FIGURES, rows=summary["n_trials"])
         assert f"{summary['arch']} (index {summary['index']}" in html
     assert "promoted onwards" in html
     out = tmp_path / "predicted"
     args = ("report", path, "--study", "predicted", "--out", out, "--data-dir", data_dir)
-    assert run(capsys, *args)[0] == 0
+    assert cli.run(*args)[0] == 0
     html = check_report(out, STUDY_FIGURES | {"predictions.png"}, rows=len(trials))
     # Rewriting into the same folder without predictions drops the stale figure.
     write_study_report(rea[0], out, source=data_dir / "nb201")
@@ -309,7 +299,7 @@ def test_report_of_a_pmf_search_shows_its_predictions(bench, data_dir, tmp_path)
     assert "regional search" in html and "promoted onwards" in html
 
 
-def test_report_of_a_real_training_search(capsys, tmp_path):
+def test_report_of_a_real_training_search(cli, tmp_path):
     path = tmp_path / "runs.db"
     recipe = training_recipe("digits", channels=4)
     training = training_evaluator("digits", recipe=recipe, budget_unit="flops")
@@ -321,18 +311,18 @@ def test_report_of_a_real_training_search(capsys, tmp_path):
         storage=path,
     )
     out = tmp_path / "report"
-    assert run(capsys, "report", path, "--out", out)[0] == 0  # the only study, by default
+    assert cli.run("report", path, "--out", out)[0] == 0  # the only study, by default
     html = check_report(out, STUDY_FIGURES, rows=summary["n_trials"])
     assert f"<dd>{summary['test_acc']:.2f}</dd>" in html
     assert "C=4, N=1), 10 classes, 8x8x1 inputs" in html
     assert "compute (FLOPs)" in html
 
 
-def test_bench_report_compares_the_strategies(capsys, data_dir, cache_dir, monkeypatch, tmp_path):
+def test_bench_report_compares_the_strategies(cli, data_dir, cache_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("PMFNAS_CACHE", str(cache_dir))
     out = tmp_path / "bench"
-    code, stdout, _ = run(
-        capsys, "bench", "--strategies", "rea,sh", "--seeds", "3-4", "--workers", "1",
+    code, stdout, _ = cli.run(
+        "bench", "--strategies", "rea,sh", "--seeds", "3-4", "--workers", "1",
         "-o", "sh.rungs=proxy:zen;epochs=12;epochs=200", "--data-dir", data_dir, "--report", out,
     )  # fmt: skip
     assert code == 0 and "report.html" in stdout

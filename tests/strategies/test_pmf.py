@@ -1,4 +1,5 @@
-"""PMF-NAS: its stages, allocation decisions, budget, determinism, resume and real data."""
+"""PMF-NAS: its stages, allocation decisions, resume and real data (its budget and determinism:
+test_contract.py)."""
 
 import numpy as np
 import pytest
@@ -205,9 +206,8 @@ def test_registered_with_its_fidelity_ladder_as_parameters(space):
         create_strategy("pmf", space).ask()
 
 
-def test_budget_is_never_exceeded_and_every_decision_has_a_reason(space, evaluator):
+def test_every_decision_has_a_reason(space, evaluator):
     strategy, result = _run(space, evaluator)
-    assert sum(t.cost for t in result.trials) <= BUDGET
     ladder = {Fidelity.parse(LOW), Fidelity(epochs=12), Fidelity(epochs=200)}
     assert {t.fidelity for t in result.trials} == ladder
     high = [t for t in result.trials if t.fidelity.epochs == 200]
@@ -219,14 +219,6 @@ def test_budget_is_never_exceeded_and_every_decision_has_a_reason(space, evaluat
     assert len(promotions) == len(high)
     # the search must earn its high-fidelity spending: a good cell, not a lucky one
     assert evaluator.test_accuracy(result.best.arch) > 93.5
-
-
-def test_the_same_seed_asks_the_same_things(space, evaluator):
-    a = _run(space, evaluator, seed=3)[1].trials
-    b = _run(space, evaluator, seed=3)[1].trials
-    c = _run(space, evaluator, seed=4)[1].trials
-    assert _keys(a) == _keys(b)
-    assert _keys(a) != _keys(c)
 
 
 def test_resume_mid_stage_equals_an_uninterrupted_run(space, evaluator, tmp_path):

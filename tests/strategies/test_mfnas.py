@@ -1,4 +1,5 @@
-"""MFNAS: operators, population rules, fitness, the final pick, budget accounting, determinism."""
+"""MFNAS: operators, population rules, fitness, the final pick, budget accounting (its
+determinism and replay: test_contract.py)."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,6 @@ import pytest
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import all_params_and_flops
-from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.mfnas import MFNAS
 from pmfnas.study import Study
@@ -112,23 +112,6 @@ def test_limits_keep_every_evaluated_architecture_feasible():
     assert all(params[SPACE.index(t.arch)] <= limit for t in result.trials)
     with pytest.raises(ConfigError, match="too tight"):
         Study(SPACE, ProxyToy(), mfnas(max_params=0.001), budget=10).run()
-
-
-def test_budget_is_never_exceeded_and_the_seed_fixes_the_run():
-    runs = [Study(SPACE, ProxyToy(), mfnas(seed=s), budget=30).run() for s in (4, 4, 5)]
-    assert all(r.spent <= 30 for r in runs)
-    assert [t.arch for t in runs[0].trials] == [t.arch for t in runs[1].trials]
-    assert [t.arch for t in runs[0].trials] != [t.arch for t in runs[2].trials]
-
-
-def test_resume_from_storage_equals_an_uninterrupted_run(tmp_path):
-    db = Storage(tmp_path / "runs.db")
-    Study(SPACE, ProxyToy(), mfnas(), budget=20, storage=db).run()
-    resumed = Study(SPACE, ProxyToy(), mfnas(), budget=60, storage=db).run()
-    fresh = Study(SPACE, ProxyToy(), mfnas(), budget=60).run()
-    assert [t.arch for t in resumed.trials] == [t.arch for t in fresh.trials]
-    assert resumed.best.arch == fresh.best.arch
-    db.close()
 
 
 def test_anytime_pick_uses_the_population_of_the_time():

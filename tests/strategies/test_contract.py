@@ -1,0 +1,115 @@
+"""The contract every registered strategy keeps, checked on each one by its registered name: a
+new strategy is held to it without writing a test (as Optuna's sampler tests do).
+
+The searches are short ones on the toy evaluator, which answers every fidelity (proxies and
+training schedules) without a data file and refuses to tell a test accuracy.
+"""
+
+import itertools
+import json
+
+import pytest
+
+from pmfnas.spaces import create_space
+from pmfnas.storage import Storage
+from pmfnas.strategies import STRATEGIES
+from pmfnas.study import CLOCK_TOLERANCE, INTERRUPTED, Study, StudyResult
+
+SPACE = create_space("nb201")
+
+BUDGET = 400.0
+"""Toy seconds: some 30 trainings of 12 epochs, or PMF's three stages, in well under a second."""
+
+FAST = {
+    "mfnas": {"population": 10, "sample_size": 3, "steps": 5},
+    "pmf": {"regions": 2, "members": 2, "batch": 4, "min_high": 2, "patience": 3, "refine": 0},
+}
+"""Smaller settings for the strategies whose defaults are sized for a whole benchmark; any other
+strategy searches with its defaults."""
+
+pytestmark = pytest.mark.parametrize("name", STRATEGIES.names())
+
+
+def _refuse_test_accuracy(arch):
+    raise AssertionError("a search asked for a test accuracy")
+
+
+@pytest.fixture
+def search(make_strategy, toy_evaluator):
+    """``search(name, seed=, budget=, storage=, progress=, test_seed=, params=)``: a study of the
+    strategy on the toy evaluator whose private test accuracies come from ``test_seed``, with
+    ``params`` (by default the strategy's ``FAST`` settings)."""
+
+    def run(name, seed=0, budget=BUDGET, storage=None, progress=None, test_seed=0, params=None):
+        evaluator = toy_evaluator(test_seed)
+        evaluator.test_accuracy = _refuse_test_accuracy  # a search never needs one
+        params = FAST.get(name, {}) if params is None else params
+        strategy = make_strategy(name, SPACE, evaluator, seed, **params)
+        return Study(SPACE, evaluator, strategy, budget, storage=storage, name=name).run(progress)
+
+    return run
+
+
+def asked(result: StudyResult) -> list[tuple]:
+    """What the strategy asked and was told, trial by trial (not when it ran, nor what the
+    evaluator kept private)."""
+    return [
+        (t.number, t.arch, t.fidelity, t.state, t.metrics, t.cost, t.clock, t.reason)
+        for t in result.trials
+    ]
+
+
+def interrupt_after(trials: int):
+    """A progress callback that stops the study as Ctrl-C does, once ``trials`` trials are told."""
+    told = itertools.count(1)
+
+    def progress(spent: float, limit: float) -> None:
+        if next(told) == trials:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def test_the_seed_fixes_the_search(name, search):
+    first = asked(search(name, seed=1))
+    assert len(first) > 1
+    assert asked(search(name, seed=1)) == first
+    assert asked(search(name, seed=2)) != first
+
+
+def test_a_search_resumed_after_an_interrupt_is_the_search_run_straight_through(
+    name, search, tmp_path
+):
+    whole = search(name)
+    stop = len(whole.trials) // 2
+    with Storage(tmp_path / "runs.db") as storage:
+        stopped = search(name, storage=storage, progress=interrupt_after(stop))
+        resumed = search(name, storage=storage)
+    assert stopped.stop_reason == INTERRUPTED and len(stopped.trials) == stop > 0
+    assert asked(resumed) == asked(whole)
+    assert resumed.best.number == whole.best.number
+
+
+@pytest.mark.parametrize("budget", [50.0, BUDGET])
+def test_the_budget_is_never_exceeded(name, search, budget):
+    result = search(name, budget=budget)
+    assert result.trials
+    assert result.spent <= budget + CLOCK_TOLERANCE
+    assert sum(t.cost for t in result.trials) <= budget + CLOCK_TOLERANCE
+
+
+def test_params_round_trip_through_the_registry(name, search, make_strategy, toy_evaluator):
+    params = make_strategy(name, SPACE, toy_evaluator(), 0, **FAST.get(name, {})).params()
+    assert json.loads(json.dumps(params)) == params  # a study stores them as JSON
+    assert make_strategy(name, SPACE, toy_evaluator(), 0, **params).params() == params
+    assert asked(search(name, params=params)) == asked(search(name))
+
+
+def test_the_search_never_sees_test_accuracies(name, search):
+    one, other = search(name, test_seed=1), search(name, test_seed=2)
+    hidden = [t.info.get("test_acc") for t in one.trials]
+    assert hidden != [t.info.get("test_acc") for t in other.trials]  # the searches differ there
+    assert asked(one) == asked(other)  # and only there
+    told = [t.metrics for t in one.trials]
+    assert not any("test" in key for metrics in told for key in metrics)
+    assert not set(hidden) & {value for metrics in told for value in metrics.values()}
