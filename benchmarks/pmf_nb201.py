@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from pmfnas.evaluators.tabular import SIGNAL12, TabularEvaluator
+from pmfnas.evaluators.tabular import NB201_LADDER, SIGNAL12, TabularEvaluator
 from pmfnas.predictors import (
     KINDS,
     FeatureRows,
@@ -34,7 +34,6 @@ from pmfnas.predictors import (
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.pmf.exploration import low_scores, space_encoding
-from pmfnas.strategies.pmf.strategy import DEFAULT_LOW
 from pmfnas.study import Study
 from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
@@ -52,7 +51,7 @@ def predictor_quality(bench: NB201Benchmark, dataset: str, repeats: int) -> dict
     space = NB201Space()
     encoding = space_encoding(space)
     proxies = shipped_proxies()
-    names = Fidelity.parse(DEFAULT_LOW).proxies
+    names = NB201_LADDER.low.proxies  # PMF's low fidelity
     scored = np.ones(space.size, dtype=bool)
     low = low_scores({n: proxies[n][0] for n in names}, scored)
     features = np.hstack([encoding, low[:, None]])
@@ -97,7 +96,7 @@ def overhead(bench: NB201Benchmark, dataset: str, seeds: int) -> dict:
     for name in OVERHEAD_STRATEGIES:
         own, total = [], []
         for seed in range(seeds):
-            strategy = create_strategy(name, space, seed=seed)
+            strategy = create_strategy(name, space, seed=seed, ladder=evaluator.ladder)
             result = Study(space, evaluator, strategy, NATS_BUDGETS[dataset]).run()
             own.append(result.strategy_seconds)
             total.append(result.wall_seconds)
@@ -119,7 +118,8 @@ def main() -> None:
     bench = NB201Benchmark.load()
     result = {
         "protocol": (
-            f"{TRAIN} random archs (12-epoch validation signal and cost, proxies {DEFAULT_LOW}, "
+            f"{TRAIN} random archs (12-epoch validation signal and cost, "
+            f"proxies {NB201_LADDER.low}, "
             f"one-hot encoding) -> 200-epoch validation accuracy; ranked: {TEST} unseen random archs; "
             "repeats differ in the sample and the ensemble's seed"
         ),

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the benchmark data lives, and the official NB201 cost records in it."""
+"""Shared fixtures: where the benchmark data lives, the official NB201 cost records in it, and
+the fidelity ladder strategies are built on in tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import NamedTuple
 
 import pytest
 
+from pmfnas.evaluators.base import Ladder
+from pmfnas.evaluators.tabular import NB201_LADDER
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
@@ -24,6 +27,13 @@ def one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def ladder() -> Ladder:
+    """The fidelities a strategy built without an evaluator takes (``create_strategy(...,
+    ladder=ladder)``): NB201's, which the toy evaluator offers too."""
+    return NB201_LADDER
 
 
 @pytest.fixture(scope="session")

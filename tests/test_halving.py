@@ -15,8 +15,9 @@ LADDER = "epochs=1;epochs=3;epochs=9"
 
 
 def run(name, budget, **params):
-    strategy = create_strategy(name, SPACE, seed=params.pop("seed", 0), **params)
-    return Study(SPACE, ToyEvaluator(), strategy, budget, reuse=False).run()
+    toy = ToyEvaluator()
+    strategy = create_strategy(name, SPACE, seed=params.pop("seed", 0), ladder=toy.ladder, **params)
+    return Study(SPACE, toy, strategy, budget, reuse=False).run()
 
 
 def per_rung(trials, bracket):
@@ -88,6 +89,6 @@ def test_bad_ladders(ladder):
         parse_ladder(ladder)
 
 
-def test_bad_eta():
-    with pytest.raises(ConfigError):
-        create_strategy("hyperband", SPACE, eta=1)
+def test_bad_eta(ladder):
+    with pytest.raises(ConfigError, match="eta must be > 1"):
+        create_strategy("hyperband", SPACE, eta=1, ladder=ladder)

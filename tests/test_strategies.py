@@ -23,16 +23,16 @@ def test_registry_lists_baselines_and_rejects_unknown():
         create_strategy("rea", NB201Space(), population=5, sample_size=6)
 
 
-def test_random_search_never_repeats():
+def test_random_search_never_repeats(ladder):
     space = NB201Space()
-    strategy = create_strategy("random", space, seed=0)
+    strategy = create_strategy("random", space, seed=0, ladder=ladder)
     archs = [strategy.ask().arch for _ in range(3000)]
     assert len(set(archs)) == 3000
 
 
-def test_rea_starts_random_then_mutates_the_tournament_winner():
+def test_rea_starts_random_then_mutates_the_tournament_winner(ladder):
     space = NB201Space()
-    rea = create_strategy("rea", space, seed=0, population=3, sample_size=3)
+    rea = create_strategy("rea", space, seed=0, population=3, sample_size=3, ladder=ladder)
     parents = [rea.ask() for _ in range(3)]
     assert all(r.reason == "initial population" for r in parents)
     for n, (req, acc) in enumerate(zip(parents, (80.0, 90.0, 70.0), strict=True)):
@@ -43,9 +43,9 @@ def test_rea_starts_random_then_mutates_the_tournament_winner():
     assert sum(a != b for a, b in zip(child.arch, best, strict=True)) == 1
 
 
-def test_rea_ages_out_the_oldest():
+def test_rea_ages_out_the_oldest(ladder):
     space = NB201Space()
-    rea = create_strategy("rea", space, seed=0, population=2, sample_size=2)
+    rea = create_strategy("rea", space, seed=0, population=2, sample_size=2, ladder=ladder)
     cells = [(0,) * 6, (1,) * 6, (2,) * 6]
     for n, cell in enumerate(cells):
         rea.ask()
@@ -54,13 +54,13 @@ def test_rea_ages_out_the_oldest():
     assert rea.ask().reason == "mutation of trial 2"
 
 
-def test_rea_beats_random_on_the_toy_problem():
+def test_rea_beats_random_on_the_toy_problem(ladder):
     space = NB201Space()
 
     def mean_best(name):
         scores = []
         for seed in range(10):
-            strategy = create_strategy(name, space, seed=seed)
+            strategy = create_strategy(name, space, seed=seed, ladder=ladder)
             result = Study(space, ToyEvaluator(), strategy, 12.0 * 150).run()
             scores.append(result.best.val_acc)
         return np.mean(scores)

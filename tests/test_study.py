@@ -13,9 +13,11 @@ from pmfnas.types import Fidelity, Request, Result, TrialState
 
 
 def _study(budget=300.0, seed=0, storage=None, name="s", evaluator=None, **kw):
-    space = NB201Space()
-    strategy = create_strategy("rea", space, seed=seed, population=5, sample_size=3, **kw)
-    return Study(space, evaluator or ToyEvaluator(), strategy, budget, storage=storage, name=name)
+    space, evaluator = NB201Space(), evaluator or ToyEvaluator()
+    strategy = create_strategy(
+        "rea", space, seed=seed, population=5, sample_size=3, ladder=evaluator.ladder, **kw
+    )
+    return Study(space, evaluator, strategy, budget, storage=storage, name=name)
 
 
 def test_budget_is_never_exceeded():
@@ -268,7 +270,8 @@ def test_an_evaluation_cut_at_the_budget_is_stored_stopped_and_rerun_on_resume(t
 
 def test_a_request_the_budget_cannot_pay_for_says_so():
     space = NB201Space()
-    result = Study(space, ToyEvaluator(), create_strategy("random", space), 30.0).run()
+    toy = ToyEvaluator()
+    result = Study(space, toy, create_strategy("random", space, ladder=toy.ladder), 30.0).run()
     assert len(result.trials) == 2  # 12 s each
     assert result.stop_reason.startswith("the remaining 6.0 s cannot pay for epochs=12 of |")
 
@@ -289,8 +292,9 @@ def test_a_budget_planning_strategy_replays_a_smaller_budget_as_it_ran(tmp_path)
     space, path = NB201Space(), tmp_path / "runs.db"
 
     def pmf(budget):
-        strategy = create_strategy("pmf", space, seed=0, low="none", medium="epochs=12")
-        return Study(space, ToyEvaluator(), strategy, budget, storage=Storage(path)).run()
+        toy = ToyEvaluator()
+        strategy = create_strategy("pmf", space, seed=0, low="none", ladder=toy.ladder)
+        return Study(space, toy, strategy, budget, storage=Storage(path)).run()
 
     whole = pmf(800.0)
     cut = pmf(400.0)

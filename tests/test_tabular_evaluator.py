@@ -50,9 +50,10 @@ def test_protocol_is_part_of_the_stored_settings(bench, tmp_path):
     assert default.describe() == {**peers.describe(), "protocol": "default"}
     db = Storage(tmp_path / "runs.db")
     try:
-        Study(SPACE, default, create_strategy("random", SPACE), 500, storage=db, name="s").run()
+        random = create_strategy("random", SPACE, ladder=default.ladder)
+        Study(SPACE, default, random, 500, storage=db, name="s").run()
         with pytest.raises(StorageError, match="another configuration"):
-            Study(SPACE, peers, create_strategy("random", SPACE), 500, storage=db, name="s").run()
+            Study(SPACE, peers, random, 500, storage=db, name="s").run()
     finally:
         db.close()
     with pytest.raises(ConfigError, match=r"unknown protocol 'test'.*default, peers"):

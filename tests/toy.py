@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pmfnas.evaluators.tabular import NB201_LADDER
 from pmfnas.types import Arch, Fidelity, Result, Trial
 
 
 class ToyEvaluator:
-    """Accuracy grows with the number of 3×3 convolutions; 200 epochs adds 5 points; 1 s per epoch."""
+    """Accuracy grows with the number of 3×3 convolutions; 200 epochs adds 5 points; 1 s per epoch.
+
+    It offers NB201's ladder; a proxy scores the accuracy, at 0.5 s.
+    """
 
     budget_unit = "simulated"
+    ladder = NB201_LADDER
 
     def __init__(self) -> None:
         self.calls = 0
@@ -24,7 +29,8 @@ class ToyEvaluator:
         acc = 50.0 + 5.0 * sum(op == 3 for op in arch) + 0.1 * sum(arch)
         if fidelity.epochs >= 200:
             acc += 5.0
-        return Result(metrics={"val_acc": acc}, cost=self.expected_cost(arch, fidelity))
+        metrics = dict.fromkeys(fidelity.proxies, acc) if fidelity.is_proxy else {"val_acc": acc}
+        return Result(metrics=metrics, cost=self.expected_cost(arch, fidelity))
 
     def observe(self, trial: Trial) -> None:
         pass

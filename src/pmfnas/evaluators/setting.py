@@ -36,7 +36,7 @@ from pmfnas.training import TrainingRecipe
 from pmfnas.types import Fidelity
 
 MEDIUM_EPOCHS = 4
-"""Epochs of the real-training medium rung (``pmfnas.runs.profiles.TRAINING_LADDER``)."""
+"""Epochs of the real-training medium rung (``pmfnas.evaluators.training.TRAINING_LADDER``)."""
 TRAININGS = 40
 """Medium trainings a budget should pay for: PMF spends about half its budget on them."""
 ENOUGH_IMAGES = 5_000
