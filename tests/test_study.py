@@ -72,6 +72,27 @@ def test_resume_replays_without_evaluating(tmp_path):
     assert len(Storage(path).trials(1, NB201Space())) == len(fresh.trials)
 
 
+def test_what_the_strategy_says_of_a_request_is_kept_in_the_trials_info(tmp_path):
+    """``Request.info`` joins what the evaluator measured out of the strategy's sight; both are
+    stored, and a resumed study replays them as they were."""
+
+    class Measuring(ToyEvaluator):
+        def evaluate(self, arch, fidelity, limit=None):
+            result = super().evaluate(arch, fidelity, limit)
+            return replace(result, private={"test_acc": self.test_accuracy(arch)})
+
+    path = tmp_path / "runs.db"
+    first = _study(budget=150.0, storage=Storage(path), evaluator=Measuring()).run()
+    assert [t.info["origin"] for t in first.trials] == ["sampled"] * 5 + ["mutation"] * 7
+    assert all("test_acc" in t.info for t in first.trials)
+    assert all(t.info["parents"] == [int(t.reason.split()[-1])] for t in first.trials[5:])
+    resumed = _study(budget=300.0, storage=Storage(path), evaluator=Measuring()).run()
+    assert [t.info for t in resumed.trials[: len(first.trials)]] == [t.info for t in first.trials]
+    assert [t.info for t in Storage(path).trials(1, NB201Space())] == [
+        t.info for t in resumed.trials
+    ]
+
+
 def test_interrupted_study_resumes_to_the_same_result(tmp_path):
     path = tmp_path / "runs.db"
 

@@ -35,7 +35,6 @@ from torch import nn
 from pmfnas.data import ImageDataset, take_fraction
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit, Ladder
-from pmfnas.evaluators.setting import MEDIUM_EPOCHS
 from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops
 from pmfnas.outputs import writable_folder
 from pmfnas.spaces import SearchSpace, create_space
@@ -51,7 +50,7 @@ EVALUATION_SEED = 0
 """Which images a capped validation or test part keeps, whatever the search seed."""
 
 TRAINING_LADDER = Ladder(
-    medium=Fidelity(epochs=MEDIUM_EPOCHS),
+    medium=Fidelity(epochs=4),
     high=Fidelity(epochs=12),
     single=Fidelity(epochs=12),
     default_budget=180.0,

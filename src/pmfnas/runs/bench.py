@@ -137,8 +137,9 @@ def run_bench(
 ) -> BenchResult:
     """Run every strategy × seed on ``dataset`` and collect the runs in (strategy, seed) order.
 
-    ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget`` defaults to the evaluator's, the NATS budget of the dataset; ``params`` maps a strategy to its
-    settings; ``workers`` (default: one per CPU, at most one per run) are spawned processes, each
+    ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget``
+    defaults to the evaluator's, the NATS budget of the dataset; ``params`` maps a strategy to its
+    settings (over the evaluator's ladder); ``workers`` (default: one per CPU, at most one per run) are spawned processes, each
     writing its own runs to ``storage`` through its own connection (each run is a separate study;
     :mod:`pmfnas.storage` serialises the writes and waits out locks). ``progress(done, total)``
     counts finished runs.

@@ -48,15 +48,15 @@ class Promotion:
     @property
     def info(self) -> dict[str, Any]:
         """The promotion as data (stored in the trial's info, read by reports)."""
-        return {
+        info: dict[str, Any] = {
             "origin": "promoted",
             "trigger": self.trigger,
             "predicted": self.mean,
             "predicted_std": self.std,
             "predicted_by": "promotion predictor",
             "chance": self.chance,
-            "decisions": self.decisions(),
         }
+        return info | ({"decisions": self.decisions()} if self.dropped else {})
 
 
 def cost_ratio(pairs: list[tuple[float, float]], prior: float) -> float:

@@ -309,9 +309,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
             notes, search.notes = search.notes, []
             self.decisions.extend(notes)
             reason = "; ".join([pick.reason, *notes])
-            return Request(
-                self.space.arch(pick.cell), self.medium, reason, pick.info | {"decisions": notes}
-            )
+            info = pick.info | ({"decisions": notes} if notes else {})
+            return Request(self.space.arch(pick.cell), self.medium, reason, info)
         return None
 
     def _medium_cost(self) -> float:
