@@ -12,12 +12,13 @@ from pmfnas.errors import ConfigError, DataError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.evaluators.proxies import ProxyScore, compute_proxies, proxy_flops
 from pmfnas.evaluators.proxy_table import ScoreFn, Scores
+from pmfnas.evaluators.tabular import NB201_LADDER
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
 
-PROXY_LADDER = Ladder(low=Fidelity(proxies=("meco", "synflow")))
-"""The proxy rung of a real-data search: the pair PMF ranks NB201 by (see
-:data:`~pmfnas.evaluators.tabular.NB201_LADDER`); real training adds the rest."""
+PROXY_LADDER = Ladder(low=NB201_LADDER.low)
+"""The proxy rung of a real-data search: the pair chosen on the NB201 table; real training adds
+the rest."""
 
 
 class ProxyEvaluator:

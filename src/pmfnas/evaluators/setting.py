@@ -150,7 +150,6 @@ def seconds_per_flop(
 ) -> float:
     """Seconds per training FLOP of the median cell at ``recipe``'s setting, from a few timed
     training steps on a small sample of ``data`` (the probe of the training evaluator)."""
-
     sample = data
     for part, keep in (("train", (PROBE_STEPS + 1) * recipe.batch_size), ("valid", 1), ("test", 1)):
         count = len(sample.part(part)[1])
