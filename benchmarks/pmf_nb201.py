@@ -31,10 +31,8 @@ from pmfnas.predictors import (
     high_fidelity_predictor,
     medium_features,
 )
-from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.strategies import create_strategy
+from pmfnas.runs.spec import SearchSpec, open_study
 from pmfnas.strategies.pmf.exploration import low_scores, space_encoding
-from pmfnas.study import Study
 from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Fidelity, Trial, TrialState
@@ -48,7 +46,7 @@ def medium_trial(arch: tuple[int, ...], acc: float, cost: float) -> Trial:
 
 
 def predictor_quality(bench: NB201Benchmark, dataset: str, repeats: int) -> dict:
-    space = NB201Space()
+    space = bench.space
     encoding = space_encoding(space)
     proxies = shipped_proxies()
     names = NB201_LADDER.low.proxies  # PMF's low fidelity
@@ -89,15 +87,16 @@ OVERHEAD_STRATEGIES = ("pmf", "mfnas", "rea", "random")
 
 
 def overhead(bench: NB201Benchmark, dataset: str, seeds: int) -> dict:
-    space = NB201Space()
+    space = bench.space
     space_encoding(space)  # made once per process: not a cost of any one search
     evaluator = TabularEvaluator(bench, dataset, proxies=shipped_proxies())
     shares = {}
     for name in OVERHEAD_STRATEGIES:
         own, total = [], []
         for seed in range(seeds):
-            strategy = create_strategy(name, space, seed=seed, ladder=evaluator.ladder)
-            result = Study(space, evaluator, strategy, NATS_BUDGETS[dataset]).run()
+            spec = SearchSpec(evaluator, name, NATS_BUDGETS[dataset], seed=seed, space=space)
+            with open_study(spec) as study:
+                result = study.run()
             own.append(result.strategy_seconds)
             total.append(result.wall_seconds)
         shares[name] = {

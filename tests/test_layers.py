@@ -2,6 +2,9 @@
 no cycle between modules (docs/architecture.md draws the layers)."""
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pmfnas
@@ -89,3 +92,20 @@ def test_the_import_graph_has_no_cycle():
     for node in sorted(graph):
         if node not in state:
             visit(node)
+
+
+def test_a_tabular_search_from_the_cli_never_imports_torch(bench, tmp_path):
+    """The tabular path stays light: no torch is loaded to search a table (2 s, not 10)."""
+    script = (
+        "import sys\n"
+        "from pmfnas.cli import main\n"
+        "try:\n"
+        "    main(['search', '--benchmark', 'nb201', '--strategy', 'rea', '--budget', '2000',\n"
+        f"          '--data-dir', {str(bench.source.parent)!r}, '--json', {str(tmp_path / 's.json')!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["strategy"] == "rea"

@@ -90,14 +90,15 @@ class ProxyTable:
         return [name for (name,) in rows]
 
     def _check_settings(self) -> None:
+        """Record the settings if the file has none yet, then refuse other ones. Insert-then-read,
+        not read-then-insert: two processes creating the same file at once both succeed."""
         text = json.dumps(self.settings, sort_keys=True)
-        row = self._db.execute("SELECT value FROM settings WHERE key = 'settings'").fetchone()
-        if row is None:
-            with self._db:
-                self._db.execute("INSERT INTO settings VALUES ('settings', ?)", (text,))
-        elif json.loads(row[0]) != json.loads(text):
+        with self._db:
+            self._db.execute("INSERT OR IGNORE INTO settings VALUES ('settings', ?)", (text,))
+        (stored,) = self._db.execute("SELECT value FROM settings WHERE key = 'settings'").fetchone()
+        if json.loads(stored) != json.loads(text):
             raise StorageError(
-                f"{self.path} holds proxy scores made with other settings ({row[0]}); "
+                f"{self.path} holds proxy scores made with other settings ({stored}); "
                 "use another file for these settings"
             )
 

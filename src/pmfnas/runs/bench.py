@@ -28,6 +28,7 @@ import numpy as np
 from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, RunRecord
+from pmfnas.runs.search import default_budget
 from pmfnas.runs.spec import SearchSpec, open_study, study_name
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
@@ -139,15 +140,15 @@ def run_bench(
 
     ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget``
     defaults to the evaluator's, the NATS budget of the dataset; ``params`` maps a strategy to its
-    settings (over the evaluator's ladder); ``workers`` (default: one per CPU, at most one per run) are spawned processes, each
-    writing its own runs to ``storage`` through its own connection (each run is a separate study;
-    :mod:`pmfnas.storage` serialises the writes and waits out locks). ``progress(done, total)``
-    counts finished runs.
+    settings (over the evaluator's ladder); ``workers`` (default: one per CPU, at most one per
+    run) are spawned processes, each writing its own runs to ``storage`` through its own
+    connection (each run is a separate study; :mod:`pmfnas.storage` serialises the writes and
+    waits out locks). ``progress(done, total)`` counts finished runs.
     """
     space = bench.space
     evaluator = TabularEvaluator(bench, dataset, protocol=protocol)  # bad names fail here
     if budget is None:
-        budget = evaluator.ladder.default_budget  # the dataset's NATS budget
+        budget = default_budget(evaluator)
     if not budget > 0:
         raise BudgetError(f"the budget must be positive, got {budget:g}")
     if not strategies or len(set(strategies)) != len(strategies):

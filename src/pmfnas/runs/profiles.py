@@ -174,7 +174,7 @@ def describe_setting(training: TrainingEvaluator) -> str:
     sizes = {part: len(data.part(part)[1]) for part in ("train", "valid", "test")}
     side = data.image_size[0]
     return (
-        f"setting: {training.space.name} networks C={recipe.channels}, N={recipe.cells_per_stage}, batch "
+        f"setting: {training.space.name.upper()} networks C={recipe.channels}, N={recipe.cells_per_stage}, batch "
         f"{recipe.batch_size}, on {sizes['train']:,} of {len(training.data.train_y):,} training "
         f"images at {side}x{side} px; {sizes['valid']:,} validation, {sizes['test']:,} test "
         f"images; {training.threads} thread(s) on {training.run.device}"
