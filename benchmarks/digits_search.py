@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from pmfnas.cli.options import parse_seeds, parse_strategy_options
+from pmfnas.evaluators.base import Ladder
 from pmfnas.runs.profiles import real_data_evaluator, training_evaluator, training_params
 from pmfnas.runs.search import run_training_search
 from pmfnas.spaces.nb201 import NB201Space
@@ -53,10 +54,12 @@ def earlier_runs(
     return [r for r in report["runs"] if r.get("params") == params.get(r["strategy"])]
 
 
-def effective_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
-    """What the strategy runs with, as a run's summary stores it: its own defaults under
-    :func:`~pmfnas.runs.profiles.training_params`."""
-    made = create_strategy(strategy, NB201Space(), **training_params(strategy, params))
+def effective_params(strategy: str, params: dict[str, Any], ladder: Ladder) -> dict[str, Any]:
+    """What the strategy runs with, as a run's summary stores it: its own defaults and the
+    evaluator's ``ladder`` under :func:`~pmfnas.runs.profiles.training_params`."""
+    made = create_strategy(
+        strategy, NB201Space(), ladder=ladder, **training_params(strategy, params)
+    )
     return json.loads(json.dumps(made.params()))
 
 
@@ -149,7 +152,8 @@ def main() -> None:
         "options": args.option,
     }
 
-    current = {s: effective_params(s, params[s]) for s in strategies}
+    ladder = real_data_evaluator(training_evaluator(args.data)).ladder
+    current = {s: effective_params(s, params[s], ladder) for s in strategies}
     runs = earlier_runs(args.out, conditions, current)
     done = {(r["strategy"], r["seed"]) for r in runs}
     todo = [

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from pmfnas.evaluators.tabular import SIGNAL12, TabularEvaluator
+from pmfnas.evaluators.tabular import NB201_LADDER, SIGNAL12, TabularEvaluator
 from pmfnas.predictors import (
     KINDS,
     FeatureRows,
@@ -33,7 +33,6 @@ from pmfnas.predictors import (
 )
 from pmfnas.runs.spec import SearchSpec, open_study
 from pmfnas.strategies.pmf.exploration import low_scores, space_encoding
-from pmfnas.strategies.pmf.strategy import DEFAULT_LOW
 from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Fidelity, Trial, TrialState
@@ -50,7 +49,7 @@ def predictor_quality(bench: NB201Benchmark, dataset: str, repeats: int) -> dict
     space = bench.space
     encoding = space_encoding(space)
     proxies = shipped_proxies()
-    names = Fidelity.parse(DEFAULT_LOW).proxies
+    names = NB201_LADDER.low.proxies  # PMF's low fidelity
     scored = np.ones(space.size, dtype=bool)
     low = low_scores({n: proxies[n][0] for n in names}, scored)
     features = np.hstack([encoding, low[:, None]])
@@ -118,7 +117,8 @@ def main() -> None:
     bench = NB201Benchmark.load()
     result = {
         "protocol": (
-            f"{TRAIN} random archs (12-epoch validation signal and cost, proxies {DEFAULT_LOW}, "
+            f"{TRAIN} random archs (12-epoch validation signal and cost, "
+            f"proxies {NB201_LADDER.low}, "
             f"one-hot encoding) -> 200-epoch validation accuracy; ranked: {TEST} unseen random archs; "
             "repeats differ in the sample and the ensemble's seed"
         ),

@@ -1,5 +1,6 @@
-"""Shared fixtures: where the benchmark data lives and the official NB201 records in it, a toy
-evaluator, and the ``pmfnas`` command run in-process or as a child process.
+"""Shared fixtures: where the benchmark data lives and the official NB201 records in it, the
+fidelity ladder strategies are built on in tests, a toy evaluator, and the ``pmfnas`` command run
+in-process or as a child process.
 
 The tests mirror the package's folders. A plain ``pytest`` runs them in its default import mode:
 fixtures need no import (pytest finds them here for every test below ``tests/``), and no
@@ -23,6 +24,8 @@ import numpy as np
 import pytest
 
 from pmfnas.cli import main
+from pmfnas.evaluators.base import Ladder
+from pmfnas.evaluators.tabular import NB201_LADDER
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
@@ -39,6 +42,13 @@ def one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def ladder() -> Ladder:
+    """The fidelities a strategy built without an evaluator takes (``create_strategy(...,
+    ladder=ladder)``): NB201's, which the toy evaluator offers too."""
+    return NB201_LADDER
 
 
 @pytest.fixture(scope="session")
@@ -157,12 +167,14 @@ class ToyEvaluator:
     """A tiny deterministic evaluator for the loop and the strategies, with no data file.
 
     Accuracy grows with the number of 3×3 convolutions; 200 epochs add 5 points; an epoch costs
-    1 s. A proxy scores the accuracy, at 0.5 s. Like a real training, each result carries a test accuracy in its private part,
-    never shown to a strategy: noise drawn from ``test_seed``, so that two searches whose toys
-    differ in that seed alone ask the same things unless the strategy peeks.
+    1 s. It offers NB201's ladder; a proxy scores the accuracy, at 0.5 s. Like a real training,
+    each result carries a test accuracy in its private part, never shown to a strategy: noise
+    drawn from ``test_seed``, so that two searches whose toys differ in that seed alone ask the
+    same things unless the strategy peeks.
     """
 
     budget_unit = "simulated"
+    ladder = NB201_LADDER
 
     def __init__(self, test_seed: int = 0) -> None:
         self.calls = 0

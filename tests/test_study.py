@@ -16,8 +16,10 @@ def rea_study(toy_evaluator):
 
     def build(budget=300.0, seed=0, storage=None, name="s", evaluator=None, **kw):
         space = NB201Space()
-        strategy = create_strategy("rea", space, seed=seed, population=5, sample_size=3, **kw)
         evaluator = evaluator or toy_evaluator()
+        strategy = create_strategy(
+            "rea", space, seed=seed, population=5, sample_size=3, ladder=evaluator.ladder, **kw
+        )
         return Study(space, evaluator, strategy, budget, storage=storage, name=name)
 
     return build
@@ -73,6 +75,22 @@ def test_resume_replays_without_evaluating(tmp_path, rea_study, toy_evaluator):
     live = [t for t in resumed.trials if t.state is TrialState.COMPLETE][len(first.trials) :]
     assert evaluator.calls == len(live)  # only the new part was evaluated
     assert len(Storage(path).trials(1, NB201Space())) == len(fresh.trials)
+
+
+def test_what_the_strategy_says_of_a_request_is_kept_in_the_trials_info(tmp_path, rea_study):
+    """``Request.info`` joins what the evaluator measured out of the strategy's sight; both are
+    stored, and a resumed study replays them as they were."""
+
+    path = tmp_path / "runs.db"
+    first = rea_study(budget=150.0, storage=Storage(path)).run()
+    assert [t.info["origin"] for t in first.trials] == ["sampled"] * 5 + ["mutation"] * 7
+    assert all("test_acc" in t.info for t in first.trials)
+    assert all(t.info["parents"] == [int(t.reason.split()[-1])] for t in first.trials[5:])
+    resumed = rea_study(budget=300.0, storage=Storage(path)).run()
+    assert [t.info for t in resumed.trials[: len(first.trials)]] == [t.info for t in first.trials]
+    assert [t.info for t in Storage(path).trials(1, NB201Space())] == [
+        t.info for t in resumed.trials
+    ]
 
 
 def test_interrupted_study_resumes_to_the_same_result(tmp_path, rea_study, toy_evaluator):
@@ -284,7 +302,8 @@ def test_an_evaluation_cut_at_the_budget_is_stored_stopped_and_rerun_on_resume(
 
 def test_a_request_the_budget_cannot_pay_for_says_so(toy_evaluator):
     space = NB201Space()
-    result = Study(space, toy_evaluator(), create_strategy("random", space), 30.0).run()
+    toy = toy_evaluator()
+    result = Study(space, toy, create_strategy("random", space, ladder=toy.ladder), 30.0).run()
     assert len(result.trials) == 2  # 12 s each
     assert result.stop_reason.startswith("the remaining 6.0 s cannot pay for epochs=12 of |")
 
@@ -305,8 +324,9 @@ def test_a_budget_planning_strategy_replays_a_smaller_budget_as_it_ran(tmp_path,
     space, path = NB201Space(), tmp_path / "runs.db"
 
     def pmf(budget):
-        strategy = create_strategy("pmf", space, seed=0, low="none", medium="epochs=12")
-        return Study(space, toy_evaluator(), strategy, budget, storage=Storage(path)).run()
+        toy = toy_evaluator()
+        strategy = create_strategy("pmf", space, seed=0, low="none", ladder=toy.ladder)
+        return Study(space, toy, strategy, budget, storage=Storage(path)).run()
 
     whole = pmf(800.0)
     cut = pmf(400.0)

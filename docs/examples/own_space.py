@@ -18,6 +18,7 @@ from torch import nn
 
 from pmfnas.data import ImageDataset, load_dataset
 from pmfnas.errors import ArchitectureError, ConfigError
+from pmfnas.evaluators.base import Ladder
 from pmfnas.evaluators.training import TrainingEvaluator
 from pmfnas.report.study_report import write_study_report
 from pmfnas.runs.spec import SearchSpec, open_study
@@ -190,6 +191,7 @@ class OwnTraining:
     """
 
     budget_unit = "flops"
+    ladder = Ladder(single=Fidelity(epochs=2))  # the fidelity a single-fidelity search trains at
 
     def __init__(self, space: ChainSpace, seed: int = 0) -> None:
         self.space = space

@@ -1,6 +1,7 @@
 """pmfnas: progressive multi-fidelity neural architecture search under a resource budget."""
 
 from pmfnas.errors import PmfnasError
+from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import STRATEGIES, BaseStrategy, create_strategy
@@ -14,6 +15,7 @@ __all__ = [
     "BaseStrategy",
     "Budget",
     "Fidelity",
+    "Ladder",
     "NB201Space",
     "PmfnasError",
     "Request",

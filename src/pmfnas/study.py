@@ -12,6 +12,10 @@ seconds, FLOPs), or under a wall-clock budget by the time the search has run, it
 included, so that ``--budget 2m`` means two minutes. An evaluation gets the budget left as its
 limit; one stopped there (a training cut at a batch boundary) is stored as ``stopped``, never
 shown to the strategy and never returned, and a resume runs it again.
+
+A trial's info holds what the strategy said about its request (``Request.info``: why, what it
+predicted) and what the evaluator measured but the strategy must not see (test accuracy); a
+replayed trial keeps the info it was stored with.
 """
 
 from __future__ import annotations
@@ -233,7 +237,7 @@ class Study:
             reason=request.reason,
             started=now,
             finished=now,
-            info={"reused_trial": earlier.number},
+            info={**request.info, "reused_trial": earlier.number},
         )
 
     def _evaluated(self, number: int, request: Request, limit: float, spending: _Spending) -> Trial:
@@ -252,7 +256,7 @@ class Study:
             reason=request.reason,
             started=started,
             finished=time.time(),
-            info=dict(result.private),
+            info={**request.info, **result.private},
         )
 
 

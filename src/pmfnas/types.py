@@ -203,11 +203,28 @@ class Result:
 
 @dataclass(frozen=True)
 class Request:
-    """A strategy's wish: evaluate ``arch`` at ``fidelity``. ``reason`` is stored with the trial."""
+    """A strategy's wish: evaluate ``arch`` at ``fidelity``.
+
+    ``reason`` (text for people) and ``info`` (data for reports) are stored with the trial: the
+    study merges ``info`` into the trial's info. Keys a report reads (see
+    :mod:`pmfnas.report.reasons`): ``origin``, why the architecture is evaluated, one of
+    :data:`ORIGINS`; ``decisions``, a list of decisions taken with the request (PMF: a region
+    stopped); ``predicted``, ``predicted_std`` and ``predicted_by``, what a model expected of its
+    validation accuracy. A strategy may add keys of its own (ranks, parents, regions); values
+    must be JSON (plain ``float``, never a NumPy scalar) and are never read back by a strategy,
+    so a replay is exact whatever they hold.
+    """
 
     arch: Arch
     fidelity: Fidelity
     reason: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+ORIGINS = ("sampled", "mutation", "crossover", "promoted", "regional search", "refinement")
+"""Why a strategy asks for an architecture (``Request.info["origin"]``): drawn at random,
+changed from or crossed between evaluated ones, promoted to a higher fidelity, picked in PMF's
+regional search or in its refinement around a new best."""
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,10 @@ def test_protocol_is_part_of_the_stored_settings(bench, tmp_path):
     assert default.describe() == {**peers.describe(), "protocol": "default"}
     db = Storage(tmp_path / "runs.db")
     try:
-        Study(SPACE, default, create_strategy("random", SPACE), 500, storage=db, name="s").run()
+        random = create_strategy("random", SPACE, ladder=default.ladder)
+        Study(SPACE, default, random, 500, storage=db, name="s").run()
         with pytest.raises(StorageError, match="another configuration"):
-            Study(SPACE, peers, create_strategy("random", SPACE), 500, storage=db, name="s").run()
+            Study(SPACE, peers, random, 500, storage=db, name="s").run()
     finally:
         db.close()
     with pytest.raises(ConfigError, match=r"unknown protocol 'test'.*default, peers"):
@@ -102,3 +103,21 @@ def test_params_and_flops_are_free_exact_proxies(bench, nb201_official_costs):
         assert result.metrics["params"] == pytest.approx(record.params, abs=1e-6)
         assert result.metrics["flops"] == pytest.approx(record.flop, abs=1e-5)
         assert result.cost == 0.0
+        assert evaluator.ladder.network_size(record.cell) == (
+            result.metrics["params"],
+            result.metrics["flops"],
+        )  # what strategies' size limits count (MFNAS)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "budget"), [("cifar10", 20000), ("cifar100", 40000), ("ImageNet16-120", 120000)]
+)
+def test_the_ladder_is_nb201s_at_the_datasets_nats_budget(bench, dataset, budget):
+    ladder = TabularEvaluator(bench, dataset).ladder
+    assert (str(ladder.low), str(ladder.medium), str(ladder.high)) == (
+        "proxy:meco,synflow",
+        "epochs=12",
+        "epochs=200",
+    )
+    assert ladder.single == Fidelity(epochs=12)  # the NATS-Bench and peers' search signal
+    assert ladder.default_budget == budget  # NATS-Bench's simulated seconds per search

@@ -9,12 +9,7 @@ from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.multi import MultiFidelityEvaluator
 from pmfnas.evaluators.proxy import ProxyEvaluator
 from pmfnas.evaluators.training import TrainingEvaluator
-from pmfnas.runs.profiles import (
-    TRAINING_LADDER,
-    real_data_evaluator,
-    training_evaluator,
-    training_recipe,
-)
+from pmfnas.runs.profiles import real_data_evaluator, training_evaluator, training_recipe
 from pmfnas.runs.search import run_training_search
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import params_and_flops
@@ -241,15 +236,38 @@ def test_the_ladder_routes_proxies_and_training(digits):
     ("strategy", "params", "expected"),
     [
         # the tabular ladder ends at 200 epochs; real training's ends at NB201's 12
-        ("sh", {}, {"rungs": TRAINING_LADDER}),
-        ("pmf", {"high": "epochs=6"}, {"medium": "epochs=4", "high": "epochs=6"}),
+        ("sh", {}, {"rungs": "proxy:meco,synflow;epochs=4;epochs=12"}),
+        (
+            "pmf",
+            {"high": "epochs=6"},
+            {"low": "proxy:meco,synflow", "medium": "epochs=4", "high": "epochs=6"},
+        ),
     ],
 )
 def test_real_training_defaults_sit_under_the_users_parameters(digits, strategy, params, expected):
+    """The evaluator's ladder and PMF's real-training profile, under the user's parameters."""
     ladder = real_data_evaluator(TrainingEvaluator(digits, TINY, budget_unit="flops"))
     params = {**params, "low_sample": 10} if strategy == "pmf" else params
     summary = run_training_search(ladder, strategy=strategy, budget=2e9, params=params)
     assert {key: summary["params"][key] for key in expected} == expected
+
+
+def test_the_real_data_ladder_climbs_proxies_a_short_and_the_full_training(digits):
+    wall = real_data_evaluator(TrainingEvaluator(digits, TINY)).ladder
+    assert [str(f) for f in wall.rungs()] == ["proxy:meco,synflow", "epochs=4", "epochs=12"]
+    assert wall.single == Fidelity(epochs=12)  # as on the table: NB201's 12-epoch schedule
+    assert wall.default_budget == 180.0  # three minutes, as `pmfnas search` spends
+    flops = real_data_evaluator(TrainingEvaluator(digits, TINY, budget_unit="flops"))
+    assert flops.ladder.default_budget is None  # a compute budget has no default
+    sizes = params_and_flops(
+        np.array([CELL]),
+        channels=4,
+        cells_per_stage=1,
+        num_classes=10,
+        input_size=8,
+        input_channels=1,
+    )
+    assert wall.network_size(CELL) == pytest.approx((sizes[0][0], sizes[1][0]))
 
 
 def test_digits_defaults_are_small():

@@ -22,8 +22,9 @@ from pmfnas.runs.profiles import real_data_evaluator, training_evaluator, traini
 from pmfnas.runs.search import run_search, run_training_search
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
-from pmfnas.strategies import create_strategy
-from pmfnas.types import Fidelity, Trial, TrialState
+from pmfnas.strategies import STRATEGIES, create_strategy
+from pmfnas.study import Study
+from pmfnas.types import ORIGINS, Fidelity, Trial, TrialState
 
 SPACE = NB201Space()
 PROXY, E12, E200 = Fidelity(proxies=("zen",)), Fidelity(epochs=12), Fidelity(epochs=200)
@@ -65,53 +66,46 @@ def check_report(out: Path, figures: set[str], rows: int | None = None) -> str:
 # ---------------------------------------------------------------- reasons and funnel
 
 
-@pytest.mark.parametrize(
-    ("reason", "expected"),
-    [
-        ("initial population", "sampled"),
-        ("random sample", "sampled"),
-        ("mutation of trial 5", "mutation"),
-        ("step 3: crossover of trials 2 and 7", "crossover"),
-        ("step 12: mutation of trial 40", "mutation"),
-        ("bracket 0: new at rung 0", "sampled"),
-        ("bracket 0: promoted, rank 1 of 9 at epochs=12", "promoted"),
-        ("stage 1: global exploration", "sampled"),
-        ("stage 2: centre of region 0 (244 cells, low score 0.988)", "regional search"),
-        ("stage 2: region 3, UCB(κ=0.5) 87.39 (87.01 ± 0.76); stop region 2: x", "regional search"),
-        ("stage 3 refinement around high-fidelity best trial 7: UCB 88.36 (87.48 ± 1.75)", "refinement"),
-        ("stage 3 promotion (reserve: 2 contender(s)): predicted 91.52 ± 1.26", "promoted"),
-        ("warm start from a file", "warm"),
-        ("", "unstated"),
-    ],
-)  # fmt: skip
-def test_reasons_fall_into_a_few_categories(reason, expected):
-    assert category(reason) == expected
+@pytest.mark.parametrize("name", sorted(STRATEGIES.names()))
+def test_every_strategy_says_why_each_trial_ran_in_a_few_categories(name, ladder, toy_evaluator):
+    """Each request names its origin in its info; the report groups by it, never by wording."""
+    toy = toy_evaluator()
+    strategy = create_strategy(name, SPACE, seed=0, ladder=ladder)
+    trials = Study(SPACE, toy, strategy, 2000.0).run().trials
+    assert trials and {category(t) for t in trials} <= set(ORIGINS)
+    assert category(_trial(0, 1, E12, "stage 2: region 3, UCB 87.39 (87.01 ± 0.76)", 80)) == (
+        "unstated"  # a reason alone is words for people, not data
+    )
 
 
-def test_notes_and_predictions_are_read_from_reasons_and_info():
-    assert notes("stage 2: region 1, UCB 1 (1 ± 1); stop region 2: why; 3 stay unpromoted") == [
+def test_notes_and_predictions_are_read_from_the_trials_info():
+    stopped = {"origin": "regional search", "decisions": ["stop region 2: why", "3 unpromoted"]}
+    assert notes(_trial(0, 1, E12, "stage 2: region 1", 80, stopped)) == [
         "stop region 2: why",
-        "3 stay unpromoted",
+        "3 unpromoted",
     ]
-    promoted = _trial(0, 1, E200, "stage 3 promotion (x): predicted 91.52 ± 1.26, P 0.5", 91.0)
-    high = prediction(promoted)
+    info = {"predicted": 91.52, "predicted_std": 1.26, "predicted_by": "promotion predictor"}
+    high = prediction(_trial(1, 2, E200, "stage 3 promotion (x): predicted 91.52 ± 1.26", 91, info))
     assert (high.source, high.mean, high.std) == ("promotion predictor", 91.52, 1.26)
-    ucb = prediction(_trial(1, 2, E12, "stage 2: region 3, UCB(κ=0.5) 87.39 (87.01 ± 0.76)", 80))
-    assert (ucb.source, ucb.mean, ucb.std) == ("surrogate (UCB picks)", 87.01, 0.76)
     stored = prediction(_trial(2, 3, E12, "mutation", 80, {"predicted": 70, "predicted_std": 2}))
     assert (stored.source, stored.mean, stored.std) == ("stored prediction", 70.0, 2.0)
-    assert prediction(_trial(3, 4, E12, "mutation of trial 1", 80)) is None
+    assert prediction(_trial(3, 4, E12, "stage 3 promotion: predicted 91.52 ± 1.26", 80)) is None
+    assert notes(_trial(4, 5, E12, "stage 2: x; stop region 1: y", 80)) == []
 
 
 def test_funnel_counts_candidates_promotions_and_reasons():
+    new, up = {"origin": "sampled"}, {"origin": "promoted"}
+    stop = {**new, "decisions": ["stop region 4: every cell evaluated"]}
     trials = [
-        _trial(0, 10, PROXY, "bracket 0: new at rung 0"),
-        _trial(1, 11, PROXY, "bracket 0: new at rung 0"),
-        _trial(2, 12, PROXY, "bracket 0: new at rung 0"),
-        _trial(3, 10, E12, "bracket 0: promoted, rank 1 of 3 at proxy:zen", 80.0),
-        _trial(4, 11, E12, "bracket 0: promoted, rank 2 of 3 at proxy:zen", 70.0),
-        _trial(5, 10, E200, "bracket 0: promoted, rank 1 of 2 at epochs=12", 90.0),
-        _trial(6, 13, E200, "bracket 1: new at rung 2; stop region 4: every cell evaluated", 85),
+        _trial(0, 10, PROXY, "bracket 0: new at rung 0", info=new),
+        _trial(1, 11, PROXY, "bracket 0: new at rung 0", info=new),
+        _trial(2, 12, PROXY, "bracket 0: new at rung 0", info=new),
+        _trial(3, 10, E12, "bracket 0: promoted, rank 1 of 3 at proxy:zen", 80.0, up),
+        _trial(4, 11, E12, "bracket 0: promoted, rank 2 of 3 at proxy:zen", 70.0, up),
+        _trial(5, 10, E200, "bracket 0: promoted, rank 1 of 2 at epochs=12", 90.0, up),
+        _trial(
+            6, 13, E200, "bracket 1: new at rung 2; stop region 4: every cell evaluated", 85, stop
+        ),
         _trial(7, 10, E200, "bracket 1: repeat", 90.0),
     ]
     low, mid, high = funnel(trials)

@@ -83,7 +83,7 @@ def _trial(number, fidelity, acc, clock, state=TrialState.COMPLETE):
     return Trial(number, SPACE.arch(number), fidelity, state, {"val_acc": acc}, 1.0, clock)
 
 
-def test_anytime_applies_the_best_rule_to_the_trials_done_by_each_point():
+def test_anytime_applies_the_best_rule_to_the_trials_done_by_each_point(ladder):
     trials = [
         _trial(0, E12, 70.0, 5.0),
         _trial(1, E12, 80.0, 10.0),
@@ -93,7 +93,7 @@ def test_anytime_applies_the_best_rule_to_the_trials_done_by_each_point():
         _trial(5, E200, 75.0, 60.0, TrialState.REUSED),
         _trial(6, E12, 99.0, 100.0),
     ]
-    strategy = create_strategy("random", SPACE)
+    strategy = create_strategy("random", SPACE, ladder=ladder)
     picks = anytime_best(strategy, trials, [4.0, 10.0, 25.0, 50.0, 100.0])
     # by 4 s nothing has finished; a trial ending exactly at the point counts; once a 200-epoch
     # result exists it outranks every 12-epoch one; a tie goes to the earlier trial

@@ -21,6 +21,6 @@ def make_strategy() -> MakeStrategy:
     def make(
         name: str, space: SearchSpace, evaluator: Evaluator, seed: int = 0, **params: Any
     ) -> BaseStrategy:
-        return create_strategy(name, space, seed=seed, **params)
+        return create_strategy(name, space, seed=seed, ladder=evaluator.ladder, **params)
 
     return make

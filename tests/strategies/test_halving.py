@@ -19,8 +19,9 @@ def run(toy_evaluator):
     """``run(name, budget, **params)``: a search on the toy evaluator that pays for repeats."""
 
     def search(name, budget, **params):
-        strategy = create_strategy(name, SPACE, **params)
-        return Study(SPACE, toy_evaluator(), strategy, budget, reuse=False).run()
+        toy = toy_evaluator()
+        strategy = create_strategy(name, SPACE, ladder=toy.ladder, **params)
+        return Study(SPACE, toy, strategy, budget, reuse=False).run()
 
     return search
 
@@ -85,6 +86,6 @@ def test_bad_ladders(ladder):
         parse_ladder(ladder)
 
 
-def test_bad_eta():
-    with pytest.raises(ConfigError):
-        create_strategy("hyperband", SPACE, eta=1)
+def test_bad_eta(ladder):
+    with pytest.raises(ConfigError, match="eta must be > 1"):
+        create_strategy("hyperband", SPACE, eta=1, ladder=ladder)

@@ -17,13 +17,11 @@ from pmfnas.strategies.pmf.exploration import (
     low_scores,
     space_encoding,
 )
-from pmfnas.strategies.pmf.strategy import DEFAULT_LOW
 from pmfnas.study import Study
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Fidelity
 
-LOW = DEFAULT_LOW
 SMALL = {"low_sample": 400}  # a short stage 1 keeps these tests quick
 BUDGET = 20000.0
 
@@ -43,7 +41,9 @@ def evaluator(data_dir):
 
 def _run(space, evaluator, budget=BUDGET, seed=0, storage=None, plan=None, **params):
     """One PMF study; ``plan`` is the strategy's own budget (default: the study's)."""
-    strategy = create_strategy("pmf", space, seed=seed, budget=plan, **{**SMALL, **params})
+    strategy = create_strategy(
+        "pmf", space, seed=seed, budget=plan, ladder=evaluator.ladder, **{**SMALL, **params}
+    )
     result = Study(space, evaluator, strategy, budget, storage=storage, name="pmf").run()
     return strategy, result
 
@@ -187,11 +187,12 @@ def test_cost_ratio_and_potential():
 # ---------------------------------------------------------------- the whole strategy
 
 
-def test_registered_with_its_fidelity_ladder_as_parameters(space):
+def test_registered_with_its_fidelity_ladder_as_parameters(space, ladder):
     assert "pmf" in STRATEGIES.names()
-    pmf = create_strategy("pmf", space, low="none", medium="epochs=3,fraction=0.25")
+    pmf = create_strategy("pmf", space, low="none", medium="epochs=3,fraction=0.25", ladder=ladder)
     assert pmf.params()["medium"] == "epochs=3,fraction=0.25"
     assert pmf.params()["low"] == "none"
+    assert pmf.params()["high"] == "epochs=200"  # the ladder's, where the parameters name none
     for bad in (
         {"medium": "epochs=200", "high": "epochs=12"},
         {"low": "epochs=1"},
@@ -201,18 +202,31 @@ def test_registered_with_its_fidelity_ladder_as_parameters(space):
         {"budget": -1.0},
     ):
         with pytest.raises(ConfigError):
-            create_strategy("pmf", space, **bad)
+            create_strategy("pmf", space, ladder=ladder, **bad)
     with pytest.raises(ConfigError, match="plans against a budget"):
-        create_strategy("pmf", space).ask()
+        create_strategy("pmf", space, ladder=ladder).ask()
 
 
 def test_every_decision_has_a_reason(space, evaluator):
     strategy, result = _run(space, evaluator)
-    ladder = {Fidelity.parse(LOW), Fidelity(epochs=12), Fidelity(epochs=200)}
+    ladder = {Fidelity.parse("proxy:meco,synflow"), Fidelity(epochs=12), Fidelity(epochs=200)}
     assert {t.fidelity for t in result.trials} == ladder
     high = [t for t in result.trials if t.fidelity.epochs == 200]
     assert high and all(t.reason.startswith("stage 3 promotion") for t in high)
     assert all(t.reason for t in result.trials)
+    # ... and says it as data too: why it ran, what was predicted, what else was decided
+    for t in result.trials:
+        words = t.reason.split("; ")
+        assert t.info.get("decisions", []) == words[1:]
+        if "predicted" in t.info:
+            mean, std = t.info["predicted"], t.info["predicted_std"]
+            assert f"{mean:.2f} ± {std:.2f}" in words[0]
+    assert {t.info["origin"] for t in high} == {"promoted"}
+    assert {t.info["predicted_by"] for t in high} == {"promotion predictor"}
+    medium = [t for t in result.trials if t.fidelity.epochs == 12]
+    assert {t.info["origin"] for t in medium} <= {"regional search", "refinement"}
+    drawn = [t for t in medium if ", Thompson draw " in t.reason]
+    assert drawn and all(t.info["predicted_by"] == "medium surrogate" for t in drawn)
     assert result.best.fidelity == Fidelity(epochs=200)
     assert result.best.val_acc == max(t.val_acc for t in high)
     promotions = [d for d in strategy.decisions if d.startswith("promote")]

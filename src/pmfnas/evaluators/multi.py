@@ -6,6 +6,8 @@ this routes each request to the evaluator that serves it, so both charge the sam
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.evaluators.proxy import ProxyEvaluator
@@ -15,7 +17,8 @@ from pmfnas.types import Arch, Fidelity, Result, Trial
 
 class MultiFidelityEvaluator:
     """Proxy fidelities go to ``proxies``, training fidelities to ``training``; both must count
-    costs in the same unit (wall seconds or FLOPs)."""
+    costs in the same unit (wall seconds or FLOPs). Its ladder is the training's with the
+    proxies' low rung below (by default ``proxy:meco,synflow → epochs=4 → epochs=12``)."""
 
     def __init__(self, proxies: ProxyEvaluator, training: TrainingEvaluator) -> None:
         if proxies.budget_unit != training.budget_unit:
@@ -26,6 +29,7 @@ class MultiFidelityEvaluator:
         self.budget_unit: BudgetUnit = training.budget_unit
         self.proxies = proxies
         self.training = training
+        self.ladder = replace(training.ladder, low=proxies.ladder.low)
 
     def _route(self, fidelity: Fidelity) -> ProxyEvaluator | TrainingEvaluator:
         return self.proxies if fidelity.is_proxy else self.training

@@ -9,11 +9,16 @@ import torch
 
 from pmfnas.data import ImageDataset, load_dataset
 from pmfnas.errors import ConfigError, DataError, FidelityError
-from pmfnas.evaluators.base import BudgetUnit
+from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.evaluators.proxies import ProxyScore, compute_proxies, proxy_flops
 from pmfnas.evaluators.proxy_table import ScoreFn, Scores
+from pmfnas.evaluators.tabular import NB201_LADDER
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
+
+PROXY_LADDER = Ladder(low=NB201_LADDER.low)
+"""The proxy rung of a real-data search: the pair chosen on the NB201 table; real training adds
+the rest."""
 
 
 class ProxyEvaluator:
@@ -54,6 +59,7 @@ class ProxyEvaluator:
                 f"images; it has {len(data.train_y)}"
             )
         self.budget_unit: BudgetUnit = budget_unit
+        self.ladder = PROXY_LADDER
         self.data = data
         self.batch_size = batch_size
         self.channels = channels

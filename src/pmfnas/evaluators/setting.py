@@ -30,13 +30,14 @@ from dataclasses import replace
 
 from pmfnas.data import ImageDataset, take_fraction
 from pmfnas.evaluators.base import BudgetUnit
+from pmfnas.evaluators.training import PROBE_STEPS, TRAINING_LADDER, TrainingEvaluator
 from pmfnas.evaluators.work import TRAIN_PASSES
 from pmfnas.spaces import SearchSpace
 from pmfnas.training import TrainingRecipe
 from pmfnas.types import Fidelity
 
-MEDIUM_EPOCHS = 4
-"""Epochs of the real-training medium rung (``pmfnas.runs.profiles.TRAINING_LADDER``)."""
+MEDIUM_EPOCHS = TRAINING_LADDER.medium.epochs
+"""Epochs of the real-training medium rung (:data:`~pmfnas.evaluators.training.TRAINING_LADDER`)."""
 TRAININGS = 40
 """Medium trainings a budget should pay for: PMF spends about half its budget on them."""
 ENOUGH_IMAGES = 5_000
@@ -149,8 +150,6 @@ def seconds_per_flop(
 ) -> float:
     """Seconds per training FLOP of the median cell at ``recipe``'s setting, from a few timed
     training steps on a small sample of ``data`` (the probe of the training evaluator)."""
-    from pmfnas.evaluators.training import PROBE_STEPS, TrainingEvaluator
-
     sample = data
     for part, keep in (("train", (PROBE_STEPS + 1) * recipe.batch_size), ("valid", 1), ("test", 1)):
         count = len(sample.part(part)[1])

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pmfnas.errors import ConfigError, DataError, FidelityError, NotAvailableError
-from pmfnas.evaluators.base import BudgetUnit
+from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
-from pmfnas.tables.nb201 import DATASETS, TEST_ACC_12, VAL_ACC_12, NB201Benchmark
+from pmfnas.tables.nb201 import DATASETS, NATS_BUDGETS, TEST_ACC_12, VAL_ACC_12, NB201Benchmark
 from pmfnas.types import Arch, Fidelity, Result, Trial
 
 TABULAR_EPOCHS = (12, 200)
+NB201_LADDER = Ladder(
+    low=Fidelity(proxies=("meco", "synflow")),
+    medium=Fidelity(epochs=12),
+    high=Fidelity(epochs=200),
+    single=Fidelity(epochs=12),
+)
+"""NAS-Bench-201's fidelities: two cheap proxies of the shipped proxy table that rank well
+together (≈ 0.13 s a cell, so 5 % of a NATS budget scores half to all of the space), then the
+two recorded schedules; single-fidelity strategies search on the 12-epoch signal, as NATS-Bench
+and the peers do. Why these proxies, and what the proxy rung adds: ``docs/results.md``."""
 ANALYTIC_PROXIES = ("params", "flops")
 SIGNAL12 = {"default": VAL_ACC_12, "peers": TEST_ACC_12}
 """The 12-epoch search signal of each protocol. ``default``: the 12-epoch schedule's validation
@@ -57,6 +69,10 @@ class TabularEvaluator:
         self.space = bench.space
         self.proxies = dict(proxies or {})
         self._signal12 = SIGNAL12[protocol]
+        self.ladder = replace(
+            NB201_LADDER, default_budget=NATS_BUDGETS[dataset], network_size=self.network_size
+        )
+        """:data:`NB201_LADDER` with the dataset's NATS budget and its networks' sizes."""
 
     def describe(self) -> dict[str, str]:
         """Part of a stored study's settings: a study is never resumed under the other protocol."""
@@ -75,13 +91,19 @@ class TabularEvaluator:
         if name == "zen":
             return self._value("zen_score", arch), self._value("zen_time", arch)
         if name in ANALYTIC_PROXIES:
-            counts = all_params_and_flops(*DATASET_SHAPES[self.dataset])
-            return float(counts[ANALYTIC_PROXIES.index(name)][self.space.index(arch)]), 0.0
+            return self.network_size(arch)[ANALYTIC_PROXIES.index(name)], 0.0
         scores, seconds = self.proxies[name]
         index = self.space.index(arch)
         if np.isnan(scores[index]):
             raise NotAvailableError(f"proxy {name} was not computed for NB201 index {index}")
         return float(scores[index]), float(seconds[index])
+
+    def network_size(self, arch: Arch) -> tuple[float, float]:
+        """Parameters and FLOPs (millions) of the full-size network (C=16, N=5) of ``arch`` on
+        the dataset, counted as NB201 records them."""
+        params, flops = all_params_and_flops(*DATASET_SHAPES[self.dataset])
+        index = self.space.index(arch)
+        return float(params[index]), float(flops[index])
 
     def _check(self, fidelity: Fidelity) -> None:
         if fidelity.is_proxy:

@@ -34,10 +34,11 @@ from torch import nn
 
 from pmfnas.data import ImageDataset, take_fraction
 from pmfnas.errors import ConfigError, FidelityError
-from pmfnas.evaluators.base import BudgetUnit
+from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops
 from pmfnas.outputs import writable_folder
 from pmfnas.spaces import SearchSpace, create_space
+from pmfnas.spaces.counting import count_parameters
 from pmfnas.training import FitResult, TrainingRecipe, evaluate, fit
 from pmfnas.training.loop import Device, Progress, train_batches, train_step
 from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
@@ -47,6 +48,19 @@ PROBE_STEPS = 3
 
 EVALUATION_SEED = 0
 """Which images a capped validation or test part keeps, whatever the search seed."""
+
+TRAINING_LADDER = Ladder(
+    medium=Fidelity(epochs=4),
+    high=Fidelity(epochs=12),
+    single=Fidelity(epochs=12),
+    default_budget=180.0,
+)
+"""The training fidelities of a search of minutes: NB201's 12-epoch schedule is the full
+fidelity (and the one of single-fidelity strategies, as on the table), since the table's 200
+epochs do not fit; the medium rung is a complete 4-epoch schedule on all the data, a third of
+the work. A medium rung needs enough optimizer steps to rank: on the digits, 3 epochs on half
+the data (27 steps of 64 images) ranked no better than chance (``benchmarks/digits_fidelities.py``).
+The default budget is three minutes of wall clock; a FLOPs budget has no default."""
 
 
 class TrainingEvaluator:
@@ -110,6 +124,12 @@ class TrainingEvaluator:
         self.clock = clock
         self.threads = torch.get_num_threads()
         """Torch's thread count when the evaluator was made: results differ bit-wise by it."""
+        self.ladder = replace(
+            TRAINING_LADDER,
+            default_budget=TRAINING_LADDER.default_budget if budget_unit == "wall" else None,
+            network_size=self.network_size,
+        )
+        """:data:`TRAINING_LADDER`, counting the networks at the recipe's size."""
         self._datasets: dict[tuple[float, int], ImageDataset] = {}
         self._times = EpochTimes()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -177,6 +197,12 @@ class TrainingEvaluator:
             )
         except ValueError as exc:
             raise ConfigError(f"cannot train at {fidelity} on {data.name}: {exc}") from None
+
+    def network_size(self, arch: Arch) -> tuple[float, float]:
+        """Parameters and forward FLOPs per image (millions) of ``arch``'s network at the
+        recipe's full setting."""
+        full = Fidelity(epochs=1)
+        return count_parameters(self.network(arch)) / 1e6, self.forward_flops(arch, full) / 1e6
 
     def _work(self, arch: Arch, fidelity: Fidelity) -> tuple[float, float, float]:
         """(forward FLOPs per image, FLOPs of one epoch, FLOPs of the test pass)."""

@@ -17,7 +17,8 @@ from pmfnas.types import Arch, Fidelity, Trial
 class FunnelLevel:
     """One fidelity of the funnel.
 
-    ``categories`` counts candidates by the reason of their first trial at this fidelity;
+    ``categories`` counts candidates by why their first trial at this fidelity ran (its
+    ``origin``, :func:`~pmfnas.report.reasons.category`);
     ``promoted`` counts those also evaluated at a higher fidelity (at any time of the search).
     """
 
@@ -49,15 +50,15 @@ def funnel(trials: Sequence[Trial]) -> list[FunnelLevel]:
                 trials=sum(t.fidelity == fidelity for t in trials),
                 candidates=len(first),
                 promoted=sum(reached[a] > fidelity for a in first),
-                categories=dict(Counter(category(t.reason) for t in first.values())),
+                categories=dict(Counter(category(t) for t in first.values())),
             )
         )
     return levels
 
 
 def decisions(trials: Sequence[Trial]) -> list[tuple[int, str]]:
-    """(trial number, decision) of every decision noted in the reasons, such as stopped regions."""
-    return [(t.number, note) for t in trials for note in notes(t.reason)]
+    """(trial number, decision) of every decision noted with the trials, such as stopped regions."""
+    return [(t.number, note) for t in trials for note in notes(t)]
 
 
 def plot_funnel(levels: Sequence[FunnelLevel], path: str | Path, title: str) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from pmfnas.errors import DataError, StorageError
+from pmfnas.errors import ConfigError, DataError, StorageError
+from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces import (
     DEFAULT_SPACE,
     EnumerableSpace,
@@ -27,7 +28,7 @@ from pmfnas.spaces import (
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
-from pmfnas.strategies.base import BaseStrategy
+from pmfnas.strategies.base import BaseStrategy, best_evidence
 from pmfnas.types import Trial
 
 REAL_DATA_SHAPES: dict[str, tuple[int, int, int]] = {
@@ -120,7 +121,7 @@ def load_study(path: str | Path, name: str | None = None, source: Path | None = 
         space=space,
         trials=trials,
         tabular=tabular,
-        returned=returned_after_each(config, space, trials),
+        returned=returned_after_each(config, space, trials, sized(space, params, flops)),
         test=test,
         test_note=test_note,
         params=params,
@@ -170,22 +171,51 @@ def network_sizes(evaluator: dict[str, str]) -> tuple[np.ndarray, np.ndarray, st
     return params, flops, f"the recipe's network (C={channels}, N={cells}), {shape}"
 
 
+def sized(space: SearchSpace, params: np.ndarray, flops: np.ndarray) -> Ladder:
+    """A ladder that counts network sizes as the report does, for a strategy rebuilt with size
+    limits (its fidelities are in its stored parameters)."""
+    if not isinstance(space, EnumerableSpace):
+        return Ladder()
+    return Ladder(
+        network_size=lambda arch: (
+            float(params[space.index(arch)]),
+            float(flops[space.index(arch)]),
+        )
+    )
+
+
 def returned_after_each(
-    config: dict[str, Any], space: SearchSpace, trials: Sequence[Trial]
+    config: dict[str, Any],
+    space: SearchSpace,
+    trials: Sequence[Trial],
+    ladder: Ladder | None = None,
 ) -> list[Trial | None]:
     """The strategy's own ``best`` rule applied after each trial, as ``pmfnas bench`` does.
 
     A strategy with its own rule (MFNAS picks from its population) is first replayed through the
-    stored trials; one whose replay differs from the stored history gets the default rule.
+    stored trials (``ladder`` counts sizes for one with size limits); one whose replay differs
+    from the stored history, or that this version cannot rebuild from its stored parameters,
+    gets the default rule.
     """
     from pmfnas.study import anytime_best
 
-    strategy = create_strategy(
-        config["strategy"], space, seed=config.get("seed", 0), **config.get("params", {})
-    )
+    try:
+        strategy = create_strategy(
+            config["strategy"],
+            space,
+            seed=config.get("seed", 0),
+            ladder=ladder,
+            **config.get("params", {}),
+        )
+    except ConfigError:
+        return _default_rule(trials)
     if type(strategy).best is not BaseStrategy.best and not _replay(strategy, trials):
-        return [BaseStrategy.best(strategy, trials[: n + 1]) for n in range(len(trials))]
+        return _default_rule(trials)
     return anytime_best(strategy, trials, [t.clock for t in trials])
+
+
+def _default_rule(trials: Sequence[Trial]) -> list[Trial | None]:
+    return [best_evidence(trials[: n + 1]) for n in range(len(trials))]
 
 
 def _replay(strategy: BaseStrategy, trials: Sequence[Trial]) -> bool:

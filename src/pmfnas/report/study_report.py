@@ -107,7 +107,7 @@ def funnel_sections(trials: Sequence[Trial], png: Path, title: str) -> list[Sect
     note = (
         "A candidate is promoted onwards if it was also evaluated at a higher fidelity, else it "
         "stopped at its highest one. The last columns count candidates by why they first came to "
-        "a fidelity, grouped by the leading words of the strategy's reasons."
+        "a fidelity, as the strategy stated it with each request."
     )
     sections = [Section(title, figure=png, note=note, table=table)]
     if noted := decisions(trials):
@@ -139,8 +139,8 @@ def _predictions(trials: Sequence[Trial], png: Path) -> Section:
     if not pairs:
         return Section(title, note="Omitted: this strategy stored no predictions with its trials.")
     note = (
-        "Each prediction the strategy made before running a trial (from its info, or written in "
-        "its reason), against the validation accuracy the trial then measured."
+        "Each prediction the strategy made before running a trial (stored in its info), against "
+        "the validation accuracy the trial then measured."
     )
     plot_predictions(pairs, png)
     return Section(title, figure=png, note=note)

@@ -28,11 +28,12 @@ import numpy as np
 from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, RunRecord
+from pmfnas.runs.search import default_budget
 from pmfnas.runs.spec import SearchSpec, open_study, study_name
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.study import INTERRUPTED, anytime_best
-from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
+from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Trial, TrialState
 
@@ -137,16 +138,17 @@ def run_bench(
 ) -> BenchResult:
     """Run every strategy × seed on ``dataset`` and collect the runs in (strategy, seed) order.
 
-    ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget`` defaults to the NATS budget of the dataset; ``params`` maps a strategy to its
-    settings; ``workers`` (default: one per CPU, at most one per run) are spawned processes, each
-    writing its own runs to ``storage`` through its own connection (each run is a separate study;
-    :mod:`pmfnas.storage` serialises the writes and waits out locks). ``progress(done, total)``
-    counts finished runs.
+    ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget``
+    defaults to the evaluator's, the NATS budget of the dataset; ``params`` maps a strategy to its
+    settings (over the evaluator's ladder); ``workers`` (default: one per CPU, at most one per
+    run) are spawned processes, each writing its own runs to ``storage`` through its own
+    connection (each run is a separate study; :mod:`pmfnas.storage` serialises the writes and
+    waits out locks). ``progress(done, total)`` counts finished runs.
     """
     space = bench.space
-    TabularEvaluator(bench, dataset, protocol=protocol)  # bad names fail before any work
+    evaluator = TabularEvaluator(bench, dataset, protocol=protocol)  # bad names fail here
     if budget is None:
-        budget = NATS_BUDGETS[dataset]
+        budget = default_budget(evaluator)
     if not budget > 0:
         raise BudgetError(f"the budget must be positive, got {budget:g}")
     if not strategies or len(set(strategies)) != len(strategies):
@@ -158,7 +160,9 @@ def run_bench(
         raise ConfigError(f"parameters for {', '.join(sorted(unknown))}, which is not run")
     # Build each strategy once here, so a bad name or parameter fails before any worker starts.
     settings = {
-        name: create_strategy(name, space, seed=0, **params.get(name, {})).params()
+        name: create_strategy(
+            name, space, seed=0, ladder=evaluator.ladder, **params.get(name, {})
+        ).params()
         for name in strategies
     }
     if storage is not None:

@@ -1,7 +1,8 @@
 """Real-training profiles: the defaults a real-training search starts from, and its evaluator.
 
-Strategies' own defaults are NAS-Bench-201's (12 and 200 epochs); a search of minutes on real
-data climbs a shorter ladder, trains a network sized for the data and the budget
+A search of minutes on real data climbs a shorter ladder than the table's (the evaluator offers
+it: :data:`~pmfnas.evaluators.training.TRAINING_LADDER`), tunes PMF for it
+(:data:`TRAINING_PARAMS`), trains a network sized for the data and the budget
 (:func:`pmfnas.evaluators.setting.plan_recipe`) and keeps that setting when it is resumed.
 """
 
@@ -36,30 +37,16 @@ would be oversized (digits: 1,081 training images of 8 x 8 pixels); a search kee
 instead of planning its setting (:func:`search_evaluator`)."""
 
 
-TRAINING_LADDER = "proxy:meco,synflow;epochs=4;epochs=12"
-"""The fidelity ladder of real training: NB201's 12-epoch schedule is the full fidelity here (as
-for rea and random), since the tabular ladder's 200 epochs do not fit a search of minutes; the
-medium rung is a complete 4-epoch schedule on all the data, a third of the work. A medium rung
-needs enough optimizer steps to rank: on the digits, 3 epochs on half the data (27 steps of 64
-images) ranked no better than chance (``benchmarks/digits_fidelities.py``)."""
-
 TRAINING_PARAMS: dict[str, dict[str, Any]] = {
-    "pmf": {
-        "medium": "epochs=4",
-        "high": "epochs=12",
-        "low_share": 0.1,
-        "low_sample": 500,
-        "patience": 5,
-    },
-    "sh": {"rungs": TRAINING_LADDER},
-    "hyperband": {"rungs": TRAINING_LADDER},
+    "pmf": {"low_share": 0.1, "low_sample": 500, "patience": 5},
 }
-"""Strategy defaults for real training, under the user's own parameters. PMF's stage 1 may take
-10 % of the budget, and at most 500 cells: proxies on the reduced network cost 0.05-0.1 s a cell
-on the digits (a three-minute search scored 465), but they count few FLOPs, so under a compute
-budget the share alone would let stage 1 take most of the wall time. A stall is 5 medium results
-without a better one: a search of minutes affords only a hundred or so medium runs, and with the
-tabular patience of 20 PMF trained only about 6 candidates to 12 epochs."""
+"""Strategy defaults for real training, under the user's own parameters (the fidelities come
+from the evaluator's ladder, :data:`~pmfnas.evaluators.training.TRAINING_LADDER`). PMF's stage 1
+may take 10 % of the budget, and at most 500 cells: proxies on the reduced network cost
+0.05-0.1 s a cell on the digits (a three-minute search scored 465), but they count few FLOPs, so
+under a compute budget the share alone would let stage 1 take most of the wall time. A stall is
+5 medium results without a better one: a search of minutes affords only a hundred or so medium
+runs, and with the tabular patience of 20 PMF trained only about 6 candidates to 12 epochs."""
 
 
 def training_params(strategy: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

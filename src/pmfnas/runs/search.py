@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmfnas.errors import BudgetError
+from pmfnas.evaluators.base import Evaluator
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
 from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
 from pmfnas.spaces import index_or_none
 from pmfnas.study import INTERRUPTED, Progress, trials_per_fidelity
-from pmfnas.tables.nb201 import NATS_BUDGETS, NB201Benchmark
+from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import TrialState
 from pmfnas.units import format_amount
@@ -64,6 +65,13 @@ def run_spec(
     }
 
 
+def default_budget(evaluator: Evaluator) -> float:
+    """The budget of a search that names none: the evaluator's (a FLOPs budget has none)."""
+    if evaluator.ladder.default_budget is None:
+        raise BudgetError(f"a search in {evaluator.budget_unit} needs a budget: give one")
+    return evaluator.ladder.default_budget
+
+
 def ladder(params: dict[str, Any]) -> str:
     """The fidelities a strategy's parameters name, cheapest first (``a → b → c``)."""
     if "rungs" in params:
@@ -93,8 +101,8 @@ def run_search(
     protocol: str = "default",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the dataset's NATS
-    budget) and summarise the result.
+    """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the evaluator's: the
+    dataset's NATS budget) and summarise the result.
 
     ``protocol`` is the 12-epoch signal: ``default`` its validation accuracy, ``peers`` its test
     accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`). The study name
@@ -108,7 +116,7 @@ def run_search(
     spec = SearchSpec(
         evaluator,
         strategy,
-        NATS_BUDGETS[dataset] if budget is None else budget,
+        default_budget(evaluator) if budget is None else budget,
         seed=seed,
         params=params or {},
         space=bench.space,
@@ -124,7 +132,7 @@ def run_training_search(
     evaluator: MultiFidelityEvaluator,
     *,
     strategy: str = DEFAULT_STRATEGY,
-    budget: float = 180.0,
+    budget: float | None = None,
     seed: int = 0,
     params: dict[str, Any] | None = None,
     storage: str | Path | None = None,
@@ -134,15 +142,16 @@ def run_training_search(
     announce: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Search by real training within ``budget`` (wall seconds or FLOPs, the evaluator's
-    unit); the returned architecture's test accuracy is the one measured when it was trained
-    (never used to choose it). ``announce`` hears the setting and the ladder before it starts."""
+    unit; by default the evaluator's, three minutes of wall clock); the returned architecture's
+    test accuracy is the one measured when it was trained (never used to choose it).
+    ``announce`` hears the setting and the ladder before it starts."""
     data = evaluator.training.data.name
     if announce:
         announce(describe_setting(evaluator.training))
     spec = SearchSpec(
         evaluator,
         strategy,
-        budget,
+        default_budget(evaluator) if budget is None else budget,
         seed=seed,
         params=training_params(strategy, params),
         space=evaluator.training.space,

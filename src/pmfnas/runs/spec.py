@@ -25,7 +25,7 @@ class SearchSpec:
     """Everything that determines a study: what is measured, by whom, within what, where kept.
 
     ``params`` are the strategy's own (unknown ones are a ``ConfigError`` when the study is
-    opened); ``storage`` is an SQLite file (``None``: trials in memory only) in which the study
+    opened), over the fidelities the evaluator offers (its ``ladder``); ``storage`` is an SQLite file (``None``: trials in memory only) in which the study
     is called ``study``; ``reuse`` serves a repeated request from the earlier trial for free.
     """
 
@@ -42,8 +42,11 @@ class SearchSpec:
 
 @contextmanager
 def open_study(spec: SearchSpec) -> Iterator[Study]:
-    """The study of ``spec``, with its storage file open while the block runs."""
-    strategy = create_strategy(spec.strategy, spec.space, seed=spec.seed, **spec.params)
+    """The study of ``spec``, with its storage file open while the block runs; the strategy
+    takes the fidelities its parameters do not name from the evaluator's ladder."""
+    strategy = create_strategy(
+        spec.strategy, spec.space, seed=spec.seed, ladder=spec.evaluator.ladder, **spec.params
+    )
     with Storage(spec.storage) if spec.storage else nullcontext() as db:
         yield Study(
             spec.space,

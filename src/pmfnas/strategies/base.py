@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from pmfnas.errors import ConfigError
+from pmfnas.evaluators.base import Ladder
 from pmfnas.registry import Registry
 from pmfnas.spaces.base import SearchSpace
-from pmfnas.types import Request, Trial, check_seed
+from pmfnas.types import Fidelity, Request, Trial, check_seed
 
 STRATEGIES: Registry[type[BaseStrategy]] = Registry("strategy")
+
+Role = Literal["low", "medium", "high", "single"]
+"""A fidelity's role in a :class:`~pmfnas.evaluators.base.Ladder`."""
 
 
 class BaseStrategy(ABC):
@@ -22,6 +26,10 @@ class BaseStrategy(ABC):
     A strategy is a pure function of its parameters, its seed and the results it is told, so the
     study can rebuild it after a crash by replaying the stored trials. It never sees the
     benchmark's test accuracy: only the trial's ``metrics``.
+
+    The fidelities it asks for are its parameters, by default those the evaluator offers in its
+    ``ladder`` (:class:`~pmfnas.evaluators.base.Ladder`, see :meth:`fidelity_of`); ``params()``
+    reports them resolved, so a stored study rebuilds its strategy without the ladder.
     """
 
     name: ClassVar[str]
@@ -35,9 +43,22 @@ class BaseStrategy(ABC):
     own (PMF's ``budget`` parameter).
     """
 
-    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, *, ladder: Ladder | None = None) -> None:
         self.space = space
         self.seed = check_seed(seed)
+        self.ladder = ladder or Ladder()
+
+    def fidelity_of(self, role: Role, given: str | None, param: str) -> Fidelity:
+        """The fidelity the user's parameter ``param`` names (``given``), else the one the
+        ladder offers for ``role``; a :class:`ConfigError` if neither does."""
+        if given is not None:
+            return Fidelity.parse(given)
+        offered = getattr(self.ladder, role)
+        if offered is None:
+            raise ConfigError(
+                f"{self.name} needs a {role} fidelity: pass {param}=... (the evaluator offers none)"
+            )
+        return offered
 
     @abstractmethod
     def ask(self) -> Request | None:
@@ -52,21 +73,24 @@ class BaseStrategy(ABC):
         """The strategy's settings, stored with the study so that a resume uses the same ones."""
 
     def best(self, trials: Sequence[Trial]) -> Trial | None:
-        """The trial to return: best validation accuracy among the highest-fidelity evidence,
-        ties to the lower validation loss where there is one (a small validation set saturates:
-        many networks miss the same one or two images), then to the earlier trial.
+        """The trial to return: :func:`best_evidence` (a strategy that selects by proxies
+        overrides this method)."""
+        return best_evidence(trials)
 
-        Proxy-only trials carry no validation accuracy and are not evidence here; a strategy that
-        selects by proxies overrides this method.
-        """
-        done = [t for t in trials if "val_acc" in t.metrics]
-        if not done:
-            return None
-        top = max(t.fidelity for t in done)
-        return max(
-            (t for t in done if t.fidelity == top),
-            key=lambda t: (t.val_acc, -t.metrics.get("val_loss", 0.0), -t.number),
-        )
+
+def best_evidence(trials: Sequence[Trial]) -> Trial | None:
+    """The best validation accuracy among the highest-fidelity evidence, ties to the lower
+    validation loss where there is one (a small validation set saturates: many networks miss
+    the same one or two images), then to the earlier trial. Proxy-only trials carry no
+    validation accuracy and are not evidence here."""
+    done = [t for t in trials if "val_acc" in t.metrics]
+    if not done:
+        return None
+    top = max(t.fidelity for t in done)
+    return max(
+        (t for t in done if t.fidelity == top),
+        key=lambda t: (t.val_acc, -t.metrics.get("val_loss", 0.0), -t.number),
+    )
 
 
 def scale_free_sum(trials: Sequence[Trial], proxies: Sequence[str]) -> list[float]:
@@ -78,10 +102,13 @@ def scale_free_sum(trials: Sequence[Trial], proxies: Sequence[str]) -> list[floa
     return (scores / np.where(scale > 0, scale, 1.0)).sum(axis=1).tolist()
 
 
-def create_strategy(name: str, space: SearchSpace, seed: int = 0, **params: Any) -> BaseStrategy:
-    """Build a registered strategy; an unknown name or parameter is a clear error."""
+def create_strategy(
+    name: str, space: SearchSpace, seed: int = 0, *, ladder: Ladder | None = None, **params: Any
+) -> BaseStrategy:
+    """Build a registered strategy on the evaluator's ``ladder`` (its fidelities where
+    ``params`` name none); an unknown name or parameter is a clear error."""
     cls = STRATEGIES.get(name)
     try:
-        return cls(space, seed=seed, **params)
+        return cls(space, seed=seed, ladder=ladder, **params)
     except TypeError as exc:
         raise ConfigError(f"bad parameter for strategy {name!r}: {exc}") from None

@@ -6,7 +6,8 @@ contain commas): on NAS-Bench-201 e.g. ``proxy:nwot;epochs=12;epochs=200``, on r
 architectures at its first rung, promotes the best ``⌊n/η⌋`` to the next rung, the best
 ``⌊n/η²⌋`` of those to the next, and so on to the top. At a training rung "best" is the validation
 accuracy; at a proxy rung it is the sum of the proxies, each divided by its largest absolute value
-in the rung (no proxy dominates by its scale). Every promotion is stored with its rank as reason.
+in the rung (no proxy dominates by its scale). Every promotion is stored with its rank, as reason
+and in the trial's info.
 
 * ``sh``: successive halving repeats the full bracket from the bottom rung with ``η^(k-1)``
   architectures (k rungs), until the budget is spent.
@@ -14,9 +15,10 @@ in the rung (no proxy dominates by its scale). Every promotion is stored with it
   ⌈k/(s+1)·η^s⌉ architectures, so that cheap, wide brackets and expensive, narrow ones share the
   budget (Li et al.'s schedule with R = η^(k-1) and rung i worth η^i).
 
-The defaults are the textbook η = 3 and NB201's ladder proxies → 12 → 200 epochs. The peers in
-``PEERS.md`` show that there a 200-epoch evaluation costs ≈ 17 twelve-epoch ones and η ≈ 16
-beats the usual 3-4: set ``eta`` accordingly.
+The defaults are the textbook η = 3 and the evaluator's ladder (low, medium and high rungs; on
+NB201 proxies → 12 → 200 epochs). Both strategies need no enumerable space. On NB201 a 200-epoch
+evaluation costs ≈ 17 twelve-epoch ones and η ≈ 16 beats the usual 3-4 (``docs/results.md``):
+set ``eta`` accordingly.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import ConfigError
-from pmfnas.spaces.base import SearchSpace
+from pmfnas.evaluators.base import Ladder
+from pmfnas.spaces.base import EnumerableSpace, SearchSpace
 from pmfnas.strategies.base import STRATEGIES, BaseStrategy, scale_free_sum
 from pmfnas.types import Arch, Fidelity, Request, Trial
 
@@ -68,28 +71,37 @@ class Bracket:
     told: list[Trial] = field(default_factory=list)
 
 
-DEFAULT_LADDER = "proxy:meco,synflow;epochs=12;epochs=200"
-"""NB201's ladder: PMF's proxy pair below the two training schedules. Over 30 seeds at η = 3 the
-proxy rung lifts Hyperband from 93.16 / 69.96 / 44.13 to 93.51 / 70.59 / 44.58 (C10 / C100 /
-IN16; ``benchmarks/results/bench_nb201_<dataset>_eta3_proxy.json``)."""
-
-
 class _Halving(BaseStrategy):
     """The bracket machinery shared by successive halving and Hyperband.
 
     Args:
-        rungs: the fidelity ladder, cheap to expensive, ``;``-separated.
+        rungs: the fidelity ladder, cheap to expensive, ``;``-separated (default: the
+            evaluator's low, medium and high fidelities).
         eta: the reduction factor η (3).
     """
 
     def __init__(
-        self, space: SearchSpace, seed: int = 0, rungs: str = DEFAULT_LADDER, eta: float = 3.0
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        rungs: str | None = None,
+        eta: float = 3.0,
+        *,
+        ladder: Ladder | None = None,
     ) -> None:
-        super().__init__(space, seed)
+        super().__init__(space, seed, ladder=ladder)
         if not eta > 1:
             raise ConfigError(f"the reduction factor eta must be > 1, got {eta}")
+        if rungs is None:
+            if len(self.ladder.rungs()) < 2:
+                raise ConfigError(
+                    f"{self.name} needs two or more rungs: pass rungs=... (the evaluator offers "
+                    f"{len(self.ladder.rungs())})"
+                )
+            rungs = ";".join(str(f) for f in self.ladder.rungs())
         self.rungs_text = rungs
-        self.ladder = parse_ladder(rungs)
+        self.rungs = parse_ladder(rungs)
+        self._size = space.size if isinstance(space, EnumerableSpace) else None
         self.eta = eta
         self._rng = np.random.default_rng(seed)
         self._brackets = 0
@@ -101,16 +113,17 @@ class _Halving(BaseStrategy):
 
     def _next_bracket(self) -> Bracket:
         start, n = self._schedule(self._brackets)
-        rungs = self.ladder[start:]
+        rungs = self.rungs[start:]
         sizes = tuple(max(1, math.floor(n / self.eta**i)) for i in range(len(rungs)))
         bracket = Bracket(self._brackets, rungs, sizes)
         self._brackets += 1
         archs: list[Arch] = []
-        while len(archs) < min(n, self.space.size):
+        while len(archs) < (n if self._size is None else min(n, self._size)):
             if (arch := self.space.sample(self._rng)) not in archs:
                 archs.append(arch)
         reason = f"bracket {bracket.number}: new at rung {start}"
-        bracket.queue = [Request(a, rungs[0], reason=reason) for a in archs]
+        info = {"origin": "sampled", "bracket": bracket.number, "rung": start}
+        bracket.queue = [Request(a, rungs[0], reason=reason, info=info) for a in archs]
         return bracket
 
     def ask(self) -> Request:
@@ -135,6 +148,13 @@ class _Halving(BaseStrategy):
                 target,
                 reason=f"bracket {bracket.number}: promoted, rank {rank + 1} of {len(order)} "
                 f"at {fidelity}",
+                info={
+                    "origin": "promoted",
+                    "bracket": bracket.number,
+                    "rank": rank + 1,
+                    "of": len(order),
+                    "ranked_at": str(fidelity),
+                },
             )
             for rank, i in enumerate(order[:keep])
         ]
@@ -161,17 +181,19 @@ class SuccessiveHalving(_Halving):
         self,
         space: SearchSpace,
         seed: int = 0,
-        rungs: str = DEFAULT_LADDER,
+        rungs: str | None = None,
         eta: float = 3.0,
         width: int = 0,
+        *,
+        ladder: Ladder | None = None,
     ) -> None:
         if width < 0:
             raise ConfigError(f"width must be positive (0: eta^(rungs-1)), got {width}")
         self.width = width
-        super().__init__(space, seed, rungs, eta)
+        super().__init__(space, seed, rungs, eta, ladder=ladder)
 
     def _schedule(self, number: int) -> tuple[int, int]:
-        return 0, self.width or math.ceil(self.eta ** (len(self.ladder) - 1))
+        return 0, self.width or math.ceil(self.eta ** (len(self.rungs) - 1))
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "width": self.width}
@@ -185,6 +207,6 @@ class Hyperband(_Halving):
     name = "hyperband"
 
     def _schedule(self, number: int) -> tuple[int, int]:
-        top = len(self.ladder) - 1
+        top = len(self.rungs) - 1
         s = top - number % (top + 1)
         return top - s, math.ceil((top + 1) / (s + 1) * self.eta**s)

@@ -3,7 +3,8 @@
 Population of ``population`` random feasible architectures. Each step draws ``sample_size``
 members, takes the best two by fitness as parents, and asks for ``mutations`` one-edge mutations
 of each parent and one uniform-crossover child of the two. Children that repeat a member (or each
-other) or break the optional ``max_params`` / ``max_flops`` limits are dropped unevaluated. When
+other) or break the optional ``max_params`` / ``max_flops`` limits (counted by the evaluator,
+:attr:`~pmfnas.evaluators.base.Ladder.network_size`) are dropped unevaluated. When
 every child of the step is scored, the oldest member leaves and the population is cut back to its
 best ``population`` members.
 
@@ -26,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import ConfigError
-from pmfnas.spaces.base import SearchSpace
-from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
+from pmfnas.evaluators.base import Ladder
+from pmfnas.spaces.base import EnumerableSpace, SearchSpace
 from pmfnas.strategies.base import STRATEGIES, BaseStrategy, scale_free_sum
 from pmfnas.types import Arch, Fidelity, Request, Trial
 
@@ -47,8 +48,11 @@ class MFNAS(BaseStrategy):
             at most ``2 * mutations + 1`` children).
         proxies: comma-separated proxies of the fitness; the first one breaks the final tie.
         final_top: members by fitness among which the first proxy picks the result (3).
-        max_params, max_flops: feasibility limits in millions (0: none), counted on the full-size
-            network for ``dataset``'s input and classes.
+        max_params, max_flops: feasibility limits in millions (0: none), counted on the network
+            the evaluator measures (on NB201 the full-size one for its dataset's input and
+            classes); they need an evaluator that counts sizes.
+
+    It needs no enumerable space; on one it refuses a population larger than the space.
     """
 
     name = "mfnas"
@@ -65,16 +69,19 @@ class MFNAS(BaseStrategy):
         final_top: int = 3,
         max_params: float = 0.0,
         max_flops: float = 0.0,
-        dataset: str = "cifar10",
+        *,
+        ladder: Ladder | None = None,
     ) -> None:
-        super().__init__(space, seed)
+        super().__init__(space, seed, ladder=ladder)
         if not 2 <= sample_size <= population or mutations < 0 or steps < 0 or final_top < 1:
             raise ConfigError(
                 "MFNAS needs 2 <= sample_size <= population, mutations >= 0, steps >= 0 and "
                 f"final_top >= 1; got {sample_size}, {population}, {mutations}, {steps}, {final_top}"
             )
-        if dataset not in DATASET_SHAPES:
-            raise ConfigError(f"unknown dataset {dataset!r} (known: {', '.join(DATASET_SHAPES)})")
+        if (max_params or max_flops) and self.ladder.network_size is None:
+            raise ConfigError(
+                "MFNAS's max_params / max_flops need an evaluator that counts its networks' sizes"
+            )
         self.population_size = population
         self.sample_size = sample_size
         self.mutations = mutations
@@ -83,8 +90,6 @@ class MFNAS(BaseStrategy):
         self.final_top = final_top
         self.max_params = max_params
         self.max_flops = max_flops
-        self.dataset = dataset
-        self._costs = all_params_and_flops(*DATASET_SHAPES[dataset])
         self._rng = np.random.default_rng(seed)
         self._population: list[Trial] = []  # in order of arrival: the first is the oldest
         self._queue: list[Request] = []
@@ -95,12 +100,15 @@ class MFNAS(BaseStrategy):
         self._snapshots: list[tuple[int, list[Trial]]] = []  # (trials told, population) per step
         self._told = 0
         self._initial_asked = 0
-        if population > space.size:
+        if isinstance(space, EnumerableSpace) and population > space.size:
             raise ConfigError(f"population {population} exceeds the {space.size} architectures")
 
     def feasible(self, arch: Arch) -> bool:
-        index = self.space.index(arch)
-        params, flops = self._costs[0][index], self._costs[1][index]
+        """Within the size limits (every architecture is, without limits)."""
+        if not (self.max_params or self.max_flops):
+            return True
+        assert self.ladder.network_size is not None  # checked when the limits were given
+        params, flops = self.ladder.network_size(arch)
         return (not self.max_params or params <= self.max_params) and (
             not self.max_flops or flops <= self.max_flops
         )
@@ -125,7 +133,7 @@ class MFNAS(BaseStrategy):
             while (arch := self._random_feasible()) in self._initial:
                 pass
             self._initial.add(arch)
-            return Request(arch, self.fidelity, reason="initial population")
+            return Request(arch, self.fidelity, "initial population", {"origin": "sampled"})
         while not self._queue and self._pending == 0:
             if self._step >= self.steps or len(self._population) < 2:
                 return None
@@ -144,25 +152,36 @@ class MFNAS(BaseStrategy):
         order = sorted(picks, key=lambda i: fit[i], reverse=True)
         a, b = self._population[order[0]], self._population[order[1]]
         candidates = [
-            (self.space.mutate(parent.arch, self._rng), f"mutation of trial {parent.number}")
+            (
+                self.space.mutate(parent.arch, self._rng),
+                f"mutation of trial {parent.number}",
+                {"origin": "mutation", "parents": [parent.number]},
+            )
             for parent in (a, b)
             for _ in range(self.mutations)
         ]
         crossed = self.space.crossover(a.arch, b.arch, self._rng)
-        candidates.append((crossed, f"crossover of trials {a.number} and {b.number}"))
+        candidates.append(
+            (
+                crossed,
+                f"crossover of trials {a.number} and {b.number}",
+                {"origin": "crossover", "parents": [a.number, b.number]},
+            )
+        )
         taken = {t.arch for t in self._population}
-        for arch, why in candidates:
+        for arch, why, info in candidates:
             if arch in taken or not self.feasible(arch):
                 continue
             taken.add(arch)
-            self._queue.append(Request(arch, self.fidelity, reason=f"step {self._step}: {why}"))
+            reason = f"step {self._step}: {why}"
+            self._queue.append(Request(arch, self.fidelity, reason, info | {"step": self._step}))
         self._pending = len(self._queue)
         if self._pending == 0:
             self._end_step([])
 
     def tell(self, trial: Trial) -> None:
         self._told += 1
-        if trial.reason == "initial population":
+        if self._step == 0:  # no step bred yet: the trial is one of the initial population
             self._population.append(trial)
             if len(self._population) == self.population_size:
                 self._snapshots.append((self._told, list(self._population)))
@@ -207,5 +226,4 @@ class MFNAS(BaseStrategy):
             "final_top": self.final_top,
             "max_params": self.max_params,
             "max_flops": self.max_flops,
-            "dataset": self.dataset,
         }

@@ -6,35 +6,46 @@ from typing import Any
 
 import numpy as np
 
-from pmfnas.spaces.base import SearchSpace
+from pmfnas.evaluators.base import Ladder
+from pmfnas.spaces.base import EnumerableSpace, SearchSpace
 from pmfnas.strategies.base import STRATEGIES, BaseStrategy
-from pmfnas.types import Fidelity, Request, Trial
+from pmfnas.types import Request, Trial
 
 
 @STRATEGIES.register("random")
 class RandomSearch(BaseStrategy):
     """Evaluate uniformly sampled, not yet seen architectures at one fidelity.
 
+    Works on any space; on an enumerable one it stops when every architecture has been seen.
+
     Args:
-        fidelity: the fidelity of every evaluation (default ``epochs=12``, the NAS-Bench-201
-            protocol's search signal).
+        fidelity: the fidelity of every evaluation (default: the ladder's single-fidelity one,
+            on NAS-Bench-201 ``epochs=12``, the protocol's search signal).
     """
 
     name = "random"
 
-    def __init__(self, space: SearchSpace, seed: int = 0, fidelity: str = "epochs=12") -> None:
-        super().__init__(space, seed)
-        self.fidelity = Fidelity.parse(fidelity)
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        fidelity: str | None = None,
+        *,
+        ladder: Ladder | None = None,
+    ) -> None:
+        super().__init__(space, seed, ladder=ladder)
+        self.fidelity = self.fidelity_of("single", fidelity, "fidelity")
         self._rng = np.random.default_rng(seed)
         self._seen: set[tuple[int, ...]] = set()
+        self._size = space.size if isinstance(space, EnumerableSpace) else None
 
     def ask(self) -> Request | None:
-        if len(self._seen) >= self.space.size:
+        if self._size is not None and len(self._seen) >= self._size:
             return None
         while (arch := self.space.sample(self._rng)) in self._seen:
             pass
         self._seen.add(arch)
-        return Request(arch, self.fidelity, reason="random sample")
+        return Request(arch, self.fidelity, reason="random sample", info={"origin": "sampled"})
 
     def tell(self, trial: Trial) -> None:
         self._seen.add(trial.arch)

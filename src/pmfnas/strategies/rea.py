@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import ConfigError
+from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.strategies.base import STRATEGIES, BaseStrategy
-from pmfnas.types import Fidelity, Request, Trial
+from pmfnas.types import Request, Trial
 
 
 @STRATEGIES.register("rea")
@@ -23,7 +24,8 @@ class RegularizedEvolution(BaseStrategy):
     the oldest member leaves (ageing: a lucky early model cannot dominate forever).
 
     Defaults follow the NAS-Bench-201 / Syne Tune setup the peers were measured with: population
-    10, sample size 10, the 12-epoch signal. Real et al. used 100 and 25 on a larger space.
+    10, sample size 10, and the ladder's single-fidelity signal (there the 12-epoch one). Real et
+    al. used 100 and 25 on a larger space.
     """
 
     name = "rea"
@@ -34,9 +36,11 @@ class RegularizedEvolution(BaseStrategy):
         seed: int = 0,
         population: int = 10,
         sample_size: int = 10,
-        fidelity: str = "epochs=12",
+        fidelity: str | None = None,
+        *,
+        ladder: Ladder | None = None,
     ) -> None:
-        super().__init__(space, seed)
+        super().__init__(space, seed, ladder=ladder)
         if population < 1 or not 1 <= sample_size <= population:
             raise ConfigError(
                 f"REA needs population >= 1 and 1 <= sample_size <= population, "
@@ -44,7 +48,7 @@ class RegularizedEvolution(BaseStrategy):
             )
         self.population_size = population
         self.sample_size = sample_size
-        self.fidelity = Fidelity.parse(fidelity)
+        self.fidelity = self.fidelity_of("single", fidelity, "fidelity")
         self._rng = np.random.default_rng(seed)
         self._population: deque[Trial] = deque()
         self._asked = 0
@@ -52,14 +56,24 @@ class RegularizedEvolution(BaseStrategy):
     def ask(self) -> Request:
         self._asked += 1
         if self._asked <= self.population_size or not self._population:
-            return Request(self.space.sample(self._rng), self.fidelity, reason="initial population")
+            return Request(
+                self.space.sample(self._rng),
+                self.fidelity,
+                reason="initial population",
+                info={"origin": "sampled"},
+            )
         members = list(self._population)
         picks = self._rng.choice(
             len(members), size=min(self.sample_size, len(members)), replace=False
         )
         parent = max((members[i] for i in picks), key=lambda t: t.val_acc)
         child = self.space.mutate(parent.arch, self._rng)
-        return Request(child, self.fidelity, reason=f"mutation of trial {parent.number}")
+        return Request(
+            child,
+            self.fidelity,
+            reason=f"mutation of trial {parent.number}",
+            info={"origin": "mutation", "parents": [parent.number]},
+        )
 
     def tell(self, trial: Trial) -> None:
         self._population.append(trial)

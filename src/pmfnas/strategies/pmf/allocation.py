@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
@@ -18,10 +19,44 @@ from scipy.stats import norm
 
 @dataclass(frozen=True)
 class Promotion:
-    """Evaluate ``cell`` at high fidelity, for ``reason``."""
+    """Evaluate ``cell`` at high fidelity: why now (``trigger``), what the predictor expects of
+    it (``mean`` ± ``std``) and its chance of beating the best high-fidelity result; ``dropped``
+    candidates confidently below the best stay unpromoted."""
 
     cell: int
-    reason: str
+    trigger: str
+    mean: float
+    std: float
+    chance: float
+    dropped: int = 0
+
+    def decisions(self) -> list[str]:
+        """What the promotion decided besides itself."""
+        return (
+            [f"{self.dropped} confidently below the best stay unpromoted"] if self.dropped else []
+        )
+
+    @property
+    def reason(self) -> str:
+        """The promotion in words (stored with the trial)."""
+        text = (
+            f"stage 3 promotion ({self.trigger}): predicted {self.mean:.2f} ± {self.std:.2f}, "
+            f"P(beats best) {self.chance:.2f}"
+        )
+        return "; ".join([text, *self.decisions()])
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The promotion as data (stored in the trial's info, read by reports)."""
+        info: dict[str, Any] = {
+            "origin": "promoted",
+            "trigger": self.trigger,
+            "predicted": self.mean,
+            "predicted_std": self.std,
+            "predicted_by": "promotion predictor",
+            "chance": self.chance,
+        }
+        return info | ({"decisions": self.decisions()} if self.dropped else {})
 
 
 def cost_ratio(pairs: list[tuple[float, float]], prior: float) -> float:
@@ -76,12 +111,12 @@ def plan_promotion(
             return None
         top = int(last[np.argmax(ucb[last])])
         if not medium_fits:  # nothing cheaper is left to learn from
-            return Promotion(int(cells[top]), _why(top, mu, sigma, p, "end of budget"))
+            return _promote(cells, top, mu, sigma, p, "end of budget")
         if stalled is not None and spent[1] + cost[top] <= spent[0]:
             # Medium search finds nothing better and no contender is left: a long shot at high
             # fidelity teaches more than further medium results that will never be promoted.
             trigger = f"medium search stalled for {stalled} evaluations, no contender left"
-            return Promotion(int(cells[top]), _why(top, mu, sigma, p, trigger))
+            return _promote(cells, top, mu, sigma, p, trigger)
         return None
     order = alive[np.argsort(-ucb[alive], kind="stable")]
     top = int(order[0])
@@ -97,13 +132,18 @@ def plan_promotion(
         trigger = f"medium search stalled for {stalled} evaluations"
     else:
         return None
-    dropped = len(cells) - len(alive)
-    note = f"; {dropped} confidently below the best stay unpromoted" if dropped else ""
-    return Promotion(int(cells[top]), _why(top, mu, sigma, p, trigger) + note)
+    return _promote(cells, top, mu, sigma, p, trigger, dropped=len(cells) - len(alive))
 
 
-def _why(i: int, mu: np.ndarray, sigma: np.ndarray, p: np.ndarray, trigger: str) -> str:
-    return (
-        f"stage 3 promotion ({trigger}): predicted {mu[i]:.2f} ± {sigma[i]:.2f}, "
-        f"P(beats best) {p[i]:.2f}"
+def _promote(
+    cells: np.ndarray,
+    i: int,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    p: np.ndarray,
+    trigger: str,
+    dropped: int = 0,
+) -> Promotion:
+    return Promotion(
+        int(cells[i]), trigger, float(mu[i]), float(sigma[i]), float(p[i]), dropped=dropped
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmfnas.predictors import EnsemblePredictor, rank_scores
-from pmfnas.spaces.base import SearchSpace
+from pmfnas.spaces.base import EnumerableSpace
 
 FILL_ROWS = 3000
 """Scored cells (at most) the encoding → low score model is fitted on: enough for a smooth fill."""
@@ -22,7 +22,7 @@ FILL_ROWS = 3000
 _ENCODINGS: dict[tuple[str, int], np.ndarray] = {}
 
 
-def space_encoding(space: SearchSpace) -> np.ndarray:
+def space_encoding(space: EnumerableSpace) -> np.ndarray:
     """Encoding of every cell in index order, made once per process and space (0.3 s on NB201)."""
     key = (space.name, space.size)
     if key not in _ENCODINGS:

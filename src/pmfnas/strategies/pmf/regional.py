@@ -15,17 +15,30 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pmfnas.predictors import EnsemblePredictor
-from pmfnas.spaces.base import SearchSpace
+from pmfnas.spaces.base import EnumerableSpace
 from pmfnas.strategies.pmf.exploration import Region
 from pmfnas.types import Trial
 
 FRONTIER = 4
 """The best medium results whose one-edge neighbours are candidates."""
+
+SURROGATE = "medium surrogate"
+"""Who predicted a medium pick's accuracy (``predicted_by`` in the trial's info)."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A queued medium evaluation of ``cell``: why, in words (``reason``) and as data (``info``)."""
+
+    cell: int
+    reason: str
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class RegionalSearch:
@@ -38,7 +51,7 @@ class RegionalSearch:
 
     def __init__(
         self,
-        space: SearchSpace,
+        space: EnumerableSpace,
         features: np.ndarray,
         narrow: np.ndarray,
         regions: list[Region],
@@ -54,7 +67,7 @@ class RegionalSearch:
         self.medium = medium
         self.settings = settings
         self.seed = seed
-        self.queue: deque[tuple[int, str]] = deque()
+        self.queue: deque[Pick] = deque()
         self.notes: list[str] = []
         self.region_of = np.full(space.size, -1)
         for region in regions:
@@ -82,7 +95,7 @@ class RegionalSearch:
         return self._surrogate
 
     def _taken(self, high: dict[int, Trial]) -> set[int]:
-        return {*self.medium, *high, *(cell for cell, _ in self.queue)}
+        return {*self.medium, *high, *(pick.cell for pick in self.queue)}
 
     def _candidates(self, high: dict[int, Trial]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
         """Cells, their region (-1: none) and a label saying where each comes from."""
@@ -141,7 +154,9 @@ class RegionalSearch:
             reason = (
                 f"stage 2: {where[cell]}, {rule} {score[i]:.2f} ({mu[i]:.2f} ± {spread[i]:.2f})"
             )
-            self.queue.append((cell, reason))
+            info = {"origin": "regional search", "source": where[cell], "rule": rule}
+            info |= _predicted(float(score[i]), float(mu[i]), float(spread[i]))
+            self.queue.append(Pick(cell, reason, info))
 
     def _evidence(self) -> list[int]:
         """Medium results inside each region."""
@@ -186,4 +201,11 @@ class RegionalSearch:
                 f"stage 3 refinement around high-fidelity best trial {number}: "
                 f"UCB {ucb[i]:.2f} ({mu[i]:.2f} ± {spread[i]:.2f})"
             )
-            self.queue.appendleft((int(cells[i]), reason))
+            info = {"origin": "refinement", "around_trial": number, "rule": "UCB"}
+            info |= _predicted(float(ucb[i]), float(mu[i]), float(spread[i]))
+            self.queue.appendleft(Pick(int(cells[i]), reason, info))
+
+
+def _predicted(score: float, mean: float, std: float) -> dict[str, Any]:
+    """A pick's score by its rule and the surrogate's prediction, as trial info."""
+    return {"score": score, "predicted": mean, "predicted_std": std, "predicted_by": SURROGATE}

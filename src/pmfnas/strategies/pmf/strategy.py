@@ -12,8 +12,10 @@
    the surrogate likes are evaluated at medium fidelity and compete for promotion.
 4. Allocation: stage 2 and 3 interleave as :mod:`~pmfnas.strategies.pmf.allocation` decides.
 
-The fidelities are parameters, so the same code runs on the tabular benchmark (proxies → 12 →
-200 epochs) and on real training (proxies → a short training → the full one).
+The fidelities are parameters, by default the evaluator's ladder, so the same code runs on the
+tabular benchmark (proxies → 12 → 200 epochs) and on real training (proxies → a short training →
+the full one). Every request carries its prediction, rule and trigger in its info, for reports.
+PMF keeps arrays over the whole space, so it needs an enumerable one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import ConfigError
+from pmfnas.evaluators.base import Ladder
 from pmfnas.predictors import (
     KINDS,
     EnsemblePredictor,
@@ -32,7 +35,7 @@ from pmfnas.predictors import (
     high_fidelity_predictor,
     medium_features,
 )
-from pmfnas.spaces.base import SearchSpace
+from pmfnas.spaces.base import EnumerableSpace, SearchSpace, require_enumerable
 from pmfnas.strategies.base import STRATEGIES, BaseStrategy
 from pmfnas.strategies.pmf.allocation import Promotion, cost_ratio, plan_promotion
 from pmfnas.strategies.pmf.exploration import (
@@ -42,13 +45,8 @@ from pmfnas.strategies.pmf.exploration import (
     low_scores,
     space_encoding,
 )
-from pmfnas.strategies.pmf.regional import RegionalSearch
+from pmfnas.strategies.pmf.regional import Pick, RegionalSearch
 from pmfnas.types import Fidelity, Request, Trial
-
-DEFAULT_LOW = "proxy:meco,synflow"
-"""Two cheap proxies of the shipped NB201 table that rank well together (≈ 0.13 s a cell, so
-5 % of a NATS budget scores half to all of the space). On the tuning seeds 100-159, meco alone
-or with nwot added led the regions into worse areas on CIFAR-100."""
 
 
 @STRATEGIES.register("pmf")
@@ -56,7 +54,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
     """Progressive multi-fidelity search with a predictor of high-fidelity accuracy.
 
     Args:
-        low, medium, high: the fidelity ladder (``low`` = ``"none"`` skips stage 1).
+        low, medium, high: the fidelity ladder (default: the evaluator's; ``low`` = ``"none"``
+            skips stage 1, as does an evaluator that offers no low fidelity).
         low_share: share of the budget stage 1 may spend (to about one cell); ``low_sample``
             caps its cells (0: all).
         keep: share of the space, best by low score, that stage 2 searches (with the regions).
@@ -79,14 +78,15 @@ class ProgressiveMultiFidelity(BaseStrategy):
     """
 
     name = "pmf"
+    space: EnumerableSpace
 
     def __init__(
         self,
         space: SearchSpace,
         seed: int = 0,
-        low: str = DEFAULT_LOW,
-        medium: str = "epochs=12",
-        high: str = "epochs=200",
+        low: str | None = None,
+        medium: str | None = None,
+        high: str | None = None,
         low_share: float = 0.05,
         low_sample: int = 0,
         keep: float = 0.25,
@@ -105,11 +105,18 @@ class ProgressiveMultiFidelity(BaseStrategy):
         members: int = 16,
         refine: int = 4,
         budget: float | None = None,
+        *,
+        ladder: Ladder | None = None,
     ) -> None:
-        super().__init__(space, seed)
-        self.low = None if low in ("", "none") else Fidelity.parse(low)
-        self.medium = Fidelity.parse(medium)
-        self.high = Fidelity.parse(high)
+        super().__init__(
+            require_enumerable(space, "pmf (it ranks the whole space)"), seed, ladder=ladder
+        )
+        if low is None:
+            self.low = self.ladder.low
+        else:
+            self.low = None if low in ("", "none") else Fidelity.parse(low)
+        self.medium = self.fidelity_of("medium", medium, "medium")
+        self.high = self.fidelity_of("high", high, "high")
         if (self.low and not self.low.is_proxy) or not self.medium < self.high:
             raise ConfigError("PMF needs low = proxies (or none) and medium cheaper than high")
         if (
@@ -163,7 +170,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         self._low_spent = 0.0
         self._low_told = 0
         self._raw: dict[str, np.ndarray] = {}
-        self._scored = np.zeros(space.size, dtype=bool)
+        self._scored = np.zeros(self.space.size, dtype=bool)
         self._order = np.empty(0, dtype=np.int64)
         self._medium: dict[int, Trial] = {}
         self._high: dict[int, Trial] = {}
@@ -240,7 +247,9 @@ class ProgressiveMultiFidelity(BaseStrategy):
             self._order = self._rng.permutation(self.space.size)
         cell = int(self._order[self._low_asked])
         self._low_asked += 1
-        return Request(self.space.arch(cell), self.low, "stage 1: global exploration")
+        return Request(
+            self.space.arch(cell), self.low, "stage 1: global exploration", {"origin": "sampled"}
+        )
 
     def _start_search(self) -> None:
         """Rank the space by the low fidelity, find the regions and queue their centres."""
@@ -266,7 +275,13 @@ class ProgressiveMultiFidelity(BaseStrategy):
                 f"stage 2: centre of region {region.number} ({len(region.members)} cells, "
                 f"low score {low[region.centre]:.3f})"
             )
-            self._search.queue.append((region.centre, reason))
+            info = {
+                "origin": "regional search",
+                "region": region.number,
+                "cells": len(region.members),
+                "low_score": float(low[region.centre]),
+            }
+            self._search.queue.append(Pick(region.centre, reason, info))
 
     @property
     def regions(self) -> list[Region]:
@@ -287,12 +302,15 @@ class ProgressiveMultiFidelity(BaseStrategy):
         promotion = self._promotion(left, medium_cost)
         if promotion is not None:
             self._since = 0
-            return Request(self.space.arch(promotion.cell), self.high, promotion.reason)
+            arch = self.space.arch(promotion.cell)
+            return Request(arch, self.high, promotion.reason, promotion.info)
         if search.queue and medium_cost <= left:
-            cell, reason = search.queue.popleft()
+            pick = search.queue.popleft()
             notes, search.notes = search.notes, []
             self.decisions.extend(notes)
-            return Request(self.space.arch(cell), self.medium, "; ".join([reason, *notes]))
+            reason = "; ".join([pick.reason, *notes])
+            info = pick.info | ({"decisions": notes} if notes else {})
+            return Request(self.space.arch(pick.cell), self.medium, reason, info)
         return None
 
     def _medium_cost(self) -> float:
