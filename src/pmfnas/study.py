@@ -33,7 +33,7 @@ from pmfnas.execution import SerialExecutor
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.storage import Storage
 from pmfnas.strategies.base import BaseStrategy
-from pmfnas.types import Arch, Budget, Fidelity, Request, Trial, TrialState
+from pmfnas.types import Arch, Budget, Fidelity, Progress, Request, Trial, TrialState
 from pmfnas.units import format_amount
 
 MAX_REPEATS_IN_A_ROW = 1000
@@ -42,7 +42,6 @@ MAX_REPEATS_IN_A_ROW = 1000
 CLOCK_TOLERANCE = 1e-9
 """Rounding slack of accumulated clocks, as :meth:`pmfnas.types.Budget.fits` allows."""
 
-Progress = Callable[[float, float], None]
 
 INTERRUPTED = "interrupted"
 """The stop reason of a study stopped by an interrupt (Ctrl-C, or SIGTERM in the CLI)."""

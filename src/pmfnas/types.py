@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,10 @@ from pmfnas.errors import BudgetError, ConfigError, FidelityError
 
 Arch = tuple[int, ...]
 """A space-specific, hashable architecture (NAS-Bench-201: six op ids in canonical edge order)."""
+
+Progress = Callable[[float, float], None]
+"""Told ``(done, total)`` as long work advances: budget spent of a study's budget, epochs of a
+training, cells read of a benchmark file."""
 
 MAX_SEED = 2**32 - 1
 """The largest seed: NumPy refuses negative seeds, and the per-epoch torch seeds derived from a

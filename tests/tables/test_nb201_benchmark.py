@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 from pmfnas.errors import ArchitectureError, DataError, NotAvailableError, RegistryError
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.tables.nb201 import DATASETS, METRICS, NB201Benchmark
+from pmfnas.tables.nb201 import METRICS, NB201_DATASETS, NB201Benchmark
 from pmfnas.tables.nb201_sources import (
     BUNDLE_CSV,
     BUNDLE_FILES,
@@ -69,7 +69,7 @@ def test_12_epoch_rank_correlation(bench, dataset, rho) -> None:
 
 
 def test_mean_costs_of_the_peer_protocol(bench) -> None:
-    """PEERS.md: mean 12/200-epoch costs 110/1,828 s (C10), 219/3,656 s (C100), 666/11,096 s."""
+    """docs/nb201.md: mean 12/200-epoch costs 110/1,828 s (C10), 219/3,656 s (C100), 666/11,096 s."""
     expected = {"cifar10": (110, 1828), "cifar100": (219, 3656), "ImageNet16-120": (666, 11096)}
     for dataset, (cost12, cost200) in expected.items():
         per_epoch = float(np.mean(bench.array("train_time_per_epoch", dataset)))
@@ -125,7 +125,7 @@ def test_time_ratios_measured_on_the_official_records(bench, nb201_dir) -> None:
             ratio = per_epoch[dataset] / per_epoch["cifar10-valid"]
             assert bench.time_ratios[dataset] == pytest.approx(ratio, rel=1e-9)
     assert bench.time_ratios == pytest.approx(
-        dict(zip(DATASETS, FALLBACK_TIME_RATIOS, strict=True))
+        dict(zip(NB201_DATASETS, FALLBACK_TIME_RATIOS, strict=True))
     )
     assert bench.time_ratios == pytest.approx(
         {"cifar10": 1.0, "cifar100": 2.0, "ImageNet16-120": 6.07}, abs=0.005
@@ -139,7 +139,7 @@ def test_archive_reproduces_the_csv_values(bench, nb201_dir, cache_dir) -> None:
     archive = NB201Benchmark.load(nb201_dir / "nats-tss-format", cache_dir=cache_dir)
     assert archive.kind == "archive" and bench.kind == "bundle"
     for index in OFFICIAL:
-        for dataset in DATASETS:
+        for dataset in NB201_DATASETS:
             for metric in ("test_acc_200", "val_acc_12", "test_acc_12", "train_time_per_epoch"):
                 assert archive.value(metric, dataset, index) == pytest.approx(
                     bench.value(metric, dataset, index), rel=1e-6
@@ -161,7 +161,7 @@ def test_archive_validation_metrics_follow_the_record(nb201_dir, cache_dir) -> N
     for schedule, metric in (("12", "val_acc_12"), ("200", "val_acc_200")):
         runs, key = record[schedule]["all_results"], f"x-valid@{int(schedule) - 1}"
         for dataset, source in zip(
-            DATASETS, ("cifar10-valid", "cifar100", "ImageNet16-120"), strict=True
+            NB201_DATASETS, ("cifar10-valid", "cifar100", "ImageNet16-120"), strict=True
         ):
             expected = [r["eval_acc1es"][key] for (ds, _), r in runs.items() if ds == source]
             assert archive.value(metric, dataset, 284) == pytest.approx(np.mean(expected), rel=1e-6)
@@ -193,7 +193,7 @@ def test_cache_round_trip_is_equal(bench, nb201_dir, cache_dir) -> None:
     again = NB201Benchmark.load(nb201_dir, cache_dir=cache_dir)
     assert again.from_cache
     for metric in METRICS:
-        for dataset in DATASETS:
+        for dataset in NB201_DATASETS:
             np.testing.assert_array_equal(
                 again.array(metric, dataset), bench.array(metric, dataset)
             )
@@ -254,7 +254,7 @@ def test_arrays_are_read_only(bench) -> None:
 
 def test_bundle_12_epoch_accuracies_are_the_official_records(bench, official_12_epoch) -> None:
     """nb201_12epoch_xvalid.csv gives every cell's 12-epoch x-valid accuracy (PROVENANCE.md)."""
-    for dataset in DATASETS:
+    for dataset in NB201_DATASETS:
         assert bench.available("val_acc_12", dataset) == 15625
         assert bench.available("test_acc_12", dataset) == 15625
     for (index, dataset), (val, test) in official_12_epoch.items():

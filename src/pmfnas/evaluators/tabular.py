@@ -9,7 +9,13 @@ import numpy as np
 from pmfnas.errors import ConfigError, DataError, FidelityError, NotAvailableError
 from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
-from pmfnas.tables.nb201 import DATASETS, NATS_BUDGETS, TEST_ACC_12, VAL_ACC_12, NB201Benchmark
+from pmfnas.tables.nb201 import (
+    NATS_BUDGETS,
+    NB201_DATASETS,
+    TEST_ACC_12,
+    VAL_ACC_12,
+    NB201Benchmark,
+)
 from pmfnas.types import Arch, Fidelity, Result, Trial
 
 TABULAR_EPOCHS = (12, 200)
@@ -59,8 +65,10 @@ class TabularEvaluator:
         proxies: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
         protocol: str = "default",
     ) -> None:
-        if dataset not in DATASETS:
-            raise DataError(f"unknown dataset {dataset!r} for nb201 (known: {', '.join(DATASETS)})")
+        if dataset not in NB201_DATASETS:
+            raise DataError(
+                f"unknown dataset {dataset!r} for nb201 (known: {', '.join(NB201_DATASETS)})"
+            )
         if protocol not in SIGNAL12:
             raise ConfigError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
         self.bench = bench

@@ -40,8 +40,8 @@ from pmfnas.outputs import writable_folder
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.spaces.counting import count_parameters
 from pmfnas.training import FitResult, TrainingRecipe, evaluate, fit
-from pmfnas.training.loop import Device, Progress, train_batches, train_step
-from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
+from pmfnas.training.loop import Device, train_batches, train_step
+from pmfnas.types import Arch, Fidelity, Progress, Result, Trial, check_seed
 
 PROBE_STEPS = 3
 """Timed training steps (after one untimed warm-up) that estimate a new setting's epoch time."""

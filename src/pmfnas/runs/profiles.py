@@ -42,11 +42,10 @@ TRAINING_PARAMS: dict[str, dict[str, Any]] = {
 }
 """Strategy defaults for real training, under the user's own parameters (the fidelities come
 from the evaluator's ladder, :data:`~pmfnas.evaluators.training.TRAINING_LADDER`). PMF's stage 1
-may take 10 % of the budget, and at most 500 cells: proxies on the reduced network cost
-0.05-0.1 s a cell on the digits (a three-minute search scored 465), but they count few FLOPs, so
-under a compute budget the share alone would let stage 1 take most of the wall time. A stall is
-5 medium results without a better one: a search of minutes affords only a hundred or so medium
-runs, and with the tabular patience of 20 PMF trained only about 6 candidates to 12 epochs."""
+may take 10 % of the budget and at most 500 cells: proxies count few FLOPs, so under a compute
+budget the share alone would let stage 1 take most of the wall time. A stall is 5 medium results
+without a better one, since a search of minutes affords only about a hundred medium runs and the
+tabular patience of 20 would leave few candidates for the 12-epoch rung (``docs/results.md``)."""
 
 
 def training_params(strategy: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -94,10 +93,10 @@ def training_evaluator(
 
 
 SEARCH_THREADS = 1
-"""Torch threads of a real-training search on the CPU. The networks a search trains are small:
-on this project's 2-core machine one thread trained the digits network 7x faster than torch's
-default, and a thread count is part of what makes a search reproducible (results differ bit-wise
-between counts), so the default must not depend on the machine."""
+"""Torch threads of a real-training search on the CPU. The networks a search trains are small,
+so more threads mostly add synchronisation, and a thread count is part of what makes a search
+reproducible (results differ bit-wise between counts): the default must not depend on the
+machine."""
 
 
 def search_evaluator(

@@ -13,10 +13,10 @@ from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
 from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
 from pmfnas.spaces import index_or_none
-from pmfnas.study import INTERRUPTED, Progress, trials_per_fidelity
+from pmfnas.study import INTERRUPTED, trials_per_fidelity
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
-from pmfnas.types import TrialState
+from pmfnas.types import Progress, TrialState
 from pmfnas.units import format_amount
 
 if TYPE_CHECKING:

@@ -37,8 +37,8 @@ from pmfnas.spaces.nb201 import NUM_ARCHS, NB201Space
 from pmfnas.tables import nb201_sources as src
 from pmfnas.tables.cache import Arrays, fingerprint, load_or_build
 from pmfnas.tables.nb201_sources import (
-    DATASETS,
     METRICS,
+    NB201_DATASETS,
     TEST_ACC_12,
     TEST_ACC_200,
     TRAIN_TIME_PER_EPOCH,
@@ -46,13 +46,13 @@ from pmfnas.tables.nb201_sources import (
     VAL_ACC_200,
     ZEN_SCORE,
     ZEN_TIME,
-    Progress,
 )
+from pmfnas.types import Progress
 
 __all__ = [
-    "DATASETS",
     "METRICS",
     "NATS_BUDGETS",
+    "NB201_DATASETS",
     "TEST_ACC_12",
     "TEST_ACC_200",
     "TRAIN_TIME_PER_EPOCH",
@@ -101,9 +101,9 @@ def _detect(source: Path) -> tuple[Kind, list[Path]]:
 def _check(arrays: Arrays) -> None:
     for metric in METRICS:
         a = arrays.get(metric)
-        if a is None or a.shape != (len(DATASETS), NUM_ARCHS) or a.dtype != np.float32:
+        if a is None or a.shape != (len(NB201_DATASETS), NUM_ARCHS) or a.dtype != np.float32:
             raise ValueError(f"array {metric!r} missing or of the wrong shape")
-    if arrays.get(src.TIME_RATIOS, np.empty(0)).shape != (len(DATASETS),):
+    if arrays.get(src.TIME_RATIOS, np.empty(0)).shape != (len(NB201_DATASETS),):
         raise ValueError("time ratios missing")
 
 
@@ -118,11 +118,13 @@ class NB201Benchmark:
         self.from_cache = from_cache
         """Whether :meth:`load` found a valid cache (else it read the source files)."""
         self.time_ratios: dict[str, float] = dict(
-            zip(DATASETS, map(float, arrays[src.TIME_RATIOS]), strict=True)
+            zip(NB201_DATASETS, map(float, arrays[src.TIME_RATIOS]), strict=True)
         )
         """Per-epoch training time of each dataset relative to cifar10 (cifar10-valid)."""
         self._rows = {
-            (metric, ds): arrays[metric][d] for metric in METRICS for d, ds in enumerate(DATASETS)
+            (metric, ds): arrays[metric][d]
+            for metric in METRICS
+            for d, ds in enumerate(NB201_DATASETS)
         }
 
     @classmethod
@@ -162,7 +164,7 @@ class NB201Benchmark:
             if metric not in METRICS:
                 known = ", ".join(METRICS)
                 raise RegistryError(f"unknown nb201 metric {metric!r} (known: {known})") from None
-            known = ", ".join(DATASETS)
+            known = ", ".join(NB201_DATASETS)
             raise RegistryError(f"unknown nb201 dataset {dataset!r} (known: {known})") from None
 
     def array(self, metric: str, dataset: str) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Readers that turn the two NAS-Bench-201 data layouts into the same dense arrays.
 
-Both readers return ``{metric: float32 array (len(DATASETS), NUM_ARCHS)}`` in NATS index order
+Both readers return ``{metric: float32 array (len(NB201_DATASETS), NUM_ARCHS)}`` in NATS index order
 (NaN = not recorded by that source) plus ``time_ratios``, the per-epoch training time of each
 dataset relative to CIFAR-10. Every architecture string or NASLib tuple is mapped through
 :class:`NB201Space`, never by row position, so a reordered file cannot shift values between cells.
@@ -20,7 +20,7 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,12 @@ import numpy as np
 from pmfnas.errors import ArchitectureError, DataError
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import EDGES, NUM_ARCHS, OPS, NB201Space
-from pmfnas.types import Arch
+from pmfnas.types import Arch, Progress
 
 Arrays = dict[str, np.ndarray]
-Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each source file is read."""
 
-DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+NB201_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 
 VAL_ACC_200 = "val_acc_200"
 TEST_ACC_200 = "test_acc_200"
@@ -78,7 +77,7 @@ _SPACE = NB201Space()
 
 def _empty_arrays() -> Arrays:
     """All metrics NaN (not recorded) and the fallback time ratios, for a reader to fill in."""
-    arrays = {m: np.full((len(DATASETS), NUM_ARCHS), np.nan, np.float32) for m in METRICS}
+    arrays = {m: np.full((len(NB201_DATASETS), NUM_ARCHS), np.nan, np.float32) for m in METRICS}
     arrays[TIME_RATIOS] = np.array(FALLBACK_TIME_RATIOS)
     return arrays
 
@@ -167,21 +166,21 @@ def naslib_cell(text: str) -> Arch:
 def read_zen_zip(path: Path) -> dict[str, Arrays]:
     """NASLib's Zen-score zip → ``{dataset: {"val_accuracy", "zen_score", "zen_time": array}}``.
 
-    Every dataset of :data:`DATASETS` must cover all 15,625 cells. NASLib scores the cells whose
+    Every dataset of :data:`NB201_DATASETS` must cover all 15,625 cells. NASLib scores the cells whose
     output is disconnected from the input as -1e8 (the Zen-score is undefined there); that
     published value is kept, so those cells rank last. Despite its name, ``val_accuracy`` matches
     a test split of seed 888 on the official records (cifar10: cifar10-valid ``ori-test@199``;
     cifar100/IN16: ``x-test@199``).
     """
     fields = ("val_accuracy", "zen_score", "zen_time")
-    out = {ds: {f: np.full(NUM_ARCHS, np.nan) for f in fields} for ds in DATASETS}
-    seen = {ds: np.zeros(NUM_ARCHS, dtype=bool) for ds in DATASETS}
+    out = {ds: {f: np.full(NUM_ARCHS, np.nan) for f in fields} for ds in NB201_DATASETS}
+    seen = {ds: np.zeros(NUM_ARCHS, dtype=bool) for ds in NB201_DATASETS}
     try:
         with zipfile.ZipFile(path) as zf:
             members = [
                 (m, match.group(1))
                 for m in zf.namelist()
-                if (match := _ZEN_MEMBER.fullmatch(m)) and match.group(1) in DATASETS
+                if (match := _ZEN_MEMBER.fullmatch(m)) and match.group(1) in NB201_DATASETS
             ]
             for member, ds in members:
                 try:
@@ -231,7 +230,7 @@ def read_bundle(folder: Path, progress: Progress | None = None) -> Arrays:
     _report(progress, 4, total)
 
     zen = read_zen_zip(folder / ZEN_ZIP)
-    for d, ds in enumerate(DATASETS):
+    for d, ds in enumerate(NB201_DATASETS):
         out[ZEN_SCORE][d] = zen[ds]["zen_score"]
         out[ZEN_TIME][d] = zen[ds]["zen_time"]
         if ds != "cifar10":  # cifar10's signal is the 3-seed cifar10-valid mean above
@@ -295,14 +294,16 @@ def _record_values(record: Mapping[str, Any]) -> dict[str, list[float]]:
     for metric, (schedule, splits) in _ARCHIVE_ACCURACY.items():
         epoch = int(schedule) - 1
         out[metric] = []
-        for ds in DATASETS:
+        for ds in NB201_DATASETS:
             archive_ds, split = splits[ds]
             key = f"{split}@{epoch}"
             runs = _runs(record, schedule, archive_ds)
             out[metric].append(
                 _mean([r["eval_acc1es"][key] for r in runs if key in r["eval_acc1es"]])
             )
-    out[TRAIN_TIME_PER_EPOCH] = [_time_per_epoch(record, _TIME_DATASET[ds]) for ds in DATASETS]
+    out[TRAIN_TIME_PER_EPOCH] = [
+        _time_per_epoch(record, _TIME_DATASET[ds]) for ds in NB201_DATASETS
+    ]
     return out
 
 
@@ -330,7 +331,7 @@ def read_archive_records(
     per-epoch training time divided by cifar10-valid's.
     """
     out = _empty_arrays()
-    times = np.full((len(DATASETS), NUM_ARCHS), np.nan)  # float64, for exact ratios
+    times = np.full((len(NB201_DATASETS), NUM_ARCHS), np.nan)  # float64, for exact ratios
     files = record_files(folder)
     total = total if total is not None else len(files)
     for i, path in enumerate(files, start=done + 1):

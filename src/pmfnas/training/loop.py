@@ -23,8 +23,8 @@ from pmfnas.data import ImageDataset
 from pmfnas.errors import ConfigError
 from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
 from pmfnas.training.recipe import TrainingRecipe
+from pmfnas.types import Progress
 
-Progress = Callable[[float, float], None]
 """Called with (epochs done, as a fraction while one runs; total epochs)."""
 
 
