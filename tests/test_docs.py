@@ -15,6 +15,7 @@ import pytest
 import typer
 
 from pmfnas.cli import app
+from pmfnas.data import load_dataset
 from pmfnas.errors import ArchitectureError
 from pmfnas.evaluators.work import TRAIN_PASSES
 from pmfnas.spaces import EnumerableSpace, SearchSpace, create_space
@@ -192,3 +193,22 @@ def test_a_study_of_the_own_space_can_be_reported(example, stored, tmp_path):
     assert "no size tables of chain networks" in page
     assert "no drawing of chain cells" in page
     assert (tmp_path / "anytime.png").is_file() and not (tmp_path / "pareto.png").exists()
+
+
+def test_the_own_space_is_scored_by_proxies_on_its_own_networks(example):
+    """The proxy evaluator builds the space's networks and reports the FLOPs its space counts."""
+    from pmfnas.evaluators.proxy import ProxyEvaluator
+
+    space = example.ChainSpace()
+    digits = load_dataset("digits", split="holdout")
+    evaluator = ProxyEvaluator(digits, channels=8, cells_per_stage=1, space=space)
+    arch = space.parse("conv3x3-skip-conv1x1")
+    scores = evaluator.scores(arch, ["flops", "params", "synflow"])
+    assert scores["flops"].score == pytest.approx(evaluator.forward_flops(arch) / 1e6)
+    assert scores["params"].score == pytest.approx(
+        sum(p.numel() for p in space.network(arch, **example.NETWORK).parameters()) / 1e6
+    )
+    assert (
+        scores["synflow"].score
+        != evaluator.scores(space.parse("skip-skip-skip"), ["synflow"])["synflow"].score
+    )

@@ -86,22 +86,27 @@ class ProxyEvaluator:
         return {"evaluator": "proxy", **settings, "budget_unit": self.budget_unit}
 
     def scores(self, arch: Arch, names: list[str] | tuple[str, ...]) -> dict[str, ProxyScore]:
+        """The proxies of ``arch``'s network, which its space builds."""
+        sizes = {
+            "channels": self.channels,
+            "cells_per_stage": self.cells_per_stage,
+            "num_classes": self.data.num_classes,
+            "input_channels": self.data.channels,
+        }
         return compute_proxies(
-            arch,
+            lambda: self.space.network(arch, **sizes),
             names,
             self._x1,
             self._y1,
             inputs2=self._x2,
             targets2=self._y2,
             seed=self.seed,
-            channels=self.channels,
-            cells_per_stage=self.cells_per_stage,
-            num_classes=self.data.num_classes,
+            flops=self.forward_flops(arch) / 1e6,
         )
 
-    def flops(self, arch: Arch, fidelity: Fidelity) -> float:
-        """The counted FLOPs of scoring ``arch`` with ``fidelity``'s proxies."""
-        forward = self.space.forward_flops(
+    def forward_flops(self, arch: Arch) -> float:
+        """FLOPs of one image's forward pass through ``arch``'s network, as its space counts."""
+        return self.space.forward_flops(
             arch,
             channels=self.channels,
             cells_per_stage=self.cells_per_stage,
@@ -109,6 +114,10 @@ class ProxyEvaluator:
             input_size=self.data.image_size[0],
             input_channels=self.data.channels,
         )
+
+    def flops(self, arch: Arch, fidelity: Fidelity) -> float:
+        """The counted FLOPs of scoring ``arch`` with ``fidelity``'s proxies."""
+        forward = self.forward_flops(arch)
         shares = proxy_flops(fidelity.proxies, forward, len(self._y1), len(self._y2))
         return sum(shares.values())
 

@@ -82,8 +82,9 @@ class ProxyContext:
 
     ``template`` (made by ``build``) is only read; proxies that run the network or change it
     work on a fresh copy from :meth:`network`.
-    ``cell`` and ``network_kwargs`` are set when the network is an NB201 cell, so that size
-    proxies can use the analytic counts. ``passes`` maps a batch key (``"batch"`` and either
+    ``cell`` and ``network_kwargs`` are set when the network is an NB201 cell, and ``flops``
+    when the caller's space counts the network's FLOPs, so that size proxies can use the
+    analytic counts. ``passes`` maps a batch key (``"batch"`` and either
     ``"batch2"`` or the halves ``"half1"``, ``"half2"``) to its :class:`PassOutput`.
     """
 
@@ -94,6 +95,7 @@ class ProxyContext:
     seed: int
     cell: Arch | None = None
     network_kwargs: dict[str, int] = field(default_factory=dict)
+    flops: float | None = None
     pair_keys: tuple[str, str] = ("batch", "batch2")
     passes: dict[str, PassOutput] = field(default_factory=dict)
 

@@ -50,6 +50,7 @@ def compute_proxies(
     seed: int = 0,
     inputs2: torch.Tensor | None = None,
     targets2: torch.Tensor | None = None,
+    flops: float | None = None,
     **network_kwargs: int,
 ) -> dict[str, ProxyScore]:
     """Score one network with the proxies ``names`` (higher = predicted better for every one).
@@ -64,6 +65,8 @@ def compute_proxies(
             batch give the same scores, and the caller's random state is left untouched.
         inputs2, targets2: the second mini-batch of ``zico`` and ``mfnas_*``; without it they
             use the two halves of ``inputs`` (two extra half-size passes).
+        flops: the network's forward FLOPs per image in millions where its space counts them
+            (the ``flops`` proxy then reports them instead of counting the module).
 
     Returns:
         name → :class:`ProxyScore` (score and charged wall seconds, see the module docstring).
@@ -92,6 +95,7 @@ def compute_proxies(
         seed=seed,
         cell=cell,
         network_kwargs=dict(network_kwargs),
+        flops=flops,
         pair_keys=pair_keys,
     )
     _run_passes(ctx, batches, {p.name: _pass_uses(p.needs, pair_keys) for p in proxies}, charged)

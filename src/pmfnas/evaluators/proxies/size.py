@@ -1,7 +1,8 @@
 """Network size as a proxy: parameters and FLOPs, both in millions. Larger = predicted better.
 
-For an NB201 cell the counts are the builder's (parameters) and the analytic NB201 FLOPs of
-:mod:`pmfnas.spaces.nb201.costs`; any other network is counted on its module.
+Parameters are counted on the module. FLOPs are the ones the caller's space counts where it
+passes them, the analytic NB201 FLOPs of :mod:`pmfnas.spaces.nb201.costs` for an NB201 cell, and
+otherwise counted on the module.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def flops(ctx: ProxyContext) -> float:
     _, channels, height, width = ctx.inputs.shape
     if height != width:
         raise ConfigError(f"flops needs square inputs, got {height}x{width}")
+    if ctx.flops is not None:
+        return ctx.flops
     if ctx.cell is None:
         return count_flops(ctx.template, height, channels)
     try:
