@@ -31,7 +31,6 @@ from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, Ru
 from pmfnas.runs.search import default_budget
 from pmfnas.runs.spec import SearchSpec, open_study, study_name
 from pmfnas.storage import Storage
-from pmfnas.strategies import create_strategy
 from pmfnas.study import INTERRUPTED, anytime_best
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
@@ -160,9 +159,9 @@ def run_bench(
         raise ConfigError(f"parameters for {', '.join(sorted(unknown))}, which is not run")
     # Build each strategy once here, so a bad name or parameter fails before any worker starts.
     settings = {
-        name: create_strategy(
-            name, space, seed=0, ladder=evaluator.ladder, **params.get(name, {})
-        ).params()
+        name: SearchSpec(evaluator, name, budget, params=params.get(name, {}), space=space)
+        .build_strategy()
+        .params()
         for name in strategies
     }
     if storage is not None:

@@ -16,7 +16,7 @@ from typing import Any
 from pmfnas.evaluators.base import Evaluator
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.storage import Storage
-from pmfnas.strategies import create_strategy
+from pmfnas.strategies import BaseStrategy, create_strategy
 from pmfnas.study import Study
 
 
@@ -24,9 +24,10 @@ from pmfnas.study import Study
 class SearchSpec:
     """Everything that determines a study: what is measured, by whom, within what, where kept.
 
-    ``params`` are the strategy's own (unknown ones are a ``ConfigError`` when the study is
-    opened), over the fidelities the evaluator offers (its ``ladder``); ``storage`` is an SQLite file (``None``: trials in memory only) in which the study
-    is called ``study``; ``reuse`` serves a repeated request from the earlier trial for free.
+    ``params`` are the strategy's own (unknown ones are a ``ConfigError`` when the strategy is
+    built), over the fidelities the evaluator offers (its ``ladder``); ``storage`` is an SQLite
+    file (``None``: trials in memory only) in which the study is called ``study``; ``reuse``
+    serves a repeated request from the earlier trial for free.
     """
 
     evaluator: Evaluator
@@ -39,14 +40,18 @@ class SearchSpec:
     study: str = "default"
     reuse: bool = True
 
+    def build_strategy(self) -> BaseStrategy:
+        """The strategy, taking the fidelities its parameters do not name from the evaluator's
+        ladder."""
+        return create_strategy(
+            self.strategy, self.space, seed=self.seed, ladder=self.evaluator.ladder, **self.params
+        )
+
 
 @contextmanager
 def open_study(spec: SearchSpec) -> Iterator[Study]:
-    """The study of ``spec``, with its storage file open while the block runs; the strategy
-    takes the fidelities its parameters do not name from the evaluator's ladder."""
-    strategy = create_strategy(
-        spec.strategy, spec.space, seed=spec.seed, ladder=spec.evaluator.ladder, **spec.params
-    )
+    """The study of ``spec``, with its storage file open while the block runs."""
+    strategy = spec.build_strategy()
     with Storage(spec.storage) if spec.storage else nullcontext() as db:
         yield Study(
             spec.space,
