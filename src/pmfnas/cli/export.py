@@ -109,7 +109,11 @@ def input_rows(meta: dict[str, Any]) -> dict[str, str]:
     rows = {"input": f"{given['dtype']} {shape}, {given['channels']} channels; {values}"}
     pre = meta["preprocessing"]
     if pre is not None:
-        steps = [f"/ {pre['scale']}", f"- mean {_numbers(pre['mean'])}", f"/ std {_numbers(pre['std'])}"]
+        steps = [
+            f"/ {pre['scale']}",
+            f"- mean {_numbers(pre['mean'])}",
+            f"/ std {_numbers(pre['std'])}",
+        ]
         if pre["resize"]:
             size = "x".join(map(str, pre["resize"]["to"]))
             steps.insert(0, f"resize to {size} ({pre['resize']['method']})")

@@ -96,7 +96,9 @@ def _side_pair(sides: Any) -> tuple[int, int]:
     return int(height), int(width)
 
 
-def save_network(path: str | Path, state: Mapping[str, torch.Tensor], record: NetworkRecord) -> None:
+def save_network(
+    path: str | Path, state: Mapping[str, torch.Tensor], record: NetworkRecord
+) -> None:
     """Write ``state`` (a state_dict) with ``record`` to ``path``."""
     entry = {"format": FORMAT, "version": VERSION, "network": asdict(record)}
     torch.save({**entry, "state_dict": dict(state)}, path)

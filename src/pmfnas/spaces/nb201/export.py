@@ -247,8 +247,7 @@ def _architecture(arch: str | Arch | None, record: NetworkRecord | None, source:
     cell = _resolve(arch)
     if record is not None and cell != _resolve(record.arch):
         raise ConfigError(
-            f"architecture {format_cell(cell)} disagrees with {source}, "
-            f"which holds {record.arch}"
+            f"architecture {format_cell(cell)} disagrees with {source}, which holds {record.arch}"
         )
     return cell
 
@@ -265,9 +264,9 @@ def _preprocessing(normalize: bool | None, network: _Network) -> Preprocessing |
             )
         if network.trained:
             warnings.warn(
-                f"{network.source} records no input preprocessing (a plain state_dict): the "
-                "exported model takes input normalised as in training, not raw pixels; "
-                "weights saved by `pmfnas train --save` export with it inside",
+                f"{network.source} records no input preprocessing: the exported model takes "
+                "input normalised as in training, not raw pixels (weights saved by "
+                "`pmfnas train --save` export with it inside)",
                 stacklevel=3,
             )
         return None
