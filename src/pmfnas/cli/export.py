@@ -19,7 +19,7 @@ class Format(StrEnum):
     ONNX = "onnx"
 
 
-RECORDED = "default: from --weights of `pmfnas train --save`, else"
+RECORDED = "default: the record of --weights, else"
 
 
 @app.command("export")
