@@ -13,6 +13,20 @@ import pytest
 
 RunScript = Callable[[str, Path], None]
 
+GUARD = """
+import sys
+try:
+    import pmfnas
+except ModuleNotFoundError:
+    pass
+else:
+    sys.exit(f"pmfnas is importable from {pmfnas.__file__}")
+"""
+
+CHECK = """
+assert not [m for m in sys.modules if m.split(".")[0] == "pmfnas"], "pmfnas was imported"
+"""
+
 
 def _clean_site(root: Path) -> Path:
     """A folder of links to every installed package except pmfnas and any ``.pth`` path hook."""
@@ -34,14 +48,15 @@ def _clean_site(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def run_without_pmfnas(tmp_path_factory: pytest.TempPathFactory) -> RunScript:
     """``run(script, cwd)``: run ``script`` in a fresh Python whose import path holds the
-    installed packages except pmfnas; fail the test with its stderr if it fails."""
+    installed packages except pmfnas; fail the test with its stderr if it fails, or if pmfnas
+    could be imported there, or was."""
     site = _clean_site(tmp_path_factory.mktemp("clean"))
     # no PYTHON* setting that could put pmfnas back on the path
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
 
     def run(script: str, cwd: Path) -> None:
         done = subprocess.run(
-            [sys.executable, "-S", "-s", "-c", script],
+            [sys.executable, "-S", "-s", "-c", GUARD + script + CHECK],
             cwd=cwd,
             env={**env, "PYTHONPATH": str(site)},
             capture_output=True,

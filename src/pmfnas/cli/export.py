@@ -89,9 +89,9 @@ def export(
     )
     meta = exported.metadata
     rows = {"format": fmt.value, "file": str(exported.path)}
-    if fmt is Format.PYTHON:
-        rows["weights"] = str(exported.path.with_suffix(".pt"))
-    rows["metadata"] = str(exported.files[-1])
+    if exported.weights_file:
+        rows["weights"] = str(exported.weights_file)
+    rows["metadata"] = str(exported.metadata_file)
     rows["architecture"] = meta["arch"]
     rows["source"] = meta["weights"]
     print_fields("exported", {**rows, **input_rows(meta)})

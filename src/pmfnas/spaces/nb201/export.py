@@ -76,11 +76,13 @@ RESIZE_METHOD = "bilinear, antialiased, rounded to whole pixel values"
 
 @dataclass(frozen=True)
 class ExportedModel:
-    """What :func:`export_model` wrote: the model file, every file beside it, and its metadata."""
+    """What :func:`export_model` wrote: the model file, its metadata file (and the metadata),
+    and for the Python export its weights file."""
 
     path: Path
-    files: tuple[Path, ...]
+    metadata_file: Path
     metadata: dict[str, Any]
+    weights_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -110,13 +112,9 @@ def prepare_model(
     A weights file of ``pmfnas train --save`` gives the architecture and the sizes; given ones
     must agree with it. Otherwise they default to :data:`DEFAULT_SIZES`.
     """
-    given = {
-        "num_classes": num_classes,
-        "channels": channels,
-        "cells_per_stage": cells_per_stage,
-        "input_channels": input_channels,
-    }
-    return _network(arch, given, weights, seed).model
+    return _network(
+        arch, weights, seed, (num_classes, channels, cells_per_stage, input_channels)
+    ).model
 
 
 def export_model(
@@ -160,13 +158,9 @@ def export_model(
         raise ConfigError(f"python export needs an output file ending in .py, got {out}")
     if input_size is not None:
         check_input_size(input_size)
-    given = {
-        "num_classes": num_classes,
-        "channels": channels,
-        "cells_per_stage": cells_per_stage,
-        "input_channels": input_channels,
-    }
-    network = _network(arch, given, weights, seed)
+    network = _network(
+        arch, weights, seed, (num_classes, channels, cells_per_stage, input_channels)
+    )
     preprocessing = _preprocessing(normalize, network)
     shape = (network.sizes["input_channels"], *_input_size(input_size, network, preprocessing))
     metadata = _metadata(fmt, network, preprocessing, shape)
@@ -180,11 +174,11 @@ def export_model(
         params=count_parameters(network.model),
         weights_name=out.with_suffix(".pt").name,
     )
-    files = [out, sidecar]
+    weights_file = None
     if fmt is ExportFormat.PYTHON:
         out.write_text(source, encoding="utf-8")
-        torch.save(network.model.state_dict(), out.with_suffix(".pt"))
-        files.insert(1, out.with_suffix(".pt"))
+        weights_file = out.with_suffix(".pt")
+        torch.save(network.model.state_dict(), weights_file)
     else:
         model = _with_preprocessing(network.model, source, out, preprocessing)
         # Batch 2, not 1: torch.export would specialise a dynamic dimension whose example is 1.
@@ -196,16 +190,17 @@ def export_model(
         else:
             _write_onnx(model, example, out, text)
     sidecar.write_text(text + "\n", encoding="utf-8")
-    return ExportedModel(out, tuple(files), metadata)
+    return ExportedModel(out, sidecar, metadata, weights_file)
 
 
 def _network(
     arch: str | Arch | None,
-    given: dict[str, int | None],
     weights: str | Path | Mapping[str, torch.Tensor] | None,
     seed: int,
+    sizes: tuple[int | None, ...],
 ) -> _Network:
-    """The network of ``arch`` at the given sizes, those of the weights' record, or the defaults."""
+    """The network of ``arch`` at the given ``sizes`` (in the order of :data:`DEFAULT_SIZES`;
+    ``None``: unset), else those of the weights' record, else the defaults."""
     state, record, source = None, None, f"fresh initialisation, seed {seed}"
     if isinstance(weights, Mapping):
         state, source = dict(weights), "the given state_dict"
@@ -217,6 +212,7 @@ def _network(
         )
     cell = _architecture(arch, record, source)
     known = record.sizes() if record else DEFAULT_SIZES
+    given = dict(zip(DEFAULT_SIZES, sizes, strict=True))
     for name, value in given.items():
         if record is not None and value is not None and value != known[name]:
             raise ConfigError(
