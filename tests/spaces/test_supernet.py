@@ -97,3 +97,13 @@ def test_nb201_offers_one_shot_search_and_other_spaces_are_refused() -> None:
     with pytest.raises(ConfigError, match="darts needs a search space with a supernet"):
         require_oneshot(Plain(), "darts")  # type: ignore[arg-type]
     assert not isinstance(Plain(), SearchSpace)
+
+
+def test_batch_norm_uses_the_batch_statistics_in_evaluation_too() -> None:
+    """A path's accuracy is measured with its own statistics, not a mixture's running ones."""
+    net, x = small_net(), batch()
+    net.train()
+    trained_mode = net(x, path=CELL)
+    net.eval()
+    torch.testing.assert_close(net(x, path=CELL), trained_mode)
+    assert not list(net.buffers())

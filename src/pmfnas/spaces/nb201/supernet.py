@@ -2,7 +2,10 @@
 
 Layout of XAutoDL's NB201 search network (the stem, reductions and head of
 :class:`~pmfnas.spaces.nb201.network.MacroNetwork`; in the search cells batch norm without affine
-parameters), so that at C=16, N=5 and 10 classes it has the published 1,692,826 weights.
+parameters), so that at C=16, N=5 and 10 classes it has the published 1,692,826 weights. Every
+batch norm normalises by the batch's own statistics, in training and evaluation alike: one set of
+running statistics, gathered under ever-changing mixtures and paths, describes none of the cells
+whose accuracy a one-shot method reads off the supernet.
 
 One forward pass serves every one-shot method, on one set of weights:
 
@@ -79,6 +82,10 @@ class NB201Supernet(MacroNetwork):
             num_classes=num_classes,
             input_channels=input_channels,
         )
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.track_running_stats = False
+                module.running_mean = module.running_var = module.num_batches_tracked = None
 
     def forward(
         self,
