@@ -4,7 +4,7 @@
 supernet (:class:`~pmfnas.spaces.oneshot.OneShotSpace`).
 """
 
-from pmfnas.oneshot import darts, gdas, rsps  # noqa: F401  (register the methods)
+from pmfnas.oneshot import darts, drnas, gdas, gicso, rsps  # noqa: F401  (register the methods)
 from pmfnas.oneshot.base import ONESHOT, EpochRecord, OneShotMethod
 from pmfnas.oneshot.recipe import OneShotRecipe
 from pmfnas.oneshot.search import OneShotResult, search_oneshot

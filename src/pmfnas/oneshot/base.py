@@ -39,15 +39,23 @@ class OneShotMethod:
 
     name: ClassVar[str]
     epochs: ClassVar[int]
+    recipe_changes: ClassVar[dict[str, Any]] = {}
+    """How the method's reference recipe differs from :class:`~pmfnas.oneshot.OneShotRecipe`."""
 
     def params(self) -> dict[str, Any]:
         """The method's own parameters, as ``ONESHOT.get(name)(**params())`` takes them."""
         return {}
 
+    def begin_epoch(self, trainer: SupernetTrainer, epoch: int, epochs: int) -> None:
+        """Before epoch ``epoch`` (0-based) of ``epochs``: where a method changes phase."""
+
     def step(self, trainer: SupernetTrainer, train: Batch, valid: Batch, progress: float) -> None:
         """Learn from one train and one valid batch; ``progress`` is the epoch's place in the
         search, from 0 (first epoch) to 1 (last), for schedules such as GDAS' temperature."""
         raise NotImplementedError
+
+    def end_epoch(self, trainer: SupernetTrainer, epoch: int, epochs: int) -> None:
+        """After the epoch's batches, before its cell is derived (a swarm's generations)."""
 
     def derive(self, trainer: SupernetTrainer) -> Arch:
         """The cell the search holds now."""
@@ -60,6 +68,10 @@ class OneShotMethod:
     def stop(self, history: list[EpochRecord]) -> str | None:
         """Why the search should end before its last epoch (``None``: go on)."""
         return None
+
+    def info(self) -> dict[str, Any]:
+        """What the epoch's record should say about the method's state (its phase...)."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         """The method's own state beyond the trainer's (saved with every epoch's checkpoint)."""

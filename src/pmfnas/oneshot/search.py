@@ -51,12 +51,13 @@ def search_oneshot(
     progress: Progress | None = None,
 ) -> OneShotResult:
     """Train ``method``'s supernet for ``epochs`` (default: the method's own) and return its cell.
+    Without a ``recipe``, the method's reference one.
 
     ``record`` is called once per finished epoch, in order (a resumed search calls it only for
     the epochs it trains now; the checkpoint holds the earlier ones). ``progress`` gets
     (epochs done, as a fraction while one runs; total epochs).
     """
-    recipe = recipe or OneShotRecipe()
+    recipe = recipe or OneShotRecipe(**method.recipe_changes)
     epochs = method.epochs if epochs is None else epochs
     if epochs < 1:
         raise ConfigError(f"a one-shot search needs at least one epoch, got {epochs}")
@@ -88,7 +89,7 @@ def search_oneshot(
             arch = method.derive(trainer)
             metrics = trainer.measure(path=space.path(arch))
         metrics |= {"alpha_entropy": _entropy(trainer.probabilities())}
-        info = {"parameter_free": _parameter_free_share(space, arch)}
+        info = {"parameter_free": _parameter_free_share(space, arch), **method.info()}
         history.append(EpochRecord(epoch + 1, arch, metrics, time.perf_counter() - start, info))
         if checkpoint:
             save_checkpoint(
@@ -116,10 +117,12 @@ def _train_epoch(
     progress: Progress | None,
 ) -> None:
     place = epoch / max(1, epochs - 1)
+    method.begin_epoch(trainer, epoch, epochs)
     for step, (train, valid) in enumerate(trainer.batches(epoch)):
         method.step(trainer, train, valid, place)
         if progress:
             progress(epoch + (step + 1) / trainer.steps, epochs)
+    method.end_epoch(trainer, epoch, epochs)
 
 
 def _entropy(probabilities: np.ndarray) -> float:
