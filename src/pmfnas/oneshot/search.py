@@ -49,13 +49,16 @@ def search_oneshot(
     checkpoint: Path | None = None,
     record: Callable[[EpochRecord], None] | None = None,
     progress: Progress | None = None,
+    budget: float | None = None,
 ) -> OneShotResult:
     """Train ``method``'s supernet for ``epochs`` (default: the method's own) and return its cell.
     Without a ``recipe``, the method's reference one.
 
     ``record`` is called once per finished epoch, in order (a resumed search calls it only for
     the epochs it trains now; the checkpoint holds the earlier ones). ``progress`` gets
-    (epochs done, as a fraction while one runs; total epochs).
+    (epochs done, as a fraction while one runs; total epochs). ``budget`` (wall seconds, the
+    resumed parts' included) ends the search before an epoch it can no longer pay for, judged
+    by the mean epoch so far.
     """
     recipe = recipe or OneShotRecipe(**method.recipe_changes)
     epochs = method.epochs if epochs is None else epochs
@@ -79,7 +82,7 @@ def search_oneshot(
         history = [EpochRecord(**row) for row in state["history"]]
     stop_reason = "epochs done"
     for epoch in range(len(history), epochs):
-        if reason := method.stop(history):
+        if reason := method.stop(history) or _unaffordable(history, budget):
             stop_reason = reason
             break
         start = time.perf_counter()
@@ -123,6 +126,20 @@ def _train_epoch(
         if progress:
             progress(epoch + (step + 1) / trainer.steps, epochs)
     method.end_epoch(trainer, epoch, epochs)
+
+
+def _unaffordable(history: list[EpochRecord], budget: float | None) -> str | None:
+    """Why the next epoch does not fit in ``budget`` (``None`` if it does, or none is set)."""
+    if budget is None or not history:
+        return None
+    spent = sum(row.seconds for row in history)
+    epoch = spent / len(history)
+    if spent + epoch <= budget:
+        return None
+    return (
+        f"the remaining {max(0.0, budget - spent):.0f} s cannot pay for another supernet epoch "
+        f"(≈ {epoch:.0f} s)"
+    )
 
 
 def _entropy(probabilities: np.ndarray) -> float:
