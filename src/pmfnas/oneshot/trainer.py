@@ -134,11 +134,23 @@ class SupernetTrainer:
         images: int | None = None,
     ) -> dict[str, float]:
         """Validation accuracy (%) and loss of the supernet on a cell's ``path`` (or under
-        ``weights``), on the first ``images`` valid images (default ``recipe.eval_images``)."""
+        ``weights``), on ``images`` valid images (default ``recipe.eval_images``, 0: all).
+
+        Every measurement sees the same images in the same batches: a fixed shuffle (seeded
+        by the search's seed), since batch statistics of an unshuffled batch (images stored
+        class by class) would normalise the class away.
+        """
         limit = images or self.recipe.eval_images or len(self.data.part("valid")[1])
         correct, loss_sum, seen = 0, 0.0, 0
         self.net.eval()
-        for x, y in self.data.batches("valid", self.recipe.batch_size, device=self.run.device):
+        batches = self.data.batches(
+            "valid",
+            self.recipe.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(self.seed),
+            device=self.run.device,
+        )
+        for x, y in batches:
             x, y = x[: limit - seen], y[: limit - seen]
             with self.run.autocast():
                 logits = self.net(self.run.prepare(x), weights=weights, path=path).float()
