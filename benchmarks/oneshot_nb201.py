@@ -18,6 +18,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,7 @@ METHODS = ("darts", "gdas", "drnas", "rsps", "gicso")
 def run(method: str, seed: int, data: Any, profile: str, epochs: int, data_dir: Path) -> dict:
     space = create_space("nb201")
     searcher = create_method(method)
-    recipe = PROFILES.get(profile).recipe
-    recipe = type(recipe)(**{**recipe.as_dict(), **searcher.recipe_changes})
+    recipe = replace(PROFILES.get(profile).recipe, **searcher.recipe_changes)
     start = time.perf_counter()
     result = search_oneshot(searcher, space, data, recipe, epochs=epochs, seed=seed)
     seconds = time.perf_counter() - start
