@@ -12,7 +12,7 @@ import torch
 from pmfnas.data.digits import read_digits
 from pmfnas.data.splits import apply_split
 from pmfnas.errors import ConfigError
-from pmfnas.oneshot import ONESHOT, OneShotRecipe, search_oneshot
+from pmfnas.oneshot import ONESHOT, OneShotRecipe, darts, search_oneshot
 from pmfnas.oneshot.gdas import hard_sample
 from pmfnas.oneshot.trainer import SupernetTrainer
 from pmfnas.spaces import create_space
@@ -132,3 +132,60 @@ def test_a_checkpoint_of_another_search_is_refused(data, tmp_path: Path) -> None
     run("darts", data, epochs=1, checkpoint=checkpoint)
     with pytest.raises(ConfigError, match="another training"):
         run("gdas", data, epochs=1, checkpoint=checkpoint)
+
+
+class SmoothSupernet(torch.nn.Module):
+    """Logits bilinear in the edge weights and w: a loss without ReLU kinks, on which finite
+    differences are exact to second order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.w = torch.nn.Parameter(0.1 * torch.randn(6, 5, 64, 10, generator=generator))
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, path: None = None) -> torch.Tensor:
+        return torch.einsum("ek,bi,ekic->bc", weights, x.flatten(1), self.w)
+
+
+def test_the_second_order_alpha_gradient_matches_the_exact_unrolled_one(data) -> None:
+    """The finite-difference step against autograd through the virtual step itself (double
+    precision, a smooth loss); the virtual step and the finite differences leave w as it was."""
+    trainer = SupernetTrainer(SPACE, data, RECIPE, epochs=1, seed=0, run=Device.of("cpu"))
+    trainer.net = SmoothSupernet().double()
+    trainer.alpha.data = trainer.alpha.data.double().normal_(
+        generator=torch.Generator().manual_seed(1)
+    )
+    train, valid = ((x.double(), y) for x, y in next(iter(trainer.batches(0))))
+    w = trainer.net.w
+    before = w.detach().clone()
+    xi, decay = trainer.w_schedule.get_last_lr()[0], trainer.recipe.weight_decay
+
+    (grad,) = torch.autograd.grad(
+        trainer.loss(train, weights=trainer.alpha.softmax(dim=1)), w, create_graph=True
+    )
+    ahead = w - xi * (grad + decay * w)
+    logits = torch.einsum(
+        "ek,bi,ekic->bc", trainer.alpha.softmax(dim=1), valid[0].flatten(1), ahead
+    )
+    loss = torch.nn.functional.cross_entropy(logits, valid[1])
+    exact = torch.autograd.grad(loss, trainer.alpha)[0]
+    first_order = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(
+            torch.einsum(
+                "ek,bi,ekic->bc", trainer.alpha.softmax(dim=1), valid[0].flatten(1), ahead.detach()
+            ),
+            valid[1],
+        ),
+        trainer.alpha,
+    )[0]
+
+    trainer.alpha_optimizer.step = lambda: None  # keep the gradient the step computes
+    darts._unrolled_alpha_step(trainer, train, valid)
+    torch.testing.assert_close(trainer.alpha.grad, exact, rtol=1e-3, atol=1e-8)
+    assert not torch.allclose(first_order, exact, rtol=1e-3)  # the correction matters here
+    assert torch.equal(w.detach(), before)
+
+
+def test_darts_order_is_one_or_two() -> None:
+    with pytest.raises(ConfigError, match="order must be 1 or 2"):
+        ONESHOT.get("darts")(order=3)
