@@ -5,11 +5,12 @@ same images (one seeded share of the training set, halves for w and α), for eac
 returned cell is then looked up in the NB201 tables (200-epoch test accuracy on CIFAR-10,
 CIFAR-100 and ImageNet16-120; never shown to the search). Per method: mean and standard
 deviation of those accuracies, the share of parameter-free edges (skip, none, pool) in the
-returned cells, the worst seed's share, and the search seconds. Writes
-``benchmarks/results/oneshot_nb201_<profile>.json``; run it on a quiet machine.
+returned cells, the worst seed's share, and the search seconds. A method may carry parameters
+(``gicso:diversity=0``, ``gicso:fitness=mixture``: the ablations). Writes
+``benchmarks/results/oneshot_nb201_<profile>[_<suffix>].json``; run it on a quiet machine.
 
-    python benchmarks/oneshot_nb201.py --data-dir ../shared/data [--methods darts,gdas,...]
-        [--seeds 0-4] [--epochs 10] [--profile cpu] [--data cifar-10-jpeg/train]
+    python benchmarks/oneshot_nb201.py --data-dir ../shared/data [--methods "darts;gdas;..."]
+        [--seeds 0-4] [--epochs 10] [--profile cpu] [--data cifar-10-jpeg/train] [--suffix S]
 """
 
 from __future__ import annotations
@@ -30,21 +31,24 @@ from pmfnas.oneshot.profiles import PROFILES
 from pmfnas.runs.oneshot import create_method, oneshot_data, table_accuracies
 from pmfnas.spaces import create_space
 from pmfnas.tables.nb201 import NB201_DATASETS
+from pmfnas.units import parse_options
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("darts", "gdas", "drnas", "rsps", "gicso")
 
 
-def run(method: str, seed: int, data: Any, profile: str, epochs: int, data_dir: Path) -> dict:
+def run(label: str, seed: int, data: Any, profile: str, epochs: int, data_dir: Path) -> dict:
+    """One search of ``label`` (``name[:key=value,...]``) and its returned cell's scores."""
     space = create_space("nb201")
-    searcher = create_method(method)
+    method, _, options = label.partition(":")
+    searcher = create_method(method, parse_options(options.split(",")) if options else {})
     recipe = replace(PROFILES.get(profile).recipe, **searcher.recipe_changes)
     start = time.perf_counter()
     result = search_oneshot(searcher, space, data, recipe, epochs=epochs, seed=seed)
     seconds = time.perf_counter() - start
     cell = [space.candidates[i] for i in space.path(result.arch)]
     return {
-        "method": method,
+        "method": label,
         "seed": seed,
         "arch": space.format(result.arch),
         "test_acc": table_accuracies(space, result.arch, data_dir),
@@ -73,17 +77,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--data", default="cifar-10-jpeg/train")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=";".join(METHODS), help="separated by ';'")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--suffix", default="")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     name = str(args.data_dir / args.data) if "/" in args.data else args.data
     data = oneshot_data(name, PROFILES.get(args.profile), seed=0, data_dir=args.data_dir)
     runs = []
-    for method in args.methods.split(","):
+    for method in args.methods.split(";"):
         for seed in parse_seeds(args.seeds):
             runs.append(run(method, seed, data, args.profile, args.epochs, args.data_dir))
             print(json.dumps(runs[-1]), flush=True)
@@ -93,12 +98,13 @@ def main() -> None:
         "epochs": args.epochs,
         "threads": args.threads,
         "methods": {
-            m: summarise([r for r in runs if r["method"] == m]) for m in args.methods.split(",")
+            m: summarise([r for r in runs if r["method"] == m]) for m in args.methods.split(";")
         },
         "runs": runs,
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"oneshot_nb201_{args.profile}.json"
+    suffix = f"_{args.suffix}" if args.suffix else ""
+    out = RESULTS / f"oneshot_nb201_{args.profile}{suffix}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
 
