@@ -66,17 +66,25 @@ def command_lines(page: Path) -> list[str]:
 
 def test_every_command_line_of_the_docs_names_real_options():
     root = typer.main.get_command(app)
+    root_options = {opt: param for param in root.params for opt in param.opts}
     unknown = []
     for page in PAGES:
         for line in command_lines(page):
-            words = line.split()
-            command = root.commands[words[1]]
+            words = line.split()[1:]
+            while words[0].startswith("-"):  # root options (--plugin FILE) before the command
+                param = root_options.get(words[0])
+                if param is None:
+                    unknown.append(f"{page.name}: {words[0]} in {line!r}")
+                words = words[1 if param is None or param.is_flag else 2 :]
+            command = root.commands[words[0]]
             if hasattr(command, "commands"):  # a group: arch info, proxies compute ...
-                command = command.commands[words[2]]
+                command = command.commands[words[1]]
             options = {opt for param in command.params for opt in param.opts}
             unknown += [
                 f"{page.name}: {flag} in {line!r}"
-                for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*|-o)(?![\w-])", line)
+                for flag in re.findall(
+                    r"(?<![\w-])(--[a-z][a-z0-9-]*|-o)(?![\w-])", " ".join(words)
+                )
                 if flag not in options
             ]
     assert not unknown, "\n".join(unknown)

@@ -73,13 +73,12 @@ def anytime_figure(data: StudyData) -> Any | None:
     """Best validation accuracy so far at each training fidelity, and the test accuracy of the
     architecture the strategy would have returned, against cost. ``None``: nothing to plot."""
     end = data.trials[-1].clock
-    curves = []
+    curves: list[tuple[list[float], list[float], dict[str, Any]]] = []
     for fidelity in sorted({t.fidelity for t in data.trials if "val_acc" in t.metrics}):
-        mine = [t for t in data.trials if t.fidelity == fidelity]
+        mine = [t for t in data.trials if t.fidelity == fidelity and "val_acc" in t.metrics]
         best = np.maximum.accumulate([t.val_acc for t in mine]).tolist()
-        curves.append(
-            ([t.clock for t in mine], best, {"label": f"best validation accuracy, {fidelity}"})
-        )
+        label = f"best validation accuracy, {fidelity}"
+        curves.append(([t.clock for t in mine], best, {"label": label}))
     returned = [
         (t.clock, data.test[r.number])
         for t, r in zip(data.trials, data.returned, strict=True)
@@ -87,14 +86,12 @@ def anytime_figure(data: StudyData) -> Any | None:
     ]
     if returned:
         clock, test = zip(*returned, strict=True)
-        style = {"color": "black", "linewidth": 1.8}
-        curves.append(
-            (
-                list(clock),
-                list(test),
-                style | {"label": "test accuracy of the returned architecture"},
-            )
-        )
+        style = {
+            "color": "black",
+            "linewidth": 1.8,
+            "label": "test accuracy of the returned architecture",
+        }
+        curves.append((list(clock), list(test), style))
     if not curves:
         return None
     fig, ax = figure(8.5, 4.2)
