@@ -17,6 +17,10 @@ from pmfnas.spaces import SPACES, NB201Space
 @SPACES.register("{name}")
 class Renamed(NB201Space):
     name = "{name}"
+    built = 0
+
+    def __init__(self):
+        type(self).built += 1
 """
 """A plug-in registering NB201's cells under another name (a space pmfnas does not know)."""
 
@@ -53,6 +57,7 @@ def test_report_of_a_study_on_a_plugin_space(cli, tmp_path):
     )
     assert code == 0, err
     assert "wrote" in stdout and (tmp_path / "out" / "report.html").is_file()
+    assert load_plugin(str(plugin)).Renamed.built == 1  # the report built the space once
     assert load_plugin(str(plugin)) is load_plugin(
         str(tmp_path / ".." / tmp_path.name / plugin.name)
     )
