@@ -18,6 +18,7 @@ from pmfnas.cli import app
 from pmfnas.data import load_dataset
 from pmfnas.errors import ArchitectureError
 from pmfnas.evaluators.work import TRAIN_PASSES
+from pmfnas.report.study_data import load_study
 from pmfnas.spaces import EnumerableSpace, SearchSpace, create_space
 from pmfnas.spaces.counting import count_flops
 from pmfnas.types import Fidelity, TrialState
@@ -65,17 +66,25 @@ def command_lines(page: Path) -> list[str]:
 
 def test_every_command_line_of_the_docs_names_real_options():
     root = typer.main.get_command(app)
+    root_options = {opt: param for param in root.params for opt in param.opts}
     unknown = []
     for page in PAGES:
         for line in command_lines(page):
-            words = line.split()
-            command = root.commands[words[1]]
+            words = line.split()[1:]
+            while words[0].startswith("-"):  # root options (--plugin FILE) before the command
+                param = root_options.get(words[0])
+                if param is None:
+                    unknown.append(f"{page.name}: {words[0]} in {line!r}")
+                words = words[1 if param is None or param.is_flag else 2 :]
+            command = root.commands[words[0]]
             if hasattr(command, "commands"):  # a group: arch info, proxies compute ...
-                command = command.commands[words[2]]
+                command = command.commands[words[1]]
             options = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
             unknown += [
                 f"{page.name}: {flag} in {line!r}"
-                for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*|-o)(?![\w-])", line)
+                for flag in re.findall(
+                    r"(?<![\w-])(--[a-z][a-z0-9-]*|-o)(?![\w-])", " ".join(words)
+                )
                 if flag not in options
             ]
     assert not unknown, "\n".join(unknown)
@@ -190,9 +199,36 @@ def test_a_study_of_the_own_space_can_be_reported(example, stored, tmp_path):
     page = example.report(stored, tmp_path).read_text(encoding="utf-8")
     space, trials = example.ChainSpace(), example.search_with_pmfnas_training(stored).trials
     assert all(space.format(t.arch) in page for t in trials)
-    assert "no size tables of chain networks" in page
-    assert "no drawing of chain cells" in page
-    assert (tmp_path / "anytime.png").is_file() and not (tmp_path / "pareto.png").exists()
+    # sized on the networks the space builds, as the study trained them: C=8, N=1, the digits
+    assert "(C=8, N=1), 10 classes, 8x8x1 inputs, counted on chain networks" in page
+    assert "pmfnas draws only NB201 cells" in page
+    assert {p.name for p in tmp_path.glob("*.png")} == {"anytime.png", "funnel.png", "pareto.png"}
+
+
+def test_the_report_counts_the_own_space_networks_by_its_protocol(example, stored):
+    arch = example.ChainSpace().parse("conv3x3-skip-conv1x1")
+    params, flops = load_study(stored, "chain").sizes.of(arch)
+    # stem 1→8 3×3 (72 weights + 16 batch norm), conv 8→8 3×3 (576 + 16), skip, conv 8→8 1×1
+    # (64 + 16), classifier 8→10 (80 + 10); FLOPs: the convolutions on 8×8 pixels, the classifier
+    assert params * 1e6 == pytest.approx(72 + 16 + 576 + 16 + 64 + 16 + 80 + 10)
+    assert flops * 1e6 == pytest.approx(64 * (72 + 576 + 64) + 80 + 10)
+
+
+def test_the_command_line_reports_the_own_space_with_its_plugin(cli, stored, tmp_path):
+    """A study stored from Python is reported by ``pmfnas --plugin FILE report``; without the
+    plug-in, one line says how to load it. (Child processes: this one has registered the space.)"""
+    out = tmp_path / "report"
+    child = cli.spawn("report", stored, "--study", "chain", "--out", out)
+    _, err = cli.finish(child)
+    assert child.returncode == 2 and err.count("\n") == 1, err
+    assert "unknown search space 'chain'" in err and "pmfnas --plugin MODULE_OR_FILE.py" in err
+    assert not out.exists()
+    plugin = REPO / "docs" / "examples" / "own_space.py"
+    child = cli.spawn("--plugin", plugin, "report", stored, "--study", "chain", "--out", out)
+    stdout, err = cli.finish(child)
+    assert child.returncode == 0, err
+    assert f"wrote {out / 'report.html'}" in stdout
+    assert "counted on chain networks" in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_the_own_space_is_scored_by_proxies_on_its_own_networks(example):

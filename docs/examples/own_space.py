@@ -234,7 +234,7 @@ def search_with_own_training(storage: Path | None = None) -> tuple[StudyResult, 
 
 def report(storage: Path, out: Path) -> Path:
     """The HTML report of the first search: ``pmfnas report`` from Python, after this module has
-    registered the space (the command line cannot import it)."""
+    registered the space (on the command line: ``pmfnas --plugin own_space.py report ...``)."""
     return write_study_report(storage, out, study="chain")
 
 

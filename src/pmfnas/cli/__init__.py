@@ -18,6 +18,7 @@ import typer
 from pmfnas import __version__
 from pmfnas.cli import arch, bench, export, proxies, report, search, train
 from pmfnas.cli.common import app, err, out
+from pmfnas.cli.plugins import load_plugin
 from pmfnas.errors import Interrupted, PmfnasError
 
 __all__ = ["app", "arch", "bench", "export", "main", "proxies", "report", "search", "train"]
@@ -29,10 +30,21 @@ INTERRUPTED = 130
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plugin",
+            metavar="MODULE_OR_FILE.py",
+            help="Import a module (its name, or the path of a .py file) before the command, so "
+            "that the search spaces and strategies it registers are known. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     if version:
         out.print(f"pmfnas {__version__}")
         raise typer.Exit()
+    for spec in plugin or []:
+        load_plugin(spec)
 
 
 def _line(message: str) -> str:

@@ -20,15 +20,17 @@ def report(
     out_dir: Annotated[
         Path,
         typer.Option(
-            "--out", help="Folder for report.html and the PNG figures.", callback=output_folder
+            "--out",
+            help="Folder for report.html, its PNG figures and trials.csv.",
+            callback=output_folder,
         ),
     ] = Path("report"),
     data_dir: DataDirOption = None,
 ) -> None:
-    """Write a self-contained HTML report of a stored search.
+    """Write a self-contained HTML report of a stored search, and all its trials as CSV.
 
-    Anytime accuracy, the fidelity funnel, accuracy against params and FLOPs, the predictor's
-    predictions, the returned cell and a sortable table of every trial; the page opens offline.
+    Figures, the strategy's parameters and a sortable table of the most telling trials.
+    A study of a space of one's own needs its module: pmfnas --plugin FILE.py report ...
     """
     from pmfnas.report.study_report import write_study_report
 

@@ -6,7 +6,6 @@ each strategy's first seed is read back from the storage file the bench wrote it
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from pathlib import Path
 from pmfnas.outputs import writable_folder
 from pmfnas.report.anytime import plot_anytime
 from pmfnas.report.html import Section, Table, write_html
-from pmfnas.report.study_report import PAGE, funnel_sections
+from pmfnas.report.study_report import PAGE, funnel_sections, parameters_table
 from pmfnas.runs.records import ANYTIME_FRACTIONS, PROTOCOL_NOTES, REUSE_NOTES, BenchResult
 from pmfnas.runs.spec import study_name
 from pmfnas.storage import Storage
@@ -49,6 +48,7 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
         ),
         Section("Summary", note=f"{seeds} seeds per strategy.", table=_summary(result)),
         Section("Every run", table=_runs(result)),
+        Section("Strategy parameters", table=_parameters(result)),
     ]
     with Storage(storage, read_only=True) as db:
         for name in result.strategies:
@@ -64,11 +64,17 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
         "protocol": PROTOCOL_NOTES[result.protocol],
         "repeats": REUSE_NOTES[result.reuse],
         "best in the space": f"{result.space_best:.2f} (200-epoch test accuracy)",
-        **{
-            f"{name} parameters": json.dumps(p, sort_keys=True) for name, p in result.params.items()
-        },
     }
     return write_html(out / PAGE, title, facts, sections)
+
+
+def _parameters(result: BenchResult) -> Table:
+    rows = [
+        [name, *row]
+        for name, params in result.params.items()
+        for row in parameters_table(params).rows
+    ]
+    return Table(["strategy", "parameter", "value"], rows)
 
 
 def _summary(result: BenchResult) -> Table:

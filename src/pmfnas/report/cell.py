@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pmfnas.report.figures import pyplot, save
+from pmfnas.report.figures import figure, save
 from pmfnas.spaces.nb201 import EDGES, OPS
 from pmfnas.types import Arch
 
@@ -30,8 +30,7 @@ NODE_X = (0.0, 2.0, 4.0, 6.0)
 
 def plot_cell(arch: Arch, path: str | Path, title: str) -> None:
     """Draw ``arch`` (six op ids in NB201 edge order) as a PNG."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    fig, ax = figure(7.5, 3.0)
     for (source, target), op in zip(EDGES, arch, strict=True):
         name = OPS[op]
         bend = BEND[target - source]

@@ -1,20 +1,27 @@
 """The figures of a study report that plot numbers: anytime accuracy, accuracy against network
-size with its Pareto front, and predicted against true accuracy. Each writes a PNG."""
+size with its Pareto front, and predicted against measured accuracy.
+
+Each is built as a matplotlib figure (so that tests can look at its axes) and written as PNG by
+:func:`save`. Legends sit outside the axes, where they cover no data, and the axes leave room
+around the outermost points, so that no marker is cut at an edge.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pmfnas.report.reasons import Prediction
-from pmfnas.spaces import require_enumerable
+from pmfnas.report.reasons import PredictionPair
 from pmfnas.types import Arch, Fidelity, Trial
 
 if TYPE_CHECKING:
     from pmfnas.report.study_data import StudyData
+
+EDGE = 0.02
+"""Share of the cost axis left free on either side of a curve, so its end points stay whole."""
 
 
 def pyplot() -> Any:
@@ -28,9 +35,18 @@ def pyplot() -> Any:
     return plt
 
 
+def figure(width: float, height: float, **grid: Any) -> tuple[Any, Any]:
+    """A figure and its axes, laid out so that titles, labels and outside legends fit."""
+    return pyplot().subplots(figsize=(width, height), layout="constrained", **grid)
+
+
+def legend_outside(ax: Any) -> None:
+    """The axes' legend to the right of it, where it covers no data."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
 def save(fig: Any, path: str | Path) -> None:
     """Write ``fig`` as PNG and free it (pyplot keeps every open figure alive)."""
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     pyplot().close(fig)
 
@@ -53,18 +69,16 @@ def _step_line(
     )
 
 
-def plot_study_anytime(data: StudyData, path: str | Path) -> bool:
+def anytime_figure(data: StudyData) -> Any | None:
     """Best validation accuracy so far at each training fidelity, and the test accuracy of the
-    architecture the strategy would have returned, against cost. ``False``: nothing to plot."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    drawn, end = False, data.trials[-1].clock
+    architecture the strategy would have returned, against cost. ``None``: nothing to plot."""
+    end = data.trials[-1].clock
+    curves: list[tuple[list[float], list[float], dict[str, Any]]] = []
     for fidelity in sorted({t.fidelity for t in data.trials if "val_acc" in t.metrics}):
-        mine = [t for t in data.trials if t.fidelity == fidelity]
+        mine = [t for t in data.trials if t.fidelity == fidelity and "val_acc" in t.metrics]
         best = np.maximum.accumulate([t.val_acc for t in mine]).tolist()
         label = f"best validation accuracy, {fidelity}"
-        _step_line(ax, [t.clock for t in mine], best, end, label=label)
-        drawn = True
+        curves.append(([t.clock for t in mine], best, {"label": label}))
     returned = [
         (t.clock, data.test[r.number])
         for t, r in zip(data.trials, data.returned, strict=True)
@@ -72,33 +86,46 @@ def plot_study_anytime(data: StudyData, path: str | Path) -> bool:
     ]
     if returned:
         clock, test = zip(*returned, strict=True)
-        label = "test accuracy of the returned architecture"
-        _step_line(ax, clock, test, end, color="black", linewidth=1.8, label=label)
-        drawn = True
-    if drawn:
-        ax.set_xlim(0, end * 1.02)  # a point at the very end stays whole
-        ax.set_xlabel(data.cost_label)
-        ax.set_ylabel("accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-        ax.set_title(data.title, fontsize=10)
-        save(fig, path)
-    else:
-        plt.close(fig)
-    return drawn
+        style = {
+            "color": "black",
+            "linewidth": 1.8,
+            "label": "test accuracy of the returned architecture",
+        }
+        curves.append((list(clock), list(test), style))
+    if not curves:
+        return None
+    fig, ax = figure(8.5, 4.2)
+    for clock, values, style in curves:
+        _step_line(ax, clock, values, end, **style)
+    ax.set_xlim(-EDGE * end, (1 + EDGE) * end)
+    ax.set_xlabel(data.cost_label)
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    legend_outside(ax)
+    ax.set_title(data.title, fontsize=10)
+    return fig
 
 
 def architecture_points(data: StudyData) -> tuple[list[tuple[Arch, Fidelity, float]], str]:
-    """(cell, highest fidelity reached, accuracy) per evaluated cell, and what the accuracy is:
-    the test accuracy where known, else the validation accuracy at that fidelity."""
-    top: dict[Arch, Trial] = {}
+    """(architecture, highest fidelity reached, accuracy) per evaluated architecture, and what
+    the accuracy is: the test accuracy where known, else the validation accuracy at that
+    fidelity; each from the first trial there that has it (a repeat served from an earlier
+    trial may not carry its test accuracy)."""
+    reached: dict[Arch, Fidelity] = {}
     for t in data.trials:
-        if t.arch not in top or t.fidelity >= top[t.arch].fidelity:
-            top[t.arch] = t
-    tested = [(a, t.fidelity, data.test[t.number]) for a, t in top.items() if t.number in data.test]
-    if tested:
+        reached[t.arch] = max(reached.get(t.arch, t.fidelity), t.fidelity)
+    top = [t for t in data.trials if t.fidelity == reached[t.arch]]
+
+    def first(value: Callable[[Trial], float | None]) -> list[tuple[Arch, Fidelity, float]]:
+        found: dict[Arch, float] = {}
+        for t in top:
+            if (v := value(t)) is not None:
+                found.setdefault(t.arch, v)
+        return [(a, reached[a], v) for a, v in found.items()]
+
+    if tested := first(lambda t: data.test.get(t.number)):
         return tested, "test accuracy (%)"
-    valid = [(a, t.fidelity, t.val_acc) for a, t in top.items() if "val_acc" in t.metrics]
+    valid = first(lambda t: t.metrics.get("val_acc"))
     return valid, "validation accuracy at the highest fidelity reached (%)"
 
 
@@ -113,23 +140,26 @@ def pareto_front(size: Sequence[float], accuracy: Sequence[float]) -> list[int]:
     return front
 
 
-def plot_pareto(data: StudyData, path: str | Path) -> bool:
-    """Accuracy against params and against FLOPs, with the Pareto fronts. ``False``: no points."""
+def pareto_figure(data: StudyData) -> Any | None:
+    """Accuracy against params and against FLOPs, with the Pareto fronts. ``None``: no points,
+    or no sizes.
+
+    A space of one's own has its networks built and counted here (by ``data.sizes``), which
+    may raise whatever its code raises."""
     points, label = architecture_points(data)
-    if not points:
-        return False
-    plt = pyplot()
-    space = require_enumerable(data.space, "the size figure")
-    index = np.array([space.index(a) for a, _, _ in points])
+    if not points or data.sizes is None:
+        return None
+    sizes = np.array([data.sizes.of(arch) for arch, _, _ in points])
     accuracy = np.array([acc for _, _, acc in points])
     fidelities = np.array([str(f) for _, f, _ in points])
-    best = space.index(data.best.arch) if data.best else None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
-    for ax, sizes, name in (
-        (axes[0], data.params, "params (M)"),
-        (axes[1], data.flops, "FLOPs (M)"),
+    best = next(
+        (i for i, (arch, _, _) in enumerate(points) if data.best and arch == data.best.arch), None
+    )
+    fig, axes = figure(11, 4.2, ncols=2, sharey=True)
+    for ax, size, name in (
+        (axes[0], sizes[:, 0], "params (M)"),
+        (axes[1], sizes[:, 1], "FLOPs (M)"),
     ):
-        size = sizes[index]
         for fidelity in sorted({f for _, f, _ in points}):
             mine = fidelities == str(fidelity)
             ax.scatter(size[mine], accuracy[mine], s=12, alpha=0.6, label=f"reached {fidelity}")
@@ -143,11 +173,10 @@ def plot_pareto(data: StudyData, path: str | Path) -> bool:
             markersize=4,
             label="Pareto front",
         )
-        if best is not None and best in index:
-            i = int(np.flatnonzero(index == best)[0])
+        if best is not None:
             ax.scatter(
-                [size[i]],
-                [accuracy[i]],
+                [size[best]],
+                [accuracy[best]],
                 marker="*",
                 s=220,
                 color="gold",
@@ -158,40 +187,40 @@ def plot_pareto(data: StudyData, path: str | Path) -> bool:
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(label)
-    axes[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{data.title} — sizes of {data.size_note}", fontsize=9)
-    save(fig, path)
-    return True
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="outside right upper")
+    fig.suptitle(f"{data.title} — sizes of {data.sizes.note}", fontsize=9)
+    return fig
 
 
-def plot_predictions(pairs: Sequence[tuple[Prediction, float]], path: str | Path) -> None:
-    """Predicted (± 1 std) against measured validation accuracy, per kind of prediction."""
+def predictions_figure(pairs: Sequence[PredictionPair]) -> Any:
+    """Predicted (± 1 std) against measured validation accuracy, one series per predictor and
+    fidelity predicted, each with its Spearman rank correlation."""
     from scipy.stats import spearmanr
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 5.0))
-    for source in dict.fromkeys(p.source for p, _ in pairs):
-        mine = [(p, true) for p, true in pairs if p.source == source]
-        mean = np.array([p.mean for p, _ in mine])
-        true = np.array([v for _, v in mine])
-        label = f"{source} (n={len(mine)}"
+    fig, ax = figure(9.5, 5.0)
+    for source, fidelity in dict.fromkeys((p.prediction.source, p.fidelity) for p in pairs):
+        mine = [p for p in pairs if (p.prediction.source, p.fidelity) == (source, fidelity)]
+        mean = np.array([p.prediction.mean for p in mine])
+        true = np.array([p.measured for p in mine])
+        label = f"{source}, {fidelity} (n={len(mine)}"
         if len(mine) >= 3 and np.ptp(mean) > 0 and np.ptp(true) > 0:
             label += f", Spearman {spearmanr(mean, true).statistic:.2f}"
         ax.errorbar(
             true,
             mean,
-            yerr=[p.std for p, _ in mine],
+            yerr=[p.prediction.std for p in mine],
             fmt="o",
             markersize=4,
             alpha=0.7,
             elinewidth=0.8,
             label=label + ")",
         )
-    values = [v for p, true in pairs for v in (p.mean, true)]
+    values = [v for p in pairs for v in (p.prediction.mean, p.measured)]
     low, high = min(values), max(values)
     ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="y = x")
     ax.set_xlabel("measured validation accuracy (%)")
     ax.set_ylabel("predicted validation accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    save(fig, path)
+    legend_outside(ax)
+    return fig

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-from pmfnas.report.figures import pyplot, save
+from pmfnas.report.figures import figure, pyplot
 from pmfnas.report.reasons import category, notes
 from pmfnas.types import Arch, Fidelity, Trial
 
@@ -61,8 +61,11 @@ def decisions(trials: Sequence[Trial]) -> list[tuple[int, str]]:
     return [(t.number, note) for t in trials for note in notes(t)]
 
 
-def plot_funnel(levels: Sequence[FunnelLevel], path: str | Path, title: str) -> None:
-    """Candidates and promotions per fidelity (left) and why the candidates came (right), as PNG."""
+def funnel_figure(levels: Sequence[FunnelLevel], title: str) -> Any:
+    """Candidates and promotions per fidelity (left) and why the candidates came (right), with
+    one legend for both to their right."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     names = [
         f"{lv.fidelity}\n{lv.candidates} → {lv.promoted} promoted"
@@ -71,10 +74,11 @@ def plot_funnel(levels: Sequence[FunnelLevel], path: str | Path, title: str) -> 
         for i, lv in enumerate(levels)
     ]
     kinds = list(dict.fromkeys(k for level in levels for k in level.categories))
-    fig, (left, right) = plt.subplots(
-        1,
-        2,
-        figsize=(10, 1.2 + 0.7 * len(levels)),
+    entries = 2 + len(kinds)
+    fig, (left, right) = figure(
+        11,
+        max(1.2 + 0.7 * len(levels), 0.8 + 0.2 * entries),  # room for every legend entry
+        ncols=2,
         sharey=True,
         gridspec_kw={"width_ratios": [3, 2]},
     )
@@ -83,10 +87,11 @@ def plot_funnel(levels: Sequence[FunnelLevel], path: str | Path, title: str) -> 
     left.barh(y, [lv.promoted for lv in levels], color="#08519c", label="promoted onwards")
     if max(lv.candidates for lv in levels) > 20 * min(lv.candidates for lv in levels):
         left.set_xscale("log")
+    else:
+        left.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 architectures
     left.set_yticks(list(y), names, fontsize=8)
     left.invert_yaxis()
     left.set_xlabel("distinct architectures")
-    left.legend(fontsize=8, loc="lower right")
     colours = plt.get_cmap("tab10")
     start = [0.0] * len(levels)
     for k, kind in enumerate(kinds):
@@ -95,6 +100,6 @@ def plot_funnel(levels: Sequence[FunnelLevel], path: str | Path, title: str) -> 
         start = [a + b for a, b in zip(start, share, strict=True)]
     right.set_xlim(0, 100)
     right.set_xlabel("why they were evaluated (% of candidates)")
-    right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.legend(fontsize=7, loc="outside right upper")
     fig.suptitle(title, fontsize=10)
-    save(fig, path)
+    return fig

@@ -1,7 +1,8 @@
 """One self-contained HTML page from sections of figures, notes and tables.
 
 Figures are embedded as base64 PNG and the only script is a few lines of inline table sorting, so
-the page opens anywhere, offline, and can be mailed as a single file.
+the page opens anywhere, offline, and can be mailed as a single file; a section may also link a
+file written beside it (the full trial table), which only that file's reader needs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Section:
     table: Table | None = None
     items: Sequence[str] = ()
     """A bulleted list (e.g. decisions noted by the strategy)."""
+    link: str = ""
+    """A file beside the page, linked after the note (its name, relative to the page)."""
 
 
 def cell(value: Value, digits: int = 2) -> tuple[str, str, bool]:
@@ -68,6 +71,7 @@ def render(title: str, facts: dict[str, str], sections: Sequence[Section]) -> st
             "image": embed(s.figure) if s.figure else None,
             "alt": s.figure.name if s.figure else "",
             "note": s.note,
+            "link": s.link,
             "bullets": list(s.items),
             "columns": list(s.table.columns) if s.table else [],
             "rows": _rows(s.table) if s.table else [],

@@ -2,11 +2,13 @@
 
 Besides the stored trials: the architecture the strategy returns (and would have returned at each
 earlier moment), each trial's test accuracy where it is known (NB201's 200-epoch test accuracy
-for tabular studies, the measured one for real training) and the network sizes of the cells.
+for tabular studies, the measured one for real training) and the network sizes of the
+architectures (NB201's from its size tables, any other space's counted on the networks it builds).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -14,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pmfnas.errors import ConfigError, DataError, StorageError
-from pmfnas.evaluators.base import Ladder
+from pmfnas.evaluators.base import Ladder, NetworkSize
 from pmfnas.spaces import (
     DEFAULT_SPACE,
     EnumerableSpace,
+    NB201Space,
     SearchSpace,
     create_space,
     require_enumerable,
@@ -29,7 +30,7 @@ from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import BaseStrategy, best_evidence
-from pmfnas.types import Trial
+from pmfnas.types import Arch, Trial
 
 REAL_DATA_SHAPES: dict[str, tuple[int, int, int]] = {
     **{name: (classes, size, 3) for name, (classes, size) in DATASET_SHAPES.items()},
@@ -42,6 +43,15 @@ FOLDER_SHAPE = (10, 32, 3)
 
 
 @dataclass(frozen=True)
+class NetworkSizes:
+    """The size of the network a study measures for an architecture, and which network that is."""
+
+    of: NetworkSize
+    """Params and FLOPs (millions) of an architecture's network."""
+    note: str
+
+
+@dataclass(frozen=True)
 class StudyData:
     """A stored study and what is derived from it for the report."""
 
@@ -49,7 +59,7 @@ class StudyData:
     name: str
     config: dict[str, Any]
     space: SearchSpace
-    """The study's space, rebuilt from the name its config stores."""
+    """The study's space, built from the name its config stores."""
     trials: list[Trial]
     tabular: bool
     returned: list[Trial | None]
@@ -58,10 +68,8 @@ class StudyData:
     """Test accuracy by trial number, where known."""
     test_note: str
     """What the test accuracy is, or why it is not known."""
-    params: np.ndarray
-    flops: np.ndarray
-    """Params and FLOPs (millions) of every cell in NATS index order, as sized for this study."""
-    size_note: str
+    sizes: NetworkSizes | None
+    """``None``: the config does not say which networks the study measured."""
 
     @property
     def best(self) -> Trial | None:
@@ -81,29 +89,47 @@ class StudyData:
         return f"{self.config.get('strategy', '?')} on {where}: study {self.name}"
 
 
-def choose_study(storage: Storage, name: str | None) -> str:
-    """``name``, or the file's only study; several studies need a name, and the error lists them."""
-    names = [n for n, _ in storage.studies()]
-    if name is not None:
-        return name
-    if not names:
-        raise StorageError(f"{storage.path} holds no studies")
-    if len(names) > 1:
+def choose_study(storage: Storage, name: str | None) -> tuple[str, dict[str, Any]]:
+    """Study ``name``, or the file's only study, with its config; several studies need a name,
+    and the error lists them."""
+    studies = dict(storage.studies())
+    if name is None:
+        if not studies:
+            raise StorageError(f"{storage.path} holds no studies")
+        if len(studies) > 1:
+            raise StorageError(
+                f"{storage.path} holds {len(studies)} studies; choose one with --study: "
+                f"{', '.join(studies)}"
+            )
+        name = next(iter(studies))
+    if name not in studies:
         raise StorageError(
-            f"{storage.path} holds {len(names)} studies; choose one with --study: {', '.join(names)}"
+            f"no study {name!r} in {storage.path} (studies: {', '.join(studies) or 'none'})"
         )
-    return names[0]
+    return name, studies[name]
 
 
 def load_study(path: str | Path, name: str | None = None, source: Path | None = None) -> StudyData:
     """Read study ``name`` (default: the only one) of ``path``; ``source`` is the NB201 data
     folder for test accuracies (default ``$PMFNAS_DATA/nb201``, then the one the study used)."""
     with Storage(path, read_only=True) as storage:
-        name = choose_study(storage, name)
-        config, trials = storage.load(name)
-    space = create_space(config.get("space", DEFAULT_SPACE))
+        name, config = choose_study(storage, name)
+        space = create_space(config.get("space", DEFAULT_SPACE))  # built once, reads the trials
+        config, trials = storage.load(name, space)
+    return study_data(str(path), name, config, space, trials, source)
+
+
+def study_data(
+    storage: str,
+    name: str,
+    config: dict[str, Any],
+    space: SearchSpace,
+    trials: list[Trial],
+    source: Path | None = None,
+) -> StudyData:
+    """What the report shows of a study's stored ``config`` and ``trials``."""
     if not trials:
-        raise StorageError(f"study {name!r} in {path} has no trials to report")
+        raise StorageError(f"study {name!r} in {storage} has no trials to report")
     evaluator = config.get("evaluator", {})
     tabular = evaluator.get("benchmark") == "nb201"
     if tabular:
@@ -113,20 +139,19 @@ def load_study(path: str | Path, name: str | None = None, source: Path | None = 
     else:
         test = {t.number: float(t.info["test_acc"]) for t in trials if "test_acc" in t.info}
         test_note = "Test accuracy measured after each training (never used by the search)"
-    params, flops, size_note = network_sizes(evaluator)
+    sizes = network_sizes(space, evaluator)
+    ladder = Ladder(network_size=sizes.of) if sizes else None  # for a strategy's size limits
     return StudyData(
-        storage=str(path),
+        storage=storage,
         name=name,
         config=config,
         space=space,
         trials=trials,
         tabular=tabular,
-        returned=returned_after_each(config, space, trials, sized(space, params, flops)),
+        returned=returned_after_each(config, space, trials, ladder),
         test=test,
         test_note=test_note,
-        params=params,
-        flops=flops,
-        size_note=size_note,
+        sizes=sizes,
     )
 
 
@@ -152,36 +177,72 @@ def _tabular_test(
     return test, f"NB201 test accuracy after 200 epochs on {dataset} (never used by the search)"
 
 
-def network_sizes(evaluator: dict[str, str]) -> tuple[np.ndarray, np.ndarray, str]:
-    """Params and FLOPs of every cell in the network the study trains (or NB201 records)."""
+@dataclass(frozen=True)
+class NetworkShape:
+    """The networks a study measures: their width and depth, and the data they take."""
+
+    channels: int
+    cells_per_stage: int
+    num_classes: int
+    input_size: int
+    input_channels: int
+    note: str
+
+
+def network_shape(evaluator: dict[str, str]) -> NetworkShape | None:
+    """The network the study trains (or NB201 records), as far as its config says; ``None``
+    when it says nothing of it (an evaluator of one's own, with no training recipe)."""
     if evaluator.get("benchmark") == "nb201":
         classes, size = DATASET_SHAPES[evaluator["dataset"]]
-        params, flops = all_params_and_flops(classes, size)
-        return params, flops, f"NB201 network (C=16, N=5) on {evaluator['dataset']}"
-    recipe = json.loads(evaluator.get("recipe", "{}"))
+        note = f"NB201 network (C=16, N=5) on {evaluator['dataset']}"
+        return NetworkShape(16, 5, classes, size, 3, note)
+    if "recipe" not in evaluator:
+        return None
+    recipe = json.loads(evaluator["recipe"])
     channels, cells = recipe.get("channels", 16), recipe.get("cells_per_stage", 5)
     data = evaluator.get("data", "")
     classes, size, inputs = REAL_DATA_SHAPES.get(data, FOLDER_SHAPE)
-    params, flops = all_params_and_flops(
-        classes, size, channels=channels, cells_per_stage=cells, input_channels=inputs
-    )
-    shape = f"{classes} classes, {size}x{size}x{inputs} inputs"
-    if data not in REAL_DATA_SHAPES:
-        shape += " assumed"
-    return params, flops, f"the recipe's network (C={channels}, N={cells}), {shape}"
+    note = f"the recipe's network (C={channels}, N={cells}), {classes} classes, "
+    note += f"{size}x{size}x{inputs} inputs" + ("" if data in REAL_DATA_SHAPES else " assumed")
+    return NetworkShape(channels, cells, classes, size, inputs, note)
 
 
-def sized(space: SearchSpace, params: np.ndarray, flops: np.ndarray) -> Ladder:
-    """A ladder that counts network sizes as the report does, for a strategy rebuilt with size
-    limits (its fidelities are in its stored parameters)."""
-    if not isinstance(space, EnumerableSpace):
-        return Ladder()
-    return Ladder(
-        network_size=lambda arch: (
-            float(params[space.index(arch)]),
-            float(flops[space.index(arch)]),
+def network_sizes(space: SearchSpace, evaluator: dict[str, str]) -> NetworkSizes | None:
+    """Params and FLOPs of the study's networks: NB201's from its size tables (all 15,625 cells
+    at once), any other space's counted on the network it builds (imports torch); ``None``
+    where the study does not say which networks it measured."""
+    shape = network_shape(evaluator)
+    if shape is None:
+        return None
+    if isinstance(space, NB201Space):
+        params, flops = all_params_and_flops(
+            shape.num_classes,
+            shape.input_size,
+            channels=shape.channels,
+            cells_per_stage=shape.cells_per_stage,
+            input_channels=shape.input_channels,
         )
-    )
+
+        def tabled(arch: Arch) -> tuple[float, float]:
+            index = space.index(arch)
+            return float(params[index]), float(flops[index])
+
+        return NetworkSizes(tabled, shape.note)
+    counted = functools.partial(_counted, space, shape)
+    return NetworkSizes(functools.cache(counted), f"{shape.note}, counted on {space.name} networks")
+
+
+def _counted(space: SearchSpace, shape: NetworkShape, arch: Arch) -> tuple[float, float]:
+    from pmfnas.spaces.counting import count_parameters
+
+    sizes = {
+        "channels": shape.channels,
+        "cells_per_stage": shape.cells_per_stage,
+        "num_classes": shape.num_classes,
+        "input_channels": shape.input_channels,
+    }
+    params = count_parameters(space.network(arch, **sizes))
+    return params / 1e6, space.forward_flops(arch, input_size=shape.input_size, **sizes) / 1e6
 
 
 def returned_after_each(
@@ -211,13 +272,20 @@ def returned_after_each(
         )
     except ConfigError:
         return _default_rule(trials)
-    if type(strategy).best is not BaseStrategy.best and not _replay(strategy, trials):
+    if type(strategy).best is BaseStrategy.best or not _replay(strategy, trials):
         return _default_rule(trials)
     return anytime_best(strategy, trials, [t.clock for t in trials])
 
 
 def _default_rule(trials: Sequence[Trial]) -> list[Trial | None]:
-    return [best_evidence(trials[: n + 1]) for n in range(len(trials))]
+    """:func:`best_evidence` after each trial, in one pass: it picks a maximum, so the pick
+    after a trial is that of the previous pick and the trial."""
+    returned: list[Trial | None] = []
+    pick: Trial | None = None
+    for trial in trials:
+        pick = best_evidence([trial] if pick is None else [pick, trial])
+        returned.append(pick)
+    return returned
 
 
 def _replay(strategy: BaseStrategy, trials: Sequence[Trial]) -> bool:

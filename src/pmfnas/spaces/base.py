@@ -9,11 +9,12 @@ to iterate is refused with one clear line instead of an out-of-memory error.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from pmfnas.errors import ConfigError
+from pmfnas.errors import ConfigError, RegistryError
 from pmfnas.registry import Registry
 from pmfnas.types import Arch
 
@@ -122,6 +123,24 @@ DEFAULT_SPACE = "nb201"
 """The space of a search that names none."""
 
 
+ENTRY_POINTS = "pmfnas.spaces"
+"""The entry-point group where an installed package offers spaces: ``name = "module"``, a
+module whose import registers the space ``name``."""
+
+
 def create_space(name: str = DEFAULT_SPACE) -> SearchSpace:
-    """The registered space called ``name``; an unknown name is a ``RegistryError``."""
-    return SPACES.get(name)()
+    """The registered space called ``name``: pmfnas's own, or one a module imported before has
+    registered (``pmfnas --plugin``), or one an installed package offers under the
+    :data:`ENTRY_POINTS` group (imported now). An unknown name is a ``RegistryError`` that says
+    how to make it known."""
+    if name not in SPACES.names():
+        for point in entry_points(group=ENTRY_POINTS, name=name):
+            point.load()
+    try:
+        return SPACES.get(name)()
+    except RegistryError as exc:
+        raise RegistryError(
+            f"{exc}; import the module that registers it first (pmfnas --plugin "
+            "MODULE_OR_FILE.py COMMAND ...), or install a package that offers it as a "
+            f"{ENTRY_POINTS!r} entry point"
+        ) from None
