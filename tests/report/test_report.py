@@ -324,3 +324,22 @@ def test_bench_report_compares_the_strategies(cli, data_dir, cache_dir, monkeypa
     tables = html.split('<table class="sortable">')[1:]
     assert [t.split("</tbody>")[0].count("<tr>") for t in tables[:2]] == [1 + 2, 1 + 4]
     assert "Fidelity funnel: rea, seed 3" in html and "Fidelity funnel: sh, seed 3" in html
+
+
+def test_a_one_shot_study_reports_its_epochs_and_the_tables_score_its_cells(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmfnas.runs.oneshot import run_oneshot_search
+
+    monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
+    storage = tmp_path / "oneshot.db"
+    summary = run_oneshot_search(
+        "rsps", data="digits", epochs=2, params={"candidates": 3}, storage=storage
+    )
+    html = check_report(
+        write_study_report(storage, tmp_path / "out").parent, {"anytime.png", "cell.png"}, rows=2
+    )
+    assert "no candidate is promoted" in html
+    assert "NB201 test accuracy after 200 epochs on cifar10" in html
+    cifar10 = summary["table_test_acc"]["cifar10"]
+    assert f"{cifar10:.2f}" in html  # the returned cell's looked-up accuracy

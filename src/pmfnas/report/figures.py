@@ -70,15 +70,22 @@ def _step_line(
 
 
 def anytime_figure(data: StudyData) -> Any | None:
-    """Best validation accuracy so far at each training fidelity, and the test accuracy of the
-    architecture the strategy would have returned, against cost. ``None``: nothing to plot."""
+    """Best validation accuracy so far at each training fidelity (a one-shot search: the
+    supernet's accuracy of each epoch's cell), and the test accuracy of the architecture the
+    strategy would have returned, against cost. ``None``: nothing to plot."""
     end = data.trials[-1].clock
     curves: list[tuple[list[float], list[float], dict[str, Any]]] = []
-    for fidelity in sorted({t.fidelity for t in data.trials if "val_acc" in t.metrics}):
+    trained = {
+        t.fidelity for t in data.trials if "val_acc" in t.metrics and not t.fidelity.is_supernet
+    }
+    for fidelity in sorted(trained):
         mine = [t for t in data.trials if t.fidelity == fidelity and "val_acc" in t.metrics]
         best = np.maximum.accumulate([t.val_acc for t in mine]).tolist()
         label = f"best validation accuracy, {fidelity}"
         curves.append(([t.clock for t in mine], best, {"label": label}))
+    if derived := [t for t in data.trials if t.fidelity.is_supernet]:  # each epoch's own cell
+        label = "supernet validation accuracy of each epoch's derived cell"
+        curves.append(([t.clock for t in derived], [t.val_acc for t in derived], {"label": label}))
     returned = [
         (t.clock, data.test[r.number])
         for t, r in zip(data.trials, data.returned, strict=True)

@@ -50,7 +50,11 @@ def write_report(data: StudyData, out: str | Path) -> Path:
     sections = [
         Section("Strategy parameters", table=parameters_table(data.config.get("params", {}))),
         _anytime(data, out / "anytime.png"),
-        *funnel_sections(data.trials, out / "funnel.png", f"Fidelity funnel: {data.title}"),
+        *(
+            [Section("Fidelity funnel", note=ONESHOT_FUNNEL)]
+            if data.oneshot
+            else funnel_sections(data.trials, out / "funnel.png", f"Fidelity funnel: {data.title}")
+        ),
         _pareto(data, out / "pareto.png"),
         _predictions(data.trials, out / "predictions.png"),
         _cell(data, out / "cell.png"),
@@ -58,6 +62,12 @@ def write_report(data: StudyData, out: str | Path) -> Path:
     ]
     write_trials_csv(data, out / CSV)
     return write_html(out / PAGE, data.title, _facts(data), sections)
+
+
+ONESHOT_FUNNEL = (
+    "Omitted: a one-shot search trains one supernet, and each epoch's derived cell is a trial "
+    "of fidelity supernet=<epoch>; no candidate is promoted."
+)
 
 
 def parameters_table(params: dict[str, Any]) -> Table:
