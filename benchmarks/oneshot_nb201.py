@@ -92,8 +92,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     methods = args.methods.split(";")
     runs: list[dict] = []
-    for method in methods:
-        for seed in parse_seeds(args.seeds):
+    for seed in parse_seeds(args.seeds):  # every method per seed first: a cut run compares
+        for method in methods:
             runs.append(run(method, seed, data, args.profile, args.epochs, args.data_dir))
             print(json.dumps(runs[-1]), flush=True)
             report = {  # rewritten after every run: a long benchmark keeps what it measured
