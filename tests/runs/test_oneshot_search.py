@@ -86,3 +86,14 @@ def test_the_tables_score_the_returned_cell_with_the_published_optimum(data_dir:
     best = SPACE.arch(6111)
     scores = table_accuracies(SPACE, best, data_dir)
     assert scores is not None and scores["cifar10"] == pytest.approx(94.37, abs=0.01)
+
+
+def test_a_setting_overrides_the_profile(tmp_path: Path) -> None:
+    summary = search(tmp_path, epochs=1, channels=6, fraction=0.5, resolution=None)
+    with Storage(tmp_path / "runs.db") as storage:
+        ((_, config),) = storage.studies()
+    assert config["oneshot"]["recipe"]["channels"] == 6
+    assert config["oneshot"]["fraction"] == 0.5
+    assert summary["n_trials"] == 1
+    with pytest.raises(ConfigError, match="no setting width"):
+        search(tmp_path, epochs=1, width=6)

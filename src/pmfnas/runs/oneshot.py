@@ -44,6 +44,16 @@ def create_method(name: str, params: dict[str, Any] | None = None) -> OneShotMet
         raise ConfigError(f"{name} has no parameter {unknown} (known: {known})") from None
 
 
+def with_setting(profile: OneShotProfile, setting: dict[str, Any]) -> OneShotProfile:
+    """``profile`` with the given data knobs and recipe fields changed."""
+    given = {k: v for k, v in setting.items() if v is not None}
+    knobs = {k: given.pop(k) for k in ("fraction", "resolution") if k in given}
+    fields = set(profile.recipe.as_dict())
+    if unknown := sorted(set(given) - fields):
+        raise ConfigError(f"a one-shot search has no setting {', '.join(unknown)}")
+    return replace(profile, recipe=replace(profile.recipe, **given), **knobs)
+
+
 def oneshot_data(
     data: str, profile: OneShotProfile, *, seed: int, data_dir: Path | None = None
 ) -> ImageDataset:
@@ -72,13 +82,16 @@ def run_oneshot_search(
     checkpoints: Path | None = None,
     progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
+    **setting: Any,
 ) -> dict[str, Any]:
     """Run one-shot ``method`` on ``data`` under ``profile`` (wall ``budget`` optional) and
     summarise its returned cell; on NB201 the summary adds the tables' 200-epoch test accuracy
-    of that cell on the three datasets (looked up after the search, never shown to it)."""
+    of that cell on the three datasets (looked up after the search, never shown to it).
+    ``setting`` overrides the profile: ``fraction``, ``resolution`` or any recipe field
+    (``channels``, ``cells_per_stage``, ``batch_size`` ...); ``None`` values are ignored."""
     from pmfnas.training.loop import Device
 
-    chosen = PROFILES.get(profile)
+    chosen = with_setting(PROFILES.get(profile), setting)
     searcher = create_method(method, params)
     space = require_oneshot(create_space("nb201"), method)
     run = Device.of(device)
@@ -88,7 +101,13 @@ def run_oneshot_search(
     name = study or training_study_name(method, dataset.name, seed)
     config = {
         "space": space.name,
-        "oneshot": {"profile": profile, "recipe": recipe.as_dict(), "epochs": epochs},
+        "oneshot": {
+            "profile": profile,
+            "recipe": recipe.as_dict(),
+            "epochs": epochs,
+            "fraction": chosen.fraction,
+            "resolution": chosen.resolution,
+        },
         "evaluator": {"data": dataset.name, "split": SPLIT, "device": run.device.type},
         "strategy": method,
         "params": searcher.params(),
