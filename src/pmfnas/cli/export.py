@@ -19,14 +19,14 @@ class Format(StrEnum):
     ONNX = "onnx"
 
 
-@app.command("export")
+@app.command("export", old_names={"-o": "--out"})
 def export(
     arch: Annotated[str, typer.Argument(help="NB201 architecture string or NATS index.")],
     fmt: Annotated[
         Format,
         typer.Option("--format", "-f", help="Model file format."),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
     num_classes: Annotated[int, typer.Option(min=1, help="Classifier outputs.")] = 10,
     channels: Annotated[int, typer.Option(min=1, help="Channels C of the first stage.")] = 16,
     cells: Annotated[int, typer.Option(min=1, help="Cells N per stage.")] = 5,
