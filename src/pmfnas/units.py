@@ -64,7 +64,7 @@ def plain_int(text: str) -> int | None:
     return int(text)
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]{1,%d}" % MAX_DIGITS)
+_INTEGER = re.compile(rf"[+-]?[0-9]{{1,{MAX_DIGITS}}}")
 _REAL = re.compile(r"[+-]?" + _NUMBER)
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 

@@ -78,7 +78,9 @@ class Command(_PlainHelp, TyperCommand):
             token = args[i]
             if token == "--":
                 return result + args[i:]
-            name, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+            name, equals, value = (
+                token.partition("=") if token.startswith("--") else (token, "", "")
+            )
             if name not in self.old_names and (short := self._attached(name)):
                 name, equals, value = short, "=", name[len(short) :]
             if name in self.old_names:

@@ -100,7 +100,9 @@ def compute(
     _check_space(space)
     names = _names(proxies)
     indices = select_archs(archs, seed)
-    result = _fill(data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers)
+    result = _fill(
+        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers
+    )
     out.print(f"{len(indices)} architectures × {len(names)} proxies in {result.path}")
 
 
@@ -131,7 +133,9 @@ def score(
     require_nb201_dataset(data)
     indices = select_archs(str(sample), seed)
     bench = load_benchmark(data_dir)
-    filled = _fill(data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers)
+    filled = _fill(
+        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers
+    )
     qualities = score_proxies(bench, data, filled, names, indices)
     shown = Table(title=f"proxies on {data}: {len(indices)} NB201 cells vs 200-epoch test accuracy")
     for column in ("proxy", "Spearman ρ", "Kendall τ", "top-10% hits", "median s/arch"):

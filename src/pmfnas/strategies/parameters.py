@@ -57,11 +57,11 @@ class Parameter:
     def accept(self, value: Any) -> Any:
         """``value`` as this parameter takes it: text (from the command line) is parsed as the
         declared type, anything else must already be of it; a :class:`ParameterError` if not."""
-        if self.kind is None or self.kind is str and isinstance(value, str):
+        if self.kind is None:
             return value
         if isinstance(value, str):
             return parse_value(value, self.kind, self.name)
-        if value is None and self.optional or _is_kind(value, self.kind):
+        if (value is None and self.optional) or _is_kind(value, self.kind):
             return value
         raise ParameterError(f"{self.name} must be {VALUE_KINDS[self.kind]}, got {value!r}")
 
@@ -119,32 +119,26 @@ def parameter_docs(cls: type) -> dict[str, str]:
 
 
 def _args_section(doc: str) -> dict[str, str]:
+    """The entries of the ``Args:`` section of one cleaned docstring (none without one)."""
+    lines = doc.splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if _SECTION.match(line)), len(lines))
     docs: dict[str, str] = {}
     names: list[str] = []
     indent = None
-    inside = False
-    for line in doc.splitlines():
-        stripped = line.strip()
-        if not inside:
-            inside = bool(_SECTION.match(line))
+    for line in lines[start:]:
+        if not line.strip():
             continue
         depth = len(line) - len(line.lstrip())
-        if not stripped:
-            continue
-        if indent is None:
-            indent = depth
-        if depth < indent:
-            break
-        entry = _ENTRY.match(stripped) if depth == indent else None
+        indent = depth if indent is None else indent
+        entry = _ENTRY.match(line.strip()) if depth == indent else None
+        if depth < indent or not (entry or names):
+            break  # the section ended
         if entry:
             names = [n.strip() for n in entry.group(1).split(",")]
             text = entry.group(2)
-        elif names:
-            text = f"{docs[names[0]]} {stripped}"
         else:
-            break
-        for name in names:
-            docs[name] = _plain(text)
+            text = f"{docs[names[0]]} {line.strip()}"
+        docs.update(dict.fromkeys(names, _plain(text)))
     return docs
 
 
