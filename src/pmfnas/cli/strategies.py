@@ -20,7 +20,7 @@ def strategies(
     ] = None,
 ) -> None:
     """List the search strategies with their parameters, types and defaults (set them with
-    ``-o KEY=VALUE`` in search and bench)."""
+    -o KEY=VALUE in search, -o STRATEGY.KEY=VALUE in bench)."""
     from pmfnas.strategies import STRATEGIES
     from pmfnas.strategies.parameters import parameters, summary
 
