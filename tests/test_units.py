@@ -43,6 +43,8 @@ def test_options_stay_text_until_a_strategy_types_them():
         ("20", float, 20),  # an integer stays one, as the command line always gave it
         ("0.5", float, 0.5),
         ("1e-3", float, 1e-3),
+        ("1.", float, 1.0),
+        (".5", float, 0.5),
         ("True", bool, True),
         ("no", bool, False),
         ("epochs=12", str, "epochs=12"),

@@ -65,7 +65,7 @@ def plain_int(text: str) -> int | None:
 
 
 _INTEGER = re.compile(rf"[+-]?[0-9]{{1,{MAX_DIGITS}}}")
-_REAL = re.compile(r"[+-]?" + _NUMBER)
+_REAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 VALUE_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "text"}

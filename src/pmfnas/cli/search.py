@@ -163,9 +163,10 @@ def search(
         label, shown = (
             ("search (compute)", " FLOPs") if unit == "flops" else ("search (wall clock)", " s")
         )
+        plan = announce if json_out != STDOUT else None  # with --json -, stdout is the JSON alone
         with LazyBar(label, shown) as bar, on_interrupt(lambda: _no_result(storage)):
             summary = run_training_search(
-                evaluator, reuse=reuse, progress=bar.update, announce=announce, **common
+                evaluator, reuse=reuse, progress=bar.update, announce=plan, **common
             )
     if json_out != STDOUT:
         print_summary(summary)
