@@ -62,7 +62,7 @@ class Command(_PlainHelp, TyperCommand):
         """``args`` with each deprecated spelling replaced by the current one, and a warning.
 
         Walks the tokens as the parser will, so that an option's value is never taken for an
-        option (``--study -o`` names the study ``-o``), and stops at ``--``.
+        option (``export --out -o.py`` writes ``-o.py``), and stops at ``--``.
         """
         if not (self.old_names or self.old_flags):
             return args
