@@ -57,13 +57,17 @@ def train(
     ] = None,
     save: Annotated[
         Path | None,
-        typer.Option(help="Save the trained weights (a state_dict) here.", callback=output_file),
+        typer.Option(
+            help="Save the trained weights here, with the sizes, architecture and input "
+            "preprocessing `pmfnas export --weights` reads.",
+            callback=output_file,
+        ),
     ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary and curve")] = None,
 ) -> None:
     """Train one architecture with the NB201 recipe and print its learning curve."""
-    from pmfnas.runs.architecture import train_architecture
+    from pmfnas.runs.architecture import save_trained, train_architecture
     from pmfnas.runs.profiles import training_evaluator, training_recipe
 
     fidelity = Fidelity(
@@ -91,9 +95,7 @@ def train(
     if json_out != STDOUT:
         print_summary(summary)
     if save:
-        import torch
-
-        torch.save(model.state_dict(), save)
+        save_trained(save, model, evaluator, arch, fidelity)
     if json_out:
         write_json(json_out, summary)
 
