@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PMFNAS_DATA ?= $(abspath ../shared/data)
 export PMFNAS_DATA
+# Where pip finds torch (empty: pip's own index, which on Linux serves the CUDA build);
+# e.g. `make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu` for the CPU build.
+TORCH_INDEX ?=
 
 .PHONY: setup run test lint bench
 
@@ -12,7 +15,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 

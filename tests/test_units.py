@@ -1,7 +1,14 @@
 import pytest
 
-from pmfnas.errors import BudgetError, ConfigError
-from pmfnas.units import format_amount, parse_budget, parse_duration, parse_options, plain_int
+from pmfnas.errors import BudgetError, ConfigError, ParameterError
+from pmfnas.units import (
+    format_amount,
+    parse_budget,
+    parse_duration,
+    parse_options,
+    parse_value,
+    plain_int,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,15 +25,51 @@ def test_bad_durations(text):
         parse_duration(text)
 
 
-def test_options():
-    assert parse_options(["population=20", "fidelity=epochs=200", "rate=0.5", "flag=true"]) == {
-        "population": 20,
+def test_options_stay_text_until_a_strategy_types_them():
+    assert parse_options(["population=20", "fidelity=epochs=200", "fidelity2=12"]) == {
+        "population": "20",
         "fidelity": "epochs=200",
-        "rate": 0.5,
-        "flag": True,
+        "fidelity2": "12",
     }
     with pytest.raises(ConfigError):
         parse_options(["population"])
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("20", int, 20),
+        (" -3 ", int, -3),
+        ("20", float, 20),  # an integer stays one, as the command line always gave it
+        ("0.5", float, 0.5),
+        ("1e-3", float, 1e-3),
+        ("1.", float, 1.0),
+        (".5", float, 0.5),
+        ("True", bool, True),
+        ("no", bool, False),
+        ("epochs=12", str, "epochs=12"),
+    ],
+)
+def test_typed_values(text, kind, value):
+    parsed = parse_value(text, kind, "x")
+    assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "message"),
+    [
+        ("abc", int, "population must be an integer, got 'abc'"),
+        ("2.5", int, "population must be an integer, got '2.5'"),
+        ("²", int, "population must be an integer, got '²'"),
+        ("fast", float, "population must be a number, got 'fast'"),
+        ("inf", float, "population must be a number, got 'inf'"),
+        ("maybe", bool, "population must be true or false, got 'maybe'"),
+    ],
+)
+def test_bad_typed_values_name_the_parameter(text, kind, message):
+    with pytest.raises(ParameterError) as error:
+        parse_value(text, kind, "population")
+    assert str(error.value) == message
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,10 @@ class ConfigError(PmfnasError, ValueError):
     """A setting (strategy parameter, command option) that is unknown or out of range."""
 
 
+class ParameterError(ConfigError):
+    """A strategy parameter that the strategy does not have, or a value not of its type."""
+
+
 class DataError(PmfnasError):
     """A data file or folder that is missing, truncated, corrupt or of the wrong layout."""
 

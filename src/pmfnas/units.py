@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any, Literal
 
-from pmfnas.errors import BudgetError, ConfigError
+from pmfnas.errors import BudgetError, ConfigError, ParameterError
 
 _NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)"
 _DURATION = re.compile(_NUMBER + r"\s*([smhd]?)")
@@ -64,21 +64,38 @@ def plain_int(text: str) -> int | None:
     return int(text)
 
 
-def _value(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
+_INTEGER = re.compile(rf"[+-]?[0-9]{{1,{MAX_DIGITS}}}")
+_REAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+VALUE_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+"""The types a typed option value may have (:func:`parse_value`), and how an error names them."""
 
 
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """``["population=20", "fidelity=epochs=200"]`` → ``{"population": 20, "fidelity": "epochs=200"}``."""
-    options: dict[str, Any] = {}
+def parse_value(text: str, kind: type, name: str) -> Any:
+    """``text`` (a typed option value) as ``kind``: ``int``, ``float`` (an integer stays an
+    ``int``), ``bool`` or ``str``; a :class:`ParameterError` that names ``name`` otherwise, so the
+    user reads "population must be an integer, got 'abc'" rather than a ``ValueError``."""
+    if kind is str:
+        return text
+    text = text.strip()
+    if kind is bool and text.lower() in _BOOLEANS:
+        return _BOOLEANS[text.lower()]
+    if kind in (int, float) and _INTEGER.fullmatch(text):
+        return int(text)
+    if kind is float and _REAL.fullmatch(text):
+        return float(text)
+    raise ParameterError(f"{name} must be {VALUE_KINDS[kind]}, got {text!r}")
+
+
+def parse_options(items: list[str]) -> dict[str, str]:
+    """``["population=20", "fidelity=epochs=200"]`` → ``{"population": "20", "fidelity":
+    "epochs=200"}``: the values stay text, parsed later as the type the strategy declares
+    (:func:`parse_value`), so ``fidelity=12`` stays the text ``"12"``."""
+    options: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
             raise ConfigError(f"option {item!r} is not KEY=VALUE")
-        options[key] = _value(value)
+        options[key] = value
     return options

@@ -113,7 +113,7 @@ def test_a_study_another_process_runs_is_refused_in_one_line(cli, data_env, tmp_
 
 
 def test_arch_info(cli, data_env):
-    code, out, err = cli.run("arch", "info", "6111", "--json")
+    code, out, err = cli.run("arch", "info", "6111", "--json", "-")
     assert code == 0, err
     info = json.loads(out)
     assert info["arch"] == BEST_C10
@@ -124,7 +124,7 @@ def test_arch_info(cli, data_env):
 
 def test_arch_info_without_data_still_gives_size(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PMFNAS_DATA", str(tmp_path / "nothing"))
-    code, out, _ = cli.run("arch", "info", "0", "--json")
+    code, out, _ = cli.run("arch", "info", "0", "--json", "-")
     assert code == 0
     info = json.loads(out)
     assert info["params_m"] == pytest.approx(0.129306, abs=1e-6)  # official record of arch 0
@@ -140,7 +140,17 @@ def test_arch_info_without_data_still_gives_size(cli, tmp_path, monkeypatch):
         (["search", "--benchmark", "nb201", "--budget", "-5"], "budget"),
         (["search", "--benchmark", "nb201", "--budget", "1"], "single evaluation"),
         (["search", "--benchmark", "nb201", "-o", "population"], "KEY=VALUE"),
-        (["search", "--benchmark", "nb201", "-o", "colour=blue"], "bad parameter"),
+        (["search", "--benchmark", "nb201", "-o", "colour=blue"], "pmf has no parameter 'colour'"),
+        (
+            ["search", "--benchmark", "nb201", "--strategy", "rea", "-o", "population=abc"],
+            "error: population must be an integer, got 'abc'",
+        ),
+        (
+            ["search", "--benchmark", "nb201", "--strategy", "rea", "-o", "nonsense=3"],
+            "rea has no parameter 'nonsense' (known: population, sample_size, fidelity)",
+        ),
+        (["bench", "--strategies", "rea", "-o", "rea.eta=3"], "rea has no parameter 'eta'"),
+        (["bench", "--strategies", "sh", "-o", "sh.eta=fast"], "eta must be a number, got 'fast'"),
         (["search", "--benchmark", "nb201", "--protocol", "test"], "unknown protocol"),
         (["search", "--data", "digits", "--protocol", "peers"], "--protocol"),
         (["search", "--no-such-flag"], "no-such-flag"),

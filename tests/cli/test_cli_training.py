@@ -23,7 +23,7 @@ def test_train_prints_the_curve_and_saves_weights(cli, tmp_path):
     out_json, weights = tmp_path / "train.json", tmp_path / "w.pt"
     code, out, err = cli.run(
         "train", "6111", "--epochs", "2", "--channels", "4", "--json", str(out_json),
-        "--save", str(weights), "--checkpoint", str(tmp_path / "ck"),
+        "--save", str(weights), "--checkpoints", str(tmp_path / "ck"),
     )  # fmt: skip
     assert code == 0, err
     assert "valid acc" in out and "test accuracy" in out
@@ -115,7 +115,7 @@ def test_default_search_needs_no_data_folder(tmp_path):
         ["train", "0", "--channels", "20000"],
         ["train", "0", "--save", "nodir/w.pt"],
         ["train", "0", "--json", "nodir/t.json"],
-        ["train", "0", "--checkpoint", "afile"],
+        ["train", "0", "--checkpoints", "afile"],
         ["search", "--checkpoints", "afile"],
         ["search", "--data", "one-class"],
         ["search", "--data", "three-images"],
@@ -159,7 +159,7 @@ def test_cuda_devices_that_do_not_exist_are_named(cli, monkeypatch):
 
 def test_an_interrupted_training_says_where_and_a_rerun_resumes(tmp_path, cli):
     ck, out_json = tmp_path / "ck", tmp_path / "train.json"
-    args = ["train", "0", "--epochs", "15", "--checkpoint", str(ck), "--json", str(out_json)]
+    args = ["train", "0", "--epochs", "15", "--checkpoints", str(ck), "--json", str(out_json)]
     child = cli.spawn(*args)
     cli.wait_for(lambda: any(ck.glob("*.pt")), child)  # one epoch saved, 14 to go
     _, err = cli.interrupt(child, signal.SIGTERM)

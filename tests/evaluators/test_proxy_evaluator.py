@@ -87,7 +87,7 @@ def test_table_on_digits_is_filled_and_resumed(tmp_path):
 
 
 def test_cli_score_on_cifar10(cli, data_env, tmp_path):
-    args = ["proxies", "score", "--data", "cifar10", "--sample", "12", "--width", "4", "--cells", "1",
+    args = ["proxies", "score", "--data", "cifar10", "--sample", "12", "--channels", "4", "--cells", "1",
             "--batch-size", "16", "--proxies", "params,synflow", "--table", str(tmp_path / "t.db"),
             "--json", str(tmp_path / "q.json"), "--plot", str(tmp_path / "q.png")]  # fmt: skip
     code, _, err = cli.run(*args)
@@ -114,11 +114,11 @@ def test_cli_score_on_cifar10(cli, data_env, tmp_path):
 def test_cli_errors(cli, data_env, monkeypatch, argv, message, tmp_path):
     monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    code, _, err = cli.run(*argv, "--width", "4", "--cells", "1", "--batch-size", "8")
+    code, _, err = cli.run(*argv, "--channels", "4", "--cells", "1", "--batch-size", "8")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("size", [["--width", "0"], ["--cells", "0"], ["--batch-size", "0"]])
+@pytest.mark.parametrize("size", [["--channels", "0"], ["--cells", "0"], ["--batch-size", "0"]])
 def test_cli_refuses_sizes_below_1(cli, size):
     code, _, err = cli.run("proxies", "compute", "--data", "digits", "--archs", "2", *size)
     assert code == 2 and size[0] in err and len(err.strip().splitlines()) == 1

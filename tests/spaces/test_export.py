@@ -205,7 +205,7 @@ def test_cli_exports_torchscript_with_weights(cli, tmp_path):
         ALL_OPS,
         "-f",
         "torchscript",
-        "-o",
+        "--out",
         str(out),
         *SMALL_ARGS,
         "--weights",
@@ -328,18 +328,21 @@ def bad_files(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["-f", "keras", "-o", "net.h5"], "keras"),
-        (["-f", "python", "-o", "net.onnx"], ".py"),
-        (["-f", "onnx", "-o", "net.onnx", "--input-size", "30"], "multiple of 4"),
-        (["-f", "python", "-o", "net.py", "--channels", "0"], "--channels"),
-        (["-f", "python", "-o", "net.py", "--channels", "20000"], "widest is C="),
-        (["-f", "python", "-o", "net.py", "--cells", "500"], "at most 100"),
-        (["-f", "python", "-o", "net.py", "--seed", "-1"], "seed must be an integer"),
-        (["-f", "python", "-o", "net.py", "--weights", "absent.pt"], "absent.pt not found"),
-        (["-f", "python", "-o", "net.py", "--weights", "garbage.pt"], "garbage.pt"),
-        (["-f", "python", "-o", "net.py", "--weights", "module.pt"], "module.pt holds objects"),
-        (["-f", "python", "-o", "net.py", "--weights", "list.pt"], "list.pt is not a state_dict"),
-        (["-f", "python", "-o", "net.py", "--weights", "c2.pt"], "c2.pt does not fit"),
+        (["-f", "keras", "--out", "net.h5"], "keras"),
+        (["-f", "python", "--out", "net.onnx"], ".py"),
+        (["-f", "onnx", "--out", "net.onnx", "--input-size", "30"], "multiple of 4"),
+        (["-f", "python", "--out", "net.py", "--channels", "0"], "--channels"),
+        (["-f", "python", "--out", "net.py", "--channels", "20000"], "widest is C="),
+        (["-f", "python", "--out", "net.py", "--cells", "500"], "at most 100"),
+        (["-f", "python", "--out", "net.py", "--seed", "-1"], "seed must be an integer"),
+        (["-f", "python", "--out", "net.py", "--weights", "absent.pt"], "absent.pt not found"),
+        (["-f", "python", "--out", "net.py", "--weights", "garbage.pt"], "garbage.pt"),
+        (["-f", "python", "--out", "net.py", "--weights", "module.pt"], "module.pt holds objects"),
+        (
+            ["-f", "python", "--out", "net.py", "--weights", "list.pt"],
+            "list.pt is not a state_dict",
+        ),
+        (["-f", "python", "--out", "net.py", "--weights", "c2.pt"], "c2.pt does not fit"),
     ],
 )
 def test_cli_errors_are_one_line(cli, bad_files, monkeypatch, args, needle):
@@ -352,6 +355,6 @@ def test_cli_errors_are_one_line(cli, bad_files, monkeypatch, args, needle):
 
 @pytest.mark.parametrize("arch", ["|nor_conv_3x3~0|+|bogus~0|", "15625", "|skip_connect~1|+"])
 def test_cli_rejects_malformed_arch(cli, tmp_path, arch):
-    code, _, err = cli.run("export", arch, "-f", "python", "-o", str(tmp_path / "n.py"))
+    code, _, err = cli.run("export", arch, "-f", "python", "--out", str(tmp_path / "n.py"))
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert not (tmp_path / "n.py").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -11,7 +10,14 @@ import typer
 from rich.table import Table
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out
-from pmfnas.cli.guards import on_interrupt, output_file, output_folder
+from pmfnas.cli.guards import (
+    STDOUT,
+    json_option,
+    on_interrupt,
+    output_file,
+    output_folder,
+    write_json,
+)
 from pmfnas.cli.search import BENCHMARKS, ProtocolOption
 from pmfnas.errors import ConfigError
 from pmfnas.units import parse_duration
@@ -36,7 +42,12 @@ def bench(
     ] = None,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-o", help="Strategy parameter STRATEGY.KEY=VALUE (repeatable)."),
+        typer.Option(
+            "--option",
+            "-o",
+            metavar="STRATEGY.KEY=VALUE",
+            help="Strategy parameter (repeatable; pmfnas strategies lists them).",
+        ),
     ] = None,
     storage: Annotated[
         Path | None, typer.Option(help="SQLite file; runs already in it are replayed, not rerun.")
@@ -49,12 +60,7 @@ def bench(
         int | None, typer.Option(help="Worker processes (default: one per CPU).")
     ] = None,
     data_dir: DataDirOption = None,
-    json_out: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", help="Write the summary and every run as JSON.", callback=output_file
-        ),
-    ] = None,
+    json_out: Annotated[Path | None, json_option("the summary and every run")] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write the anytime plot as PNG.", callback=output_file)
     ] = None,
@@ -96,14 +102,15 @@ def bench(
             )
         if report:
             page = write_bench_report(result, db, report)
-    print_table(result)
+    if json_out != STDOUT:
+        print_table(result)
     if json_out:
-        json_out.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        write_json(json_out, result.to_json())
     if plot:
         from pmfnas.report.anytime import plot_anytime
 
         plot_anytime(result, plot)
-    if report:
+    if report and json_out != STDOUT:
         out.print(f"wrote {page}", markup=False, highlight=False, soft_wrap=True)
 
 

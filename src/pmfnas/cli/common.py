@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pmfnas.cli.command import Typer
 from pmfnas.tables.nb201 import NB201Benchmark
 
-app = typer.Typer(
+app = Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,

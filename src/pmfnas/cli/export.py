@@ -22,13 +22,13 @@ class Format(StrEnum):
 RECORDED = "default: the record of --weights, else"
 
 
-@app.command("export")
+@app.command("export", old_names={"-o": "--out"})
 def export(
     fmt: Annotated[
         Format,
         typer.Option("--format", "-f", help="Model file format."),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
     arch: Annotated[
         str | None,
         typer.Argument(

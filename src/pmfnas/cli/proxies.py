@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,15 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from pmfnas.cli.command import Typer
 from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out
-from pmfnas.cli.guards import output_file
+from pmfnas.cli.guards import STDOUT, json_option, output_file, write_json
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS
 
 if TYPE_CHECKING:
     from pmfnas.evaluators.proxy_table import ProxyTable
 
-proxies_app = typer.Typer(no_args_is_help=True, help="Zero-cost proxies: tables and quality.")
+proxies_app = Typer(no_args_is_help=True, help="Zero-cost proxies: tables and quality.")
 app.add_typer(proxies_app, name="proxies")
 
 DEFAULT_PROXIES = "nwot,synflow,mfnas_sum"
@@ -27,7 +27,7 @@ SpaceOption = Annotated[str, typer.Option(help="Search space (nb201).")]
 DataOption = Annotated[str, typer.Option(help="Dataset name or image-folder path.")]
 ProxiesOption = Annotated[str, typer.Option(help="Comma-separated proxy names.")]
 BatchOption = Annotated[int, typer.Option(min=1, help="Images per mini-batch.")]
-WidthOption = Annotated[
+ChannelsOption = Annotated[
     int,
     typer.Option(min=1, help="Network channels C (NB201: 16; grad_norm/snip/fisher need 16)."),
 ]
@@ -64,7 +64,7 @@ def _fill(
     data_dir: Path | None,
     table: Path | None,
     batch_size: int,
-    width: int,
+    channels: int,
     cells: int,
     seed: int,
     workers: int,
@@ -75,19 +75,19 @@ def _fill(
     with LazyBar("proxies", " archs") as bar:
         return compute_proxy_table(
             data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
-            channels=width, cells_per_stage=cells, seed=seed,
+            channels=channels, cells_per_stage=cells, seed=seed,
             workers=_check_workers(workers), progress=bar.update,
         )  # fmt: skip
 
 
-@proxies_app.command("compute")
+@proxies_app.command("compute", old_names={"--width": "--channels"})
 def compute(
     space: SpaceOption = "nb201",
     data: DataOption = "cifar10",
     proxies: ProxiesOption = DEFAULT_PROXIES,
     archs: Annotated[str, typer.Option(help="'all', a count N (seeded sample) or a file.")] = "all",
     batch_size: BatchOption = 64,
-    width: WidthOption = TABLE_CHANNELS,
+    channels: ChannelsOption = TABLE_CHANNELS,
     cells: CellsOption = TABLE_CELLS,
     seed: SeedOption = 0,
     workers: WorkersOption = 1,
@@ -100,27 +100,26 @@ def compute(
     _check_space(space)
     names = _names(proxies)
     indices = select_archs(archs, seed)
-    result = _fill(data, names, indices, data_dir, table, batch_size, width, cells, seed, workers)
+    result = _fill(
+        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers
+    )
     out.print(f"{len(indices)} architectures × {len(names)} proxies in {result.path}")
 
 
-@proxies_app.command("score")
+@proxies_app.command("score", old_names={"--width": "--channels"})
 def score(
     space: SpaceOption = "nb201",
     data: DataOption = "cifar10",
     proxies: ProxiesOption = DEFAULT_PROXIES,
     sample: Annotated[int, typer.Option(help="Random architectures to score.")] = 200,
     batch_size: BatchOption = 64,
-    width: WidthOption = TABLE_CHANNELS,
+    channels: ChannelsOption = TABLE_CHANNELS,
     cells: CellsOption = TABLE_CELLS,
     seed: SeedOption = 0,
     workers: WorkersOption = 1,
     table: TableOption = None,
     data_dir: DataDirOption = None,
-    json_out: Annotated[
-        Path | None,
-        typer.Option("--json", help="Write results as JSON.", callback=output_file),
-    ] = None,
+    json_out: Annotated[Path | None, json_option("the results")] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write a score-vs-accuracy PNG.", callback=output_file)
     ] = None,
@@ -134,7 +133,9 @@ def score(
     require_nb201_dataset(data)
     indices = select_archs(str(sample), seed)
     bench = load_benchmark(data_dir)
-    filled = _fill(data, names, indices, data_dir, table, batch_size, width, cells, seed, workers)
+    filled = _fill(
+        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers
+    )
     qualities = score_proxies(bench, data, filled, names, indices)
     shown = Table(title=f"proxies on {data}: {len(indices)} NB201 cells vs 200-epoch test accuracy")
     for column in ("proxy", "Spearman ρ", "Kendall τ", "top-10% hits", "median s/arch"):
@@ -144,11 +145,12 @@ def score(
             q.proxy, f"{q.spearman:.3f}", f"{q.kendall:.3f}", f"{q.top_hit_rate:.2f}",
             f"{q.median_seconds:.3f}",
         )  # fmt: skip
-    out.print(shown)
+    if json_out != STDOUT:
+        out.print(shown)
     if json_out:
         report = {"data": data, "settings": filled.settings, "sample": len(indices), "seed": seed,
                   "proxies": [q.as_dict() for q in qualities]}  # fmt: skip
-        json_out.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(json_out, report)
     if plot:
         accuracy = bench.array("test_acc_200", data)[indices]
         scores = {name: filled.arrays(name, len(bench.array("test_acc_200", data)))[0][indices]

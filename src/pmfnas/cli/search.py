@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out, print_fields
-from pmfnas.cli.guards import on_interrupt, output_file, output_folder
+from pmfnas.cli.guards import STDOUT, json_option, on_interrupt, output_folder, write_json
 from pmfnas.errors import ConfigError, Interrupted
 from pmfnas.study import INTERRUPTED
 from pmfnas.units import format_amount, parse_budget, parse_options
@@ -54,7 +53,12 @@ def search(
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-o", help="Strategy parameter KEY=VALUE (repeatable)."),
+        typer.Option(
+            "--option",
+            "-o",
+            metavar="KEY=VALUE",
+            help="Strategy parameter (repeatable; pmfnas strategies lists them).",
+        ),
     ] = None,
     split: Annotated[
         str, typer.Option(help="Validation split when training: holdout[:S], nb201, train-valid.")
@@ -96,10 +100,7 @@ def search(
     ] = True,
     protocol: ProtocolOption = None,
     data_dir: DataDirOption = None,
-    json_out: Annotated[
-        Path | None,
-        typer.Option("--json", help="Write the summary as JSON.", callback=output_file),
-    ] = None,
+    json_out: Annotated[Path | None, json_option("the summary")] = None,
 ) -> None:
     """Search for the best architecture and print it with its test accuracy.
 
@@ -162,13 +163,15 @@ def search(
         label, shown = (
             ("search (compute)", " FLOPs") if unit == "flops" else ("search (wall clock)", " s")
         )
+        plan = announce if json_out != STDOUT else None  # with --json -, stdout is the JSON alone
         with LazyBar(label, shown) as bar, on_interrupt(lambda: _no_result(storage)):
             summary = run_training_search(
-                evaluator, reuse=reuse, progress=bar.update, announce=announce, **common
+                evaluator, reuse=reuse, progress=bar.update, announce=plan, **common
             )
-    print_summary(summary)
+    if json_out != STDOUT:
+        print_summary(summary)
     if json_out:
-        json_out.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(json_out, summary)
     if summary["stop_reason"] == INTERRUPTED:
         raise Interrupted(f"search stopped; above is the best it had found; {_kept(storage)}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,11 +10,18 @@ import typer
 from rich.table import Table
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, out, print_fields
-from pmfnas.cli.guards import on_interrupt, output_file, output_folder
+from pmfnas.cli.guards import (
+    STDOUT,
+    json_option,
+    on_interrupt,
+    output_file,
+    output_folder,
+    write_json,
+)
 from pmfnas.types import Fidelity
 
 
-@app.command()
+@app.command(old_names={"--checkpoint": "--checkpoints"})
 def train(
     arch: Annotated[str, typer.Argument(help="NB201 architecture string or NATS index.")],
     data: Annotated[
@@ -42,7 +48,7 @@ def train(
     lr: Annotated[float | None, typer.Option(help="Initial learning rate (default 0.1).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of initialisation and batch order.")] = 0,
-    checkpoint: Annotated[
+    checkpoints: Annotated[
         Path | None,
         typer.Option(
             help="Folder for per-epoch checkpoints; a rerun resumes after a crash.",
@@ -58,10 +64,7 @@ def train(
         ),
     ] = None,
     data_dir: DataDirOption = None,
-    json_out: Annotated[
-        Path | None,
-        typer.Option("--json", help="Write the summary and curve as JSON.", callback=output_file),
-    ] = None,
+    json_out: Annotated[Path | None, json_option("the summary and curve")] = None,
 ) -> None:
     """Train one architecture with the NB201 recipe and print its learning curve."""
     from pmfnas.runs.architecture import save_trained, train_architecture
@@ -76,7 +79,7 @@ def train(
     )
     with (
         LazyBar("training", " epochs") as bar,
-        on_interrupt(lambda: _stopped(bar.done, epochs, checkpoint)),
+        on_interrupt(lambda: _stopped(bar.done, epochs, checkpoints)),
     ):
         evaluator = training_evaluator(
             data,
@@ -85,34 +88,24 @@ def train(
             recipe=recipe,
             device=device,
             seed=seed,
-            checkpoint_dir=checkpoint,
+            checkpoint_dir=checkpoints,
             progress=bar.update,
         )
         model, summary = train_architecture(arch, evaluator, fidelity)
-    print_curve(summary["curve"])
-    print_fields(
-        f"NB201 #{summary['index']} on {summary['data']}",
-        {
-            "architecture": summary["arch"],
-            "fidelity": summary["fidelity"],
-            "parameters (M)": f"{summary['params_m']:.4f}",
-            "validation accuracy": f"{summary['val_acc']:.2f}",
-            "test accuracy": f"{summary['test_acc']:.2f}",
-            "wall time (s)": f"{summary['seconds']:.1f}",
-        },
-    )
+    if json_out != STDOUT:
+        print_summary(summary)
     if save:
         save_trained(save, model, evaluator, arch, fidelity)
     if json_out:
-        json_out.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(json_out, summary)
 
 
-def _stopped(done: float, epochs: int, checkpoint: Path | None) -> str:
+def _stopped(done: float, epochs: int, checkpoints: Path | None) -> str:
     """Where an interrupted training stopped, and whether a rerun can resume it."""
     where = f"training stopped in epoch {max(1, math.ceil(done))} of {epochs}"
-    if checkpoint is None:
-        return f"{where}; nothing was saved (--checkpoint makes a training resumable)"
-    return f"{where}; {checkpoint} holds its finished epochs: rerun the same command to resume"
+    if checkpoints is None:
+        return f"{where}; nothing was saved (--checkpoints makes a training resumable)"
+    return f"{where}; {checkpoints} holds its finished epochs: rerun the same command to resume"
 
 
 def print_curve(curve: list[dict[str, Any]]) -> None:
@@ -128,3 +121,19 @@ def print_curve(curve: list[dict[str, Any]]) -> None:
             f"{row['seconds']:.1f}",
         )
     out.print(table)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The learning curve, then the trained network's size and accuracies."""
+    print_curve(summary["curve"])
+    print_fields(
+        f"NB201 #{summary['index']} on {summary['data']}",
+        {
+            "architecture": summary["arch"],
+            "fidelity": summary["fidelity"],
+            "parameters (M)": f"{summary['params_m']:.4f}",
+            "validation accuracy": f"{summary['val_acc']:.2f}",
+            "test accuracy": f"{summary['test_acc']:.2f}",
+            "wall time (s)": f"{summary['seconds']:.1f}",
+        },
+    )

@@ -96,6 +96,7 @@ def describe_arch(
     info: dict[str, Any] = {
         "index": index,
         "arch": space.format(arch),
+        "dataset": dataset,
         "params_m": float(params[index]),
         "flops_m": float(flops[index]),
     }

@@ -16,7 +16,7 @@ from typing import Any
 from pmfnas.evaluators.base import Evaluator
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.storage import Storage
-from pmfnas.strategies import BaseStrategy, create_strategy
+from pmfnas.strategies import BaseStrategy, strategy_from
 from pmfnas.study import Study
 
 
@@ -43,8 +43,8 @@ class SearchSpec:
     def build_strategy(self) -> BaseStrategy:
         """The strategy, taking the fidelities its parameters do not name from the evaluator's
         ladder."""
-        return create_strategy(
-            self.strategy, self.space, seed=self.seed, ladder=self.evaluator.ladder, **self.params
+        return strategy_from(
+            self.strategy, self.space, self.params, seed=self.seed, ladder=self.evaluator.ladder
         )
 
 

@@ -1,7 +1,7 @@
 """Search strategies (ask/tell), registered by name in ``STRATEGIES``."""
 
 from pmfnas.strategies import halving, mfnas, pmf, random_search, rea
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy, create_strategy
+from pmfnas.strategies.base import STRATEGIES, BaseStrategy, create_strategy, strategy_from
 
 __all__ = [
     "STRATEGIES",
@@ -12,4 +12,5 @@ __all__ = [
     "pmf",
     "random_search",
     "rea",
+    "strategy_from",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -12,6 +12,7 @@ from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import Ladder
 from pmfnas.registry import Registry
 from pmfnas.spaces.base import SearchSpace
+from pmfnas.strategies.parameters import check_params
 from pmfnas.types import Fidelity, Request, Trial, check_seed
 
 STRATEGIES: Registry[type[BaseStrategy]] = Registry("strategy")
@@ -106,9 +107,23 @@ def create_strategy(
     name: str, space: SearchSpace, seed: int = 0, *, ladder: Ladder | None = None, **params: Any
 ) -> BaseStrategy:
     """Build a registered strategy on the evaluator's ``ladder`` (its fidelities where
-    ``params`` name none); an unknown name or parameter is a clear error."""
+    ``params`` name none): :func:`strategy_from`, with the parameters as keywords."""
+    return strategy_from(name, space, params, seed=seed, ladder=ladder)
+
+
+def strategy_from(
+    name: str,
+    space: SearchSpace,
+    params: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    ladder: Ladder | None = None,
+) -> BaseStrategy:
+    """Build a registered strategy from a user's ``params`` (a mapping, so that a parameter
+    named ``seed`` or ``ladder`` is refused as unknown rather than clashing with the keywords).
+
+    An unknown name or parameter, or a value not of the parameter's declared type, is a clear
+    error; a value given as text (``-o population=20``) is parsed as that type
+    (:func:`~pmfnas.strategies.parameters.check_params`)."""
     cls = STRATEGIES.get(name)
-    try:
-        return cls(space, seed=seed, ladder=ladder, **params)
-    except TypeError as exc:
-        raise ConfigError(f"bad parameter for strategy {name!r}: {exc}") from None
+    return cls(space, seed=seed, ladder=ladder, **check_params(name, cls, params))

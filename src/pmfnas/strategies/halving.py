@@ -75,9 +75,9 @@ class _Halving(BaseStrategy):
     """The bracket machinery shared by successive halving and Hyperband.
 
     Args:
-        rungs: the fidelity ladder, cheap to expensive, ``;``-separated (default: the
+        rungs: the fidelity ladder, cheap to expensive, separated by ``;`` (default: the
             evaluator's low, medium and high fidelities).
-        eta: the reduction factor η (3).
+        eta: the reduction factor η: each rung keeps the best 1/η of the one below.
     """
 
     def __init__(
@@ -172,7 +172,7 @@ class SuccessiveHalving(_Halving):
     """Successive halving from the bottom rung, repeated until the budget is spent.
 
     Args (besides ``rungs`` and ``eta``):
-        width: architectures per bracket at the bottom rung (default η^(k-1)).
+        width: architectures per bracket at the bottom rung (0: η^(k-1) for k rungs).
     """
 
     name = "sh"

@@ -38,19 +38,23 @@ MAX_DRAWS = 10_000
 
 @STRATEGIES.register("mfnas")
 class MFNAS(BaseStrategy):
-    """Proxy-only evolutionary search (see the module docstring for the rules).
+    """MFNAS: evolution driven only by zero-cost proxies, at proxy cost.
+
+    The rules are in the module docstring.
 
     Args:
-        population: members kept (MFNAS: 100).
-        sample_size: members drawn to pick the two parents (25).
-        mutations: one-edge mutations asked per parent and step (4).
-        steps: evolution steps after the initial population (MFNAS's search length; each asks
-            at most ``2 * mutations + 1`` children).
+        population: members kept.
+        sample_size: members drawn to pick the two parents.
+        mutations: one-edge mutations asked per parent and step.
+        steps: evolution steps after the initial population (MFNAS's search length). Each asks
+            at most 2 × mutations + 1 children.
         proxies: comma-separated proxies of the fitness; the first one breaks the final tie.
-        final_top: members by fitness among which the first proxy picks the result (3).
-        max_params, max_flops: feasibility limits in millions (0: none), counted on the network
-            the evaluator measures (on NB201 the full-size one for its dataset's input and
-            classes); they need an evaluator that counts sizes.
+        final_top: members by fitness among which the first proxy picks the result.
+        max_params: most parameters of a feasible architecture, in millions (0: no limit).
+            Counted on the network the evaluator measures (on NB201 the full-size one for its
+            dataset's input and classes); needs an evaluator that counts sizes.
+        max_flops: most FLOPs of a feasible architecture, in millions (0: no limit), counted as
+            max_params is.
 
     It needs no enumerable space; on one it refuses a population larger than the space.
     """

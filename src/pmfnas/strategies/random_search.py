@@ -19,8 +19,8 @@ class RandomSearch(BaseStrategy):
     Works on any space; on an enumerable one it stops when every architecture has been seen.
 
     Args:
-        fidelity: the fidelity of every evaluation (default: the ladder's single-fidelity one,
-            on NAS-Bench-201 ``epochs=12``, the protocol's search signal).
+        fidelity: the fidelity of every evaluation (default: the evaluator's single-fidelity
+            one, on NAS-Bench-201 epochs=12, the protocol's search signal).
     """
 
     name = "random"

@@ -16,7 +16,8 @@ from pmfnas.types import Request, Trial
 
 @STRATEGIES.register("rea")
 class RegularizedEvolution(BaseStrategy):
-    """Keep a queue of the ``population`` most recent models; mutate the best of a random sample.
+    """Regularized evolution: keep a queue of the ``population`` most recent models and mutate
+    the best of a random sample; the oldest model leaves.
 
     The first ``population`` evaluations are random architectures. Afterwards each step draws
     ``sample_size`` members uniformly without replacement, mutates the one with the best
@@ -26,6 +27,12 @@ class RegularizedEvolution(BaseStrategy):
     Defaults follow the NAS-Bench-201 / Syne Tune setup the peers were measured with: population
     10, sample size 10, and the ladder's single-fidelity signal (there the 12-epoch one). Real et
     al. used 100 and 25 on a larger space.
+
+    Args:
+        population: models kept in the queue, the oldest leaving first.
+        sample_size: members drawn per step, of which the best is mutated.
+        fidelity: the fidelity of every evaluation (default: the evaluator's single-fidelity
+            one, on NAS-Bench-201 epochs=12).
     """
 
     name = "rea"

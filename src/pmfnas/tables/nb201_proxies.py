@@ -2,7 +2,7 @@
 
 The shipped file ``nb201_proxies_cifar10.npz`` was made with
 
-    pmfnas proxies compute --data cifar10 --archs all --width 8 --cells 1 --batch-size 64 \\
+    pmfnas proxies compute --data cifar10 --archs all --channels 8 --cells 1 --batch-size 64 \\
         --seed 0 --proxies nwot,synflow,mfnas_sum,mfnas_mean,meco,jacov,zico
 
 on the shared CIFAR-10 images (two seeded mini-batches of 64, C=8 / N=1 networks, one CPU

@@ -51,30 +51,38 @@ from pmfnas.types import Fidelity, Request, Trial
 
 @STRATEGIES.register("pmf")
 class ProgressiveMultiFidelity(BaseStrategy):
-    """Progressive multi-fidelity search with a predictor of high-fidelity accuracy.
+    """PMF-NAS: proxies, then a regional search at medium fidelity, then promotions to high
+    fidelity guided by a predictor of the high-fidelity accuracy.
 
     Args:
-        low, medium, high: the fidelity ladder (default: the evaluator's; ``low`` = ``"none"``
-            skips stage 1, as does an evaluator that offers no low fidelity).
-        low_share: share of the budget stage 1 may spend (to about one cell); ``low_sample``
-            caps its cells (0: all).
+        low: the proxies of stage 1 (default: the evaluator's low fidelity). ``none`` skips
+            stage 1, as does an evaluator that offers no low fidelity.
+        medium: the fidelity of the regional search (default: the evaluator's medium one).
+        high: the fidelity of promotions (default: the evaluator's high one).
+        low_share: share of the budget stage 1 may spend (to about one cell).
+        low_sample: most cells stage 1 scores (0: all that low_share allows).
         keep: share of the space, best by low score, that stage 2 searches (with the regions).
-        regions, radius: how many regions stage 1 hands on, and their size in edge changes.
+        regions: regions stage 1 hands on to stage 2.
+        radius: size of a region, in edge changes from its centre.
         region_min: medium results a region gets before it competes on potential or is closed.
-        batch: medium evaluations chosen per surrogate fit: 1 refits after every result (the
+        batch: medium evaluations chosen per surrogate fit. 1 refits after every result (the
             most adaptive); more fit less often and add regional UCB picks to the Thompson draw.
         kappa: exploration weight of the medium surrogate's upper confidence bound.
-        kappa_high: the same for promotions (mean + kappa_high × σ of predicted accuracy).
+        kappa_high: exploration weight of promotions (mean + kappa_high × σ of the predicted
+            accuracy).
         patience: medium evaluations without a better medium result that count as a stall.
         p_min: least chance of beating the best high-fidelity result worth a promotion.
         high_cap: largest share of the budget the promotion reserve may claim at once.
-        min_high: high-fidelity results before the predictor's trees are fitted (below: the
-            medium-fidelity ranking, shifted to the high-fidelity level).
-        surrogate, predictor: member models of the medium-accuracy surrogate (stage 2) and of
-            the high-fidelity predictor (stage 3); ``members``: their ensemble size.
+        min_high: high-fidelity results before the predictor's trees are fitted. Below that the
+            medium-fidelity ranking stands in, shifted to the high-fidelity level.
+        surrogate: member model of stage 2's surrogate of the medium accuracy (extra_trees,
+            random_forest or gbt).
+        predictor: member model of stage 3's predictor of the high-fidelity accuracy (the same
+            kinds).
+        members: ensemble size of the surrogate and of the predictor.
         refine: neighbours of a new high-fidelity best evaluated at medium fidelity.
-        budget: the budget to plan for; default the study's. Set it to stop a study early and
-            extend it later by replay (a plan made for another budget asks other things).
+        budget: the budget to plan for (default: the study's). Set it to stop a study early and
+            extend it later by replay: a plan made for another budget asks other things.
     """
 
     name = "pmf"
