@@ -189,3 +189,13 @@ def test_the_second_order_alpha_gradient_matches_the_exact_unrolled_one(data) ->
 def test_darts_order_is_one_or_two() -> None:
     with pytest.raises(ConfigError, match="order must be 1 or 2"):
         ONESHOT.get("darts")(order=3)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_every_parameter_a_method_stores_is_typed_and_documented(name: str) -> None:
+    from pmfnas.strategies.parameters import parameters
+
+    cls = ONESHOT.get(name)
+    declared = {p.name: p for p in parameters(cls)}
+    assert list(declared) == list(cls().params())
+    assert all(p.kind is not None and p.doc for p in declared.values())

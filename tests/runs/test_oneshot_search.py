@@ -69,8 +69,13 @@ def test_profiles_reduce_the_data_for_the_cpu() -> None:
 def test_bad_methods_and_parameters_are_one_clear_error() -> None:
     with pytest.raises(RegistryError, match="unknown one-shot method 'dart'"):
         create_method("dart")
-    with pytest.raises(ConfigError, match=r"gdas has no parameter tau \(known: tau_max, tau_min\)"):
+    with pytest.raises(
+        ConfigError, match=r"gdas has no parameter 'tau' \(known: tau_max, tau_min\)"
+    ):
         create_method("gdas", {"tau": 1.0})
+    with pytest.raises(ConfigError, match="particles must be an integer, got 'many'"):
+        create_method("gicso", {"particles": "many"})
+    assert create_method("gicso", {"particles": "4"}).particles == 4
 
 
 def test_a_wall_budget_ends_the_search_before_an_epoch_it_cannot_pay_for() -> None:

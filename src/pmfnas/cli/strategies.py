@@ -19,15 +19,18 @@ def strategies(
         typer.Argument(metavar="NAME", help="One strategy to show in full (default: list all)."),
     ] = None,
 ) -> None:
-    """List the search strategies with their parameters, types and defaults (set them with
-    -o KEY=VALUE in search, -o STRATEGY.KEY=VALUE in bench)."""
+    """List the search strategies, one-shot methods included, with their parameters, types
+    and defaults (set them with -o KEY=VALUE in search, -o STRATEGY.KEY=VALUE in bench)."""
+    from pmfnas.oneshot import ONESHOT
     from pmfnas.strategies import STRATEGIES
     from pmfnas.strategies.parameters import parameters, summary
 
-    names = [name] if name else STRATEGIES.names()
+    names = [name] if name else [*STRATEGIES.names(), *ONESHOT.names()]
     for shown in names:
-        cls = STRATEGIES.get(shown)
-        table = Table(title=Text(f"{shown}: {summary(cls)}"), title_justify="left")
+        oneshot = shown in ONESHOT.names()
+        cls = ONESHOT.get(shown) if oneshot else STRATEGIES.get(shown)
+        kind = " (one-shot)" if oneshot else ""
+        table = Table(title=Text(f"{shown}{kind}: {summary(cls)}"), title_justify="left")
         for column in ("parameter", "type", "default"):
             table.add_column(column, no_wrap=True)
         table.add_column("meaning")

@@ -29,7 +29,11 @@ R = 0.01
 
 @ONESHOT.register("darts")
 class Darts(OneShotMethod):
-    """DARTS of the first or second order (the reference profile's 50 epochs)."""
+    """DARTS of the first or second order (the reference profile's 50 epochs).
+
+    Args:
+        order: 1 takes α's gradient at the current weights, 2 one virtual SGD step ahead.
+    """
 
     name: ClassVar[str] = "darts"
     epochs: ClassVar[int] = 50

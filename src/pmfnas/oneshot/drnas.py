@@ -22,7 +22,11 @@ from pmfnas.oneshot.trainer import Batch, SupernetTrainer
 
 @ONESHOT.register("drnas")
 class Drnas(OneShotMethod):
-    """Dirichlet-distributed operation weights with an L2 penalty on their concentration."""
+    """Dirichlet-distributed operation weights with an L2 penalty on their concentration.
+
+    Args:
+        reg_scale: the weight of the L2 penalty on the Dirichlet concentrations.
+    """
 
     name: ClassVar[str] = "drnas"
     epochs: ClassVar[int] = 100

@@ -21,7 +21,12 @@ from pmfnas.oneshot.trainer import Batch, SupernetTrainer
 
 @ONESHOT.register("gdas")
 class Gdas(OneShotMethod):
-    """Gumbel-softmax hard sampling with a linearly falling temperature."""
+    """Gumbel-softmax hard sampling with a linearly falling temperature.
+
+    Args:
+        tau_max: the temperature of the first epoch.
+        tau_min: the temperature of the last epoch.
+    """
 
     name: ClassVar[str] = "gdas"
     epochs: ClassVar[int] = 250

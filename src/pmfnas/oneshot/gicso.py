@@ -51,7 +51,20 @@ PHASES = ("warmup", "explore", "stability")
 
 @ONESHOT.register("gicso")
 class GIcso(OneShotMethod):
-    """Warm-up, swarm exploration and gradient stability (see the module docstring)."""
+    """G-ICSO-NAS: warm-up, exploration of α by a competitive swarm, gradient stability.
+
+    Args:
+        warmup: share of the epochs that train w under the uniform mixture, α frozen.
+        explore: share of the epochs the swarm explores (again after each gear shift).
+        particles: α's in the swarm.
+        generations: CSO generations after each exploration epoch.
+        phi: weight of the pull towards the swarm's mean in the CSO update.
+        diversity: accuracy points a particle gains at the largest distance from the mean.
+        fitness: what ranks particles: path (their derived cell) or mixture (their softmax).
+        patience: stability epochs with an unchanged cell after which the search stops.
+        collapse: share of parameter-free edges above which stability goes back to the swarm.
+        shifts: how many times the search may go back to the swarm.
+    """
 
     name: ClassVar[str] = "gicso"
     epochs: ClassVar[int] = 50

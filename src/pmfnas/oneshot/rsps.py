@@ -22,7 +22,11 @@ from pmfnas.types import Arch
 
 @ONESHOT.register("rsps")
 class Rsps(OneShotMethod):
-    """Uniform single-path training, then the best of ``candidates`` random cells."""
+    """Uniform single-path training, then the best of ``candidates`` random cells.
+
+    Args:
+        candidates: random cells measured on the supernet, of which the best is returned.
+    """
 
     name: ClassVar[str] = "rsps"
     epochs: ClassVar[int] = 50

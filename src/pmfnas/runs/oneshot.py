@@ -25,6 +25,7 @@ from pmfnas.runs.spec import training_study_name
 from pmfnas.spaces import SearchSpace, create_space, index_or_none
 from pmfnas.spaces.oneshot import require_oneshot
 from pmfnas.storage import Storage
+from pmfnas.strategies.parameters import check_params
 from pmfnas.study import trials_per_fidelity
 from pmfnas.tables.nb201 import NB201_DATASETS, TEST_ACC_200, NB201Benchmark
 from pmfnas.types import Arch, Fidelity, Progress, Trial, TrialState
@@ -33,15 +34,10 @@ DEFAULT_PROFILE = "cpu"
 
 
 def create_method(name: str, params: dict[str, Any] | None = None) -> OneShotMethod:
-    """The registered one-shot method ``name`` with ``params``; unknown parameters are a
-    :class:`ConfigError` naming the known ones."""
+    """The registered one-shot method ``name`` with ``params`` (text from the command line is
+    read as each parameter's type); an unknown or mistyped one is a ``ParameterError``."""
     cls = ONESHOT.get(name)
-    try:
-        return cls(**(params or {}))
-    except TypeError:
-        known = ", ".join(cls().params()) or "none"
-        unknown = ", ".join(sorted(set(params or {}) - set(cls().params())))
-        raise ConfigError(f"{name} has no parameter {unknown} (known: {known})") from None
+    return cls(**check_params(name, cls, params or {}))
 
 
 def with_setting(profile: OneShotProfile, setting: dict[str, Any]) -> OneShotProfile:
