@@ -7,7 +7,7 @@ stored study instead of evaluating it. Several commit policies are timed by sett
 module's constants, the one pmfnas uses (its defaults) among them. Writes
 ``benchmarks/results/storage_speed.json``.
 
-    PMFNAS_DATA=../shared/data python benchmarks/storage_speed.py [--seeds 3] [--dataset cifar10]
+    PMFNAS_DATA=../shared/data python benchmarks/storage_speed.py [--seeds 3] [--dataset ImageNet16-120]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pmfnas.tables.nb201 import NB201Benchmark
 POLICIES: dict[str, dict[str, Any]] = {
     "pmfnas (defaults)": {},
     "one commit per trial": {"BATCH_TRIALS": 1},
+    "one commit per trial, synchronous=NORMAL": {"BATCH_TRIALS": 1, "SYNCHRONOUS": "NORMAL"},
 }
 """Commit policy → the storage constants it sets; the first is what pmfnas ships."""
 
@@ -50,7 +51,7 @@ def timed(bench: NB201Benchmark, **kwargs: Any) -> tuple[float, dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--dataset", default="ImageNet16-120")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "storage_speed.json"
     )
@@ -71,10 +72,13 @@ def main() -> None:
                 seconds, resumed = timed(bench, dataset=args.dataset, seed=seed, storage=db)
                 times["resume_s"].append(seconds)
             if not stored["arch"] == resumed["arch"] == plain["arch"]:
-                raise AssertionError(f"seed {seed}, {policy}: the stored search returned another cell")
-        print(f"seed {seed}: {plain['n_trials']} trials, " + ", ".join(
-            f"{name} {times['search_s'][-1]:.2f} s" for name, times in runs.items()
-        ))
+                raise AssertionError(
+                    f"seed {seed}, {policy}: the stored search returned another cell"
+                )
+        print(
+            f"seed {seed}: {plain['n_trials']} trials, "
+            + ", ".join(f"{name} {times['search_s'][-1]:.2f} s" for name, times in runs.items())
+        )
     memory = statistics.mean(runs["in memory"]["search_s"])
     report: dict[str, Any] = {
         "dataset": args.dataset,
@@ -92,7 +96,7 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     for name, row in report["runs"].items():
         resume = f", resume {row['resume_s']['mean']:.2f} s" if "resume_s" in row else ""
-        print(f"{name:>22}: {row['search_s']['mean']:.2f} s ({row['slowdown']:.2f}x){resume}")
+        print(f"{name:>40}: {row['search_s']['mean']:.2f} s ({row['slowdown']:.2f}x){resume}")
     print(f"→ {args.out}")
 
 

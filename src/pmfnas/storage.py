@@ -15,7 +15,7 @@ or create the same study at once. One study is run by one process at a time: see
 
 While a study runs, its trials are committed in batches (:meth:`append`): a tabular search
 finishes thousands of trials a second, and a commit that waits for the disk for each of them made
-it up to ten times slower. A batch is committed once it holds :data:`BATCH_TRIALS` trials or
+it several times slower. A batch is committed once it holds :data:`BATCH_TRIALS` trials or
 :data:`BATCH_SECONDS` have passed since the last commit, so a trial that took that long (any real
 training) is committed at once; a process killed mid-batch loses only the open batch, whose
 trials a resume evaluates again, identically. Each commit is durable (``synchronous=FULL``).
@@ -32,7 +32,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -104,6 +103,7 @@ _TABLES = {
 _READABLE = {"meta", "studies", "trials"}  # what a v1 file already has: enough to read it
 _ADDED_COLUMNS = {"budget": "REAL", "stop_reason": "TEXT"}
 """Columns of ``studies`` that older files lack: added when such a file is opened for writing."""
+_ABSENT = object()  # a setting one of two configs lacks
 
 T = TypeVar("T")
 
@@ -189,9 +189,7 @@ class Storage:
         tables, version = _inspect(self._db)
         self._refuse_foreign(tables, version)
         return (
-            version == SCHEMA_VERSION
-            and set(_TABLES) <= tables
-            and not _missing_columns(self._db)
+            version == SCHEMA_VERSION and set(_TABLES) <= tables and not _missing_columns(self._db)
         )
 
     def _refuse_foreign(self, tables: set[str], version: int | None) -> None:
@@ -522,7 +520,9 @@ def _trial(row: tuple[Any, ...], space: SearchSpace) -> Trial:
     )
 
 
-def config_differences(stored: dict[str, Any], given: dict[str, Any], prefix: str = "") -> list[str]:
+def config_differences(
+    stored: dict[str, Any], given: dict[str, Any], prefix: str = ""
+) -> list[str]:
     """``key: stored A, now B`` for each setting that differs, nested ones by dotted key (a
     setting stored as a JSON object, like a training recipe, is compared key by key)."""
     lines = []
@@ -536,9 +536,6 @@ def config_differences(stored: dict[str, Any], given: dict[str, Any], prefix: st
         else:
             lines.append(f"{prefix}{key}: stored {_shown(old)}, now {_shown(new)}")
     return lines
-
-
-_ABSENT = object()
 
 
 def _as_mapping(value: Any) -> dict[str, Any] | None:

@@ -16,11 +16,22 @@ from typing import Annotated
 import typer
 
 from pmfnas import __version__
-from pmfnas.cli import arch, bench, export, proxies, report, search, train
+from pmfnas.cli import arch, bench, export, proxies, report, search, studies, train
 from pmfnas.cli.common import app, err, out
 from pmfnas.errors import Interrupted, PmfnasError
 
-__all__ = ["app", "arch", "bench", "export", "main", "proxies", "report", "search", "train"]
+__all__ = [
+    "app",
+    "arch",
+    "bench",
+    "export",
+    "main",
+    "proxies",
+    "report",
+    "search",
+    "studies",
+    "train",
+]
 
 INTERRUPTED = 130
 """The exit status of a command stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report)."""
