@@ -49,8 +49,10 @@ def test_round_trip(tmp_path):
     assert db.studies() == [("s", {"a": 1})]
 
 
-def test_uses_wal(tmp_path):
-    Storage(tmp_path / "runs.db").close()
+def test_uses_wal_and_syncs_every_commit(tmp_path):
+    db = Storage(tmp_path / "runs.db")
+    assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    db.close()
     con = sqlite3.connect(tmp_path / "runs.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
