@@ -72,7 +72,7 @@ def test_every_command_line_of_the_docs_names_real_options():
             command = root.commands[words[1]]
             if hasattr(command, "commands"):  # a group: arch info, proxies compute ...
                 command = command.commands[words[2]]
-            options = {opt for param in command.params for opt in param.opts}
+            options = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
             unknown += [
                 f"{page.name}: {flag} in {line!r}"
                 for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*|-o)(?![\w-])", line)

@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("spaces",),
     ("tables", "training", "predictors"),
     ("evaluators",),
-    ("strategies",),
+    ("strategies", "oneshot"),
     ("storage", "execution", "study"),
     ("runs",),
     ("report",),

@@ -5,13 +5,19 @@ from pmfnas.errors import BudgetError, ConfigError, FidelityError
 from pmfnas.types import MAX_SEED, Budget, Fidelity, check_seed
 
 
-@pytest.mark.parametrize("text", ["epochs=12", "epochs=200", "proxy:zen", "proxy:nwot,synflow"])
+@pytest.mark.parametrize(
+    "text", ["epochs=12", "epochs=200", "proxy:zen", "proxy:nwot,synflow", "supernet=7"]
+)
 def test_fidelity_round_trip(text):
     assert str(Fidelity.parse(text)) == text
 
 
 @pytest.mark.parametrize(
-    "text", ["", "epochs=0", "epochs=-1", "epochs=1.5", "proxy:", "12", "proxy:a;b"]
+    "text",
+    [
+        *("", "epochs=0", "epochs=-1", "epochs=1.5", "proxy:", "12", "proxy:a;b"),
+        *("supernet=0", "supernet=01", "supernet=3,fraction=0.5"),
+    ],
 )
 def test_bad_fidelities(text):
     with pytest.raises(FidelityError):
@@ -19,8 +25,26 @@ def test_bad_fidelities(text):
 
 
 def test_fidelities_order_cheap_to_expensive():
-    order = [Fidelity.parse(t) for t in ("epochs=200", "proxy:zen", "epochs=12")]
-    assert [str(f) for f in sorted(order)] == ["proxy:zen", "epochs=12", "epochs=200"]
+    texts = ("epochs=200", "supernet=50", "proxy:zen", "epochs=1", "epochs=12", "supernet=3")
+    order = sorted(Fidelity.parse(t) for t in texts)
+    assert [str(f) for f in order] == [
+        "proxy:zen",
+        "supernet=3",
+        "supernet=50",
+        "epochs=1",
+        "epochs=12",
+        "epochs=200",
+    ]
+
+
+def test_a_supernet_fidelity_is_its_own_kind():
+    fidelity = Fidelity(supernet=4)
+    assert fidelity.is_supernet and not fidelity.is_proxy and fidelity.epochs == 0
+    assert not Fidelity(epochs=12).extends(fidelity) and not fidelity.extends(Fidelity(epochs=1))
+    with pytest.raises(FidelityError):
+        Fidelity(supernet=4, epochs=12)
+    with pytest.raises(FidelityError):
+        Fidelity(supernet=4, resolution=16)
 
 
 def test_budget():

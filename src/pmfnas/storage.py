@@ -301,8 +301,9 @@ class Storage:
         rows = self._read("SELECT budget FROM studies WHERE id = ?", (study_id,))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
-    def finish(self, study_id: int, budget: float, stop_reason: str) -> None:
-        """Record the budget a run of the study planned with and why it stopped."""
+    def finish(self, study_id: int, budget: float | None, stop_reason: str) -> None:
+        """Record the budget a run of the study planned with (``None``: none) and why it
+        stopped."""
         self._write(
             lambda db: db.execute(
                 "UPDATE studies SET budget = ?, stop_reason = ? WHERE id = ?",

@@ -40,6 +40,7 @@ def check_seed(seed: int) -> int:
 
 
 _PROXY = re.compile(r"proxy:([A-Za-z0-9_]+(?:,[A-Za-z0-9_]+)*)")
+_SUPERNET = re.compile(r"supernet=([1-9][0-9]*)")
 _KNOB = re.compile(r"([a-z]+)=([0-9.eE+-]+)")
 
 KNOBS = ("horizon", "fraction", "resolution", "channels", "cells")
@@ -48,19 +49,21 @@ KNOBS = ("horizon", "fraction", "resolution", "channels", "cells")
 
 @dataclass(frozen=True)
 class Fidelity:
-    """How much effort one evaluation spends: zero-cost proxies or a training schedule.
+    """How much effort one evaluation spends: zero-cost proxies, a training schedule, or a
+    supernet's training (the cell a one-shot search derived after ``supernet`` epochs).
 
     A training fidelity is ``epochs`` plus optional knobs that make it cheaper: ``fraction`` of
     the training images, input ``resolution`` (pixels per side), network width ``channels`` (C)
     and ``cells`` per stage (N). A knob left at 0 (``fraction`` at 1) means the evaluator's full
     setting. ``horizon`` makes a schedule a prefix: ``epochs=3,horizon=12`` runs the first 3 epochs
     of the 12-epoch learning-rate schedule, so ``epochs=12`` can continue it (see
-    :meth:`extends`). The text form is ``proxy:<name>[,<name>...]`` or
+    :meth:`extends`). The text form is ``proxy:<name>[,<name>...]``, ``supernet=<E>`` or
     ``epochs=<E>[,horizon=<T>][,fraction=<f>][,resolution=<r>][,channels=<C>][,cells=<N>]``;
     :meth:`parse` accepts exactly what ``str()`` writes.
 
-    Fidelities order from cheap to expensive: every proxy ranks below every training schedule;
-    schedules rank by epochs, then fraction, resolution, width and depth (full settings last).
+    Fidelities order from cheap to expensive: proxies, then supernet epochs (a cell measured by
+    shared weights), then training schedules; schedules rank by epochs, then fraction,
+    resolution, width and depth (full settings last).
     """
 
     epochs: int = 0
@@ -70,12 +73,18 @@ class Fidelity:
     resolution: int = 0
     channels: int = 0
     cells: int = 0
+    supernet: int = 0
 
     def __post_init__(self) -> None:
-        if (self.epochs > 0) == bool(self.proxies):
-            raise FidelityError("a fidelity is either proxies or a positive number of epochs")
-        if self.proxies and self.knobs():
-            raise FidelityError("a proxy fidelity takes no training knobs")
+        if (
+            self.supernet < 0
+            or [self.epochs > 0, bool(self.proxies), self.supernet > 0].count(True) != 1
+        ):
+            raise FidelityError(
+                "a fidelity is either proxies, supernet epochs or a positive number of epochs"
+            )
+        if (self.proxies or self.supernet) and self.knobs():
+            raise FidelityError("a proxy or supernet fidelity takes no training knobs")
         if not 0 < self.fraction <= 1:
             raise FidelityError(f"fraction must be in (0, 1], got {self.fraction}")
         for knob in ("horizon", "resolution", "channels", "cells"):
@@ -94,9 +103,11 @@ class Fidelity:
         text = text.strip()
         if m := _PROXY.fullmatch(text):
             return cls(proxies=tuple(m.group(1).split(",")))
+        if m := _SUPERNET.fullmatch(text):
+            return cls(supernet=int(m.group(1)))
         expected = (
-            "expected 'epochs=E[,horizon=T,fraction=f,resolution=r,channels=C,cells=N]' "
-            "or 'proxy:NAME'"
+            "expected 'epochs=E[,horizon=T,fraction=f,resolution=r,channels=C,cells=N]', "
+            "'proxy:NAME' or 'supernet=E'"
         )
         items = [_KNOB.fullmatch(part) for part in text.split(",")]
         if not all(items) or items[0].group(1) != "epochs":  # type: ignore[union-attr]
@@ -121,6 +132,10 @@ class Fidelity:
     def is_proxy(self) -> bool:
         return bool(self.proxies)
 
+    @property
+    def is_supernet(self) -> bool:
+        return self.supernet > 0
+
     def knobs(self) -> dict[str, float]:
         """The training knobs this fidelity sets (those not at the full setting)."""
         full = {"horizon": 0, "fraction": 1.0, "resolution": 0, "channels": 0, "cells": 0}
@@ -136,8 +151,8 @@ class Fidelity:
         with more of its epochs (``epochs=12`` extends ``epochs=3,horizon=12``)."""
         same = ("fraction", "resolution", "channels", "cells")
         return (
-            not self.is_proxy
-            and not prefix.is_proxy
+            self.epochs > 0
+            and prefix.epochs > 0
             and prefix.epochs < self.epochs
             and prefix.schedule == self.schedule
             and all(getattr(prefix, k) == getattr(self, k) for k in same)
@@ -147,7 +162,9 @@ class Fidelity:
         full = float("inf")
         return (
             not self.is_proxy,
+            self.epochs > 0,
             self.proxies,
+            self.supernet,
             self.epochs,
             self.fraction,
             self.resolution or full,
@@ -171,6 +188,8 @@ class Fidelity:
     def __str__(self) -> str:
         if self.proxies:
             return "proxy:" + ",".join(self.proxies)
+        if self.supernet:
+            return f"supernet={self.supernet}"
         knobs = "".join(f",{k}={v!r}" for k, v in self.knobs().items())
         return f"epochs={self.epochs}{knobs}"
 
@@ -226,10 +245,19 @@ class Request:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-ORIGINS = ("sampled", "mutation", "crossover", "promoted", "regional search", "refinement")
+ORIGINS = (
+    "sampled",
+    "mutation",
+    "crossover",
+    "promoted",
+    "regional search",
+    "refinement",
+    "derived",
+)
 """Why a strategy asks for an architecture (``Request.info["origin"]``): drawn at random,
 changed from or crossed between evaluated ones, promoted to a higher fidelity, picked in PMF's
-regional search or in its refinement around a new best."""
+regional search or in its refinement around a new best; or read off a one-shot search's
+supernet after an epoch."""
 
 
 @dataclass(frozen=True)

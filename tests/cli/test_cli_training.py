@@ -15,6 +15,7 @@ import torch
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.network import NB201Network
+from pmfnas.spaces.saved import load_network
 from pmfnas.training.checkpoint import _read
 
 
@@ -30,8 +31,12 @@ def test_train_prints_the_curve_and_saves_weights(cli, tmp_path):
     assert summary["index"] == 6111 and summary["data"] == "digits"
     assert [row["epoch"] for row in summary["curve"]] == [1, 2]
     assert summary["fidelity"] == "epochs=2,channels=4"
+    state, record = load_network(weights)
     net = NB201Network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
-    net.load_state_dict(torch.load(weights, weights_only=True))
+    net.load_state_dict(state)
+    assert (record.arch, record.data, record.channels, record.cells_per_stage) == (
+        summary["arch"], "digits", 4, 1,
+    )  # fmt: skip
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 1
 
 

@@ -1,13 +1,14 @@
 """``pmfnas export``: every format loads and runs where pmfnas cannot be imported.
 
 The exported files are run in a subprocess whose import path holds the venv's packages except
-pmfnas, so an exported file that still needed pmfnas would fail there.
+pmfnas (the ``run_without_pmfnas`` fixture), so an exported file that still needed pmfnas would
+fail there.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
+import json
 import subprocess
 import sys
 import warnings
@@ -22,6 +23,7 @@ from pmfnas.cli.export import Format
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.export import ONNX_OPSET, ExportFormat, export_model, prepare_model
+from pmfnas.spaces.saved import NetworkRecord, Preprocessing, save_network
 
 ALL_OPS = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 SMALL = {"channels": 4, "cells_per_stage": 1, "num_classes": 5, "input_size": 8}
@@ -30,13 +32,6 @@ SMALL_ARGS = ["--channels", "4", "--cells", "1", "--num-classes", "5", "--input-
 FILES = {"python": "net.py", "torchscript": "net.ts", "onnx": "net.onnx"}
 
 RUNNER = """
-import sys
-try:
-    import pmfnas
-except ModuleNotFoundError:
-    pass
-else:
-    sys.exit(f"pmfnas is importable from {pmfnas.__file__}")
 import torch
 
 x = torch.load("input.pt")
@@ -48,7 +43,6 @@ with torch.no_grad():
 import onnxruntime
 session = onnxruntime.InferenceSession("net.onnx", providers=["CPUExecutionProvider"])
 outputs["onnx"] = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
-assert not [m for m in sys.modules if m.split(".")[0] == "pmfnas"]
 torch.save(outputs, "outputs.pt")
 """
 
@@ -71,49 +65,21 @@ def trained_like(seed: int = 1) -> dict[str, torch.Tensor]:
     return state
 
 
-def clean_site(root: Path) -> Path:
-    """A folder of links to every installed package except pmfnas and any ``.pth`` path hook."""
-    site = root / "site"
-    site.mkdir()
-    folders = {
-        Path(importlib.util.find_spec(name).origin).parents[1]
-        for name in ("torch", "numpy", "onnxruntime")
-    }
-    for folder in folders:
-        for entry in folder.iterdir():
-            skip = entry.name.startswith(("pmfnas", "__editable__")) or entry.suffix == ".pth"
-            if not skip and not (site / entry.name).exists():
-                (site / entry.name).symlink_to(entry)
-    return site
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without PYTHON* settings that could put pmfnas back on the path."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-
-
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.Tensor]:
+def exported(
+    tmp_path_factory: pytest.TempPathFactory, run_without_pmfnas
+) -> tuple[Path, torch.Tensor]:
     """The three formats of one trained-like network, run by a Python that lacks pmfnas."""
     pytest.importorskip("onnxscript")
     pytest.importorskip("onnxruntime")
-    root = tmp_path_factory.mktemp("export")
-    work = root / "work"
-    work.mkdir()
+    work = tmp_path_factory.mktemp("export")
     weights = trained_like()
     for fmt, name in FILES.items():
-        export_model(ALL_OPS, fmt, work / name, **SMALL, weights=weights)
+        with pytest.warns(UserWarning, match="records no input preprocessing"):
+            export_model(ALL_OPS, fmt, work / name, **SMALL, weights=weights)
     x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # batch 3 ≠ export's 2
     torch.save(x, work / "input.pt")
-    done = subprocess.run(
-        [sys.executable, "-S", "-s", "-c", RUNNER],
-        cwd=work,
-        env={**clean_env(), "PYTHONPATH": str(clean_site(root))},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    run_without_pmfnas(RUNNER, work)
     with torch.no_grad():
         expected = prepare_model(ALL_OPS, **NET, weights=weights)(x)
     return work, expected
@@ -166,7 +132,7 @@ def cells_to_check() -> list[str]:
 
 @pytest.mark.parametrize("arch", cells_to_check())
 def test_python_source_matches_the_network(tmp_path, arch):
-    path = export_model(arch, "python", tmp_path / "net.py", channels=2, cells_per_stage=1)
+    path = export_model(arch, "python", tmp_path / "net.py", channels=2, cells_per_stage=1).path
     source = path.read_text()
     assert "pmfnas import" not in source and "import pmfnas" not in source
     module = load_module(path)
@@ -181,9 +147,9 @@ def test_python_source_matches_the_network(tmp_path, arch):
 
 
 def test_python_source_is_documented_and_lint_clean(tmp_path):
-    path = export_model(ALL_OPS, "python", tmp_path / "net.py", **SMALL)
+    path = export_model(ALL_OPS, "python", tmp_path / "net.py", **SMALL).path
     doc = load_module(path).__doc__
-    for fact in (ALL_OPS, "C=4", "N=1", "5 classes", "8x8"):
+    for fact in (ALL_OPS, "C=4", "N=1", "5 classes", "(batch, 3, 8, 8)"):
         assert fact in doc
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed")
@@ -247,6 +213,8 @@ def test_cli_exports_torchscript_with_weights(cli, tmp_path):
     )
     assert code == 0, err
     assert str(out) in stdout and str(weights) in stdout
+    # a plain state_dict records no preprocessing: the model takes what the network takes
+    assert "records no input preprocessing" in err and "normalised as in training" in stdout
     x = torch.randn(4, 3, 8, 8)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -255,12 +223,95 @@ def test_cli_exports_torchscript_with_weights(cli, tmp_path):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
+MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    """A weights file as ``pmfnas train --save`` writes it, of the trained-like network."""
+    path = tmp_path / "saved.pt"
+    record = NetworkRecord(
+        space="nb201", arch=ALL_OPS, channels=4, cells_per_stage=1, num_classes=5,
+        input_channels=3, data="five", classes=tuple("abcde"),
+        preprocessing=Preprocessing(MEAN, STD, stored_size=(8, 8), size=(8, 8)),
+    )  # fmt: skip
+    save_network(path, trained_like(), record)
+    return path
+
+
+def test_cli_exports_a_saved_network_with_no_size_flags(cli, saved):
+    out = saved.parent / "net.ts"
+    code, stdout, err = cli.run(
+        "export", "--weights", saved, "--format", "torchscript", "--out", out
+    )
+    assert code == 0, err
+    for fact in ("float32 (batch, 3, 8, 8), RGB channels; raw pixels 0..255", "a, b, c, d, e"):
+        assert fact in stdout
+    assert "inside the model: / 255, - mean (0.5000, 0.4000, 0.3000)" in stdout
+    assert f"{out}.json" in stdout and json.loads(Path(f"{out}.json").read_text())["classes"]
+    pixels = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    normalised = (pixels / 255 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[
+        :, None, None
+    ]
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        traced = torch.jit.load(out)
+        expected = prepare_model(weights=saved)(normalised)
+        for raw in (pixels, pixels.float()):
+            torch.testing.assert_close(traced(raw), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_cli_without_normalisation_says_what_to_apply(cli, saved):
+    out = saved.parent / "net.py"
+    code, stdout, err = cli.run(
+        "export", "--weights", saved, "--format", "python", "--out", out, "--no-normalize"
+    )
+    assert code == 0, err
+    assert (
+        "float32 (batch, 3, 8, 8), RGB channels; normalised: (pixels / 255 - mean) / std" in stdout
+    )
+    assert "yours to apply: / 255, - mean (0.5000, 0.4000, 0.3000)" in stdout
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(load_module(out).build()(x), prepare_model(weights=saved)(x))
+
+
 def test_cli_exports_python_by_nats_index(cli, tmp_path):
     out = tmp_path / "net.py"
     code, stdout, _ = cli.run("export", "6111", "--format", "python", "--out", str(out))
     assert code == 0
     assert str(out.with_suffix(".pt")) in stdout and "seed 0" in stdout
     assert NB201Space().format(NB201Space().arch(6111)) == load_module(out).ARCH
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--channels", "8"], "channels=8 disagrees with weights file saved.pt, whose network"),
+        (["--input-size", "16"], "takes 8x8 images"),
+        (["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "which holds " + ALL_OPS),
+    ],
+)
+def test_cli_refuses_flags_that_contradict_the_saved_network(cli, saved, monkeypatch, args, needle):
+    monkeypatch.chdir(saved.parent)
+    code, _, err = cli.run(
+        "export", "--weights", "saved.pt", "--format", "python", "--out", "n.py", *args
+    )
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and needle in err
+    assert not (saved.parent / "n.py").exists()
+
+
+def test_cli_cannot_bake_in_preprocessing_nobody_recorded(cli, tmp_path):
+    weights = tmp_path / "plain.pt"
+    torch.save(trained_like(), weights)
+    code, _, err = cli.run(
+        "export", ALL_OPS, *SMALL_ARGS, "--weights", weights, "--normalize",
+        "--format", "python", "--out", tmp_path / "n.py",
+    )  # fmt: skip
+    assert code == 2 and "records no input preprocessing to bake in" in err
+    code, _, err = cli.run("export", "--format", "python", "--out", tmp_path / "n.py")
+    assert code == 2 and "no architecture" in err
+    assert not (tmp_path / "n.py").exists()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,31 +19,62 @@ class Format(StrEnum):
     ONNX = "onnx"
 
 
+RECORDED = "default: the record of --weights, else"
+
+
 @app.command("export")
 def export(
-    arch: Annotated[str, typer.Argument(help="NB201 architecture string or NATS index.")],
     fmt: Annotated[
         Format,
         typer.Option("--format", "-f", help="Model file format."),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
-    num_classes: Annotated[int, typer.Option(min=1, help="Classifier outputs.")] = 10,
-    channels: Annotated[int, typer.Option(min=1, help="Channels C of the first stage.")] = 16,
-    cells: Annotated[int, typer.Option(min=1, help="Cells N per stage.")] = 5,
-    input_channels: Annotated[int, typer.Option(min=1, help="Channels of the input.")] = 3,
+    arch: Annotated[
+        str | None,
+        typer.Argument(
+            help="NB201 architecture string or NATS index (default: that of --weights).",
+            show_default=False,
+        ),
+    ] = None,
+    num_classes: Annotated[
+        int | None, typer.Option(min=1, help=f"Classifier outputs ({RECORDED} 10).")
+    ] = None,
+    channels: Annotated[
+        int | None, typer.Option(min=1, help=f"Channels C of the first stage ({RECORDED} 16).")
+    ] = None,
+    cells: Annotated[
+        int | None, typer.Option(min=1, help=f"Cells N per stage ({RECORDED} 5).")
+    ] = None,
+    input_channels: Annotated[
+        int | None, typer.Option(min=1, help=f"Channels of the input ({RECORDED} 3).")
+    ] = None,
     input_size: Annotated[
-        int, typer.Option(min=4, help="Input height and width, a multiple of 4.")
-    ] = 32,
+        int | None,
+        typer.Option(min=4, help=f"Input height and width, a multiple of 4 ({RECORDED} 32)."),
+    ] = None,
     weights: Annotated[
         Path | None,
-        typer.Option(help="Trained weights, a file of torch.save(model.state_dict())."),
+        typer.Option(
+            help="Trained weights: a file of `pmfnas train --save`, or of "
+            "torch.save(model.state_dict())."
+        ),
+    ] = None,
+    normalize: Annotated[
+        bool | None,
+        typer.Option(
+            "--normalize/--no-normalize",
+            help="Bake the training's resizing and normalisation into the model, so that it "
+            "takes raw 0..255 pixels (default: when --weights records them).",
+            show_default=False,
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights without --weights.")] = 0,
 ) -> None:
-    """Export the NB201 network of an architecture, in eval mode, as a standalone model file."""
+    """Export the NB201 network of an architecture, in eval mode, as a standalone model file,
+    with its expected input in the file and in FILE.json beside it."""
     from pmfnas.spaces.nb201.export import export_model
 
-    path = export_model(
+    exported = export_model(
         arch,
         fmt,
         out,
@@ -54,9 +85,47 @@ def export(
         input_size=input_size,
         weights=weights,
         seed=seed,
+        normalize=normalize,
     )
-    rows = {"format": fmt.value, "file": str(path)}
-    if fmt is Format.PYTHON:
-        rows["weights"] = str(path.with_suffix(".pt"))
-    rows["source"] = str(weights) if weights else f"fresh initialisation, seed {seed}"
-    print_fields("exported", rows)
+    meta = exported.metadata
+    rows = {"format": fmt.value, "file": str(exported.path)}
+    if exported.weights_file:
+        rows["weights"] = str(exported.weights_file)
+    rows["metadata"] = str(exported.metadata_file)
+    rows["architecture"] = meta["arch"]
+    rows["source"] = meta["weights"]
+    print_fields("exported", {**rows, **input_rows(meta)})
+
+
+def input_rows(meta: dict[str, Any]) -> dict[str, str]:
+    """What the exported model takes and gives, in words, from its metadata."""
+    given = meta["input"]
+    batch, *image = given["shape"]
+    shape = f"({batch}, {', '.join(map(str, image))})"
+    if given["preprocessing_inside"]:
+        values = f"raw pixels {given['range'][0]}..{given['range'][1]}"
+    else:
+        values = given["range"]
+    rows = {"input": f"{given['dtype']} {shape}, {given['channels']} channels; {values}"}
+    pre = meta["preprocessing"]
+    if pre is not None:
+        steps = [
+            f"/ {pre['scale']}",
+            f"- mean {_numbers(pre['mean'])}",
+            f"/ std {_numbers(pre['std'])}",
+        ]
+        if pre["resize"]:
+            size = "x".join(map(str, pre["resize"]["to"]))
+            steps.insert(0, f"resize to {size} ({pre['resize']['method']})")
+        where = "inside the model" if given["preprocessing_inside"] else "yours to apply"
+        rows["preprocessing"] = f"{where}: {', '.join(steps)}"
+    classes = meta["classes"]
+    if classes:
+        more = f" … ({len(classes)})" if len(classes) > 10 else ""
+        rows["classes"] = ", ".join(classes[:10]) + more
+    rows["output"] = f"{meta['output']['name']} ({', '.join(map(str, meta['output']['shape']))})"
+    return rows
+
+
+def _numbers(values: list[float]) -> str:
+    return "(" + ", ".join(f"{v:.4f}" for v in values) + ")"

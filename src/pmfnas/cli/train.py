@@ -51,7 +51,11 @@ def train(
     ] = None,
     save: Annotated[
         Path | None,
-        typer.Option(help="Save the trained weights (a state_dict) here.", callback=output_file),
+        typer.Option(
+            help="Save the trained weights here, with the sizes, architecture and input "
+            "preprocessing `pmfnas export --weights` reads.",
+            callback=output_file,
+        ),
     ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[
@@ -60,7 +64,7 @@ def train(
     ] = None,
 ) -> None:
     """Train one architecture with the NB201 recipe and print its learning curve."""
-    from pmfnas.runs.architecture import train_architecture
+    from pmfnas.runs.architecture import save_trained, train_architecture
     from pmfnas.runs.profiles import training_evaluator, training_recipe
 
     fidelity = Fidelity(
@@ -98,9 +102,7 @@ def train(
         },
     )
     if save:
-        import torch
-
-        torch.save(model.state_dict(), save)
+        save_trained(save, model, evaluator, arch, fidelity)
     if json_out:
         json_out.write_text(json.dumps(summary, indent=2) + "\n")
 

@@ -1,4 +1,4 @@
-"""Single-architecture calls: train one architecture, or describe one from the benchmark."""
+"""Single-architecture calls: train one architecture (and save it), or describe one from the benchmark."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pmfnas.errors import DataError, NotAvailableError
 from pmfnas.spaces import create_space, index_or_none, require_enumerable
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
+from pmfnas.spaces.saved import NetworkRecord, Preprocessing, save_network
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.types import Fidelity
 
@@ -43,6 +44,31 @@ def train_architecture(
         "seconds": result.cost,
         "curve": list(result.curve),
     }
+
+
+def save_trained(
+    path: Path,
+    model: torch.nn.Module,
+    evaluator: TrainingEvaluator,
+    arch: str,
+    fidelity: Fidelity,
+) -> None:
+    """Save ``model``, the network of ``arch`` (its text) that ``evaluator`` trained at
+    ``fidelity``, with the record that lets ``pmfnas export`` rebuild it without size flags and
+    feed it raw pixels."""
+    setting, data = evaluator.setting(fidelity), evaluator.data
+    record = NetworkRecord(
+        space=evaluator.space.name,
+        arch=evaluator.space.format(evaluator.space.resolve(arch)),
+        channels=setting.channels,
+        cells_per_stage=setting.cells,
+        num_classes=data.num_classes,
+        input_channels=data.channels,
+        data=data.name,
+        classes=data.classes,
+        preprocessing=Preprocessing.of(data, evaluator.dataset(fidelity)),
+    )
+    save_network(path, model.state_dict(), record)
 
 
 BENCHMARK_FIELDS = (

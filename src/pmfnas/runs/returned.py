@@ -69,7 +69,10 @@ def returned_trial(
     config: dict[str, Any], space: SearchSpace, trials: Sequence[Trial]
 ) -> Trial | None:
     """The trial the study returned: its strategy's rule over the trials the search told it
-    (a trial stopped at the budget is no evidence), as :meth:`pmfnas.study.Study.run` does."""
+    (a trial stopped at the budget is no evidence), as :meth:`pmfnas.study.Study.run` does; a
+    one-shot search's latest epoch."""
+    if "oneshot" in config:  # each epoch's trial is the cell the search held then
+        return trials[-1] if trials else None
     evidence = [t for t in trials if t.state is not TrialState.STOPPED]
     params, flops, _ = network_sizes(config.get("evaluator", {}))
     strategy = _rebuilt(config, space, evidence, sized(space, params, flops))
@@ -83,7 +86,10 @@ def returned_after_each(
     ladder: Ladder | None = None,
 ) -> list[Trial | None]:
     """The strategy's own ``best`` rule applied after each trial, as ``pmfnas bench`` does
-    (``ladder`` counts sizes for a strategy with size limits)."""
+    (``ladder`` counts sizes for a strategy with size limits). A one-shot search returns the
+    cell of its latest epoch."""
+    if "oneshot" in config:
+        return list(trials)
     strategy = _rebuilt(config, space, trials, ladder)
     if strategy is None:
         return [best_evidence(trials[: n + 1]) for n in range(len(trials))]

@@ -2,33 +2,42 @@
 
 Every format holds the same network in eval mode, so batch norm uses its running statistics: the
 given weights, or the fresh initialisation of a seed. A search ends with an architecture string;
-this turns it into something a deployment or a training script elsewhere can load.
+this turns it into something a deployment or a training script elsewhere can load. Trained
+weights saved with their record (:mod:`pmfnas.spaces.saved`) export as a model that takes the
+dataset's raw pixels, its training's resizing and normalisation inside, and every export says
+in its metadata what input it expects.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import logging
+import pprint
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import jinja2
 import torch
 
 from pmfnas._version import __version__
-from pmfnas.errors import ArchitectureError, ConfigError, DataError
+from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.spaces.counting import count_parameters
 from pmfnas.spaces.nb201.cell import EDGES, OPS, check, format_cell
 from pmfnas.spaces.nb201.costs import check_input_size
 from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.spaces.nb201.space import NB201Space
+from pmfnas.spaces.saved import NetworkRecord, Preprocessing, load_network
 from pmfnas.types import Arch, check_seed
 
-__all__ = ["ONNX_OPSET", "ExportFormat", "export_model", "load_weights", "prepare_model"]
+__all__ = ["ONNX_OPSET", "ExportFormat", "ExportedModel", "export_model", "prepare_model"]
 
 ONNX_OPSET = 18
 """The opset the torch.export-based ONNX exporter writes natively (no down-conversion)."""
@@ -57,82 +66,87 @@ class ExportFormat(StrEnum):
     ONNX = "onnx"
 
 
-def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state_dict saved with ``torch.save(model.state_dict(), path)``.
+DEFAULT_SIZES = {"num_classes": 10, "channels": 16, "cells_per_stage": 5, "input_channels": 3}
+"""The network exported when neither the arguments nor the weights file say otherwise."""
 
-    ``weights_only=True`` unpickles tensors and containers only, so a foreign file cannot run code.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"weights file {path} not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign, truncated or unsafe files
-        if "Unsupported global" in str(exc):
-            raise DataError(
-                f"weights file {path} holds objects besides tensors; save model.state_dict()"
-            ) from exc
-        raise DataError(f"cannot read weights file {path}: not a whole torch.save file") from exc
-    if not isinstance(state, Mapping) or not all(
-        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
-    ):
-        raise DataError(f"weights file {path} is not a state_dict (a mapping of names to tensors)")
-    return dict(state)
+DEFAULT_INPUT_SIZE = 32
+
+RESIZE_METHOD = "bilinear, antialiased, rounded to whole pixel values"
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """What :func:`export_model` wrote: the model file, its metadata file (and the metadata),
+    and for the Python export its weights file."""
+
+    path: Path
+    metadata_file: Path
+    metadata: dict[str, Any]
+    weights_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class _Network:
+    """The network to export and where it came from."""
+
+    model: NB201Network
+    cell: Arch
+    sizes: dict[str, int]
+    record: NetworkRecord | None
+    source: str
+    trained: bool
 
 
 def prepare_model(
-    arch: str | Arch,
+    arch: str | Arch | None = None,
     *,
-    num_classes: int = 10,
-    channels: int = 16,
-    cells_per_stage: int = 5,
-    input_channels: int = 3,
+    num_classes: int | None = None,
+    channels: int | None = None,
+    cells_per_stage: int | None = None,
+    input_channels: int | None = None,
     weights: str | Path | Mapping[str, torch.Tensor] | None = None,
     seed: int = 0,
 ) -> NB201Network:
-    """The network that ``export_model`` writes, in eval mode: with ``weights``, else seeded."""
-    cell = _resolve(arch)
-    sizes = {
-        "num_classes": num_classes,
-        "channels": channels,
-        "cells_per_stage": cells_per_stage,
-        "input_channels": input_channels,
-    }
-    with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
-        torch.manual_seed(check_seed(seed))
-        model = NB201Network(cell, **sizes)
-    if weights is not None:
-        if isinstance(weights, Mapping):
-            state, source = dict(weights), "the given state_dict"
-        else:
-            state, source = load_weights(weights), f"weights file {weights}"
-        network = (
-            f"{format_cell(cell)} with C={channels}, N={cells_per_stage}, {num_classes} classes "
-            f"and {input_channels} input channels"
-        )
-        _check_fits(model, state, f"{source} does not fit {network}")
-        model.load_state_dict(state)
-    return model.eval()
+    """The network that ``export_model`` writes, in eval mode: with ``weights``, else seeded.
+
+    A weights file of ``pmfnas train --save`` gives the architecture and the sizes; given ones
+    must agree with it. Otherwise they default to :data:`DEFAULT_SIZES`.
+    """
+    return _network(
+        arch, weights, seed, (num_classes, channels, cells_per_stage, input_channels)
+    ).model
 
 
 def export_model(
-    arch: str | Arch,
+    arch: str | Arch | None,
     fmt: str | ExportFormat,
     out: str | Path,
     *,
-    num_classes: int = 10,
-    channels: int = 16,
-    cells_per_stage: int = 5,
-    input_channels: int = 3,
-    input_size: int = 32,
+    num_classes: int | None = None,
+    channels: int | None = None,
+    cells_per_stage: int | None = None,
+    input_channels: int | None = None,
+    input_size: int | None = None,
     weights: str | Path | Mapping[str, torch.Tensor] | None = None,
     seed: int = 0,
-) -> Path:
-    """Write the network of ``arch`` to ``out`` in format ``fmt`` and return ``out``.
+    normalize: bool | None = None,
+) -> ExportedModel:
+    """Write the network of ``arch`` to ``out`` in format ``fmt``, with its metadata.
 
-    ``python`` also writes the weights to ``out.with_suffix('.pt')``, which the generated
-    ``build()`` loads. ``input_size`` fixes the spatial size of the TorchScript trace and of the
-    ONNX graph (whose batch dimension stays dynamic) and is documented in the Python file.
+    With a weights file of ``pmfnas train --save`` (which records the architecture, the sizes
+    and the training's input preprocessing) the exported model takes the dataset's raw pixels,
+    0..255, at the size the dataset stores them: it resizes them as training did and normalises
+    them inside. ``normalize=False`` leaves that out (the model then takes what the network
+    took in training); ``normalize=True`` insists on it, an error when the weights record no
+    preprocessing (a plain state_dict, or no weights); ``None`` bakes it in when it is known.
+
+    The metadata (architecture, sizes, the expected input's shape, dtype, range and channels, the
+    preprocessing and the class names) goes into ``out`` itself (TorchScript: the extra file
+    ``pmfnas.json``; ONNX: the ``pmfnas`` metadata property; Python: ``METADATA``) and beside it
+    as ``<out>.json``. ``python`` also writes the weights to ``out.with_suffix('.pt')``, which
+    the generated ``build()`` loads. The input size fixes the TorchScript trace and the ONNX
+    graph's image size (their batch dimension stays free); without a record it is
+    ``input_size`` (default 32).
     """
     try:
         fmt = ExportFormat(fmt)
@@ -142,52 +156,204 @@ def export_model(
     out = Path(out)
     if fmt is ExportFormat.PYTHON and out.suffix != ".py":
         raise ConfigError(f"python export needs an output file ending in .py, got {out}")
-    check_input_size(input_size)
-    cell = _resolve(arch)
-    model = prepare_model(
-        cell,
-        num_classes=num_classes,
-        channels=channels,
-        cells_per_stage=cells_per_stage,
-        input_channels=input_channels,
-        weights=weights,
-        seed=seed,
+    if input_size is not None:
+        check_input_size(input_size)
+    network = _network(
+        arch, weights, seed, (num_classes, channels, cells_per_stage, input_channels)
     )
-    # Batch 2, not 1: torch.export would specialise a dynamic dimension whose example is 1.
-    example = torch.zeros(2, input_channels, input_size, input_size)
+    preprocessing = _preprocessing(normalize, network)
+    shape = (network.sizes["input_channels"], *_input_size(input_size, network, preprocessing))
+    metadata = _metadata(fmt, network, preprocessing, shape)
+    text = json.dumps(metadata, indent=2)
+    sidecar = out.with_name(out.name + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
+    source = _python_source(
+        network,
+        metadata,
+        preprocessing,
+        params=count_parameters(network.model),
+        weights_name=out.with_suffix(".pt").name,
+    )
+    weights_file = None
     if fmt is ExportFormat.PYTHON:
-        source = _python_source(
-            cell,
-            num_classes=num_classes,
-            channels=channels,
-            cells_per_stage=cells_per_stage,
-            input_channels=input_channels,
-            input_size=input_size,
-            params=count_parameters(model),
-            weights_name=out.with_suffix(".pt").name,
-        )
         out.write_text(source, encoding="utf-8")
-        torch.save(model.state_dict(), out.with_suffix(".pt"))
-    elif fmt is ExportFormat.TORCHSCRIPT:
-        _write_torchscript(model, example, out)
+        weights_file = out.with_suffix(".pt")
+        torch.save(network.model.state_dict(), weights_file)
     else:
-        _write_onnx(model, example, out)
-    return out
+        model = _with_preprocessing(network.model, source, out, preprocessing)
+        # Batch 2, not 1: torch.export would specialise a dynamic dimension whose example is 1.
+        # Raw pixels trace as uint8, so that the traced cast to float32 takes any dtype.
+        raw = preprocessing is not None and fmt is ExportFormat.TORCHSCRIPT
+        example = torch.zeros(2, *shape, dtype=torch.uint8 if raw else torch.float32)
+        if fmt is ExportFormat.TORCHSCRIPT:
+            _write_torchscript(model, example, out, text)
+        else:
+            _write_onnx(model, example, out, text)
+    sidecar.write_text(text + "\n", encoding="utf-8")
+    return ExportedModel(out, sidecar, metadata, weights_file)
+
+
+def _network(
+    arch: str | Arch | None,
+    weights: str | Path | Mapping[str, torch.Tensor] | None,
+    seed: int,
+    sizes: tuple[int | None, ...],
+) -> _Network:
+    """The network of ``arch`` at the given ``sizes`` (in the order of :data:`DEFAULT_SIZES`;
+    ``None``: unset), else those of the weights' record, else the defaults."""
+    state, record, source = None, None, f"fresh initialisation, seed {seed}"
+    if isinstance(weights, Mapping):
+        state, source = dict(weights), "the given state_dict"
+    elif weights is not None:
+        (state, record), source = load_network(weights), f"weights file {weights}"
+    if record is not None and record.space != NB201Space.name:
+        raise ConfigError(
+            f"{source} holds a network of the {record.space!r} space; export writes NB201 networks"
+        )
+    cell = _architecture(arch, record, source)
+    known = record.sizes() if record else DEFAULT_SIZES
+    given = dict(zip(DEFAULT_SIZES, sizes, strict=True))
+    for name, value in given.items():
+        if record is not None and value is not None and value != known[name]:
+            raise ConfigError(
+                f"{name}={value} disagrees with {source}, whose network has {name}={known[name]}"
+            )
+    sizes = {name: known[name] if value is None else value for name, value in given.items()}
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
+        torch.manual_seed(check_seed(seed))
+        model = NB201Network(cell, **sizes)
+    if state is not None:
+        network = (
+            f"{format_cell(cell)} with C={sizes['channels']}, N={sizes['cells_per_stage']}, "
+            f"{sizes['num_classes']} classes and {sizes['input_channels']} input channels"
+        )
+        _check_fits(model, state, f"{source} does not fit {network}")
+        model.load_state_dict(state)
+    return _Network(model.eval(), cell, sizes, record, source, trained=state is not None)
+
+
+def _architecture(arch: str | Arch | None, record: NetworkRecord | None, source: str) -> Arch:
+    """The given architecture, else the record's; the two must agree when both are known."""
+    if arch is None:
+        if record is None:
+            raise ConfigError(
+                "no architecture: give one, or a weights file of `pmfnas train --save`"
+            )
+        return _resolve(record.arch)
+    cell = _resolve(arch)
+    if record is not None and cell != _resolve(record.arch):
+        raise ConfigError(
+            f"architecture {format_cell(cell)} disagrees with {source}, which holds {record.arch}"
+        )
+    return cell
+
+
+def _preprocessing(normalize: bool | None, network: _Network) -> Preprocessing | None:
+    """The preprocessing to bake in: the record's, unless ``normalize`` is false."""
+    if normalize is False:
+        return None
+    if network.record is None:
+        if normalize:
+            raise ConfigError(
+                f"{network.source} records no input preprocessing to bake in: save the weights "
+                "with `pmfnas train --save`, or export without normalisation"
+            )
+        if network.trained:
+            warnings.warn(
+                f"{network.source} records no input preprocessing: the exported model takes "
+                "input normalised as in training, not raw pixels (weights saved by "
+                "`pmfnas train --save` export with it inside)",
+                stacklevel=3,
+            )
+        return None
+    return network.record.preprocessing
+
+
+def _input_size(
+    input_size: int | None, network: _Network, preprocessing: Preprocessing | None
+) -> tuple[int, int]:
+    """Height and width of the exported model's input: the stored images' when it
+    preprocesses them, else the network's training resolution (without a record:
+    ``input_size``, default :data:`DEFAULT_INPUT_SIZE`)."""
+    if network.record is None:
+        side = input_size or DEFAULT_INPUT_SIZE
+        return side, side
+    if preprocessing is not None:
+        expected, what = preprocessing.stored_size, "the size its data stores images at"
+    else:
+        expected, what = network.record.preprocessing.size, "the size its network was trained at"
+    if input_size is not None and (input_size, input_size) != expected:
+        raise ConfigError(
+            f"input_size={input_size} disagrees with {network.source}: the exported model takes "
+            f"{expected[0]}x{expected[1]} images, {what}"
+        )
+    return expected
+
+
+def _metadata(
+    fmt: ExportFormat,
+    network: _Network,
+    preprocessing: Preprocessing | None,
+    shape: tuple[int, int, int],
+) -> dict[str, Any]:
+    """What the exported model is and what it expects, as JSON-ready data."""
+    record = network.record
+    recorded = record.preprocessing if record else None
+    if preprocessing is not None:
+        values: Any = [0, 255]
+    elif recorded is not None:
+        values = "normalised: (pixels / 255 - mean) / std, with the mean and std below"
+    else:
+        values = "normalised as in training (the weights record no preprocessing)"
+    any_dtype = preprocessing is not None and fmt is not ExportFormat.ONNX
+    return {
+        "pmfnas": __version__,
+        "format": fmt.value,
+        "arch": format_cell(network.cell),
+        "network": network.sizes,
+        "weights": network.source,
+        "data": record.data if record else None,
+        "classes": list(record.classes) if record and record.classes else None,
+        "input": {
+            "name": "input",
+            "shape": ["batch", *shape],
+            "layout": "NCHW",
+            "dtype": "uint8 or float32" if any_dtype else "float32",
+            "range": values,
+            "channels": _colours(shape[0]) if record else shape[0],
+            "preprocessing_inside": preprocessing is not None,
+        },
+        "preprocessing": None if recorded is None else _preprocessing_entry(recorded),
+        "output": {"name": "logits", "shape": ["batch", network.sizes["num_classes"]]},
+    }
+
+
+def _colours(channels: int) -> str | int:
+    """How pmfnas's readers store images of ``channels`` channels: grey, or red, green, blue."""
+    return {1: "grey", 3: "RGB"}.get(channels, channels)
+
+
+def _preprocessing_entry(pre: Preprocessing) -> dict[str, Any]:
+    resize = {"from": list(pre.stored_size), "to": list(pre.size), "method": RESIZE_METHOD}
+    return {
+        "resize": resize if pre.resizes else None,
+        "scale": 255,
+        "mean": list(pre.mean),
+        "std": list(pre.std),
+    }
 
 
 def _python_source(
-    cell: Arch,
+    network: _Network,
+    metadata: dict[str, Any],
+    preprocessing: Preprocessing | None,
     *,
-    num_classes: int,
-    channels: int,
-    cells_per_stage: int,
-    input_channels: int,
-    input_size: int,
     params: int,
     weights_name: str,
 ) -> str:
-    """Source of a torch-only module defining the network of ``cell``, its cell forward unrolled."""
+    """Source of a torch-only module defining the network of ``cell``, its cell forward unrolled,
+    and (with ``preprocessing``) the module that feeds it raw pixels."""
+    cell, sizes = network.cell, network.sizes
     ops = [OPS[op] for op in check(cell)]
     edges = [
         {"src": src, "dst": dst, "op": op, "module": _EDGE_MODULES[op]}
@@ -201,16 +367,34 @@ def _python_source(
     return env.from_string(text).render(
         arch=format_cell(cell),
         version=__version__,
-        num_classes=num_classes,
-        channels=channels,
-        cells_per_stage=cells_per_stage,
-        input_channels=input_channels,
-        input_size=input_size,
+        num_classes=sizes["num_classes"],
+        channels=sizes["channels"],
+        cells_per_stage=sizes["cells_per_stage"],
+        input_channels=sizes["input_channels"],
+        input_shape=tuple(metadata["input"]["shape"][1:]),
+        preprocessing=preprocessing,
+        metadata=pprint.pformat(metadata, width=96, sort_dicts=False),
         params=f"{params:,}",
         weights_name=weights_name,
         edges=edges,
         forward=_forward_lines(ops),
     )
+
+
+def _with_preprocessing(
+    model: NB201Network, source: str, out: Path, preprocessing: Preprocessing | None
+) -> torch.nn.Module:
+    """``model`` behind the generated source's ``RawPixels``, when there is preprocessing.
+
+    TorchScript and ONNX trace the module the Python export defines, so all three formats share
+    one definition of the preprocessing.
+    """
+    if preprocessing is None:
+        return model
+    module = ModuleType(f"pmfnas_export_{out.stem}")
+    module.__file__ = str(out.with_suffix(".py"))
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module.RawPixels(model).eval()
 
 
 def _forward_lines(ops: list[str]) -> list[str]:
@@ -240,8 +424,10 @@ def _forward_lines(ops: list[str]) -> list[str]:
     return [*lines, "return node3"]
 
 
-def _write_torchscript(model: NB201Network, example: torch.Tensor, out: Path) -> None:
-    """Trace and save the network.
+def _write_torchscript(
+    model: torch.nn.Module, example: torch.Tensor, out: Path, metadata: str
+) -> None:
+    """Trace and save the network, with ``metadata`` as the extra file ``pmfnas.json``.
 
     Traced, not scripted: TorchScript cannot compile the cell's comprehension, and the network has
     no data-dependent control flow, so the trace is exact at any batch size. Recent torch (2.13)
@@ -252,27 +438,30 @@ def _write_torchscript(model: NB201Network, example: torch.Tensor, out: Path) ->
         warnings.filterwarnings(
             "ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning
         )
-        torch.jit.save(torch.jit.trace(model, example), str(out))
+        torch.jit.save(
+            torch.jit.trace(model, example), str(out), _extra_files={"pmfnas.json": metadata}
+        )
 
 
-def _write_onnx(model: NB201Network, example: torch.Tensor, out: Path) -> None:
-    """Export with torch.export (the exporter torch maintains) into one self-contained file."""
+def _write_onnx(model: torch.nn.Module, example: torch.Tensor, out: Path, metadata: str) -> None:
+    """Export with torch.export (the exporter torch maintains) into one self-contained file,
+    with ``metadata`` as the model's ``pmfnas`` metadata property."""
     missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(f"onnx export needs {' and '.join(missing)}: pip install 'pmfnas[onnx]'")
     with _quiet_onnx_exporter():
-        torch.onnx.export(
+        program = torch.onnx.export(
             model,
             (example,),
-            out,
             input_names=["input"],
             output_names=["logits"],
             opset_version=ONNX_OPSET,
             dynamo=True,
             dynamic_shapes=({0: torch.export.Dim("batch")},),
-            external_data=False,
             verbose=False,
         )
+        program.model.metadata_props["pmfnas"] = metadata
+        program.save(out, external_data=False)
 
 
 @contextlib.contextmanager

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pmfnas.errors import ConfigError
 from pmfnas.spaces.base import SPACES
 from pmfnas.spaces.choices import ChoiceOperators
-from pmfnas.spaces.nb201.cell import NUM_ARCHS, NUM_EDGES, OPS, format_cell, parse
+from pmfnas.spaces.nb201.cell import NUM_ARCHS, NUM_EDGES, OPS, check, format_cell, parse
 from pmfnas.spaces.nb201.costs import (
     all_params_and_flops,
     check_input_size,
@@ -39,6 +40,9 @@ class NB201Space(ChoiceOperators):
     size = NUM_ARCHS
     positions = NUM_EDGES
     options = len(OPS)
+    candidates = OPS
+    choice_points = NUM_EDGES
+    parameter_free = frozenset({"none", "skip_connect", "avg_pool_3x3"})
 
     def parse(self, text: str) -> Arch:
         return parse(text)
@@ -77,6 +81,35 @@ class NB201Space(ChoiceOperators):
             num_classes=num_classes,
             input_channels=input_channels,
         )
+
+    def supernet(
+        self,
+        *,
+        channels: int = 16,
+        cells_per_stage: int = 5,
+        num_classes: int = 10,
+        input_channels: int = 3,
+    ) -> nn.Module:
+        """The one-shot network over all cells (:mod:`pmfnas.spaces.nb201.supernet`)."""
+        from pmfnas.spaces.nb201.supernet import NB201Supernet
+
+        return NB201Supernet(
+            channels=channels,
+            cells_per_stage=cells_per_stage,
+            num_classes=num_classes,
+            input_channels=input_channels,
+        )
+
+    def derive(self, alpha: np.ndarray) -> Arch:
+        """The strongest operation of each edge (``none`` included: NB201 has it as a real op)."""
+        alpha = np.asarray(alpha)
+        if alpha.shape != (NUM_EDGES, len(OPS)):
+            raise ConfigError(f"NB201's alpha is {NUM_EDGES} x {len(OPS)}, got {alpha.shape}")
+        return tuple(int(op) for op in alpha.argmax(axis=1))
+
+    def path(self, arch: Arch) -> tuple[int, ...]:
+        """A cell runs in the supernet as its own operation ids."""
+        return check(arch)
 
     def check_buildable(
         self, data: ImageDataset, channels: int, cells_per_stage: int, resolution: int = 0

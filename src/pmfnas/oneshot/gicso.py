@@ -1,0 +1,227 @@
+"""G-ICSO-NAS (Du, Zhang, Zhong, Cao and Munetomo, arXiv 2604.00703, 2026): gradient and swarm
+in turn. Only the paper's abstract is public; these rules are our reading of it, each with its
+reason (docs/oneshot.md has the ablations).
+
+1. **Warm-up** (the first ``warmup`` share of the epochs): w trains under the uniform mixture, α
+   frozen, so that every operation's weights are trained before any is judged.
+2. **Exploration** (the next ``explore`` share): a swarm of ``particles`` α's, started around the
+   uniform α (standard normal logits), evolves by the Competitive Swarm Optimizer
+   (:mod:`pmfnas.oneshot.cso`), ``generations`` generations after each epoch. Meanwhile SGD keeps
+   training w, each batch under the softmax mixture of a particle drawn at random, so that every
+   particle's region of the supernet is trained, not only the best one's.
+
+   A particle's fitness is the supernet's validation accuracy of its *derived cell* (the argmax
+   path), on the same ``eval_images`` validation images for every particle: the swarm ranks the
+   cells it would return, so the discretisation gap of a mixture (a skip-heavy mixture that
+   scores well while its discrete cell does not: DARTS' collapse) cannot mislead it.
+   ``fitness="mixture"`` ranks the softmax mixtures instead (the ablation).
+
+   *Diversity-aware*: fitness adds ``diversity`` accuracy points times the particle's distance
+   from the swarm's mean (half the L1 distance between softmax distributions, averaged over the
+   choice points: 0 at the mean, 1 at the most distant), so that of two equally accurate
+   particles the one that keeps the swarm spread wins, and the swarm does not shrink onto one
+   cell before the supernet can tell cells apart. ``diversity=0`` is the ablation.
+3. **Stability**: α starts from the best particle and DARTS' first-order gradient search refines
+   it, alternating with w. It stops early once the derived cell has not changed for ``patience``
+   epochs. *Shifting gears*: if the derived cell turns collapse-prone (more than ``collapse`` of
+   its choice points hold parameter-free operations), the search goes back to the swarm, seeded
+   around the current α, for another exploration of the same length (at most ``shifts`` times).
+
+The returned cell is the argmax of α in the stability phase (the best particle's cell while the
+swarm runs).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from pmfnas.errors import ConfigError
+from pmfnas.oneshot.base import ONESHOT, EpochRecord, OneShotMethod
+from pmfnas.oneshot.cso import compete
+from pmfnas.oneshot.trainer import Batch, SupernetTrainer
+from pmfnas.types import Arch
+
+FITNESS = ("path", "mixture")
+PHASES = ("warmup", "explore", "stability")
+
+
+@ONESHOT.register("gicso")
+class GIcso(OneShotMethod):
+    """Warm-up, swarm exploration and gradient stability (see the module docstring)."""
+
+    name: ClassVar[str] = "gicso"
+    epochs: ClassVar[int] = 50
+
+    def __init__(
+        self,
+        warmup: float = 0.25,
+        explore: float = 0.35,
+        particles: int = 10,
+        generations: int = 4,
+        phi: float = 0.1,
+        diversity: float = 2.0,
+        fitness: str = "path",
+        patience: int = 3,
+        collapse: float = 0.5,
+        shifts: int = 1,
+    ) -> None:
+        if not (0 <= warmup < 1 and 0 < explore <= 1 - warmup):
+            raise ConfigError("gicso needs 0 <= warmup < 1 and 0 < explore <= 1 - warmup")
+        if particles < 2 or generations < 1 or patience < 1 or shifts < 0:
+            raise ConfigError("gicso needs particles >= 2, generations >= 1, patience >= 1")
+        if fitness not in FITNESS:
+            raise ConfigError(f"gicso fitness must be one of {', '.join(FITNESS)}, got {fitness!r}")
+        if phi < 0 or diversity < 0 or not 0 < collapse <= 1:
+            raise ConfigError("gicso needs phi >= 0, diversity >= 0 and 0 < collapse <= 1")
+        self.warmup, self.explore, self.particles = warmup, explore, particles
+        self.generations, self.phi, self.diversity = generations, phi, diversity
+        self.fitness, self.patience, self.collapse, self.shifts = (
+            fitness,
+            patience,
+            collapse,
+            shifts,
+        )
+        self.phase = self.running = "warmup"
+        self.explore_left = 0
+        self.shifts_left = shifts
+        self.positions = self.velocities = self.scores = np.zeros(0)
+        self.stop_reason: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "warmup": self.warmup,
+            "explore": self.explore,
+            "particles": self.particles,
+            "generations": self.generations,
+            "phi": self.phi,
+            "diversity": self.diversity,
+            "fitness": self.fitness,
+            "patience": self.patience,
+            "collapse": self.collapse,
+            "shifts": self.shifts,
+        }
+
+    # ----- phases
+    def begin_epoch(self, trainer: SupernetTrainer, epoch: int, epochs: int) -> None:
+        if self.phase == "warmup" and epoch >= math.floor(self.warmup * epochs):
+            self._start_swarm(trainer, epoch, epochs, around=np.zeros(tuple(trainer.alpha.shape)))
+        self.running = self.phase
+
+    def _start_swarm(
+        self, trainer: SupernetTrainer, epoch: int, epochs: int, around: np.ndarray
+    ) -> None:
+        rng = np.random.default_rng([trainer.seed, epoch])
+        self.positions = around + rng.standard_normal((self.particles, *around.shape))
+        self.velocities = np.zeros_like(self.positions)
+        self.scores = np.full(self.particles, -np.inf)
+        self.phase = "explore"
+        self.explore_left = max(1, round(self.explore * epochs))
+
+    def step(self, trainer: SupernetTrainer, train: Batch, valid: Batch, progress: float) -> None:
+        if self.phase == "warmup":
+            trainer.weight_step(train, weights=torch.zeros_like(trainer.alpha).softmax(dim=1))
+        elif self.phase == "explore":
+            chosen = int(torch.randint(self.particles, ()))
+            trainer.weight_step(train, weights=self._mixture(trainer, chosen))
+        else:
+            trainer.alpha_step(trainer.loss(valid, weights=trainer.alpha.softmax(dim=1)))
+            trainer.weight_step(train, weights=trainer.alpha.softmax(dim=1))
+
+    def end_epoch(self, trainer: SupernetTrainer, epoch: int, epochs: int) -> None:
+        if self.phase == "explore":
+            self._evolve(trainer, epoch)
+            self.explore_left -= 1
+            if self.explore_left == 0:
+                self._start_stability(trainer)
+        elif self.phase == "stability" and self._collapsing(trainer) and self.shifts_left > 0:
+            self.shifts_left -= 1
+            around = trainer.alpha.detach().cpu().double().numpy()
+            self._start_swarm(trainer, epoch, epochs, around)
+
+    def _start_stability(self, trainer: SupernetTrainer) -> None:
+        best = self.positions[int(np.argmax(self.scores))]
+        with torch.no_grad():
+            trainer.alpha.copy_(torch.as_tensor(best, dtype=trainer.alpha.dtype))
+        trainer.alpha_optimizer.state.clear()  # Adam's moments belong to the α before
+        self.phase = "stability"
+
+    def _collapsing(self, trainer: SupernetTrainer) -> bool:
+        cell = trainer.space.path(self.derive(trainer))
+        free = sum(trainer.space.candidates[i] in trainer.space.parameter_free for i in cell)
+        return free / len(cell) > self.collapse
+
+    # ----- the swarm
+    def _evolve(self, trainer: SupernetTrainer, epoch: int) -> None:
+        """Measure every particle on the epoch's weights, then run the generations."""
+        accuracy = np.array([self._accuracy(trainer, i) for i in range(self.particles)])
+        for generation in range(self.generations):
+            rng = np.random.default_rng([trainer.seed, epoch, generation])
+            scores = accuracy + self.diversity * spread(self.positions)
+            self.positions, self.velocities, moved = compete(
+                self.positions, self.velocities, scores, rng, self.phi
+            )
+            for i in moved:
+                accuracy[i] = self._accuracy(trainer, int(i))
+        self.scores = accuracy + self.diversity * spread(self.positions)
+
+    def _accuracy(self, trainer: SupernetTrainer, particle: int) -> float:
+        if self.fitness == "path":
+            cell = trainer.space.derive(self.positions[particle])
+            return trainer.measure(path=trainer.space.path(cell))["val_acc"]
+        return trainer.measure(weights=self._mixture(trainer, particle))["val_acc"]
+
+    def _mixture(self, trainer: SupernetTrainer, particle: int) -> torch.Tensor:
+        logits = torch.as_tensor(self.positions[particle], dtype=trainer.alpha.dtype)
+        return logits.to(trainer.alpha.device).softmax(dim=1)
+
+    # ----- what the driver reads
+    def derive(self, trainer: SupernetTrainer) -> Arch:
+        if self.phase == "explore" and np.isfinite(self.scores).any():
+            return trainer.space.derive(self.positions[int(np.argmax(self.scores))])
+        return trainer.space.derive(trainer.probabilities())
+
+    def stop(self, history: list[EpochRecord]) -> str | None:
+        last = history[-(self.patience + 1) :]
+        if (
+            len(last) == self.patience + 1
+            and all(row.info.get("phase") == "stability" for row in last)
+            and len({row.arch for row in last}) == 1
+        ):
+            return f"derived cell unchanged for {self.patience} stability epochs"
+        return None
+
+    def info(self) -> dict[str, Any]:
+        return {"phase": self.running}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "explore_left": self.explore_left,
+            "shifts_left": self.shifts_left,
+            "positions": torch.as_tensor(self.positions),
+            "velocities": torch.as_tensor(self.velocities),
+            "scores": torch.as_tensor(self.scores),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.phase = state["phase"]
+        self.explore_left, self.shifts_left = state["explore_left"], state["shifts_left"]
+        self.positions = state["positions"].numpy()
+        self.velocities = state["velocities"].numpy()
+        self.scores = state["scores"].numpy()
+
+
+def spread(positions: np.ndarray) -> np.ndarray:
+    """Each particle's distance from the swarm's mean distribution, in [0, 1]: half the L1
+    distance between softmax distributions, averaged over the choice points."""
+    p = _softmax(positions)
+    return 0.5 * np.abs(p - p.mean(axis=0)).sum(axis=2).mean(axis=1)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

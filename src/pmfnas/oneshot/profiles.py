@@ -1,0 +1,40 @@
+"""Settings of a one-shot search: the reference one of the published scripts, and one for a CPU.
+
+``reference`` is XAutoDL's NAS-Bench-201 setting (C=16, N=5 supernet, full-size images, half of
+the training images for w and half for α, each method's own epochs); it is meant for a GPU. ``cpu``
+makes a search of minutes possible on two cores: a C=8, N=1 supernet on 16-pixel images of a
+fifth of the training images, 10 epochs for every method, cells measured on 512 validation
+images. docs/oneshot.md compares the cells the two derive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pmfnas.oneshot.recipe import OneShotRecipe
+from pmfnas.registry import Registry
+
+
+@dataclass(frozen=True)
+class OneShotProfile:
+    """The recipe, the share and size of the images, and the epochs (``None``: the method's)."""
+
+    recipe: OneShotRecipe
+    fraction: float = 1.0
+    resolution: int = 0
+    epochs: int | None = None
+
+
+PROFILES: Registry[OneShotProfile] = Registry("one-shot profile")
+PROFILES.register("reference")(OneShotProfile(OneShotRecipe()))
+PROFILES.register("cpu")(
+    OneShotProfile(
+        OneShotRecipe(channels=8, cells_per_stage=1, eval_images=512),
+        fraction=0.2,
+        resolution=16,
+        epochs=10,
+    )
+)
+
+SPLIT = "holdout:0.5"
+"""Half of the training images train w, the other half α (DARTS' and XAutoDL's division)."""

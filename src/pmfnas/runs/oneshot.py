@@ -1,0 +1,210 @@
+"""One-shot searches as a use case: the data and profile, storage of every epoch's cell as a
+trial, resume from the supernet checkpoint, and a summary like every other search's.
+
+A one-shot search is resumable when it has somewhere to keep its supernet: ``checkpoints``, or
+beside ``storage`` (``<storage>.oneshot/<study>.ckpt``). Each finished epoch is stored as a trial
+of fidelity ``supernet=<epoch>`` whose metrics are the supernet's measurement of the derived cell,
+so the report, anytime plots and ``studies`` commands read it as any study.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pmfnas.data import ImageDataset, load_dataset
+from pmfnas.data.base import take_fraction
+from pmfnas.errors import ConfigError, DataError
+from pmfnas.oneshot import ONESHOT, EpochRecord, OneShotMethod, search_oneshot
+from pmfnas.oneshot.profiles import PROFILES, SPLIT, OneShotProfile
+from pmfnas.runs.spec import training_study_name
+from pmfnas.spaces import SearchSpace, create_space, index_or_none
+from pmfnas.spaces.oneshot import require_oneshot
+from pmfnas.storage import Storage
+from pmfnas.study import trials_per_fidelity
+from pmfnas.tables.nb201 import NB201_DATASETS, TEST_ACC_200, NB201Benchmark
+from pmfnas.types import Arch, Fidelity, Progress, Trial, TrialState
+
+DEFAULT_PROFILE = "cpu"
+
+
+def create_method(name: str, params: dict[str, Any] | None = None) -> OneShotMethod:
+    """The registered one-shot method ``name`` with ``params``; unknown parameters are a
+    :class:`ConfigError` naming the known ones."""
+    cls = ONESHOT.get(name)
+    try:
+        return cls(**(params or {}))
+    except TypeError:
+        known = ", ".join(cls().params()) or "none"
+        unknown = ", ".join(sorted(set(params or {}) - set(cls().params())))
+        raise ConfigError(f"{name} has no parameter {unknown} (known: {known})") from None
+
+
+def oneshot_data(
+    data: str, profile: OneShotProfile, *, seed: int, data_dir: Path | None = None
+) -> ImageDataset:
+    """``data`` split in halves for w and α, reduced to the profile's share and image size."""
+    dataset = load_dataset(data, data_dir, split=SPLIT)
+    for part in ("train", "valid"):
+        dataset = take_fraction(dataset, profile.fraction, seed, part)
+    if profile.resolution and profile.resolution < min(dataset.image_size):
+        dataset = dataset.resized(profile.resolution)
+    return dataset
+
+
+def run_oneshot_search(
+    method: str,
+    *,
+    data: str = "digits",
+    profile: str = DEFAULT_PROFILE,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+    epochs: int | None = None,
+    budget: float | None = None,
+    device: str = "cpu",
+    data_dir: Path | None = None,
+    storage: str | Path | None = None,
+    study: str | None = None,
+    checkpoints: Path | None = None,
+    progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run one-shot ``method`` on ``data`` under ``profile`` (wall ``budget`` optional) and
+    summarise its returned cell; on NB201 the summary adds the tables' 200-epoch test accuracy
+    of that cell on the three datasets (looked up after the search, never shown to it)."""
+    from pmfnas.training.loop import Device
+
+    chosen = PROFILES.get(profile)
+    searcher = create_method(method, params)
+    space = require_oneshot(create_space("nb201"), method)
+    run = Device.of(device)
+    dataset = oneshot_data(data, chosen, seed=seed, data_dir=data_dir)
+    recipe = replace(chosen.recipe, **searcher.recipe_changes)
+    epochs = epochs or chosen.epochs or searcher.epochs
+    name = study or training_study_name(method, dataset.name, seed)
+    config = {
+        "space": space.name,
+        "oneshot": {"profile": profile, "recipe": recipe.as_dict(), "epochs": epochs},
+        "evaluator": {"data": dataset.name, "split": SPLIT, "device": run.device.type},
+        "strategy": method,
+        "params": searcher.params(),
+        "seed": seed,
+    }
+    if announce:
+        announce(
+            f"one-shot {method}, profile {profile}: {epochs} supernet epochs, "
+            f"C={recipe.channels} N={recipe.cells_per_stage}, {len(dataset.train_y)} + "
+            f"{len(dataset.valid_y)} images of {dataset.image_size[0]} px"
+        )
+    checkpoint = _checkpoint(checkpoints, storage, name)
+    started = time.perf_counter()
+    with _recorder(storage, name, config, space) as (record, finish):
+        result = search_oneshot(
+            searcher,
+            space,
+            dataset,
+            recipe,
+            epochs=epochs,
+            seed=seed,
+            run=run,
+            checkpoint=checkpoint,
+            record=record,
+            progress=progress,
+            budget=budget,
+        )
+        for row in result.history:  # epochs checkpointed but not stored before a kill
+            record(row)
+        finish(budget, result.stop_reason)
+    trials = [_trial(row) for row in result.history]
+    last = result.history[-1]
+    spent = sum(row.seconds for row in result.history)
+    return {
+        "benchmark": None,
+        "data": dataset.name,
+        "device": str(run.device),
+        "strategy": method,
+        "params": searcher.params(),
+        "seed": seed,
+        "arch": space.format(result.arch),
+        "index": index_or_none(space, result.arch),
+        "fidelity": str(Fidelity(supernet=last.epoch)),
+        "val_acc": last.metrics["val_acc"] if last.arch == result.arch else None,
+        "test_acc": None,
+        "table_test_acc": table_accuracies(space, result.arch, data_dir),
+        "parameter_free": last.info["parameter_free"],
+        "cost": spent,
+        "budget": budget,
+        "budget_unit": "wall",
+        "trials": trials_per_fidelity(trials),
+        "stopped": 0,
+        "n_trials": len(trials),
+        "stop_reason": result.stop_reason,
+        "strategy_s": spent,
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def table_accuracies(
+    space: SearchSpace, arch: Arch, data_dir: Path | None = None
+) -> dict[str, float] | None:
+    """NB201's 200-epoch test accuracy of ``arch`` on each dataset; ``None`` when the space is
+    not NB201 or its tables are not in the data folder."""
+    index = index_or_none(space, arch)
+    if space.name != "nb201" or index is None:
+        return None
+    try:
+        bench = NB201Benchmark.load(data_dir / "nb201" if data_dir else None)
+    except DataError:
+        return None
+    return {ds: round(bench.value(TEST_ACC_200, ds, index), 2) for ds in NB201_DATASETS}
+
+
+def _checkpoint(checkpoints: Path | None, storage: str | Path | None, study: str) -> Path | None:
+    if checkpoints is not None:
+        return checkpoints / f"{study}.ckpt"
+    if storage is not None:
+        return Path(f"{storage}.oneshot") / f"{study}.ckpt"
+    return None
+
+
+def _trial(row: EpochRecord) -> Trial:
+    """An epoch's record as the trial that stores it (its cost: the epoch's seconds)."""
+    return Trial(
+        number=row.epoch - 1,
+        arch=row.arch,
+        fidelity=Fidelity(supernet=row.epoch),
+        state=TrialState.COMPLETE,
+        metrics=row.metrics,
+        cost=row.seconds,
+        clock=0.0,
+        info={"origin": "derived", **row.info},
+    )
+
+
+@contextmanager
+def _recorder(
+    storage: str | Path | None, name: str, config: dict[str, Any], space: SearchSpace
+) -> Iterator[tuple[Callable[[EpochRecord], None], Callable[[float | None, str], None]]]:
+    """A function that stores each epoch's trial once, holding the study's lease meanwhile,
+    and one that records the budget and why the search stopped (without storage, functions
+    that keep nothing)."""
+    if storage is None:
+        yield (lambda row: None), (lambda budget, reason: None)
+        return
+    with Storage(storage) as store:
+        study_id = store.study(name, config)
+        with store.lease(study_id, name):
+            stored = {trial.number: trial.clock for trial in store.trials(study_id, space)}
+
+            def record(row: EpochRecord) -> None:
+                trial = _trial(row)
+                if trial.number not in stored:
+                    clock = max(stored.values(), default=0.0) + row.seconds
+                    store.append(study_id, replace(trial, clock=clock), space)
+                    stored[trial.number] = clock
+
+            yield record, lambda budget, reason: store.finish(study_id, budget, reason)

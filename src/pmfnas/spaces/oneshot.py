@@ -1,0 +1,54 @@
+"""What a space offers to one-shot (weight-sharing) search: a supernet and the α that steers it.
+
+One-shot methods keep architecture parameters α (one row of logits per choice point, one column
+per candidate operation), train one supernet whose forward pass takes edge weights and/or a path,
+and read a cell back from α. A space that offers this is a :class:`OneShotSpace`; the methods ask
+:func:`require_oneshot` for it, so that another space is refused with one clear line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from pmfnas.errors import ConfigError
+from pmfnas.spaces.base import SearchSpace
+from pmfnas.types import Arch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@runtime_checkable
+class OneShotSpace(SearchSpace, Protocol):
+    """A search space with a weight-sharing supernet."""
+
+    candidates: tuple[str, ...]
+    """The operations of each choice point: α's columns, in order."""
+    choice_points: int
+    """α's rows (NB201: its 6 edges)."""
+    parameter_free: frozenset[str]
+    """The candidates without weights, whose dominance is the sign of a collapsing search."""
+
+    def supernet(
+        self, *, channels: int, cells_per_stage: int, num_classes: int, input_channels: int
+    ) -> nn.Module:
+        """The supernet, called as ``net(x, weights=None, path=None)``: ``weights`` a
+        (choice points x candidates) tensor, ``path`` one candidate index per choice point."""
+        ...
+
+    def derive(self, alpha: np.ndarray) -> Arch:
+        """The architecture α selects (its discretisation rule)."""
+        ...
+
+    def path(self, arch: Arch) -> tuple[int, ...]:
+        """The candidate index per choice point that runs ``arch`` in the supernet."""
+        ...
+
+
+def require_oneshot(space: SearchSpace, who: str) -> OneShotSpace:
+    """``space`` if it has a supernet, else a :class:`ConfigError` naming ``who`` needs one."""
+    if not isinstance(space, OneShotSpace):
+        raise ConfigError(f"{who} needs a search space with a supernet; {space.name!r} has none")
+    return space
