@@ -1,5 +1,9 @@
+import contextlib
+import json
+import math
 import multiprocessing
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -10,7 +14,7 @@ import pytest
 
 from pmfnas.errors import StorageError
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.storage import LOCK_RETRIES, SCHEMA_VERSION, Storage
+from pmfnas.storage import LOCK_RETRIES, SCHEMA_VERSION, UNRECORDED, Storage
 from pmfnas.types import Fidelity, Trial, TrialState
 
 
@@ -45,17 +49,29 @@ def test_round_trip(tmp_path):
     assert db.studies() == [("s", {"a": 1})]
 
 
-def test_uses_wal(tmp_path):
-    Storage(tmp_path / "runs.db").close()
+def test_uses_wal_and_syncs_every_commit(tmp_path):
+    db = Storage(tmp_path / "runs.db")
+    assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    db.close()
     con = sqlite3.connect(tmp_path / "runs.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_config_mismatch_is_refused(tmp_path):
+def test_config_mismatch_is_refused_naming_only_the_keys_that_differ(tmp_path):
     db = Storage(tmp_path / "runs.db")
-    db.study("s", {"a": 1})
-    with pytest.raises(StorageError):
-        db.study("s", {"a": 2})
+    recipe = '{"channels": 4, "epochs": 12}'  # a setting stored as a JSON object
+    stored = {"seed": 0, "reuse": True, "params": {"population": 5, "fidelity": "epochs=12"}}
+    db.study("s", {**stored, "evaluator": {"data": "digits", "recipe": recipe}})
+    given = {"seed": 0, "reuse": False, "params": {"population": 10, "fidelity": "epochs=12"}}
+    given["evaluator"] = {"data": "digits", "recipe": '{"channels": 8, "epochs": 12}'}
+    with pytest.raises(StorageError) as refused:
+        db.study("s", {**given, "threads": 1})
+    assert str(refused.value) == (
+        f"study 's' in {tmp_path / 'runs.db'} was made with other settings "
+        "(evaluator.recipe.channels: stored 4, now 8; params.population: stored 5, now 10; "
+        "reuse: stored true, now false; threads: stored nothing, now 1); "
+        "choose another --study name or storage file"
+    )
 
 
 def test_duplicate_trial_number_is_refused_and_keeps_the_first(tmp_path):
@@ -81,11 +97,15 @@ def test_other_schema_version_is_refused(tmp_path):
         Storage(path)
 
 
-def test_not_a_database(tmp_path):
-    path = tmp_path / "runs.db"
-    path.write_text("this is not sqlite, " * 100)
-    with pytest.raises(StorageError):
-        Storage(path)
+@pytest.mark.parametrize("read_only", [False, True])
+@pytest.mark.parametrize("size", [1, 100])
+def test_a_file_that_is_not_sqlite_says_so(tmp_path, read_only, size):
+    path = tmp_path / "x.txt"
+    path.write_text("this is not sqlite, " * size)
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match=r"^\S*x\.txt is not a SQLite file$"):
+        Storage(path, read_only=read_only)
+    assert path.read_bytes() == before
 
 
 # ---------------------------------------------------------------- concurrency
@@ -232,16 +252,20 @@ def test_a_version_1_file_is_migrated_in_place_keeping_its_trials(tmp_path):
     with sqlite3.connect(path) as con:  # make it what 0.1.0 wrote: version 1, no leases, no budget
         con.execute("DROP TABLE leases")
         con.execute("ALTER TABLE studies DROP COLUMN budget")
+        con.execute("ALTER TABLE studies DROP COLUMN stop_reason")
         con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     con.close()
-    assert Storage(path, read_only=True).load("s", space) == ({"a": 1}, [_trial(0)])
+    reader = Storage(path, read_only=True)
+    assert reader.load("s", space) == ({"a": 1}, [_trial(0)])
+    assert reader.stop_reason("s") == UNRECORDED and not reader.running("s")
     db = Storage(path)
+    assert db.stop_reason("s") == UNRECORDED
     with db.lease(sid, "s"):
         db.append(sid, _trial(1), space)
     assert db.trials(sid, space) == [_trial(0), _trial(1)]
     assert db.budget(sid) is None
-    db.set_budget(sid, 300.0)
-    assert db.budget(sid) == 300.0
+    db.finish(sid, 300.0, "budget spent")
+    assert db.budget(sid) == 300.0 and db.stop_reason("s") == "budget spent"
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT value FROM meta").fetchall() == [(str(SCHEMA_VERSION),)]
     con.close()
@@ -346,10 +370,10 @@ def test_a_lease_from_another_host_is_taken_over_only_once_stale(tmp_path):
         assert _lease_row(path)[:2] == (os.getpid(), socket.gethostname())
 
 
-def test_appending_refreshes_the_heartbeat_and_a_lost_lease_stops_the_run(tmp_path):
+def test_each_commit_refreshes_the_heartbeat_and_a_lost_lease_stops_the_run(tmp_path):
     space = NB201Space()
     path = tmp_path / "runs.db"
-    db = Storage(path)
+    db = Storage(path, batch_trials=1)
     sid = db.study("s", {})
     with db.lease(sid, "s"):
         _set_lease(path, heartbeat=0.0)
@@ -360,3 +384,176 @@ def test_appending_refreshes_the_heartbeat_and_a_lost_lease_stops_the_run(tmp_pa
             db.append(sid, _trial(1), space)
     assert db.trials(sid, space) == [_trial(0)]  # the refused trial is not stored
     assert _lease_row(path) is not None  # and the new holder's lease is kept
+
+
+# ---------------------------------------------------------------- commits in batches
+
+
+def _committed(path):
+    """The trial numbers another connection sees in ``path``."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return [r[0] for r in con.execute("SELECT number FROM trials ORDER BY number")]
+
+
+def test_a_leased_study_commits_its_trials_in_batches_and_the_rest_when_the_lease_ends(tmp_path):
+    space, path = NB201Space(), tmp_path / "runs.db"
+    db = Storage(path, batch_trials=3, batch_seconds=math.inf)
+    sid = db.study("s", {})
+    with db.lease(sid, "s"):
+        for n in range(5):
+            db.append(sid, _trial(n), space)
+            assert _committed(path) == list(range(3 if n >= 2 else 0))
+    assert _committed(path) == list(range(5))
+
+
+def test_a_trial_stored_a_while_after_the_last_commit_is_committed_at_once(tmp_path, monkeypatch):
+    """What keeps a real-training trial (minutes) from waiting in a batch."""
+    space, path, now = NB201Space(), tmp_path / "runs.db", [100.0]
+    monkeypatch.setattr("pmfnas.storage.time.monotonic", lambda: now[0])
+    db = Storage(path, batch_trials=1000, batch_seconds=1.0)
+    sid = db.study("s", {})
+    with db.lease(sid, "s"):  # the lease's start counts as a commit
+        now[0] += 0.5
+        db.append(sid, _trial(0), space)
+        assert _committed(path) == []
+        now[0] += 0.5  # one second after the lease began
+        db.append(sid, _trial(1), space)
+        assert _committed(path) == [0, 1]
+        now[0] += 0.9
+        db.append(sid, _trial(2), space)
+        assert _committed(path) == [0, 1]
+        now[0] += 60.0  # a long training
+        db.append(sid, _trial(3), space)
+        assert _committed(path) == [0, 1, 2, 3]
+
+
+def test_outside_a_lease_each_trial_is_committed_at_once(tmp_path):
+    space, path = NB201Space(), tmp_path / "runs.db"
+    db = Storage(path, batch_trials=1000, batch_seconds=math.inf)
+    sid = db.study("s", {})
+    db.append(sid, _trial(0), space)
+    assert _committed(path) == [0]
+
+
+def test_reading_a_study_commits_its_open_batch_first(tmp_path):
+    space, path = NB201Space(), tmp_path / "runs.db"
+    db = Storage(path, batch_trials=1000, batch_seconds=math.inf)
+    sid = db.study("s", {})
+    with db.lease(sid, "s"):
+        db.append(sid, _trial(0), space)
+        assert db.trials(sid, space) == [_trial(0)]
+        assert _committed(path) == [0]
+
+
+def _stop(_con):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_commit_cut_by_ctrl_c_is_stored_once_when_the_lease_ends(tmp_path, monkeypatch, when):
+    """Ctrl-C inside the commit's transaction (rolled back: the lease's end commits the batch)
+    or right after its COMMIT (already stored: not stored twice)."""
+    space, path = NB201Space(), tmp_path / "runs.db"
+    db = Storage(path, batch_trials=2, batch_seconds=math.inf)
+    sid = db.study("s", {})
+    write, cuts = db._write, []
+
+    def cut_once(work):
+        if cuts:
+            return write(work)
+        cuts.append(when)
+        if when == "before":
+            return write(lambda con: (work(con), _stop(con)))
+        write(work)
+        raise KeyboardInterrupt
+
+    with db.lease(sid, "s"):
+        db.append(sid, _trial(0), space)
+        monkeypatch.setattr(db, "_write", cut_once)
+        with pytest.raises(KeyboardInterrupt):
+            db.append(sid, _trial(1), space)  # the batch is full: its commit is cut
+        assert cuts == [when] and _committed(path) == ([0, 1] if when == "after" else [])
+    assert _committed(path) == [0, 1]
+
+
+def test_a_run_records_why_it_stopped_and_has_no_reason_while_it_runs(tmp_path):
+    path = tmp_path / "runs.db"
+    db, other = Storage(path), Storage(path, read_only=True)
+    sid = db.study("s", {})
+    assert other.stop_reason("s") is None and not other.running("s")
+    with db.lease(sid, "s"):
+        assert other.running("s")
+        db.finish(sid, 100.0, "budget spent")
+    assert other.stop_reason("s") == "budget spent" and not other.running("s")
+    with pytest.raises(RuntimeError), db.lease(sid, "s"):  # a rerun that fails
+        assert other.stop_reason("s") is None
+        raise RuntimeError
+    assert other.stop_reason("s") is None
+
+
+STALLING_SEARCH = """
+import math, sys, time
+from pmfnas import storage
+from pmfnas.cli import main
+from pmfnas.evaluators.tabular import TabularEvaluator
+storage.BATCH_TRIALS, storage.BATCH_SECONDS = {batch}, math.inf
+evaluate, calls = TabularEvaluator.evaluate, []
+def stalling(self, *args):
+    calls.append(1)
+    if len(calls) == {stall}:
+        print("stalled", flush=True)
+        time.sleep(3600)  # killed here, in its {stall}th evaluation
+    return evaluate(self, *args)
+TabularEvaluator.evaluate = stalling
+main(sys.argv[1:])
+"""
+
+
+def _rows(path):
+    """Every stored trial, without the wall times at which it ran."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        rows = con.execute(
+            "SELECT number, arch, fidelity, state, metrics, cost, clock, curve, reason, info "
+            "FROM trials ORDER BY number"
+        )
+        return rows.fetchall()
+
+
+def test_a_search_killed_mid_batch_loses_only_that_batch_and_resumes_as_if_never_killed(
+    cli, data_env, tmp_path
+):
+    """kill -9 while a tabular PMF search holds an open batch of 50 trials with 12-epoch
+    trainings in it: the committed batches are kept, and the rerun evaluates the lost ones
+    again."""
+    batch, stall = 50, 1625
+    args = ["search", "--benchmark", "nb201", "--budget", "4000"]
+    killed, whole = tmp_path / "killed.db", tmp_path / "whole.db"
+    child = subprocess.Popen(
+        [sys.executable, "-c", STALLING_SEARCH.format(batch=batch, stall=stall), *args,
+         "--storage", str(killed)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert "stalled" in child.stdout.readline()  # "" if it ended first
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.communicate()
+    kept = _rows(killed)
+
+    code, _, err = cli.run(*args, "--storage", killed, "--json", tmp_path / "resumed.json")
+    assert code == 0, err
+    code, _, err = cli.run(*args, "--storage", whole, "--json", tmp_path / "whole.json")
+    assert code == 0, err
+    assert _rows(killed) == _rows(whole)
+    evaluated = [row[0] for row in _rows(whole) if row[3] != TrialState.REUSED.value]
+    told = evaluated[stall - 1]  # trials the killed run had finished and appended
+    assert kept == _rows(whole)[: told - told % batch]  # every full batch, nothing else
+    lost = _rows(whole)[len(kept) : told]
+    assert lost and any(row[2] == "epochs=12" for row in lost) and evaluated[-1] > told
+
+    def summary(name):
+        found = json.loads((tmp_path / name).read_text())
+        return {k: v for k, v in found.items() if k not in ("strategy_s", "wall_s")}
+
+    assert summary("resumed.json") == summary("whole.json")

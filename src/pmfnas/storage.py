@@ -12,11 +12,19 @@ operation still refused as locked (WAL answers "busy" without waiting while a co
 or cleans up the log) is tried again with a bounded backoff. Creating the schema and creating a
 study are idempotent (``IF NOT EXISTS``, ``INSERT OR IGNORE``), so processes may open a fresh file
 or create the same study at once. One study is run by one process at a time: see :meth:`lease`.
+
+While a study runs, its trials are committed in batches (:meth:`append`): a tabular search
+finishes thousands of trials a second, and a commit that waits for the disk for each of them made
+it several times slower. A batch is committed once it holds :data:`BATCH_TRIALS` trials or
+:data:`BATCH_SECONDS` have passed since the last commit, so a trial that took that long (any real
+training) is committed at once; a process killed mid-batch loses only the open batch, whose
+trials a resume evaluates again, identically. Each commit is durable (``synchronous=FULL``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -31,9 +39,24 @@ from pmfnas.errors import StorageError
 from pmfnas.spaces import DEFAULT_SPACE, SearchSpace, create_space
 from pmfnas.types import Fidelity, Trial, TrialState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: meta, studies, trials (0.1.0 files lack ``studies.budget``). 2: adds leases (one runner per
-study). A version 1 file is migrated in place."""
+study). 3: adds ``studies.stop_reason`` (why its last run stopped). An older file is migrated in
+place."""
+
+UNRECORDED = "not recorded (stored by a pmfnas before schema 3)"
+"""The stop reason of a study stored before stop reasons were recorded."""
+
+BATCH_TRIALS = 1000
+"""A running study's open batch is committed once it holds this many trials..."""
+
+BATCH_SECONDS = 1.0
+"""...or at the first trial stored this many seconds after the last commit."""
+
+SYNCHRONOUS = "FULL"
+"""SQLite's ``synchronous`` setting for writing. Under WAL, FULL syncs the log to disk at each
+commit, so a committed batch survives a power cut too; NORMAL would survive a killed process
+but could lose the last commits to a power cut. With commits in batches FULL costs little."""
 
 BUSY_TIMEOUT = 30.0
 """Seconds SQLite itself waits for another connection's lock before answering "locked"."""
@@ -53,7 +76,8 @@ _TABLES = {
         name TEXT UNIQUE NOT NULL,
         config TEXT NOT NULL,
         created REAL NOT NULL,
-        budget REAL
+        budget REAL,
+        stop_reason TEXT
     )""",
     "trials": """CREATE TABLE IF NOT EXISTS trials (
         study_id INTEGER NOT NULL REFERENCES studies(id),
@@ -77,6 +101,9 @@ _TABLES = {
     )""",
 }
 _READABLE = {"meta", "studies", "trials"}  # what a v1 file already has: enough to read it
+_ADDED_COLUMNS = {"budget": "REAL", "stop_reason": "TEXT"}
+"""Columns of ``studies`` that older files lack: added when such a file is opened for writing."""
+_ABSENT = object()  # a setting one of two configs lacks
 
 T = TypeVar("T")
 
@@ -90,6 +117,8 @@ class Storage:
             half-created file is a :class:`StorageError`, and nothing is ever written to it.
         busy_timeout: seconds to wait for another process's lock before backing off.
         lease_timeout: seconds after which another holder's silent lease is stale.
+        batch_trials, batch_seconds: when a leased study's open batch is committed (default
+            :data:`BATCH_TRIALS`, :data:`BATCH_SECONDS`; ``batch_trials=1`` commits each trial).
     """
 
     def __init__(
@@ -99,10 +128,16 @@ class Storage:
         read_only: bool = False,
         busy_timeout: float = BUSY_TIMEOUT,
         lease_timeout: float = LEASE_TIMEOUT,
+        batch_trials: int | None = None,
+        batch_seconds: float | None = None,
     ) -> None:
         self.path = str(path)
         self.lease_timeout = lease_timeout
+        self.batch_trials = BATCH_TRIALS if batch_trials is None else batch_trials
+        self.batch_seconds = BATCH_SECONDS if batch_seconds is None else batch_seconds
         self._leases: dict[int, str] = {}  # study id → token of the lease this object holds
+        self._batch: list[tuple[Any, ...]] = []  # trial rows appended but not yet committed
+        self._committed = -math.inf  # time.monotonic() of the last commit
         if read_only and not Path(path).is_file():
             raise StorageError(f"no storage file {self.path}")
         # a report must never create or alter the file it reads: SQLite opens it read-only
@@ -116,6 +151,7 @@ class Storage:
             if read_only:
                 self._check_readable()
             else:
+                self._retry(lambda: self._db.execute(f"PRAGMA synchronous={SYNCHRONOUS}"))
                 self._prepare()
         except BaseException:
             self._db.close()
@@ -138,8 +174,10 @@ class Storage:
                 return
             for statement in _TABLES.values():
                 db.execute(statement)
-            if not _has_budget(db):  # a file of version 0.1.0
-                db.execute("ALTER TABLE studies ADD COLUMN budget REAL")
+            for column in _missing_columns(db):
+                db.execute(f"ALTER TABLE studies ADD COLUMN {column} {_ADDED_COLUMNS[column]}")
+                if column == "stop_reason":  # how the runs of the studies already there ended
+                    db.execute("UPDATE studies SET stop_reason = ?", (UNRECORDED,))
             db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -150,7 +188,9 @@ class Storage:
         """Whether the schema is this version's; refuses a foreign or newer file first."""
         tables, version = _inspect(self._db)
         self._refuse_foreign(tables, version)
-        return version == SCHEMA_VERSION and set(_TABLES) <= tables and _has_budget(self._db)
+        return (
+            version == SCHEMA_VERSION and set(_TABLES) <= tables and not _missing_columns(self._db)
+        )
 
     def _refuse_foreign(self, tables: set[str], version: int | None) -> None:
         """Refuse a file of another tool or of a newer pmfnas; an empty or v1 file is fine."""
@@ -187,6 +227,8 @@ class Storage:
                 raise  # a constraint the caller broke (a trial number stored twice), not the file
             except sqlite3.DatabaseError as exc:
                 code = getattr(exc, "sqlite_errorname", "")  # absent on errors raised here
+                if code == "SQLITE_NOTADB":
+                    raise StorageError(f"{self.path} is not a SQLite file") from None
                 if code.startswith("SQLITE_READONLY"):
                     raise StorageError(
                         f"{self.path} is read-only; a search stores its trials there: make it "
@@ -241,10 +283,10 @@ class Storage:
             return db.execute("SELECT id, config FROM studies WHERE name = ?", (name,)).fetchone()
 
         study_id, stored = self._write(find_or_create)
-        if self._config(name, stored) != json.loads(text):
+        if differences := config_differences(self._config(name, stored), json.loads(text)):
             raise StorageError(
-                f"study {name!r} in {self.path} was made with another configuration "
-                f"({stored}); choose another --study name or storage file"
+                f"study {name!r} in {self.path} was made with other settings "
+                f"({'; '.join(differences)}); choose another --study name or storage file"
             )
         return int(study_id)
 
@@ -259,10 +301,35 @@ class Storage:
         rows = self._read("SELECT budget FROM studies WHERE id = ?", (study_id,))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
-    def set_budget(self, study_id: int, budget: float) -> None:
+    def finish(self, study_id: int, budget: float | None, stop_reason: str) -> None:
+        """Record the budget a run of the study planned with (``None``: none) and why it
+        stopped."""
         self._write(
-            lambda db: db.execute("UPDATE studies SET budget = ? WHERE id = ?", (budget, study_id))
+            lambda db: db.execute(
+                "UPDATE studies SET budget = ?, stop_reason = ? WHERE id = ?",
+                (budget, stop_reason, study_id),
+            )
         )
+
+    def stop_reason(self, name: str) -> str | None:
+        """Why the last run of study ``name`` stopped; ``None`` while it runs, or when it did not
+        end (killed, or failed); :data:`UNRECORDED` for a file older than schema 3."""
+        if "stop_reason" in self._retry(lambda: _missing_columns(self._db)):
+            return UNRECORDED
+        rows = self._read("SELECT stop_reason FROM studies WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def running(self, name: str) -> bool:
+        """Whether a live process holds the lease of study ``name`` (:meth:`lease`)."""
+        tables, _ = self._retry(lambda: _inspect(self._db))
+        if "leases" not in tables:  # a version 1 file: nothing ran it since
+            return False
+        rows = self._read(
+            "SELECT l.pid, l.host, l.heartbeat FROM leases l JOIN studies s ON s.id = l.study_id "
+            "WHERE s.name = ?",
+            (name,),
+        )
+        return bool(rows) and not self._stale(*rows[0])
 
     def studies(self) -> list[tuple[str, dict[str, Any]]]:
         """Every study's name and config, oldest first."""
@@ -287,10 +354,12 @@ class Storage:
     def lease(self, study_id: int, name: str) -> Iterator[None]:
         """Hold study ``name`` for this process while the block runs, so no other runs it too.
 
-        The lease records the holder's pid, host and heartbeat (refreshed by :meth:`append`). A
-        live holder's lease is a :class:`StorageError`; a stale one (holder on this host gone,
-        or no heartbeat for :attr:`lease_timeout` seconds) is taken over. The lease is released
-        when the block ends, by an exception too.
+        The lease records the holder's pid, host and heartbeat (refreshed by each commit of
+        :meth:`append`). A live holder's lease is a :class:`StorageError`; a stale one (holder on
+        this host gone, or no heartbeat for :attr:`lease_timeout` seconds) is taken over. Until
+        the run records why it stopped (:meth:`finish`), the study has no stop reason. When the
+        block ends, by an exception too, the open batch of trials is committed and the lease
+        released.
         """
         token = uuid.uuid4().hex
 
@@ -309,18 +378,23 @@ class Storage:
                 "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
                 (study_id, os.getpid(), socket.gethostname(), token, time.time()),
             )
+            db.execute("UPDATE studies SET stop_reason = NULL WHERE id = ?", (study_id,))
 
         self._write(take)
         self._leases[study_id] = token
+        self._committed = time.monotonic()
         try:
             yield
         finally:
-            del self._leases[study_id]
-            self._write(
-                lambda db: db.execute(
-                    "DELETE FROM leases WHERE study_id = ? AND token = ?", (study_id, token)
+            try:
+                self.commit()
+            finally:
+                del self._leases[study_id]
+                self._write(
+                    lambda db: db.execute(
+                        "DELETE FROM leases WHERE study_id = ? AND token = ?", (study_id, token)
+                    )
                 )
-            )
 
     def _stale(self, pid: int, host: str, heartbeat: float) -> bool:
         if time.time() - heartbeat > self.lease_timeout:
@@ -328,37 +402,66 @@ class Storage:
         return host == socket.gethostname() and not _alive(pid)
 
     def append(self, study_id: int, trial: Trial, space: SearchSpace) -> None:
-        """Store one finished trial (atomically: it is there completely or not at all), and
-        refresh the heartbeat of the study's lease if this object holds it. The trial replaces
-        a ``stopped`` trial of the same number: the run that the budget cut short."""
-        row = (
-            study_id,
-            trial.number,
-            space.format(trial.arch),
-            str(trial.fidelity),
-            trial.state.value,
-            json.dumps(trial.metrics),
-            trial.cost,
-            trial.clock,
-            json.dumps(list(trial.curve)),
-            trial.reason,
-            trial.started,
-            trial.finished,
-            json.dumps(trial.info),
-        )
-        token = self._leases.get(study_id)
+        """Store one finished trial; it replaces a ``stopped`` trial of the same number (the run
+        that the budget cut short).
 
-        def insert(db: sqlite3.Connection) -> None:
-            db.execute(
-                "DELETE FROM trials WHERE study_id = ? AND number = ? AND state = ?",
-                (study_id, trial.number, TrialState.STOPPED.value),
+        Under this object's lease of the study the trial joins the open batch, which is
+        committed once it holds :attr:`batch_trials` trials, at the first trial
+        :attr:`batch_seconds` after the last commit, and when the lease ends; otherwise the
+        trial is committed at once. See :meth:`commit`.
+        """
+        self._batch.append(
+            (
+                study_id,
+                trial.number,
+                space.format(trial.arch),
+                str(trial.fidelity),
+                trial.state.value,
+                json.dumps(trial.metrics),
+                trial.cost,
+                trial.clock,
+                json.dumps(list(trial.curve)),
+                trial.reason,
+                trial.started,
+                trial.finished,
+                json.dumps(trial.info),
             )
-            db.execute("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            if token is None:
-                return
+        )
+        if (
+            study_id not in self._leases
+            or len(self._batch) >= self.batch_trials
+            or time.monotonic() - self._committed >= self.batch_seconds
+        ):
+            self.commit()
+
+    def commit(self) -> None:
+        """Store the open batch in one transaction (all of it or nothing), refreshing the
+        heartbeat of each study in it that this object leases.
+
+        A batch that fails is dropped (a resume evaluates its trials again), but for one cut by
+        Ctrl-C before its commit, which the lease's end commits.
+        """
+        rows, self._batch = self._batch, []
+        if rows:
+            try:
+                self._write(lambda db: self._insert(db, rows))
+            except KeyboardInterrupt:
+                if not self._stored(rows[-1]):  # an interrupt right after COMMIT lands here too
+                    self._batch = rows
+                raise
+        self._committed = time.monotonic()
+
+    def _insert(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        stopped = TrialState.STOPPED.value
+        db.executemany(
+            "DELETE FROM trials WHERE study_id = ? AND number = ? AND state = ?",
+            [(row[0], row[1], stopped) for row in rows],
+        )
+        db.executemany("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        for study_id in sorted({row[0] for row in rows} & set(self._leases)):
             beat = db.execute(
                 "UPDATE leases SET heartbeat = ? WHERE study_id = ? AND token = ?",
-                (time.time(), study_id, token),
+                (time.time(), study_id, self._leases[study_id]),
             )
             if beat.rowcount == 0:
                 raise StorageError(
@@ -366,14 +469,20 @@ class Storage:
                     f"process (no trial stored for over {self.lease_timeout:g} s); this run stops"
                 )
 
-        self._write(insert)
+    def _stored(self, row: tuple[Any, ...]) -> bool:
+        """Whether the trial of an appended ``row`` is in the file."""
+        query = "SELECT 1 FROM trials WHERE study_id = ? AND number = ? AND started = ?"
+        return bool(self._read(query, (row[0], row[1], row[10])))
 
     def _name(self, study_id: int) -> str:
         rows = self._read("SELECT name FROM studies WHERE id = ?", (study_id,))
         return rows[0][0] if rows else f"#{study_id}"
 
     def trials(self, study_id: int, space: SearchSpace) -> list[Trial]:
-        """All trials of a study in the order they ran; a damaged row is a StorageError."""
+        """All trials of a study in the order they ran (the open batch committed first); a
+        damaged row is a StorageError."""
+        if self._batch:
+            self.commit()
         rows = self._read(
             "SELECT number, arch, fidelity, state, metrics, cost, clock, curve, reason, started, "
             "finished, info FROM trials WHERE study_id = ? ORDER BY number",
@@ -412,6 +521,37 @@ def _trial(row: tuple[Any, ...], space: SearchSpace) -> Trial:
     )
 
 
+def config_differences(
+    stored: dict[str, Any], given: dict[str, Any], prefix: str = ""
+) -> list[str]:
+    """``key: stored A, now B`` for each setting that differs, nested ones by dotted key (a
+    setting stored as a JSON object, like a training recipe, is compared key by key)."""
+    lines = []
+    for key in sorted(stored.keys() | given.keys(), key=str):
+        old, new = stored.get(key, _ABSENT), given.get(key, _ABSENT)
+        if old == new:
+            continue
+        old_keys, new_keys = _as_mapping(old), _as_mapping(new)
+        if old_keys is not None and new_keys is not None:
+            lines += config_differences(old_keys, new_keys, f"{prefix}{key}.")
+        else:
+            lines.append(f"{prefix}{key}: stored {_shown(old)}, now {_shown(new)}")
+    return lines
+
+
+def _as_mapping(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is _ABSENT else json.dumps(value)
+
+
 def _inspect(db: sqlite3.Connection) -> tuple[set[str], int | None]:
     """The file's tables and its schema version (``None``: no pmfnas version recorded)."""
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -426,8 +566,10 @@ def _inspect(db: sqlite3.Connection) -> tuple[set[str], int | None]:
         raise sqlite3.DatabaseError(f"schema version {row[0]!r} is not a number") from None
 
 
-def _has_budget(db: sqlite3.Connection) -> bool:
-    return "budget" in {r[1] for r in db.execute("PRAGMA table_info(studies)")}
+def _missing_columns(db: sqlite3.Connection) -> list[str]:
+    """The columns of :data:`_ADDED_COLUMNS` that the file's ``studies`` table lacks."""
+    present = {r[1] for r in db.execute("PRAGMA table_info(studies)")}
+    return [column for column in _ADDED_COLUMNS if column not in present]
 
 
 def _loads(text: str, field: str) -> Any:

@@ -200,7 +200,7 @@ class Study:
         except KeyboardInterrupt:  # stop cleanly: the stored trials stay, a rerun resumes
             stop_reason = INTERRUPTED
         if self.storage:
-            self.storage.set_budget(study_id, plan)
+            self.storage.finish(study_id, plan, stop_reason)
         evidence = [t for t in trials if t.state is not TrialState.STOPPED]
         return StudyResult(
             trials=trials,

@@ -52,7 +52,9 @@ def test_protocol_is_part_of_the_stored_settings(bench, tmp_path):
     try:
         random = create_strategy("random", SPACE, ladder=default.ladder)
         Study(SPACE, default, random, 500, storage=db, name="s").run()
-        with pytest.raises(StorageError, match="another configuration"):
+        with pytest.raises(
+            StorageError, match=r"\(evaluator\.protocol: stored \"default\", now \"peers\"\);"
+        ):
             Study(SPACE, peers, random, 500, storage=db, name="s").run()
     finally:
         db.close()

@@ -188,7 +188,7 @@ def test_storage_reads_a_study_without_its_config_and_never_writes(tmp_path):
     [
         (None, "no storage file"),
         ("sqlite", "not a pmfnas storage file"),
-        ("text", "not a usable pmfnas storage file"),
+        ("text", "runs.db is not a SQLite file"),
         ("empty", "holds no studies"),
     ],
 )

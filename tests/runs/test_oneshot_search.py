@@ -28,6 +28,7 @@ def test_every_epoch_is_stored_as_a_supernet_trial(tmp_path: Path) -> None:
     with Storage(tmp_path / "runs.db") as storage:
         ((name, config),) = storage.studies()
         _, trials = storage.load(name)
+        assert storage.stop_reason(name) == summary["stop_reason"]  # `pmfnas studies`: finished
     assert [t.fidelity for t in trials] == [Fidelity(supernet=e) for e in (1, 2, 3)]
     assert [t.info["origin"] for t in trials] == ["derived"] * 3
     assert config["strategy"] == "gicso" and config["oneshot"]["epochs"] == 3

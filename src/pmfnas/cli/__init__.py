@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from pmfnas import __version__
-from pmfnas.cli import arch, bench, export, proxies, report, search, strategies, train
+from pmfnas.cli import arch, bench, export, proxies, report, search, strategies, studies, train
 from pmfnas.cli.common import app, err, out
 from pmfnas.cli.plugins import load_plugin
 from pmfnas.errors import Interrupted, PmfnasError
@@ -31,6 +31,7 @@ __all__ = [
     "report",
     "search",
     "strategies",
+    "studies",
     "train",
 ]
 

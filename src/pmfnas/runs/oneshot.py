@@ -117,7 +117,7 @@ def run_oneshot_search(
         )
     checkpoint = _checkpoint(checkpoints, storage, name)
     started = time.perf_counter()
-    with _recorder(storage, name, config, space) as record:
+    with _recorder(storage, name, config, space) as (record, finish):
         result = search_oneshot(
             searcher,
             space,
@@ -133,6 +133,7 @@ def run_oneshot_search(
         )
         for row in result.history:  # epochs checkpointed but not stored before a kill
             record(row)
+        finish(budget, result.stop_reason)
     trials = [_trial(row) for row in result.history]
     last = result.history[-1]
     spent = sum(row.seconds for row in result.history)
@@ -202,11 +203,12 @@ def _trial(row: EpochRecord) -> Trial:
 @contextmanager
 def _recorder(
     storage: str | Path | None, name: str, config: dict[str, Any], space: SearchSpace
-) -> Iterator[Callable[[EpochRecord], None]]:
-    """A function that stores each epoch's trial once, holding the study's lease meanwhile
-    (without storage, one that keeps nothing)."""
+) -> Iterator[tuple[Callable[[EpochRecord], None], Callable[[float | None, str], None]]]:
+    """A function that stores each epoch's trial once, holding the study's lease meanwhile,
+    and one that records the budget and why the search stopped (without storage, functions
+    that keep nothing)."""
     if storage is None:
-        yield lambda row: None
+        yield (lambda row: None), (lambda budget, reason: None)
         return
     with Storage(storage) as store:
         study_id = store.study(name, config)
@@ -220,4 +222,4 @@ def _recorder(
                     store.append(study_id, replace(trial, clock=clock), space)
                     stored[trial.number] = clock
 
-            yield record
+            yield record, lambda budget, reason: store.finish(study_id, budget, reason)
