@@ -3,6 +3,7 @@ command, the help shows what a person types, and the old spellings still work fo
 
 import json
 from collections import defaultdict
+from enum import Enum
 
 import pytest
 import typer
@@ -46,14 +47,17 @@ def test_help_shows_no_internal_metavars(cli, path, monkeypatch):
 
 
 def test_each_option_name_means_one_thing_in_every_command():
-    """The same long name has one type and takes a value or not alike everywhere; a short name
+    """The same long name has one type and takes a value or not alike everywhere (a choice is a
+    choice, whatever it offers: --format names a file format in every command); a short name
     stands for one long name."""
     kinds, shorts = defaultdict(set), defaultdict(set)
     for command in COMMANDS.values():
         for option in options(command):
             long_names = [o for o in option.opts if o.startswith("--")]
             for name in long_names + option.secondary_opts:
-                kinds[name].add((option.type_descriptor.annotation, option.is_flag))
+                kind = option.type_descriptor.annotation
+                kind = "choice" if isinstance(kind, type) and issubclass(kind, Enum) else kind
+                kinds[name].add((kind, option.is_flag))
             for short in (o for o in option.opts if not o.startswith("--")):
                 shorts[short].update(long_names)
     assert {n: k for n, k in kinds.items() if len(k) > 1} == {}

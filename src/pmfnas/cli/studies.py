@@ -13,17 +13,13 @@ from typing import Annotated, Any
 import typer
 
 from pmfnas.cli.common import DataDirOption, app, fmt, nb201_source, out, print_fields
-from pmfnas.cli.guards import output_file
+from pmfnas.cli.guards import json_option, output_file, write_json
 
 StorageOption = Annotated[
     Path, typer.Option("--storage", help="SQLite file written by --storage (opened read-only).")
 ]
 StudyOption = Annotated[
     str | None, typer.Option(help="Study inside the file (default: its only study).")
-]
-JsonOption = Annotated[
-    Path | None,
-    typer.Option("--json", help="Write JSON to PATH instead (- = stdout).", callback=output_file),
 ]
 
 
@@ -35,14 +31,17 @@ class Format(StrEnum):
 
 
 @app.command()
-def studies(storage: StorageOption, json_out: JsonOption = None) -> None:
+def studies(
+    storage: StorageOption,
+    json_out: Annotated[Path | None, json_option("the list")] = None,
+) -> None:
     """List the studies of a storage file: what each searches, its trials, the architecture it
     returned and its state (finished, interrupted or running)."""
     from pmfnas.runs.stored import overview, read_studies
 
     rows = [overview(study) for study in read_studies(storage, every=True)]
     if json_out:
-        _write(json.dumps(rows, indent=2) + "\n", json_out)
+        write_json(json_out, rows)
         return
     lines = [["study", "strategy", "space", "data", "trials", "best val acc", "state", "returned"]]
     for row in rows:
@@ -97,7 +96,7 @@ def trials(
 def best(
     storage: StorageOption,
     study: StudyOption = None,
-    json_out: JsonOption = None,
+    json_out: Annotated[Path | None, json_option("the summary")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Print the architecture a stored study returned: the one its search's summary named."""
@@ -106,7 +105,7 @@ def best(
     [found] = read_studies(storage, study)
     summary = returned_summary(found, nb201_source(data_dir))
     if json_out:
-        _write(json.dumps(summary, indent=2) + "\n", json_out)
+        write_json(json_out, summary)
         return
     rows: dict[str, Any] = {
         "architecture": summary["arch"],
@@ -120,7 +119,7 @@ def best(
 
 
 def _write(text: str, path: Path | None) -> None:
-    """``text`` to the file ``path``, or to stdout for none or ``-``."""
+    """``text`` (CSV or JSON) to the file ``path``, or to stdout for none or ``-``."""
     if path is None or str(path) == "-":
         sys.stdout.write(text)
     else:
