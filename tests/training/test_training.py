@@ -115,10 +115,15 @@ KILLED_RUN = textwrap.dedent(
     model = NB201Network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
     recipe = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
     data = load_dataset("digits", split="holdout")
-    def die(epoch):
-        if epoch == 2:
-            os._exit(9)  # a hard kill: no cleanup, no flush
-    fit(model, data, recipe, 4, seed=1, checkpoint=Path(sys.argv[1]), on_epoch=die)
+    class Die:  # a TrainingWatcher
+        def resumed(self, epochs, source, own):
+            pass
+        def batch(self, at):
+            pass
+        def epoch(self, row):
+            if row["epoch"] == 2:
+                os._exit(9)  # a hard kill: no cleanup, no flush
+    fit(model, data, recipe, 4, seed=1, checkpoint=Path(sys.argv[1]), watcher=Die())
     """
 )
 

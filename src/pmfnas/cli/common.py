@@ -57,10 +57,11 @@ class LazyBar:
             BarColumn(),
             TextColumn(f"{{task.completed:>10.0f}} / {{task.total:.0f}}{unit}"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}", markup=False),
             console=err,
             transient=True,
         )
-        self._task = self._bar.add_task(label, total=None)
+        self._task = self._bar.add_task(label, total=None, note="")
         self._started = False
         self.done = 0.0
         """The work done when last reported (what an interrupt message can say was reached)."""
@@ -68,6 +69,14 @@ class LazyBar:
     def update(self, done: float, total: float) -> None:
         self.done = done
         self._bar.update(self._task, completed=done, total=total)
+        self._start()
+
+    def note(self, text: str) -> None:
+        """Show ``text`` after the bar: the work in progress (a terminal only, as the bar)."""
+        self._bar.update(self._task, note=text)
+        self._start()
+
+    def _start(self) -> None:
         if not self._started and err.is_terminal:  # a log gets no bar, only blank lines
             self._bar.start()
             self._started = True

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, out, print_fields
 from pmfnas.cli.guards import on_interrupt, output_file, output_folder
+from pmfnas.cli.trial_log import QuietOption, TrainLog, verbosity
 from pmfnas.types import Fidelity
 
 
@@ -41,6 +42,10 @@ def train(
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Initial learning rate (default 0.1).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Torch threads (default: by network size, 1 for small ones)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation and batch order.")] = 0,
     checkpoint: Annotated[
         Path | None,
@@ -58,8 +63,13 @@ def train(
         Path | None,
         typer.Option("--json", help="Write the summary and curve as JSON.", callback=output_file),
     ] = None,
+    quiet: QuietOption = False,
 ) -> None:
-    """Train one architecture with the NB201 recipe and print its learning curve."""
+    """Train one architecture with the NB201 recipe and print its learning curve.
+
+    Each finished epoch is a line on stderr (--quiet: none), and a training resumed from its
+    --checkpoint says from which epoch.
+    """
     from pmfnas.runs.architecture import train_architecture
     from pmfnas.runs.profiles import training_evaluator, training_recipe
 
@@ -70,10 +80,9 @@ def train(
     recipe = training_recipe(
         data, channels=channels, cells_per_stage=cells, batch_size=batch_size, lr=lr
     )
-    with (
-        LazyBar("training", " epochs") as bar,
-        on_interrupt(lambda: _stopped(bar.done, epochs, checkpoint)),
-    ):
+    bar = LazyBar("training", " epochs")
+    log = TrainLog(bar, epochs, verbosity(quiet))
+    with bar, on_interrupt(lambda: _stopped(log.done, epochs, checkpoint)):
         evaluator = training_evaluator(
             data,
             data_dir=data_dir,
@@ -82,7 +91,8 @@ def train(
             device=device,
             seed=seed,
             checkpoint_dir=checkpoint,
-            progress=bar.update,
+            watcher=log,
+            threads=threads,
         )
         model, summary = train_architecture(arch, evaluator, fidelity)
     print_curve(summary["curve"])
