@@ -259,6 +259,8 @@ class Study:
         """Why the strategy stopped asking: the budget, when its next step would cost more
         than was left, else its own plan."""
         step = self.strategy.unaffordable
+        if step is not None and step.left <= CLOCK_TOLERANCE:
+            return "budget spent"
         if step is not None:
             what = f"another {step.fidelity} evaluation"
             return cannot_pay(step.left, what, step.cost, unit, f"{self.strategy.name}'s estimate")

@@ -202,7 +202,7 @@ def search_evaluator(
         fixed = frozenset(given) | frozenset(SMALL_RECIPES.get(data.lower(), {}))
         base = training_recipe(data, **given)
         recipe = plan_recipe(space, dataset, budget, budget_unit, base, fixed, device)
-    use_threads(threads or stored_threads or default_threads(batch_mflops(space, dataset, recipe)))
+    use_threads(threads or stored_threads or recipe_threads(space, dataset, recipe))
     training = TrainingEvaluator(
         dataset,
         recipe,
