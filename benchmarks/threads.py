@@ -37,8 +37,8 @@ SETTINGS = (
     {"channels": 8, "cells": 1, "side": 8, "batch": 64, "steps": 17},
     {"channels": 8, "cells": 1, "side": 16, "batch": 64, "steps": 10},
     {"channels": 8, "cells": 1, "side": 32, "batch": 64, "steps": 5},
-    {"channels": 16, "cells": 2, "side": 32, "batch": 128, "steps": 3},
-    {"channels": 16, "cells": 5, "side": 32, "batch": 256, "steps": 2},
+    {"channels": 16, "cells": 2, "side": 32, "batch": 128, "steps": 2},
+    {"channels": 16, "cells": 5, "side": 32, "batch": 256, "steps": 1},
 )
 """From the digits search's network (C=8, N=1, 8 px, batch 64) to NB201's own (C=16, N=5,
 32 px, batch 256); ``steps`` timed per measurement (17: one epoch of the digits)."""
@@ -107,6 +107,24 @@ def proxy_scoring(side: int, threads: list[int], repeats: int) -> dict:
     return {"side": side, "proxies": ",".join(PROXIES), "seconds": seconds}
 
 
+def parity_mflops(rows: list[dict], threads: list[int]) -> float | None:
+    """MFLOPs per batch at which the most threads would match one, by a straight line through
+    log(slowdown) against log(work) of the measured settings (``None``: not slower anywhere,
+    or not slowing down less with size)."""
+    many = max(threads)
+    if many == 1 or 1 not in threads:
+        return None
+    x = [math.log(r["batch_mflops"]) for r in rows]
+    y = [math.log(r["seconds_per_step"][many] / r["seconds_per_step"][1]) for r in rows]
+    mean_x, mean_y = statistics.fmean(x), statistics.fmean(y)
+    slope = sum((a - mean_x) * (b - mean_y) for a, b in zip(x, y, strict=True)) / sum(
+        (a - mean_x) ** 2 for a in x
+    )
+    if slope >= 0 or min(y) <= 0:
+        return None
+    return math.exp(mean_x - mean_y / slope)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
@@ -131,6 +149,8 @@ def main() -> None:
         shown = ", ".join(f"{n} thr {s:.4f} s" for n, s in row["seconds_per_step"].items())
         print(f"C={row['channels']} N={row['cells']} {row['side']} px batch {row['batch']} "
               f"({row['batch_mflops']:.0f} MFLOPs/batch): {shown} per step")  # fmt: skip
+    report["parity_mflops"] = parity_mflops(report["training"], threads)
+    print(f"{max(threads)} threads would match one at about {report['parity_mflops']} MFLOPs/batch")
     for side in PROXY_SIDES:
         row = proxy_scoring(side, threads, args.repeats)
         report["proxies"].append(row)

@@ -100,16 +100,18 @@ def training_evaluator(
     )
 
 
-THREADS_FROM_MFLOPS = 1_000.0
+THREADS_FROM_MFLOPS = 200_000.0
 """MFLOPs of forward work per training batch (the space's typical cell, times the batch) from
-which a second torch thread trains faster than one; below, it only adds synchronisation
-(measured by ``benchmarks/threads.py``, table in ``docs/results.md``)."""
+which a second torch thread is expected to train faster than one; below, it only adds
+synchronisation. ``benchmarks/threads.py`` found one thread faster at every size it measured
+(up to NB201's own network), the margin shrinking with size; this is below where the trend of
+that margin reaches parity (``docs/results.md``)."""
 
 MAX_THREADS = 2
-"""The most threads the rule gives: the most that ``benchmarks/threads.py`` measured paying off
-(on a 2-core machine). A thread count changes results bit-wise, so more would have to be measured
-first, and a rule that asked the machine for its cores would make a default search's results
-depend on the machine it ran on beyond this count."""
+"""The most threads the rule gives: the most that ``benchmarks/threads.py`` measured (on a 2-core
+machine). A thread count changes results bit-wise, so a rule that took all of a machine's cores
+would make a default search's results depend on the machine it ran on; this one gives the same
+count on every machine with at least this many cores."""
 
 
 def default_threads(mflops_per_batch: float) -> int:
