@@ -386,7 +386,7 @@ def test_a_watcher_hears_the_live_trials_and_how_many_were_replayed(tmp_path, re
         def replayed(self, study, trials):
             self.events.append(("replayed", study, trials))
 
-        def started(self, number, request):
+        def started(self, number, request, spent, budget):
             self.events.append(("started", number))
 
         def finished(self, trial, spent, budget):

@@ -64,8 +64,9 @@ class StudyWatcher:
         """A resumed study has replayed its ``trials`` stored trials (told once, when the
         replay ends)."""
 
-    def started(self, number: int, request: Request) -> None:
-        """Trial ``number`` is about to be evaluated (not told for a replayed or reused one)."""
+    def started(self, number: int, request: Request, spent: float, budget: float) -> None:
+        """Trial ``number`` is about to be evaluated (not told for a replayed or reused one),
+        when the search has spent ``spent`` of ``budget``."""
 
     def finished(self, trial: Trial, spent: float, budget: float) -> None:
         """A live trial (evaluated, reused or stopped at the budget) is stored; ``spent`` of
@@ -214,7 +215,7 @@ class Study:
                         what = f"{request.fidelity} of {self.space.format(request.arch)}"
                         stop_reason = cannot_pay(left, what, expected, unit)
                         break
-                    watcher.started(number, request)
+                    watcher.started(number, request, self.budget.spent, self.budget.limit)
                     trial = self._evaluated(number, request, left, spending)
                 if self.storage and not replay:
                     self.storage.append(study_id, trial, self.space)

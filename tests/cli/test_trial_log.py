@@ -89,7 +89,7 @@ def test_a_resumed_study_says_how_many_trials_it_replayed(toy_evaluator, tmp_pat
 
 def test_a_training_resumed_from_its_checkpoint_in_a_search_says_so(capsys):
     log = SearchLog(LazyBar("search"), SPACE, "wall")
-    log.started(7, Request(SPACE.arch(6111), Fidelity(epochs=12)))
+    log.started(7, Request(SPACE.arch(6111), Fidelity(epochs=12)), 30.0, 180.0)
     log.resumed(5, Path("ck/abc.pt"), own=True)
     log.resumed(4, Path("scratch/def.pt"), own=False)  # a shorter training it extends: normal
     log.batch(EpochProgress(6, 12, 3, 17))

@@ -51,11 +51,12 @@ class LazyBar:
     lines.
     """
 
-    def __init__(self, label: str, unit: str = "") -> None:
+    def __init__(self, label: str, unit: str = "", number: str = ".0f") -> None:
+        """``number`` formats the work done and its total (``.3g`` for FLOPs)."""
         self._bar = Progress(
             TextColumn(f"[bold]{label}"),
-            BarColumn(),
-            TextColumn(f"{{task.completed:>10.0f}} / {{task.total:.0f}}{unit}"),
+            BarColumn(bar_width=24),
+            TextColumn(f"{{task.completed:>10{number}}} / {{task.total:{number}}}{unit}"),
             TimeElapsedColumn(),
             TextColumn("{task.fields[note]}", markup=False),
             console=err,
@@ -69,17 +70,13 @@ class LazyBar:
     def update(self, done: float, total: float) -> None:
         self.done = done
         self._bar.update(self._task, completed=done, total=total)
-        self._start()
-
-    def note(self, text: str) -> None:
-        """Show ``text`` after the bar: the work in progress (a terminal only, as the bar)."""
-        self._bar.update(self._task, note=text)
-        self._start()
-
-    def _start(self) -> None:
         if not self._started and err.is_terminal:  # a log gets no bar, only blank lines
             self._bar.start()
             self._started = True
+
+    def note(self, text: str) -> None:
+        """Show ``text`` after the bar, once it shows: the work in progress."""
+        self._bar.update(self._task, note=text)
 
     def __enter__(self) -> LazyBar:
         return self

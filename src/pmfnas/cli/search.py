@@ -151,10 +151,12 @@ def search(
             )
     else:
         unit = "flops" if kind == "flops" else "wall"
-        label, shown = (
-            ("search (compute)", " FLOPs") if unit == "flops" else ("search (wall clock)", " s")
+        flops = unit == "flops"
+        bar = LazyBar(
+            "search (compute)" if flops else "search (wall clock)",
+            " FLOPs" if flops else " s",
+            ".3g" if flops else ".0f",
         )
-        bar = LazyBar(label, shown)
         space = create_space()
         log = SearchLog(bar, space, unit, level)
         evaluator = search_evaluator(

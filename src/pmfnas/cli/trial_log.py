@@ -73,7 +73,7 @@ class SearchLog(StudyWatcher):
         self.screening: str | None = None
         """The cheapest rung of a strategy that climbs several: shown only for a new best."""
         self.best: Trial | None = None
-        self._doing = ""
+        self._trial = self._arch = ""  # the trial in progress
 
     # ------------------------------------------------------------------ the study
 
@@ -84,9 +84,11 @@ class SearchLog(StudyWatcher):
         if self.level > Verbosity.QUIET:
             say(f"resuming study {study}: {trials:,} stored trials replayed")
 
-    def started(self, number: int, request: Request) -> None:
-        self._doing = f"trial {number}: {request.fidelity} of {self.space.format(request.arch)}"
-        self.bar.note(self._doing)
+    def started(self, number: int, request: Request, spent: float, budget: float) -> None:
+        self._trial = f"trial {number}: {request.fidelity}"
+        self._arch = self.space.format(request.arch)
+        self.bar.update(spent, budget)
+        self.bar.note(f"{self._trial} of {self._arch}")
 
     def finished(self, trial: Trial, spent: float, budget: float) -> None:
         new_best = "val_acc" in trial.metrics and (
@@ -122,13 +124,15 @@ class SearchLog(StudyWatcher):
     # ------------------------------------------------------------------ its trainings
 
     def resumed(self, epochs: int, source: Path, own: bool) -> None:
+        doing = f"{self._trial} of {self._arch}"
         if own and self.level > Verbosity.QUIET:
-            say(f"{self._doing}: resumes after epoch {epochs} from its checkpoint {source}")
+            say(f"{doing}: resumes after epoch {epochs} from its checkpoint {source}")
         elif self.level is Verbosity.VERBOSE:
-            say(f"{self._doing}: continues the {epochs} epochs of a shorter training")
+            say(f"{doing}: continues the {epochs} epochs of a shorter training")
 
     def batch(self, at: EpochProgress) -> None:
-        self.bar.note(f"{self._doing}, epoch {at.epoch}/{at.epochs}, batch {at.batch}/{at.batches}")
+        where = f"epoch {at.epoch}/{at.epochs}, batch {at.batch}/{at.batches}"
+        self.bar.note(f"{self._trial}, {where}, {self._arch}")  # the end may be cut: the cell
 
     def epoch(self, row: dict[str, float]) -> None:
         pass
