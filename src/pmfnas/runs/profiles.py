@@ -87,7 +87,7 @@ def training_evaluator(
     space = space or create_space()
     dataset = load_dataset(data, data_dir, split=split)
     recipe = recipe or training_recipe(data)
-    use_threads(threads or recipe_threads(space, dataset, recipe))
+    use_threads(recipe_threads(space, dataset, recipe) if threads is None else threads)
     return TrainingEvaluator(
         dataset,
         recipe,
@@ -199,12 +199,14 @@ def search_evaluator(
     name = study or training_study_name(strategy, dataset.name, seed)
     recipe, stored_threads = stored_setting(storage, name) if storage else (None, None)
     if recipe is None:
-        use_threads(threads or 1)
+        use_threads(1 if threads is None else threads)
         given = {k: v for k, v in knobs.items() if v is not None}
         fixed = frozenset(given) | frozenset(SMALL_RECIPES.get(data.lower(), {}))
         base = training_recipe(data, **given)
         recipe = plan_recipe(space, dataset, budget, budget_unit, base, fixed, device)
-    use_threads(threads or stored_threads or recipe_threads(space, dataset, recipe))
+    if threads is None:
+        threads = stored_threads or recipe_threads(space, dataset, recipe)
+    use_threads(threads)
     training = TrainingEvaluator(
         dataset,
         recipe,
