@@ -4,8 +4,8 @@ from pmfnas.errors import StorageError
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
-from pmfnas.strategies.base import BaseStrategy
-from pmfnas.study import INTERRUPTED, Study, trials_per_fidelity
+from pmfnas.strategies.base import BaseStrategy, Unaffordable
+from pmfnas.study import INTERRUPTED, Study, StudyWatcher, trials_per_fidelity
 from pmfnas.types import Fidelity, Request, Result, TrialState
 
 
@@ -331,3 +331,75 @@ def test_a_budget_planning_strategy_replays_a_smaller_budget_as_it_ran(tmp_path,
     whole = pmf(800.0)
     cut = pmf(400.0)
     assert cut.trials == [t for t in whole.trials if t.clock <= 400.0]
+
+
+def test_a_strategy_the_budget_stops_says_so_rather_than_finished(toy_evaluator):
+    """PMF stops asking when its next medium training (12 s on the toy) costs more than is
+    left: the stop reason names the budget, not the strategy."""
+    space, toy = NB201Space(), toy_evaluator()
+    strategy = create_strategy("pmf", space, ladder=toy.ladder, low_sample=40)
+    result = Study(space, toy, strategy, 300.0).run()
+    left = 300.0 - result.spent
+    assert 0 < left < 12.0
+    assert result.stop_reason.startswith(
+        f"the remaining {left:.1f} s cannot pay for another epochs=12 evaluation (≈ "
+    )
+    assert result.stop_reason.endswith(" s, pmf's estimate)")
+
+
+@pytest.mark.parametrize(
+    ("budget", "reason"),
+    [
+        (50.0, "the remaining 38.0 s cannot pay for another epochs=200 evaluation (≈ 200 s, "
+               "wants's estimate)"),
+        (12.0, "budget spent"),  # nothing was left at all
+    ],
+)  # fmt: skip
+def test_the_step_a_strategy_cannot_afford_is_the_stop_reason(toy_evaluator, budget, reason):
+    space = NB201Space()
+
+    class Wants(BaseStrategy):
+        """One 12-epoch training (12 s on the toy), then a 200-epoch one it cannot afford."""
+
+        name = "wants"
+
+        def ask(self):
+            if self.budget_left == budget:
+                return Request((3,) * 6, Fidelity(epochs=12))
+            self.unaffordable = Unaffordable(Fidelity(epochs=200), 200.0, self.budget_left)
+            return None
+
+        def tell(self, trial):
+            pass
+
+        def params(self):
+            return {}
+
+    assert Study(space, toy_evaluator(), Wants(space), budget).run().stop_reason == reason
+
+
+def test_a_watcher_hears_the_live_trials_and_how_many_were_replayed(tmp_path, rea_study):
+    class Heard(StudyWatcher):
+        def __init__(self):
+            self.events = []
+
+        def replayed(self, study, trials):
+            self.events.append(("replayed", study, trials))
+
+        def started(self, number, request, spent, budget):
+            self.events.append(("started", number))
+
+        def finished(self, trial, spent, budget):
+            self.events.append(("finished", trial.number, spent == trial.clock, budget))
+
+    path = tmp_path / "runs.db"
+    first, heard = Heard(), Heard()
+    done = rea_study(budget=100.0, storage=Storage(path)).run(watcher=first)
+    more = rea_study(budget=200.0, storage=Storage(path)).run(watcher=heard)
+    assert ("replayed", "s", len(done.trials)) not in first.events
+    assert heard.events[0] == ("replayed", "s", len(done.trials))
+    live = [t for t in more.trials[len(done.trials) :]]
+    finished = [e for e in heard.events if e[0] == "finished"]
+    assert finished == [("finished", t.number, True, 200.0) for t in live]
+    started = [e[1] for e in heard.events if e[0] == "started"]
+    assert started == [t.number for t in live if t.state is not TrialState.REUSED]

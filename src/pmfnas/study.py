@@ -13,6 +13,11 @@ included, so that ``--budget 2m`` means two minutes. An evaluation gets the budg
 limit; one stopped there (a training cut at a batch boundary) is stored as ``stopped``, never
 shown to the strategy and never returned, and a resume runs it again.
 
+A strategy that stops asking says why (:attr:`~pmfnas.strategies.base.BaseStrategy.unaffordable`,
+``finished_because``), so that a search ended by its budget says so rather than "strategy
+finished". A :class:`StudyWatcher` hears the course of the search as it runs (the CLI's trial
+log).
+
 A trial's info holds what the strategy said about its request (``Request.info``: why, what it
 predicted) and what the evaluator measured but the strategy must not see (test accuracy); a
 replayed trial keeps the info it was stored with.
@@ -45,6 +50,27 @@ CLOCK_TOLERANCE = 1e-9
 
 INTERRUPTED = "interrupted"
 """The stop reason of a study stopped by an interrupt (Ctrl-C, or SIGTERM in the CLI)."""
+
+
+class StudyWatcher:
+    """Hears a study's course as it runs, for people to follow it (the CLI's trial log and
+    live line). Every method does nothing here: a watcher overrides what it shows."""
+
+    def planned(self, rungs: Sequence[str]) -> None:
+        """The fidelities the strategy climbs, cheapest first (told before the study runs, by
+        the use case that knows them: :func:`pmfnas.runs.search.run_spec`)."""
+
+    def replayed(self, study: str, trials: int) -> None:
+        """A resumed study has replayed its ``trials`` stored trials (told once, when the
+        replay ends)."""
+
+    def started(self, number: int, request: Request, spent: float, budget: float) -> None:
+        """Trial ``number`` is about to be evaluated (not told for a replayed or reused one),
+        when the search has spent ``spent`` of ``budget``."""
+
+    def finished(self, trial: Trial, spent: float, budget: float) -> None:
+        """A live trial (evaluated, reused or stopped at the budget) is stored; ``spent`` of
+        ``budget`` is what the search has spent so far."""
 
 
 @dataclass(frozen=True)
@@ -111,20 +137,32 @@ class Study:
             "reuse": self.reuse,
         }
 
-    def run(self, progress: Progress | None = None) -> StudyResult:
+    def run(
+        self, progress: Progress | None = None, watcher: StudyWatcher | None = None
+    ) -> StudyResult:
         """Search until the budget or the strategy is exhausted, or until an interrupt (Ctrl-C:
         the partial result, stop reason ``interrupted``); resume from storage if any.
+        ``progress`` hears (spent, budget) after every trial, replayed ones too; ``watcher``
+        the trials themselves.
 
         With storage, the study is leased to this process while it runs: a second process
         running the same study at once is refused (:meth:`pmfnas.storage.Storage.lease`).
         """
+        watcher = watcher or StudyWatcher()
         if self.storage is None:
-            return self._search(0, [], progress)
+            return self._search(0, [], progress, watcher)
         study_id = self.storage.study(self.name, self.config())
         with self.storage.lease(study_id, self.name):
-            return self._search(study_id, self.storage.trials(study_id, self.space), progress)
+            stored = self.storage.trials(study_id, self.space)
+            return self._search(study_id, stored, progress, watcher)
 
-    def _search(self, study_id: int, stored: list[Trial], progress: Progress | None) -> StudyResult:
+    def _search(
+        self,
+        study_id: int,
+        stored: list[Trial],
+        progress: Progress | None,
+        watcher: StudyWatcher,
+    ) -> StudyResult:
         started = self.clock()
         own = 0.0  # seconds inside the strategy's ask and tell
         limit = self.budget.limit
@@ -137,18 +175,22 @@ class Study:
         seen: dict[tuple[Arch, Fidelity], Trial] = {}
         repeats = 0
         stop_reason = "budget spent"
+        replaying = bool(stored)
         try:
             while True:
                 number = len(trials)
                 replay = number < len(stored) and stored[number].state is not TrialState.STOPPED
                 if not replay:
+                    if replaying and number:
+                        watcher.replayed(self.name, number)
+                    replaying = False
                     spending.go_live()
                 self.strategy.budget_left = plan - self.budget.spent
                 mark = self.clock()
                 request = self.strategy.ask()
                 own += self.clock() - mark
                 if request is None:
-                    stop_reason = "strategy finished"
+                    stop_reason = self._finished(unit)
                     break
                 earlier = seen.get((request.arch, request.fidelity)) if self.reuse else None
                 if replay:
@@ -170,16 +212,16 @@ class Study:
                     if left <= 0:
                         break
                     if expected is not None and expected > left + CLOCK_TOLERANCE:
-                        stop_reason = (
-                            f"the remaining {format_amount(left, unit)} cannot pay for "
-                            f"{request.fidelity} of {self.space.format(request.arch)} "
-                            f"(≈ {format_amount(expected, unit)})"
-                        )
+                        what = f"{request.fidelity} of {self.space.format(request.arch)}"
+                        stop_reason = cannot_pay(left, what, expected, unit)
                         break
+                    watcher.started(number, request, self.budget.spent, self.budget.limit)
                     trial = self._evaluated(number, request, left, spending)
                 if self.storage and not replay:
                     self.storage.append(study_id, trial, self.space)
                 trials.append(trial)
+                if not replay:
+                    watcher.finished(trial, self.budget.spent, self.budget.limit)
                 if trial.state is TrialState.STOPPED:
                     stop_reason = (
                         f"budget spent during {request.fidelity} of "
@@ -199,6 +241,8 @@ class Study:
                     break
         except KeyboardInterrupt:  # stop cleanly: the stored trials stay, a rerun resumes
             stop_reason = INTERRUPTED
+        if replaying and trials:  # the whole search was a replay
+            watcher.replayed(self.name, len(trials))
         if self.storage:
             self.storage.finish(study_id, plan, stop_reason)
         evidence = [t for t in trials if t.state is not TrialState.STOPPED]
@@ -211,6 +255,18 @@ class Study:
             strategy_seconds=own,
             wall_seconds=self.clock() - started,
         )
+
+    def _finished(self, unit: str) -> str:
+        """Why the strategy stopped asking: the budget, when its next step would cost more
+        than was left, else its own plan."""
+        step = self.strategy.unaffordable
+        if step is not None and step.left <= CLOCK_TOLERANCE:
+            return "budget spent"
+        if step is not None:
+            what = f"another {step.fidelity} evaluation"
+            return cannot_pay(step.left, what, step.cost, unit, f"{self.strategy.name}'s estimate")
+        because = self.strategy.finished_because
+        return f"strategy finished: {because}" if because else "strategy finished"
 
     def _replayed(self, trial: Trial, request: Request) -> Trial:
         if (trial.arch, trial.fidelity) != (request.arch, request.fidelity):
@@ -285,6 +341,15 @@ class _Spending:
 
     def charge(self, cost: float) -> None:
         self.budget.spent = self.now() if self.clock is not None else self.budget.spent + cost
+
+
+def cannot_pay(left: float, what: str, expected: float, unit: str, whose: str = "") -> str:
+    """The stop reason of a search whose next step costs more than the budget left (``whose``
+    estimate that cost is, when not the evaluator's)."""
+    return (
+        f"the remaining {format_amount(left, unit)} cannot pay for {what} "
+        f"(≈ {format_amount(expected, unit)}{', ' + whose if whose else ''})"
+    )
 
 
 def trials_per_fidelity(trials: list[Trial]) -> dict[str, int]:

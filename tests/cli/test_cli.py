@@ -11,6 +11,7 @@ import pytest
 
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
+from pmfnas.units import format_amount
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
@@ -50,6 +51,32 @@ def test_default_tabular_search_is_pmf_at_the_datasets_nats_budget(cli, data_env
     assert (
         summary["fidelity"] == "epochs=200" and summary["test_acc"] < 73.515
     )  # published best, rounded
+    # PMF stops when its next 12-epoch evaluation no longer fits: the budget, not the strategy
+    left = format_amount(40000 - summary["cost"], "simulated")
+    assert summary["stop_reason"].startswith(
+        f"the remaining {left} cannot pay for another epochs=12 evaluation (≈ "
+    )
+
+
+def test_a_search_prints_a_line_per_trial_on_stderr_and_quiet_none(cli, data_env, tmp_path):
+    args = ["search", "--benchmark", "nb201", "--strategy", "random", "--budget", "3000"]
+    code, out, err = cli.run(*args, "--json", str(tmp_path / "out.json"))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out.json").read_text())
+    lines = err.splitlines()
+    assert len(lines) == summary["n_trials"]  # one fidelity: every trial is shown
+    assert [line.split("  ")[:2] for line in lines] == [
+        [f"trial {n}", "epochs=12"] for n in range(summary["n_trials"])
+    ]
+    assert sum("new best" in line for line in lines) >= 1
+    code, quiet_out, quiet_err = cli.run(*args, "-q")
+    assert code == 0 and quiet_err == ""
+    assert _untimed(quiet_out) == _untimed(out)  # the summary on stdout is the same
+    assert cli.run(*args, "--quiet", "--verbose")[0] == 2
+
+
+def _untimed(summary: str) -> list[str]:
+    return [line for line in summary.splitlines() if "strategy's own time" not in line]
 
 
 def test_protocol_picks_the_12_epoch_signal(cli, data_env, tmp_path, bench):
@@ -78,6 +105,8 @@ def test_search_resumes_from_storage(cli, data_env, tmp_path):
     first = cli.run(*args, "--json", str(tmp_path / "a.json"))
     again = cli.run(*args, "--json", str(tmp_path / "b.json"))
     assert first[0] == again[0] == 0
+    trials = json.loads((tmp_path / "a.json").read_text())["n_trials"]
+    assert again[2] == f"resuming study random-cifar10-seed0: {trials} stored trials replayed\n"
 
     def result(name: str) -> dict:  # all but the timings of this run
         summary = json.loads((tmp_path / name).read_text())
@@ -240,7 +269,7 @@ def test_unwritable_outputs_are_refused_before_any_work(cli, data_env, tmp_path,
 
 def test_a_rebuilt_cache_warns_in_one_line(cli, data_env, tmp_path, monkeypatch):
     monkeypatch.setenv("PMFNAS_CACHE", str(tmp_path))
-    args = ("search", "--benchmark", "nb201", "--strategy", "random", "--budget", "3000")
+    args = ("search", "--benchmark", "nb201", "--strategy", "random", "--budget", "3000", "-q")
     assert cli.run(*args)[0] == 0  # builds the cache
     for cache in tmp_path.glob("*.npz"):
         cache.write_bytes(b"not an npz file")
@@ -259,8 +288,11 @@ def test_an_interrupted_search_prints_its_best_and_a_rerun_resumes(
     cli.wait_for(lambda: len(stored_trials(db)) >= 20, child)
     out, err = cli.interrupt(child, signal.SIGINT)
     assert child.returncode == 130
-    assert err.count("\n") == 1 and err.startswith("interrupted: search stopped")
-    assert f"rerun the same command to resume from {db}" in err
+    *trials, last = err.splitlines()
+    assert last.startswith("interrupted: search stopped") and all(
+        line.startswith("trial ") for line in trials
+    )
+    assert f"rerun the same command to resume from {db}" in last
     stopped = json.loads((tmp_path / "stopped.json").read_text())
     assert stopped["stop_reason"] == "interrupted" and "(interrupted: the best so far)" in out
     assert stopped["arch"] in out.replace("\n", "")

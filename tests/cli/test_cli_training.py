@@ -47,6 +47,9 @@ def test_default_search_trains_on_digits_and_reaches_90_percent(cli, tmp_path):
     )
     assert code == 0, err
     assert "digits (real training)" in out
+    trials = [line.split("  ") for line in err.splitlines()]
+    # a line per training (the 50 proxy scorings of the cheapest rung only when a new best)
+    assert trials and {t[1] for t in trials} == {"epochs=4", "epochs=12"}
     assert "setting: NB201 networks C=8, N=1, batch 64, on 1,081 of 1,081 training" in out
     assert "ladder: proxy:meco,synflow → epochs=4 → epochs=12" in out
     summary = json.loads(out_json.read_text())
@@ -56,6 +59,10 @@ def test_default_search_trains_on_digits_and_reaches_90_percent(cli, tmp_path):
     assert list(summary["trials"]) == ["proxy:meco,synflow", "epochs=4", "epochs=12"]
     assert summary["fidelity"] == "epochs=12"
     assert summary["budget_unit"] == "flops" and summary["cost"] <= 6e10
+    assert len(trials) == summary["trials"]["epochs=4"] + summary["trials"]["epochs=12"]
+    assert summary["stop_reason"] == "budget spent" or summary["stop_reason"].startswith(
+        "the remaining "
+    )
 
 
 def _stored_trials(path):
@@ -121,6 +128,10 @@ def test_default_search_needs_no_data_folder(tmp_path):
         ["search", "--data", "three-images"],
         ["search", "--data", "twelve-images"],
         ["train", "0", "--data", "one-class"],
+        ["train", "0", "--threads", "0"],
+        ["search", "--threads", "0"],
+        ["proxies", "compute", "--threads", "0"],
+        ["search", "-q", "-v"],
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, monkeypatch, tmp_path, argv):
@@ -163,17 +174,21 @@ def test_an_interrupted_training_says_where_and_a_rerun_resumes(tmp_path, cli):
     child = cli.spawn(*args)
     cli.wait_for(lambda: any(ck.glob("*.pt")), child)  # one epoch saved, 14 to go
     _, err = cli.interrupt(child, signal.SIGTERM)
-    assert child.returncode == 130 and err.count("\n") == 1
-    assert err.startswith("interrupted: training stopped in epoch ")
-    assert err.endswith(
-        f"of 15; {ck} holds its finished epochs: rerun the same command to resume\n"
-    )
+    *epochs, last = err.splitlines()
+    assert child.returncode == 130 and all(line.startswith("epoch ") for line in epochs)
+    assert last.startswith("interrupted: training stopped in epoch ")
+    assert last.endswith(f"of 15; {ck} holds its finished epochs: rerun the same command to resume")
     (checkpoint,) = ck.glob("*.pt")
     saved = _read(checkpoint)["curve"]
     # again as a command of its own: the pytest process may run torch with other threads
     rerun = cli.spawn(*args)
     _, err = cli.finish(rerun)
     assert rerun.returncode == 0, err
+    resumed, *epochs = err.splitlines()
+    assert (
+        resumed == f"resuming from the checkpoint {checkpoint}: epoch {len(saved) + 1} of 15 next"
+    )
+    assert [line.split()[1] for line in epochs] == [f"{e}/15" for e in range(len(saved) + 1, 16)]
     curve = json.loads(out_json.read_text())["curve"]
     assert [row["epoch"] for row in curve] == list(range(1, 16))
     assert curve[: len(saved)] == saved  # the saved epochs were not trained again
@@ -191,8 +206,10 @@ def test_an_interrupted_search_by_training_prints_its_best_and_a_rerun_resumes(
         child = cli.spawn(*args)
         cli.wait_for(lambda: len(stored_trials(db)) >= len(kept) + more, child)  # noqa: B023
         out, err = cli.interrupt(child, signal.SIGTERM)
-        assert child.returncode == 130 and err.count("\n") == 1
-        assert err.startswith("interrupted: search stopped") and str(db) in err
+        *logged, last = err.splitlines()
+        assert child.returncode == 130 and all(line.startswith(("trial ", "resuming study "))
+                                               for line in logged)  # fmt: skip
+        assert last.startswith("interrupted: search stopped") and str(db) in last
         assert "(interrupted: the best so far)" in out and "validation accuracy (epochs=1)" in out
         assert stored_trials(db)[: len(kept)] == kept
         trials = int(re.search(r"epochs=1: (\d+)", out).group(1))
@@ -200,9 +217,16 @@ def test_an_interrupted_search_by_training_prints_its_best_and_a_rerun_resumes(
         assert trials >= len(kept) + more - 1
 
 
-def test_a_stored_study_keeps_its_setting_when_extended(cli, tmp_path):
-    """Planned now, the digits would train C=8 networks; the stored study, made with C=4,
-    keeps them when a larger budget extends it."""
+@pytest.fixture
+def one_thread_after():
+    """Back to the session's one torch thread after a command that set others in-process."""
+    yield
+    torch.set_num_threads(1)
+
+
+def test_a_stored_study_keeps_its_setting_when_extended(cli, tmp_path, one_thread_after):
+    """Planned now, the digits would train C=8 networks on one thread; the stored study, made
+    with C=4 on two threads, keeps both when a larger budget extends it."""
     out_json = tmp_path / "s.json"
     argv = [
         "search",
@@ -215,10 +239,11 @@ def test_a_stored_study_keeps_its_setting_when_extended(cli, tmp_path):
         "--storage",
         str(tmp_path / "runs.db"),
     ]  # fmt: skip  (PMF plans for the final budget)
-    code, first, err = cli.run(*argv, "--budget", "5e9flops", "--channels", "4")
+    code, first, err = cli.run(*argv, "--budget", "5e9flops", "--channels", "4", "--threads", "2")
     assert code == 0, err
-    assert "setting: NB201 networks C=4, N=1" in first
+    assert "setting: NB201 networks C=4, N=1" in first and "; 2 thread(s) on cpu" in first
     code, extended, err = cli.run(*argv, "--budget", "1e10flops")
     assert code == 0, err
-    assert "setting: NB201 networks C=4, N=1" in extended
+    assert "setting: NB201 networks C=4, N=1" in extended and "; 2 thread(s) on cpu" in extended
+    assert err.startswith("resuming study pmf-digits-train-seed0: ")
     assert json.loads(out_json.read_text())["cost"] > 5e9

@@ -72,7 +72,7 @@ def test_final_pick_is_the_best_first_proxy_among_the_top_by_fitness():
 def test_a_search_finds_the_toy_optimum_at_proxy_cost():
     strategy = mfnas(steps=60)
     result = Study(SPACE, ProxyToy(), strategy, budget=1e9).run()
-    assert result.stop_reason == "strategy finished"
+    assert result.stop_reason == "strategy finished: all 60 evolution steps done"
     assert result.best.arch.count(CONV3) == 6
     assert result.spent == pytest.approx(
         0.25 * sum(t.state is TrialState.COMPLETE for t in result.trials)

@@ -115,10 +115,15 @@ KILLED_RUN = textwrap.dedent(
     model = NB201Network(NB201Space().arch(6111), channels=4, cells_per_stage=1, input_channels=1)
     recipe = TrainingRecipe(batch_size=128, channels=4, cells_per_stage=1)
     data = load_dataset("digits", split="holdout")
-    def die(epoch):
-        if epoch == 2:
-            os._exit(9)  # a hard kill: no cleanup, no flush
-    fit(model, data, recipe, 4, seed=1, checkpoint=Path(sys.argv[1]), on_epoch=die)
+    class Die:  # a TrainingWatcher
+        def resumed(self, epochs, source, own):
+            pass
+        def batch(self, at):
+            pass
+        def epoch(self, row):
+            if row["epoch"] == 2:
+                os._exit(9)  # a hard kill: no cleanup, no flush
+    fit(model, data, recipe, 4, seed=1, checkpoint=Path(sys.argv[1]), watcher=Die())
     """
 )
 
@@ -199,12 +204,32 @@ class Stop(Exception):
     """Stands for a crash after an epoch's checkpoint was saved."""
 
 
-def _stop_after(epochs):
-    def stop(epoch):
-        if epoch == epochs:
-            raise Stop
+class Heard:
+    """A :class:`~pmfnas.training.loop.TrainingWatcher` that keeps what it hears."""
 
-    return stop
+    def __init__(self):
+        self.resumes, self.batches, self.epochs = [], [], []
+
+    def resumed(self, epochs, source, own):
+        self.resumes.append((epochs, source, own))
+
+    def batch(self, at):
+        self.batches.append((at.epoch, at.epochs, at.batch, at.batches, at.done))
+
+    def epoch(self, row):
+        self.epochs.append(row["epoch"])
+
+
+class StopAfter(Heard):
+    """A watcher that crashes the training once epoch ``epochs`` is saved."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.after = epochs
+
+    def epoch(self, row):
+        if row["epoch"] == self.after:
+            raise Stop
 
 
 def _zero_tensor_bytes(path):
@@ -226,7 +251,7 @@ def _zero_tensor_bytes(path):
 def test_a_damaged_checkpoint_is_discarded_and_the_training_restarts(digits, tmp_path, damage):
     path = tmp_path / "run.pt"
     with pytest.raises(Stop):
-        fit(network(), digits, RECIPE, 4, seed=1, checkpoint=path, on_epoch=_stop_after(2))
+        fit(network(), digits, RECIPE, 4, seed=1, checkpoint=path, watcher=StopAfter(2))
     intact = load_checkpoint(path, {"horizon": 4, "seed": 1})
     if damage == "zeroed":
         damaged = _zero_tensor_bytes(path)
@@ -277,3 +302,22 @@ def test_devices_that_do_not_exist_are_config_errors(monkeypatch, name, gpus, me
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
     with pytest.raises(ConfigError, match=message):
         Device.of(name)
+
+
+def test_a_watcher_hears_every_batch_and_epoch_and_where_a_training_resumed(digits, tmp_path):
+    steps = -(-len(digits.train_y) // RECIPE.batch_size)
+    prefix, own = tmp_path / "prefix.pt", tmp_path / "own.pt"
+    first = Heard()
+    fit(network(), digits, RECIPE, 2, horizon=4, checkpoint=prefix, watcher=first)
+    assert first.resumes == [] and first.epochs == [1, 2]
+    assert first.batches == [
+        (e, 2, b, steps, e - 1 + b / steps) for e in (1, 2) for b in range(1, steps + 1)
+    ]
+    continued = Heard()  # from the shorter training's checkpoint
+    fit(network(), digits, RECIPE, 3, horizon=4, checkpoint=own, start_from=prefix,
+        watcher=continued)  # fmt: skip
+    assert continued.resumes == [(2, prefix, False)] and continued.epochs == [3]
+    assert [b[0] for b in continued.batches] == [3] * steps
+    resumed = Heard()  # after a crash, from its own checkpoint
+    fit(network(), digits, RECIPE, 4, horizon=4, checkpoint=own, watcher=resumed)
+    assert resumed.resumes == [(3, own, True)] and resumed.epochs == [4]

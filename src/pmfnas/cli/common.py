@@ -52,16 +52,18 @@ class LazyBar:
     lines.
     """
 
-    def __init__(self, label: str, unit: str = "") -> None:
+    def __init__(self, label: str, unit: str = "", number: str = ".0f") -> None:
+        """``number`` formats the work done and its total (``.3g`` for FLOPs)."""
         self._bar = Progress(
             TextColumn(f"[bold]{label}"),
-            BarColumn(),
-            TextColumn(f"{{task.completed:>10.0f}} / {{task.total:.0f}}{unit}"),
+            BarColumn(bar_width=24),
+            TextColumn(f"{{task.completed:>10{number}}} / {{task.total:{number}}}{unit}"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}", markup=False),
             console=err,
             transient=True,
         )
-        self._task = self._bar.add_task(label, total=None)
+        self._task = self._bar.add_task(label, total=None, note="")
         self._started = False
         self.done = 0.0
         """The work done when last reported (what an interrupt message can say was reached)."""
@@ -72,6 +74,10 @@ class LazyBar:
         if not self._started and err.is_terminal:  # a log gets no bar, only blank lines
             self._bar.start()
             self._started = True
+
+    def note(self, text: str) -> None:
+        """Show ``text`` after the bar, once it shows: the work in progress."""
+        self._bar.update(self._task, note=text)
 
     def __enter__(self) -> LazyBar:
         return self

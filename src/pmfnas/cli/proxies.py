@@ -36,6 +36,10 @@ CellsOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option(help="Seed of batches, initialisation and sampling.")]
 WorkersOption = Annotated[int, typer.Option(help="Worker processes.")]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="Torch threads per worker (default: by network size, 1 for small)."),
+]
 TableOption = Annotated[Path | None, typer.Option(help="Table file (default: in the cache dir).")]
 
 
@@ -68,6 +72,7 @@ def _fill(
     cells: int,
     seed: int,
     workers: int,
+    threads: int | None,
 ) -> ProxyTable:
     """Complete the proxy table of these settings for ``indices``, with a progress bar."""
     from pmfnas.runs.proxies import compute_proxy_table
@@ -76,7 +81,7 @@ def _fill(
         return compute_proxy_table(
             data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
             channels=channels, cells_per_stage=cells, seed=seed,
-            workers=_check_workers(workers), progress=bar.update,
+            workers=_check_workers(workers), threads=threads, progress=bar.update,
         )  # fmt: skip
 
 
@@ -91,6 +96,7 @@ def compute(
     cells: CellsOption = TABLE_CELLS,
     seed: SeedOption = 0,
     workers: WorkersOption = 1,
+    threads: ThreadsOption = None,
     table: TableOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -101,7 +107,7 @@ def compute(
     names = _names(proxies)
     indices = select_archs(archs, seed)
     result = _fill(
-        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers
+        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers, threads
     )
     out.print(f"{len(indices)} architectures × {len(names)} proxies in {result.path}")
 
@@ -117,6 +123,7 @@ def score(
     cells: CellsOption = TABLE_CELLS,
     seed: SeedOption = 0,
     workers: WorkersOption = 1,
+    threads: ThreadsOption = None,
     table: TableOption = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the results")] = None,
@@ -134,7 +141,7 @@ def score(
     indices = select_archs(str(sample), seed)
     bench = load_benchmark(data_dir)
     filled = _fill(
-        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers
+        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers, threads
     )
     qualities = score_proxies(bench, data, filled, names, indices)
     shown = Table(title=f"proxies on {data}: {len(indices)} NB201 cells vs 200-epoch test accuracy")

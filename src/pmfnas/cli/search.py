@@ -9,6 +9,7 @@ import typer
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out, print_fields
 from pmfnas.cli.guards import STDOUT, json_option, on_interrupt, output_folder, write_json
+from pmfnas.cli.trial_log import QuietOption, SearchLog, VerboseOption, verbosity
 from pmfnas.errors import ConfigError, Interrupted
 from pmfnas.study import INTERRUPTED
 from pmfnas.units import format_amount, parse_budget, parse_options
@@ -66,7 +67,11 @@ def search(
     device: Annotated[str, typer.Option(help="cpu or cuda when training.")] = "cpu",
     threads: Annotated[
         int | None,
-        typer.Option(help="Torch threads when training (default 1; part of the study's settings)."),
+        typer.Option(
+            min=1,
+            help="Torch threads when training (default: by network size, 1 for small ones; "
+            "part of the study's settings).",
+        ),
     ] = None,
     channels: Annotated[
         int | None, typer.Option(help="Network width C when training (default: planned).")
@@ -101,14 +106,18 @@ def search(
     protocol: ProtocolOption = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary")] = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Search for the best architecture and print it with its test accuracy.
 
     With no data option PMF-NAS trains small NB201 networks on scikit-learn's digits for a few
-    minutes; --benchmark/--dataset search the NAS-Bench-201 tables on a simulated clock.
+    minutes; --benchmark/--dataset search the NAS-Bench-201 tables on a simulated clock. Each
+    finished trial is a line on stderr (a tabular search's proxy scorings only with --verbose).
     """
     from pmfnas.runs.profiles import DEFAULT_DATA, search_evaluator
     from pmfnas.runs.search import run_search, run_training_search
+    from pmfnas.spaces import create_space
 
     tabular = benchmark is not None or dataset is not None
     if protocol is not None and not tabular:
@@ -125,6 +134,7 @@ def search(
     if tabular and kind == "flops":
         raise ConfigError("a tabular benchmark spends simulated seconds: give --budget in s/m/h")
     params = parse_options(option or [])
+    level = verbosity(quiet, verbose)
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
     )
@@ -137,10 +147,19 @@ def search(
                 reuse=reuse,
                 protocol=protocol or "default",
                 progress=bar.update,
+                watcher=SearchLog(bar, bench.space, "simulated", level),
                 **common,
             )
     else:
         unit = "flops" if kind == "flops" else "wall"
+        flops = unit == "flops"
+        bar = LazyBar(
+            "search (compute)" if flops else "search (wall clock)",
+            " FLOPs" if flops else " s",
+            ".3g" if flops else ".0f",
+        )
+        space = create_space()
+        log = SearchLog(bar, space, unit, level)
         evaluator = search_evaluator(
             data or DEFAULT_DATA,
             budget=limit,
@@ -159,14 +178,18 @@ def search(
             batch_size=batch_size,
             fraction=fraction,
             resolution=resolution,
-        )
-        label, shown = (
-            ("search (compute)", " FLOPs") if unit == "flops" else ("search (wall clock)", " s")
+            space=space,
+            watcher=log,
         )
         plan = announce if json_out != STDOUT else None  # with --json -, stdout is the JSON alone
-        with LazyBar(label, shown) as bar, on_interrupt(lambda: _no_result(storage)):
+        with bar, on_interrupt(lambda: _no_result(storage)):
             summary = run_training_search(
-                evaluator, reuse=reuse, progress=bar.update, announce=plan, **common
+                evaluator,
+                reuse=reuse,
+                progress=bar.update,
+                announce=plan,
+                watcher=log,
+                **common,
             )
     if json_out != STDOUT:
         print_summary(summary)

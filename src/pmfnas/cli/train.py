@@ -18,6 +18,7 @@ from pmfnas.cli.guards import (
     output_folder,
     write_json,
 )
+from pmfnas.cli.trial_log import QuietOption, TrainLog, verbosity
 from pmfnas.types import Fidelity
 
 
@@ -47,6 +48,10 @@ def train(
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Initial learning rate (default 0.1).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Torch threads (default: by network size, 1 for small ones)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation and batch order.")] = 0,
     checkpoints: Annotated[
         Path | None,
@@ -65,8 +70,13 @@ def train(
     ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary and curve")] = None,
+    quiet: QuietOption = False,
 ) -> None:
-    """Train one architecture with the NB201 recipe and print its learning curve."""
+    """Train one architecture with the NB201 recipe and print its learning curve.
+
+    Each finished epoch is a line on stderr (--quiet: none), and a training resumed from its
+    --checkpoints says from which epoch.
+    """
     from pmfnas.runs.architecture import save_trained, train_architecture
     from pmfnas.runs.profiles import training_evaluator, training_recipe
 
@@ -77,10 +87,9 @@ def train(
     recipe = training_recipe(
         data, channels=channels, cells_per_stage=cells, batch_size=batch_size, lr=lr
     )
-    with (
-        LazyBar("training", " epochs") as bar,
-        on_interrupt(lambda: _stopped(bar.done, epochs, checkpoints)),
-    ):
+    bar = LazyBar("training", " epochs")
+    log = TrainLog(bar, epochs, verbosity(quiet))
+    with bar, on_interrupt(lambda: _stopped(log.done, epochs, checkpoints)):
         evaluator = training_evaluator(
             data,
             data_dir=data_dir,
@@ -89,7 +98,8 @@ def train(
             device=device,
             seed=seed,
             checkpoint_dir=checkpoints,
-            progress=bar.update,
+            watcher=log,
+            threads=threads,
         )
         model, summary = train_architecture(arch, evaluator, fidelity)
     if json_out != STDOUT:

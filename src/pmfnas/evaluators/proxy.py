@@ -157,11 +157,13 @@ class ProxyEvaluator:
 
 
 def table_scorer(
-    data: str, data_dir: Path | None, names: tuple[str, ...], **settings: int
+    data: str, data_dir: Path | None, names: tuple[str, ...], threads: int = 1, **settings: int
 ) -> ScoreFn:
-    """The per-index scorer a :class:`ProxyTable` fills with (pass it as a ``functools.partial``)."""
+    """The per-index scorer a :class:`ProxyTable` fills with (pass it as a ``functools.partial``),
+    on ``threads`` torch threads in its process (one process per core scales better than
+    threads on small networks)."""
     evaluator = ProxyEvaluator(load_dataset(data, data_dir), **settings)
-    torch.set_num_threads(1)  # one process per core scales better than threads on small nets
+    torch.set_num_threads(threads)
 
     def score(index: int) -> Scores:
         found = evaluator.scores(evaluator.space.arch(index), names)

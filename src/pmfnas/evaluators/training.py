@@ -39,9 +39,9 @@ from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops
 from pmfnas.outputs import writable_folder
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.spaces.counting import count_parameters
-from pmfnas.training import FitResult, TrainingRecipe, evaluate, fit
+from pmfnas.training import FitResult, TrainingRecipe, TrainingWatcher, evaluate, fit
 from pmfnas.training.loop import Device, train_batches, train_step
-from pmfnas.types import Arch, Fidelity, Progress, Result, Trial, check_seed
+from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
 
 PROBE_STEPS = 3
 """Timed training steps (after one untimed warm-up) that estimate a new setting's epoch time."""
@@ -78,7 +78,7 @@ class TrainingEvaluator:
             is answered from its checkpoint (its measured seconds are still its cost). Without
             it, only prefix trainings (with a ``horizon``) are kept, in a scratch folder that
             lives as long as the evaluator, for longer trainings to continue.
-        progress: called during each training with (epochs done, epochs).
+        watcher: hears each training's course (where it resumed, its batches and epochs).
         budget_unit: ``"wall"`` (costs are measured seconds) or ``"flops"`` (counted FLOPs).
         clock: the wall clock that stops a training at its limit (a test may pass a fake one).
         space: the search space whose networks are trained (default: NAS-Bench-201's).
@@ -93,7 +93,7 @@ class TrainingEvaluator:
         amp: bool | None = None,
         seed: int = 0,
         checkpoint_dir: Path | None = None,
-        progress: Progress | None = None,
+        watcher: TrainingWatcher | None = None,
         budget_unit: BudgetUnit = "wall",
         clock: Callable[[], float] = time.perf_counter,
         space: SearchSpace | None = None,
@@ -119,7 +119,7 @@ class TrainingEvaluator:
         self.checkpoint_dir = checkpoint_dir and writable_folder(
             checkpoint_dir, "checkpoint folder"
         )
-        self.progress = progress
+        self.watcher = watcher
         self.budget_unit: BudgetUnit = budget_unit
         self.clock = clock
         self.threads = torch.get_num_threads()
@@ -335,7 +335,7 @@ class TrainingEvaluator:
             checkpoint=self.checkpoint_path(arch, fidelity),
             start_from=prefix[1] if prefix else None,
             checkpoint_config=self._checkpoint_config(arch, fidelity),
-            progress=self.progress,
+            watcher=self.watcher,
             stop=out_of_budget if self.budget_unit == "wall" else None,
         )
         self._learn(arch, fidelity, trained.curve[prefix[0] if prefix else 0 :])

@@ -9,10 +9,11 @@ it: :data:`~pmfnas.evaluators.training.TRAINING_LADDER`), tunes PMF for it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import BudgetUnit
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS
 from pmfnas.runs.spec import training_study_name
@@ -20,9 +21,10 @@ from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.storage import Storage
 
 if TYPE_CHECKING:
+    from pmfnas.data import ImageDataset
     from pmfnas.evaluators.multi import MultiFidelityEvaluator
     from pmfnas.evaluators.training import TrainingEvaluator
-    from pmfnas.training import TrainingRecipe
+    from pmfnas.training import TrainingRecipe, TrainingWatcher
 
 DEFAULT_STRATEGY = "pmf"
 """The flagship: progressive multi-fidelity search (issue 5)."""
@@ -71,32 +73,91 @@ def training_evaluator(
     device: str = "cpu",
     seed: int = 0,
     checkpoint_dir: Path | None = None,
-    progress: Callable[[float, float], None] | None = None,
+    watcher: TrainingWatcher | None = None,
     budget_unit: BudgetUnit = "wall",
     space: SearchSpace | None = None,
+    threads: int | None = None,
 ) -> TrainingEvaluator:
     """A training evaluator of ``space``'s networks (default: NB201's) on a named dataset or
-    image folder, split for validation."""
+    image folder, split for validation, on ``threads`` torch threads (default: as many as
+    :func:`default_threads` gives its network)."""
     from pmfnas.data import load_dataset
     from pmfnas.evaluators.training import TrainingEvaluator
 
+    space = space or create_space()
+    dataset = load_dataset(data, data_dir, split=split)
+    recipe = recipe or training_recipe(data)
+    use_threads(recipe_threads(space, dataset, recipe) if threads is None else threads)
     return TrainingEvaluator(
-        load_dataset(data, data_dir, split=split),
-        recipe or training_recipe(data),
+        dataset,
+        recipe,
         device=device,
         seed=seed,
         checkpoint_dir=checkpoint_dir,
-        progress=progress,
+        watcher=watcher,
         budget_unit=budget_unit,
         space=space,
     )
 
 
-SEARCH_THREADS = 1
-"""Torch threads of a real-training search on the CPU. The networks a search trains are small,
-so more threads mostly add synchronisation, and a thread count is part of what makes a search
-reproducible (results differ bit-wise between counts): the default must not depend on the
-machine."""
+THREADS_FROM_MFLOPS = 200_000.0
+"""MFLOPs of forward work per training batch (the space's typical cell, times the batch) from
+which a second torch thread is expected to train faster than one; below, it only adds
+synchronisation. ``benchmarks/threads.py`` found one thread faster at every size it measured
+(up to NB201's own network), the margin shrinking with size; this is below where the trend of
+that margin reaches parity (``docs/results.md``)."""
+
+MAX_THREADS = 2
+"""The most threads the rule gives: the most that ``benchmarks/threads.py`` measured (on a 2-core
+machine). A thread count changes results bit-wise, so a rule that took all of a machine's cores
+would make a default search's results depend on the machine it ran on; this one gives the same
+count on every machine with at least this many cores."""
+
+
+def default_threads(mflops_per_batch: float) -> int:
+    """Torch threads for training (or scoring) networks of this much forward work per batch:
+    one for small networks, :data:`MAX_THREADS` (at most the machine's cores) from
+    :data:`THREADS_FROM_MFLOPS` on."""
+    if mflops_per_batch < THREADS_FROM_MFLOPS:
+        return 1
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
+
+
+def batch_mflops(
+    space: SearchSpace,
+    data: ImageDataset,
+    channels: int,
+    cells_per_stage: int,
+    batch_size: int,
+    resolution: int = 0,
+) -> float:
+    """Forward MFLOPs of one batch of the space's typical cell at this size (``resolution``
+    0: the images' own), the work :func:`default_threads` goes by."""
+    forward = space.forward_flops(
+        space.typical(),
+        channels=channels,
+        cells_per_stage=cells_per_stage,
+        num_classes=data.num_classes,
+        input_size=resolution or data.image_size[0],
+        input_channels=data.channels,
+    )
+    return forward * batch_size / 1e6
+
+
+def recipe_threads(space: SearchSpace, data: ImageDataset, recipe: TrainingRecipe) -> int:
+    """:func:`default_threads` of training ``space``'s networks with ``recipe``."""
+    sizes = (recipe.channels, recipe.cells_per_stage, recipe.batch_size, recipe.resolution)
+    return default_threads(batch_mflops(space, data, *sizes))
+
+
+def use_threads(threads: int) -> int:
+    """Set torch's thread count for the whole process (a :class:`ConfigError` below 1)."""
+    import torch
+
+    if threads < 1:
+        raise ConfigError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads
 
 
 def search_evaluator(
@@ -114,6 +175,7 @@ def search_evaluator(
     study: str | None = None,
     strategy: str = DEFAULT_STRATEGY,
     space: SearchSpace | None = None,
+    watcher: TrainingWatcher | None = None,
     **knobs: Any,
 ) -> MultiFidelityEvaluator:
     """The proxies-and-training ladder of a real-training search on ``data``, trained at the
@@ -123,48 +185,56 @@ def search_evaluator(
     ``resolution``; ``None`` = choose) are kept as given; so are the small-dataset defaults of
     :data:`SMALL_RECIPES`. A study already in ``storage`` (``study``, by default the name
     :func:`run_training_search` gives a ``strategy`` search) keeps the setting it was planned
-    with, whatever this budget or machine would plan now, so that it can be resumed. ``threads``
-    (default :data:`SEARCH_THREADS`) sets torch's thread count for the whole process;
-    ``space`` is whose networks are trained (default: NB201's).
+    with, and the thread count it ran on, whatever this budget or machine would choose now, so
+    that it can be resumed. ``threads`` sets torch's thread count for the whole process (default:
+    :func:`default_threads` of the planned network, planned on one thread); ``space`` is whose
+    networks are trained (default: NB201's); ``watcher`` hears each training's course.
     """
-    import torch
-
     from pmfnas.data import load_dataset
     from pmfnas.evaluators.setting import plan_recipe
     from pmfnas.evaluators.training import TrainingEvaluator
 
-    torch.set_num_threads(threads or SEARCH_THREADS)
     space = space or create_space()
     dataset = load_dataset(data, data_dir, split=split)
     name = study or training_study_name(strategy, dataset.name, seed)
-    recipe = stored_recipe(storage, name) if storage else None
+    recipe, stored_threads = stored_setting(storage, name) if storage else (None, None)
     if recipe is None:
+        use_threads(1 if threads is None else threads)
         given = {k: v for k, v in knobs.items() if v is not None}
         fixed = frozenset(given) | frozenset(SMALL_RECIPES.get(data.lower(), {}))
         base = training_recipe(data, **given)
         recipe = plan_recipe(space, dataset, budget, budget_unit, base, fixed, device)
+    if threads is None:
+        threads = stored_threads or recipe_threads(space, dataset, recipe)
+    use_threads(threads)
     training = TrainingEvaluator(
         dataset,
         recipe,
         device=device,
         seed=seed,
         checkpoint_dir=checkpoint_dir,
+        watcher=watcher,
         budget_unit=budget_unit,
         space=space,
     )
     return real_data_evaluator(training)
 
 
-def stored_recipe(storage: str | Path, study: str) -> TrainingRecipe | None:
-    """The recipe a real-training study in ``storage`` was made with (``None``: no such study)."""
+def stored_setting(storage: str | Path, study: str) -> tuple[TrainingRecipe | None, int | None]:
+    """The recipe and torch thread count a real-training study in ``storage`` was made with
+    (``None`` for what it does not say: no such study, or one stored before threads were)."""
     from pmfnas.training import TrainingRecipe
 
     if not Path(storage).is_file():
-        return None
+        return None, None
     with Storage(storage, read_only=True) as db:
         configs = dict(db.studies())
-    recipe = configs.get(study, {}).get("evaluator", {}).get("recipe")
-    return TrainingRecipe(**json.loads(recipe)) if recipe else None
+    evaluator = configs.get(study, {}).get("evaluator", {})
+    recipe, threads = evaluator.get("recipe"), evaluator.get("threads")
+    return (
+        TrainingRecipe(**json.loads(recipe)) if recipe else None,
+        int(threads) if threads else None,
+    )
 
 
 def describe_setting(training: TrainingEvaluator) -> str:

@@ -16,6 +16,7 @@ from scipy import stats
 
 from pmfnas.errors import ConfigError, NotAvailableError
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS, ProxyTable
+from pmfnas.runs.profiles import batch_mflops, default_threads, use_threads
 from pmfnas.spaces import create_space, require_enumerable
 from pmfnas.spaces.nb201 import NUM_ARCHS
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
@@ -111,9 +112,12 @@ def compute_proxy_table(
     cells_per_stage: int = TABLE_CELLS,
     seed: int = 0,
     workers: int = 1,
+    threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ProxyTable:
-    """Fill (or complete) the proxy table of these settings for ``indices``; return it open."""
+    """Fill (or complete) the proxy table of these settings for ``indices``; return it open.
+    Each worker scores on ``threads`` torch threads (default: as
+    :func:`~pmfnas.runs.profiles.default_threads` gives this network)."""
     from pmfnas.data import load_dataset
     from pmfnas.evaluators.proxies import PROXIES
     from pmfnas.evaluators.proxy import ProxyEvaluator, table_scorer
@@ -122,9 +126,15 @@ def compute_proxy_table(
         PROXIES.get(name)  # unknown names fail before any work starts
     size = {"batch_size": batch_size, "channels": channels, "cells_per_stage": cells_per_stage}
     evaluator = ProxyEvaluator(load_dataset(data, data_dir), seed=seed, **size)
+    if threads is None:
+        work = batch_mflops(evaluator.space, evaluator.data, channels, cells_per_stage, batch_size)
+        threads = default_threads(work)
+    threads = use_threads(threads)
     settings = evaluator.settings()
     result = ProxyTable(table or proxy_table_path(data, settings), settings)
-    scorer = functools.partial(table_scorer, data, data_dir, proxies, seed=seed, **size)
+    scorer = functools.partial(
+        table_scorer, data, data_dir, proxies, threads=threads, seed=seed, **size
+    )
     result.fill(indices, proxies, scorer, workers=workers, progress=progress)
     return result
 

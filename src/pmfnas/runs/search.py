@@ -13,7 +13,7 @@ from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
 from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
 from pmfnas.spaces import index_or_none
-from pmfnas.study import INTERRUPTED, trials_per_fidelity
+from pmfnas.study import INTERRUPTED, StudyWatcher, trials_per_fidelity
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Progress, TrialState
@@ -27,13 +27,18 @@ def run_spec(
     spec: SearchSpec,
     progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
+    watcher: StudyWatcher | None = None,
 ) -> dict[str, Any]:
     """Run one study and summarise its returned architecture as a JSON-ready dict;
-    ``announce`` hears the fidelity ladder the strategy climbs before it starts."""
+    ``announce`` hears the fidelity ladder the strategy climbs before it starts, ``watcher``
+    that ladder and every trial as it finishes."""
     with open_study(spec) as study:
+        climbs = rungs(study.strategy.params())
         if announce:
-            announce(f"ladder: {ladder(study.strategy.params())}")
-        result = study.run(progress)
+            announce(f"ladder: {' → '.join(climbs)}")
+        if watcher:
+            watcher.planned(climbs)
+        result = study.run(progress, watcher)
     space, evaluator = spec.space, spec.evaluator
     best = result.best
     if best is None and result.stop_reason == INTERRUPTED:
@@ -72,19 +77,15 @@ def default_budget(evaluator: Evaluator) -> float:
     return evaluator.ladder.default_budget
 
 
-def ladder(params: dict[str, Any]) -> str:
-    """The fidelities a strategy's parameters name, cheapest first (``a → b → c``)."""
+def rungs(params: dict[str, Any]) -> list[str]:
+    """The fidelities a strategy's parameters name, cheapest first."""
     if "rungs" in params:
-        rungs = params["rungs"].split(";")
-    elif "fidelity" in params:
-        rungs = [params["fidelity"]]
-    elif "proxies" in params:
-        rungs = [f"proxy:{params['proxies']}"]
-    else:
-        rungs = [
-            params[k] for k in ("low", "medium", "high") if params.get(k) not in (None, "none")
-        ]
-    return " → ".join(rungs)
+        return params["rungs"].split(";")
+    if "fidelity" in params:
+        return [params["fidelity"]]
+    if "proxies" in params:
+        return [f"proxy:{params['proxies']}"]
+    return [params[k] for k in ("low", "medium", "high") if params.get(k) not in (None, "none")]
 
 
 def run_search(
@@ -100,6 +101,7 @@ def run_search(
     reuse: bool = True,
     protocol: str = "default",
     progress: Progress | None = None,
+    watcher: StudyWatcher | None = None,
 ) -> dict[str, Any]:
     """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the evaluator's: the
     dataset's NATS budget) and summarise the result.
@@ -124,7 +126,7 @@ def run_search(
         study=study or study_name(strategy, dataset, seed, protocol),
         reuse=reuse,
     )
-    summary = run_spec(spec, progress)
+    summary = run_spec(spec, progress, watcher=watcher)
     return {"benchmark": "nb201", "dataset": dataset, "protocol": protocol, **summary}
 
 
@@ -140,11 +142,12 @@ def run_training_search(
     reuse: bool = True,
     progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
+    watcher: StudyWatcher | None = None,
 ) -> dict[str, Any]:
     """Search by real training within ``budget`` (wall seconds or FLOPs, the evaluator's
     unit; by default the evaluator's, three minutes of wall clock); the returned architecture's
     test accuracy is the one measured when it was trained (never used to choose it).
-    ``announce`` hears the setting and the ladder before it starts."""
+    ``announce`` hears the setting and the ladder before it starts, ``watcher`` every trial."""
     data = evaluator.training.data.name
     if announce:
         announce(describe_setting(evaluator.training))
@@ -159,6 +162,6 @@ def run_training_search(
         study=study or training_study_name(strategy, data, seed),
         reuse=reuse,
     )
-    summary = run_spec(spec, progress, announce)
+    summary = run_spec(spec, progress, announce, watcher)
     device = str(evaluator.training.run.device)
     return {"benchmark": None, "data": data, "device": device, **summary}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -19,6 +20,16 @@ STRATEGIES: Registry[type[BaseStrategy]] = Registry("strategy")
 
 Role = Literal["low", "medium", "high", "single"]
 """A fidelity's role in a :class:`~pmfnas.evaluators.base.Ladder`."""
+
+
+@dataclass(frozen=True)
+class Unaffordable:
+    """The step a strategy wanted next, which the budget it had left could not pay for: its
+    fidelity, its expected cost and what was left (both in the budget's unit)."""
+
+    fidelity: Fidelity
+    cost: float
+    left: float
 
 
 class BaseStrategy(ABC):
@@ -43,6 +54,14 @@ class BaseStrategy(ABC):
     trials and budget; to extend a study to a larger budget it must plan against a budget of its
     own (PMF's ``budget`` parameter).
     """
+
+    unaffordable: Unaffordable | None = None
+    """Set by an ``ask`` that returns ``None`` because its next step costs more than the budget
+    left, so that the study reports the budget, not the strategy, as why the search stopped."""
+
+    finished_because: str = ""
+    """Set by an ``ask`` that returns ``None`` because the strategy's own plan ran out: why, in
+    a few words for the stop reason (``all 20 steps done``)."""
 
     def __init__(self, space: SearchSpace, seed: int = 0, *, ladder: Ladder | None = None) -> None:
         self.space = space
@@ -85,13 +104,13 @@ def best_evidence(trials: Sequence[Trial]) -> Trial | None:
     the same one or two images), then to the earlier trial. Proxy-only trials carry no
     validation accuracy and are not evidence here."""
     done = [t for t in trials if "val_acc" in t.metrics]
-    if not done:
-        return None
-    top = max(t.fidelity for t in done)
-    return max(
-        (t for t in done if t.fidelity == top),
-        key=lambda t: (t.val_acc, -t.metrics.get("val_loss", 0.0), -t.number),
-    )
+    return max(done, key=evidence_rank, default=None)
+
+
+def evidence_rank(trial: Trial) -> tuple[Fidelity, float, float, int]:
+    """The order of :func:`best_evidence` (higher is better), for a trial with a validation
+    accuracy: its fidelity, then the accuracy, the lower loss and the earlier number."""
+    return (trial.fidelity, trial.val_acc, -trial.metrics.get("val_loss", 0.0), -trial.number)
 
 
 def scale_free_sum(trials: Sequence[Trial], proxies: Sequence[str]) -> list[float]:

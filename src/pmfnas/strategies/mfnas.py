@@ -140,6 +140,11 @@ class MFNAS(BaseStrategy):
             return Request(arch, self.fidelity, "initial population", {"origin": "sampled"})
         while not self._queue and self._pending == 0:
             if self._step >= self.steps or len(self._population) < 2:
+                self.finished_because = (
+                    f"all {self.steps} evolution steps done"
+                    if self._step >= self.steps
+                    else "fewer than 2 members left to breed from"
+                )
                 return None
             self._breed()
         if not self._queue:

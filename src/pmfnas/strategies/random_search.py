@@ -41,6 +41,7 @@ class RandomSearch(BaseStrategy):
 
     def ask(self) -> Request | None:
         if self._size is not None and len(self._seen) >= self._size:
+            self.finished_because = f"all {self._size:,} architectures of the space evaluated"
             return None
         while (arch := self.space.sample(self._rng)) in self._seen:
             pass

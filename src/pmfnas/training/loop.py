@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +23,37 @@ from pmfnas.data import ImageDataset
 from pmfnas.errors import ConfigError
 from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
 from pmfnas.training.recipe import TrainingRecipe
-from pmfnas.types import Progress
 
-"""Called with (epochs done, as a fraction while one runs; total epochs)."""
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """Where a running training is: ``batch`` of ``batches`` trained in epoch ``epoch``
+    (1-based) of ``epochs``."""
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+
+    @property
+    def done(self) -> float:
+        """Epochs done, as a fraction while one runs."""
+        return self.epoch - 1 + self.batch / self.batches
+
+
+class TrainingWatcher(Protocol):
+    """Hears a training's course as it runs, for people to follow it (``pmfnas train``'s epoch
+    log, a search's live line). A protocol, so that a watcher need not import torch to be one."""
+
+    def resumed(self, epochs: int, source: Path, own: bool) -> None:
+        """The training continues after the ``epochs`` epochs saved in ``source``: its own
+        checkpoint (``own``: it was interrupted) or a shorter training's of the same schedule."""
+
+    def batch(self, at: EpochProgress) -> None:
+        """A training batch is done."""
+
+    def epoch(self, row: dict[str, float]) -> None:
+        """An epoch is done (and saved, with a checkpoint): its row of the learning curve."""
 
 
 @dataclass(frozen=True)
@@ -185,8 +213,7 @@ def fit(
     checkpoint: Path | None = None,
     start_from: Path | None = None,
     checkpoint_config: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-    on_epoch: Callable[[int], None] | None = None,
+    watcher: TrainingWatcher | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> FitResult:
     """Train ``model`` for the first ``epochs`` epochs of a ``horizon``-epoch schedule (default:
@@ -198,7 +225,8 @@ def fit(
     Without one there, ``start_from`` (a shorter training's checkpoint of the same schedule) is
     where the training starts. Either must have been written with the same ``horizon``, ``seed``
     and ``checkpoint_config``; a damaged one is discarded with a warning (the training then
-    starts without it). ``on_epoch(e)`` runs after epoch ``e`` (1-based) is saved.
+    starts without it). ``watcher`` hears where the training starts from, each batch and each
+    epoch.
     """
     horizon = horizon or epochs
     if horizon < epochs:
@@ -225,12 +253,14 @@ def fit(
         schedule.load_state_dict(state["schedule"])
         curve, seconds = list(state["curve"]), state["seconds"]
         base = state.get("base_seconds", 0.0) if source == checkpoint else seconds
+        if watcher:
+            watcher.resumed(len(curve), source, own=source == checkpoint)
     for epoch in range(len(curve), epochs):
         start = time.perf_counter()
 
-        def on_batch(step: int, done: int = epoch) -> None:
-            if progress:
-                progress(done + step / steps, epochs)
+        def on_batch(step: int, number: int = epoch + 1) -> None:
+            if watcher:
+                watcher.batch(EpochProgress(number, epochs, step, steps))
 
         lr = schedule.get_last_lr()[0]
         generator = epoch_generator(seed, epoch)
@@ -257,6 +287,6 @@ def fit(
                 },
             )
         seconds += time.perf_counter() - start
-        if on_epoch:
-            on_epoch(epoch + 1)
+        if watcher:
+            watcher.epoch(row)
     return FitResult(tuple(curve), seconds, base)

@@ -36,7 +36,7 @@ from pmfnas.predictors import (
     medium_features,
 )
 from pmfnas.spaces.base import EnumerableSpace, SearchSpace, require_enumerable
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy
+from pmfnas.strategies.base import STRATEGIES, BaseStrategy, Unaffordable
 from pmfnas.strategies.pmf.allocation import Promotion, cost_ratio, plan_promotion
 from pmfnas.strategies.pmf.exploration import (
     Region,
@@ -319,6 +319,10 @@ class ProgressiveMultiFidelity(BaseStrategy):
             reason = "; ".join([pick.reason, *notes])
             info = pick.info | ({"decisions": notes} if notes else {})
             return Request(self.space.arch(pick.cell), self.medium, reason, info)
+        if search.queue:  # no promotion fits either: a medium training is the cheapest step
+            self.unaffordable = Unaffordable(self.medium, medium_cost, left)
+        else:
+            self.finished_because = "no cell left worth a medium evaluation"
         return None
 
     def _medium_cost(self) -> float:
