@@ -9,6 +9,7 @@ import typer
 
 from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out, print_fields
 from pmfnas.cli.guards import STDOUT, json_option, on_interrupt, output_folder, write_json
+from pmfnas.cli.oneshot import is_oneshot, oneshot_search, print_oneshot_summary
 from pmfnas.cli.trial_log import QuietOption, SearchLog, VerboseOption, verbosity
 from pmfnas.errors import ConfigError, Interrupted
 from pmfnas.study import INTERRUPTED
@@ -40,8 +41,20 @@ def search(
         typer.Option(help="The benchmark's dataset: cifar10, cifar100, ImageNet16-120."),
     ] = None,
     strategy: Annotated[
-        str, typer.Option(help="Search strategy: pmf, mfnas, sh, hyperband, rea, random.")
+        str,
+        typer.Option(
+            help="Search strategy: pmf, mfnas, sh, hyperband, rea, random; or a one-shot "
+            "method: gicso, darts, gdas, drnas, rsps (pmfnas strategies lists them)."
+        ),
     ] = "pmf",
+    profile: Annotated[
+        str | None,
+        typer.Option(help="One-shot methods: cpu (default, minutes on a CPU) or reference."),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, help="One-shot methods: supernet epochs (default: the profile's)."),
+    ] = None,
     budget: Annotated[
         str | None,
         typer.Option(
@@ -135,6 +148,38 @@ def search(
         raise ConfigError("a tabular benchmark spends simulated seconds: give --budget in s/m/h")
     params = parse_options(option or [])
     level = verbosity(quiet, verbose)
+    if is_oneshot(strategy):
+        if tabular:
+            raise ConfigError(f"{strategy} trains a supernet: give --data, not --benchmark")
+        summary = oneshot_search(
+            strategy,
+            budget=budget,
+            stopped=lambda: f"search stopped; {_kept(storage)}",
+            announce=announce if json_out != STDOUT else None,
+            data=data or DEFAULT_DATA,
+            profile=profile or "cpu",
+            params=params,
+            seed=seed,
+            epochs=epochs,
+            device=device,
+            threads=threads,
+            data_dir=data_dir,
+            storage=storage,
+            study=study,
+            checkpoints=checkpoints,
+            channels=channels,
+            cells_per_stage=cells,
+            batch_size=batch_size,
+            fraction=fraction,
+            resolution=resolution,
+        )
+        if json_out != STDOUT:
+            print_oneshot_summary(summary)
+        if json_out:
+            write_json(json_out, summary)
+        return
+    if profile is not None or epochs is not None:
+        raise ConfigError("--profile and --epochs are for one-shot methods (gicso, darts ...)")
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
     )

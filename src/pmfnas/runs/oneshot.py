@@ -72,6 +72,7 @@ def run_oneshot_search(
     epochs: int | None = None,
     budget: float | None = None,
     device: str = "cpu",
+    threads: int | None = None,
     data_dir: Path | None = None,
     storage: str | Path | None = None,
     study: str | None = None,
@@ -84,9 +85,17 @@ def run_oneshot_search(
     summarise its returned cell; on NB201 the summary adds the tables' 200-epoch test accuracy
     of that cell on the three datasets (looked up after the search, never shown to it).
     ``setting`` overrides the profile: ``fraction``, ``resolution`` or any recipe field
-    (``channels``, ``cells_per_stage``, ``batch_size`` ...); ``None`` values are ignored."""
+    (``channels``, ``cells_per_stage``, ``batch_size`` ...); ``None`` values are ignored.
+    ``threads`` (default 1: the supernets of a CPU profile are small) is part of the study's
+    settings, since results differ bit-wise between thread counts."""
+    import torch
+
     from pmfnas.training.loop import Device
 
+    threads = threads or 1
+    if threads < 1:
+        raise ConfigError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
     chosen = with_setting(PROFILES.get(profile), setting)
     searcher = create_method(method, params)
     space = require_oneshot(create_space("nb201"), method)
@@ -103,6 +112,7 @@ def run_oneshot_search(
             "epochs": epochs,
             "fraction": chosen.fraction,
             "resolution": chosen.resolution,
+            "threads": threads,
         },
         "evaluator": {"data": dataset.name, "split": SPLIT, "device": run.device.type},
         "strategy": method,
