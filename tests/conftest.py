@@ -15,10 +15,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 import numpy as np
 import pytest
@@ -228,6 +229,7 @@ class Command:
     def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
         self.capsys = capsys
         self.children: list[subprocess.Popen[str]] = []
+        self.outputs: dict[int, tuple[IO[str], IO[str]]] = {}
 
     def exit_code(self, *argv: object) -> int:
         """The exit code of ``pmfnas *argv``."""
@@ -246,17 +248,21 @@ class Command:
         """``python -m pmfnas *argv`` as a child process whose output the test collects (one still
         running when the test ends is killed).
 
-        Ctrl-C is restored to its default in the child: a shell running the tests in the
-        background would otherwise pass SIGINT on as ignored.
+        Its output goes to files, not pipes: a child that writes much (a trial log line per
+        trial) while the test waits for something else would block on a full pipe. Ctrl-C is
+        restored to its default in the child: a shell running the tests in the background would
+        otherwise pass SIGINT on as ignored.
         """
+        out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by finish)
         child = subprocess.Popen(
             [sys.executable, "-m", "pmfnas", *map(str, argv)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
             text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.children.append(child)
+        self.outputs[child.pid] = (out, err)
         return child
 
     def wait_for(self, condition: Callable[[], bool], child: subprocess.Popen[str]) -> None:
@@ -265,7 +271,7 @@ class Command:
         deadline = time.monotonic() + SAFETY_TIMEOUT
         while not condition():
             if child.poll() is not None:
-                out, err = child.communicate()
+                out, err = self.finish(child)
                 pytest.fail(f"the command ended (code {child.returncode}) first:\n{out}\n{err}")
             if time.monotonic() > deadline:
                 pytest.fail("the condition did not come true in time")
@@ -273,7 +279,13 @@ class Command:
 
     def finish(self, child: subprocess.Popen[str]) -> tuple[str, str]:
         """(stdout, stderr) of the child once it has ended."""
-        return child.communicate(timeout=SAFETY_TIMEOUT)
+        child.wait(timeout=SAFETY_TIMEOUT)
+        texts = []
+        for file in self.outputs.pop(child.pid):
+            file.seek(0)
+            texts.append(file.read())
+            file.close()
+        return texts[0], texts[1]
 
     def interrupt(self, child: subprocess.Popen[str], signum: int) -> tuple[str, str]:
         """Send the child ``signum`` (SIGINT: Ctrl-C); its (stdout, stderr) once it has ended."""
@@ -284,7 +296,8 @@ class Command:
         for child in self.children:
             if child.poll() is None:
                 child.kill()
-                child.communicate()
+            if child.pid in self.outputs:
+                self.finish(child)
 
 
 @pytest.fixture
