@@ -30,6 +30,7 @@ from pmfnas.oneshot import search_oneshot
 from pmfnas.oneshot.profiles import PROFILES
 from pmfnas.runs.oneshot import create_method, oneshot_data, table_accuracies
 from pmfnas.spaces import create_space
+from pmfnas.spaces.oneshot import parameter_free_share
 from pmfnas.tables.nb201 import NB201_DATASETS
 from pmfnas.units import parse_options
 
@@ -46,13 +47,12 @@ def run(label: str, seed: int, data: Any, profile: str, epochs: int, data_dir: P
     start = time.perf_counter()
     result = search_oneshot(searcher, space, data, recipe, epochs=epochs, seed=seed)
     seconds = time.perf_counter() - start
-    cell = [space.candidates[i] for i in space.path(result.arch)]
     return {
         "method": label,
         "seed": seed,
         "arch": space.format(result.arch),
         "test_acc": table_accuracies(space, result.arch, data_dir),
-        "parameter_free": sum(op in space.parameter_free for op in cell) / len(cell),
+        "parameter_free": parameter_free_share(space, result.arch),
         "epochs_run": len(result.history),
         "stop_reason": result.stop_reason,
         "supernet_val_acc": result.history[-1].metrics["val_acc"],

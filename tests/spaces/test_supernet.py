@@ -107,3 +107,11 @@ def test_batch_norm_uses_the_batch_statistics_in_evaluation_too() -> None:
     net.eval()
     torch.testing.assert_close(net(x, path=CELL), trained_mode)
     assert not list(net.buffers())
+
+
+def test_the_parameter_free_share_counts_skip_none_and_pooling_edges() -> None:
+    from pmfnas.spaces.oneshot import parameter_free_share
+
+    assert parameter_free_share(SPACE, (1, 1, 1, 1, 1, 1)) == 1.0  # all skip_connect
+    assert parameter_free_share(SPACE, (3, 3, 3, 2, 2, 2)) == 0.0  # all convolutions
+    assert parameter_free_share(SPACE, CELL) == 0.5  # skip, none, avg_pool; three convolutions

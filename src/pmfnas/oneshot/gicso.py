@@ -43,6 +43,7 @@ from pmfnas.errors import ConfigError
 from pmfnas.oneshot.base import ONESHOT, EpochRecord, OneShotMethod
 from pmfnas.oneshot.cso import compete
 from pmfnas.oneshot.trainer import Batch, SupernetTrainer
+from pmfnas.spaces.oneshot import parameter_free_share
 from pmfnas.types import Arch
 
 FITNESS = ("path", "mixture")
@@ -163,9 +164,7 @@ class GIcso(OneShotMethod):
         self.phase = "stability"
 
     def _collapsing(self, trainer: SupernetTrainer) -> bool:
-        cell = trainer.space.path(self.derive(trainer))
-        free = sum(trainer.space.candidates[i] in trainer.space.parameter_free for i in cell)
-        return free / len(cell) > self.collapse
+        return parameter_free_share(trainer.space, self.derive(trainer)) > self.collapse
 
     # ----- the swarm
     def _evolve(self, trainer: SupernetTrainer, epoch: int) -> None:

@@ -22,7 +22,7 @@ from pmfnas.errors import ConfigError
 from pmfnas.oneshot.base import EpochRecord, OneShotMethod
 from pmfnas.oneshot.recipe import OneShotRecipe
 from pmfnas.oneshot.trainer import SupernetTrainer
-from pmfnas.spaces.oneshot import OneShotSpace
+from pmfnas.spaces.oneshot import OneShotSpace, parameter_free_share
 from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
 from pmfnas.training.loop import Device
 from pmfnas.types import Arch, Progress
@@ -92,7 +92,7 @@ def search_oneshot(
             arch = method.derive(trainer)
             metrics = trainer.measure(path=space.path(arch))
         metrics |= {"alpha_entropy": _entropy(trainer.probabilities())}
-        info = {"parameter_free": _parameter_free_share(space, arch), **method.info()}
+        info = {"parameter_free": parameter_free_share(space, arch), **method.info()}
         history.append(EpochRecord(epoch + 1, arch, metrics, time.perf_counter() - start, info))
         if checkpoint:
             save_checkpoint(
@@ -147,9 +147,3 @@ def _entropy(probabilities: np.ndarray) -> float:
     0 when every choice point has decided."""
     p = np.clip(probabilities, 1e-12, 1.0)
     return float(-(p * np.log(p)).sum(axis=1).mean())
-
-
-def _parameter_free_share(space: OneShotSpace, arch: Arch) -> float:
-    """The share of the cell's choice points that hold an operation without weights."""
-    names = [space.candidates[i] for i in space.path(arch)]
-    return sum(name in space.parameter_free for name in names) / len(names)

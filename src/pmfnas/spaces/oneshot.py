@@ -52,3 +52,10 @@ def require_oneshot(space: SearchSpace, who: str) -> OneShotSpace:
     if not isinstance(space, OneShotSpace):
         raise ConfigError(f"{who} needs a search space with a supernet; {space.name!r} has none")
     return space
+
+
+def parameter_free_share(space: OneShotSpace, arch: Arch) -> float:
+    """The share of ``arch``'s choice points that hold an operation without weights: the sign
+    of a collapsing one-shot search."""
+    names = [space.candidates[i] for i in space.path(arch)]
+    return sum(name in space.parameter_free for name in names) / len(names)
