@@ -5,12 +5,16 @@ same images (one seeded share of the training set, halves for w and α), for eac
 returned cell is then looked up in the NB201 tables (200-epoch test accuracy on CIFAR-10,
 CIFAR-100 and ImageNet16-120; never shown to the search). Per method: mean and standard
 deviation of those accuracies, the share of parameter-free edges (skip, none, pool) in the
-returned cells, the worst seed's share, and the search seconds. A method may carry parameters
-(``gicso:diversity=0``, ``gicso:fitness=mixture``: the ablations). Writes
-``benchmarks/results/oneshot_nb201_<profile>[_<suffix>].json``; run it on a quiet machine.
+returned cells, the worst seed's share, and the search seconds; per run also the share of each
+epoch's derived cell (a collapse shows as a rising share). A method may carry parameters
+(``gicso:diversity=0``, ``gicso:fitness=mixture``: the ablations). ``--jobs`` runs searches in
+that many processes of ``--threads`` threads each (their seconds then include the contention).
+Writes ``benchmarks/results/oneshot_nb201_<profile>[_<suffix>].json``, rewritten after every run;
+run it on a quiet machine.
 
     python benchmarks/oneshot_nb201.py --data-dir ../shared/data [--methods "darts;gdas;..."]
         [--seeds 0-4] [--epochs 10] [--profile cpu] [--data cifar-10-jpeg/train] [--suffix S]
+        [--jobs 2]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import json
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,11 +41,19 @@ from pmfnas.units import parse_options
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("darts", "gdas", "drnas", "rsps", "gicso")
+DATA: dict[str, Any] = {}
+"""The images of this process (each worker loads them once)."""
 
 
-def run(label: str, seed: int, data: Any, profile: str, epochs: int, data_dir: Path) -> dict:
+def load(data_dir: Path, data: str, profile: str, threads: int) -> None:
+    torch.set_num_threads(threads)
+    name = str(data_dir / data) if "/" in data else data
+    DATA["data"] = oneshot_data(name, PROFILES.get(profile), seed=0, data_dir=data_dir)
+
+
+def run(label: str, seed: int, profile: str, epochs: int, data_dir: Path) -> dict:
     """One search of ``label`` (``name[:key=value,...]``) and its returned cell's scores."""
-    space = create_space("nb201")
+    space, data = create_space("nb201"), DATA["data"]
     method, _, options = label.partition(":")
     searcher = create_method(method, parse_options(options.split(",")) if options else {})
     recipe = replace(PROFILES.get(profile).recipe, **searcher.recipe_changes)
@@ -48,11 +61,15 @@ def run(label: str, seed: int, data: Any, profile: str, epochs: int, data_dir: P
     result = search_oneshot(searcher, space, data, recipe, epochs=epochs, seed=seed)
     seconds = time.perf_counter() - start
     return {
+        "data": repr(data),
         "method": label,
         "seed": seed,
         "arch": space.format(result.arch),
         "test_acc": table_accuracies(space, result.arch, data_dir),
         "parameter_free": parameter_free_share(space, result.arch),
+        "parameter_free_by_epoch": [
+            round(parameter_free_share(space, row.arch), 3) for row in result.history
+        ],
         "epochs_run": len(result.history),
         "stop_reason": result.stop_reason,
         "supernet_val_acc": result.history[-1].metrics["val_acc"],
@@ -82,25 +99,32 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--suffix", default="")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    name = str(args.data_dir / args.data) if "/" in args.data else args.data
-    data = oneshot_data(name, PROFILES.get(args.profile), seed=0, data_dir=args.data_dir)
+    setting = (args.data_dir, args.data, args.profile, args.threads)
     suffix = f"_{args.suffix}" if args.suffix else ""
     out = RESULTS / f"oneshot_nb201_{args.profile}{suffix}.json"
     RESULTS.mkdir(exist_ok=True)
     methods = args.methods.split(";")
+    order = [(m, seed) for seed in parse_seeds(args.seeds) for m in methods]  # seed-major
     runs: list[dict] = []
-    for seed in parse_seeds(args.seeds):  # every method per seed first: a cut run compares
-        for method in methods:
-            runs.append(run(method, seed, data, args.profile, args.epochs, args.data_dir))
-            print(json.dumps(runs[-1]), flush=True)
-            report = {  # rewritten after every run: a long benchmark keeps what it measured
+    with ProcessPoolExecutor(args.jobs, initializer=load, initargs=setting) as pool:
+        futures = [
+            pool.submit(run, m, seed, args.profile, args.epochs, args.data_dir) for m, seed in order
+        ]
+        for future in as_completed(futures):
+            result = future.result()
+            data = result.pop("data")
+            print(json.dumps(result), flush=True)
+            runs.append(result)
+            runs.sort(key=lambda r: order.index((r["method"], r["seed"])))
+            report = {
                 "profile": args.profile,
-                "data": repr(data),
+                "data": data,
                 "epochs": args.epochs,
                 "threads": args.threads,
+                "jobs": args.jobs,
                 "methods": {
                     m: summarise([r for r in runs if r["method"] == m])
                     for m in methods

@@ -69,7 +69,7 @@ def test_among_equally_accurate_particles_the_most_distant_never_loses(data) -> 
     trainer = SupernetTrainer(SPACE, data, RECIPE, epochs=1, seed=0, run=Device.of("cpu"))
 
     def evolved(diversity: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        method = GIcso(particles=6, generations=1, diversity=diversity)
+        method = GIcso(particles=6, generations=1, diversity=diversity, collapse=1.0)
         method.positions = np.random.default_rng(seed).standard_normal((6, 6, 5))
         method.velocities = np.zeros_like(method.positions)
         method._accuracy = lambda trainer, particle: 50.0  # type: ignore[method-assign]
@@ -97,6 +97,49 @@ def test_a_collapsing_cell_shifts_the_search_back_to_the_swarm(data) -> None:
             trainer.alpha[:, 1] = 5.0  # all skip_connect: every edge parameter-free
         method.end_epoch(trainer, 2, 4)
         assert method.phase == phase
+
+
+def test_a_collapse_prone_particle_ranks_below_every_other(data) -> None:
+    trainer = SupernetTrainer(SPACE, data, RECIPE, epochs=1, seed=0, run=Device.of("cpu"))
+    method = GIcso(particles=3, diversity=2.0)
+    method.positions = np.zeros((3, 6, 5))
+    method.positions[0, :, 1] = 5.0  # all skip_connect
+    method.positions[1, :, 3] = 5.0  # all nor_conv_3x3
+    method.positions[2, :3, 1] = method.positions[2, 3:, 3] = 5.0  # half skip: not prone
+    scores = method._fitness(trainer, np.array([99.0, 10.0, 10.0]))
+    assert scores[0] < min(scores[1:]) and scores[0] < 0
+    assert GIcso(collapse=1.0)._prone(trainer, (1,) * 6) is False
+
+
+def test_stability_never_returns_a_collapse_prone_cell(data) -> None:
+    """Without a gear shift left, the search keeps the last cell that was not collapse-prone."""
+    trainer = SupernetTrainer(SPACE, data, RECIPE, epochs=4, seed=0, run=Device.of("cpu"))
+    method = GIcso(shifts=0, **SMALL_SWARM)
+    method.phase = "stability"
+    with torch.no_grad():
+        trainer.alpha.zero_()
+        trainer.alpha[:, 3] = 5.0  # all nor_conv_3x3
+    method.end_epoch(trainer, 1, 4)
+    with torch.no_grad():
+        trainer.alpha[:, 1] = 9.0  # now all skip_connect
+    method.end_epoch(trainer, 2, 4)
+    assert method.derive(trainer) == (3,) * 6
+
+
+def test_exploration_trains_single_paths_unless_told_mixture(data, monkeypatch) -> None:
+    trainer = SupernetTrainer(SPACE, data, RECIPE, epochs=2, seed=0, run=Device.of("cpu"))
+    for train in ("path", "mixture"):
+        method = GIcso(warmup=0.0, train=train, **SMALL_SWARM)
+        method.begin_epoch(trainer, 0, 2)
+        calls: list[dict] = []
+        monkeypatch.setattr(trainer, "weight_step", lambda batch, **kw: calls.append(kw))
+        method.step(trainer, *next(iter(trainer.batches(0))), 0.0)
+        monkeypatch.undo()
+        (kwargs,) = calls
+        if train == "path":
+            assert set(kwargs) == {"path"} and len(kwargs["path"]) == 6
+        else:
+            assert set(kwargs) == {"weights"} and kwargs["weights"].shape == (6, 5)
 
 
 def record(epoch: int, arch: tuple[int, ...], phase: str) -> EpochRecord:
@@ -139,7 +182,14 @@ def test_a_search_resumed_in_the_middle_of_exploration_equals_the_whole(
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"warmup": 1.0}, {"explore": 0.0}, {"particles": 1}, {"fitness": "loss"}, {"collapse": 0}],
+    [
+        {"warmup": 1.0},
+        {"explore": 0.0},
+        {"particles": 1},
+        {"fitness": "loss"},
+        {"train": "both"},
+        {"collapse": 0},
+    ],
 )
 def test_bad_parameters_are_config_errors(kwargs: dict) -> None:
     with pytest.raises(ConfigError, match="gicso"):

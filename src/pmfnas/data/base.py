@@ -281,6 +281,15 @@ def check_fraction(fraction: float) -> None:
         raise ConfigError(f"fraction must be in (0, 1], got {fraction}")
 
 
+def cap_images(dataset: ImageDataset, part: str, images: int, seed: int) -> ImageDataset:
+    """``dataset`` with at most about ``images`` images in ``part`` (a seeded stratified share;
+    0 or a part that is small enough: unchanged), so that a setting meant for a large dataset
+    keeps all of a small one."""
+    if not images or not dataset.has(part) or len(dataset.part(part)[1]) <= images:
+        return dataset
+    return take_fraction(dataset, images / len(dataset.part(part)[1]), seed, part=part)
+
+
 def take_fraction(
     dataset: ImageDataset, fraction: float, seed: int, part: str = "train"
 ) -> ImageDataset:

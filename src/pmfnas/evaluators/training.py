@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pmfnas.data import ImageDataset, take_fraction
+from pmfnas.data import ImageDataset, cap_images, take_fraction
 from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.evaluators.work import TRAIN_PASSES, EpochTimes, epoch_flops
@@ -111,8 +111,11 @@ class TrainingEvaluator:
         self.recipe = recipe or TrainingRecipe()
         recipe = self.recipe
         self.space.check_buildable(data, recipe.channels, recipe.cells_per_stage, recipe.resolution)
-        self.data = _cap(
-            _cap(data, "valid", self.recipe.valid_images), "test", self.recipe.test_images
+        self.data = cap_images(
+            cap_images(data, "valid", self.recipe.valid_images, EVALUATION_SEED),
+            "test",
+            self.recipe.test_images,
+            EVALUATION_SEED,
         )
         self.run = Device.of(device, amp)
         self.seed = check_seed(seed)
@@ -387,11 +390,3 @@ class TrainingEvaluator:
 def _whole(fidelity: Fidelity) -> Fidelity:
     """The whole schedule ``fidelity`` is part of (itself when it has no horizon)."""
     return replace(fidelity, epochs=fidelity.schedule, horizon=0)
-
-
-def _cap(data: ImageDataset, part: str, images: int) -> ImageDataset:
-    """At most about ``images`` images in ``part`` (stratified, the same for every seed), so
-    that evaluating every training of a search stays cheap on a large dataset."""
-    if not images or not data.has(part) or len(data.part(part)[1]) <= images:
-        return data
-    return take_fraction(data, images / len(data.part(part)[1]), EVALUATION_SEED, part=part)

@@ -47,6 +47,7 @@ from pmfnas.spaces.oneshot import parameter_free_share
 from pmfnas.types import Arch
 
 FITNESS = ("path", "mixture")
+TRAINING = ("path", "mixture")
 PHASES = ("warmup", "explore", "stability")
 
 
@@ -62,6 +63,8 @@ class GIcso(OneShotMethod):
         phi: weight of the pull towards the swarm's mean in the CSO update.
         diversity: accuracy points a particle gains at the largest distance from the mean.
         fitness: what ranks particles: path (their derived cell) or mixture (their softmax).
+        train: how w trains while the swarm explores: each batch on a path sampled from a
+            random particle's softmax, or under that particle's whole mixture.
         patience: stability epochs with an unchanged cell after which the search stops.
         collapse: share of parameter-free edges above which stability goes back to the swarm.
         shifts: how many times the search may go back to the swarm.
@@ -79,6 +82,7 @@ class GIcso(OneShotMethod):
         phi: float = 0.1,
         diversity: float = 2.0,
         fitness: str = "path",
+        train: str = "path",
         patience: int = 3,
         collapse: float = 0.5,
         shifts: int = 1,
@@ -89,20 +93,19 @@ class GIcso(OneShotMethod):
             raise ConfigError("gicso needs particles >= 2, generations >= 1, patience >= 1")
         if fitness not in FITNESS:
             raise ConfigError(f"gicso fitness must be one of {', '.join(FITNESS)}, got {fitness!r}")
+        if train not in TRAINING:
+            raise ConfigError(f"gicso train must be one of {', '.join(TRAINING)}, got {train!r}")
         if phi < 0 or diversity < 0 or not 0 < collapse <= 1:
             raise ConfigError("gicso needs phi >= 0, diversity >= 0 and 0 < collapse <= 1")
         self.warmup, self.explore, self.particles = warmup, explore, particles
         self.generations, self.phi, self.diversity = generations, phi, diversity
-        self.fitness, self.patience, self.collapse, self.shifts = (
-            fitness,
-            patience,
-            collapse,
-            shifts,
-        )
+        self.fitness, self.train, self.patience = fitness, train, patience
+        self.collapse, self.shifts = collapse, shifts
         self.phase = self.running = "warmup"
         self.explore_left = 0
         self.shifts_left = shifts
         self.positions = self.velocities = self.scores = np.zeros(0)
+        self.returned: Arch = ()
         self.stop_reason: str | None = None
 
     def params(self) -> dict[str, Any]:
@@ -114,6 +117,7 @@ class GIcso(OneShotMethod):
             "phi": self.phi,
             "diversity": self.diversity,
             "fitness": self.fitness,
+            "train": self.train,
             "patience": self.patience,
             "collapse": self.collapse,
             "shifts": self.shifts,
@@ -139,8 +143,12 @@ class GIcso(OneShotMethod):
         if self.phase == "warmup":
             trainer.weight_step(train, weights=torch.zeros_like(trainer.alpha).softmax(dim=1))
         elif self.phase == "explore":
-            chosen = int(torch.randint(self.particles, ()))
-            trainer.weight_step(train, weights=self._mixture(trainer, chosen))
+            mixture = self._mixture(trainer, int(torch.randint(self.particles, ())))
+            if self.train == "path":
+                path = torch.multinomial(mixture.cpu(), 1).flatten().tolist()
+                trainer.weight_step(train, path=path)
+            else:
+                trainer.weight_step(train, weights=mixture)
         else:
             trainer.alpha_step(trainer.loss(valid, weights=trainer.alpha.softmax(dim=1)))
             trainer.weight_step(train, weights=trainer.alpha.softmax(dim=1))
@@ -151,20 +159,26 @@ class GIcso(OneShotMethod):
             self.explore_left -= 1
             if self.explore_left == 0:
                 self._start_stability(trainer)
-        elif self.phase == "stability" and self._collapsing(trainer) and self.shifts_left > 0:
-            self.shifts_left -= 1
-            around = trainer.alpha.detach().cpu().double().numpy()
-            self._start_swarm(trainer, epoch, epochs, around)
+        elif self.phase == "stability":
+            cell = trainer.space.derive(trainer.probabilities())
+            if not self._prone(trainer, cell):
+                self.returned = cell
+            elif self.shifts_left > 0:
+                self.shifts_left -= 1
+                around = trainer.alpha.detach().cpu().double().numpy()
+                self._start_swarm(trainer, epoch, epochs, around)
 
     def _start_stability(self, trainer: SupernetTrainer) -> None:
         best = self.positions[int(np.argmax(self.scores))]
         with torch.no_grad():
             trainer.alpha.copy_(torch.as_tensor(best, dtype=trainer.alpha.dtype))
         trainer.alpha_optimizer.state.clear()  # Adam's moments belong to the α before
+        self.returned = trainer.space.derive(best)
         self.phase = "stability"
 
-    def _collapsing(self, trainer: SupernetTrainer) -> bool:
-        return parameter_free_share(trainer.space, self.derive(trainer)) > self.collapse
+    def _prone(self, trainer: SupernetTrainer, cell: Arch) -> bool:
+        """Whether more than ``collapse`` of ``cell``'s choice points are parameter-free."""
+        return parameter_free_share(trainer.space, cell) > self.collapse
 
     # ----- the swarm
     def _evolve(self, trainer: SupernetTrainer, epoch: int) -> None:
@@ -172,13 +186,17 @@ class GIcso(OneShotMethod):
         accuracy = np.array([self._accuracy(trainer, i) for i in range(self.particles)])
         for generation in range(self.generations):
             rng = np.random.default_rng([trainer.seed, epoch, generation])
-            scores = accuracy + self.diversity * spread(self.positions)
             self.positions, self.velocities, moved = compete(
-                self.positions, self.velocities, scores, rng, self.phi
+                self.positions, self.velocities, self._fitness(trainer, accuracy), rng, self.phi
             )
             for i in moved:
                 accuracy[i] = self._accuracy(trainer, int(i))
-        self.scores = accuracy + self.diversity * spread(self.positions)
+        self.scores = self._fitness(trainer, accuracy)
+
+    def _fitness(self, trainer: SupernetTrainer, accuracy: np.ndarray) -> np.ndarray:
+        """Accuracy plus the diversity bonus; a collapse-prone particle ranks below every other."""
+        prone = np.array([self._prone(trainer, trainer.space.derive(x)) for x in self.positions])
+        return accuracy + self.diversity * spread(self.positions) - prone * (100 + self.diversity)
 
     def _accuracy(self, trainer: SupernetTrainer, particle: int) -> float:
         if self.fitness == "path":
@@ -194,7 +212,10 @@ class GIcso(OneShotMethod):
     def derive(self, trainer: SupernetTrainer) -> Arch:
         if self.phase == "explore" and np.isfinite(self.scores).any():
             return trainer.space.derive(self.positions[int(np.argmax(self.scores))])
-        return trainer.space.derive(trainer.probabilities())
+        cell = trainer.space.derive(trainer.probabilities())
+        if self.phase == "stability" and self._prone(trainer, cell) and self.returned:
+            return self.returned
+        return cell
 
     def stop(self, history: list[EpochRecord]) -> str | None:
         last = history[-(self.patience + 1) :]
@@ -217,6 +238,7 @@ class GIcso(OneShotMethod):
             "positions": torch.as_tensor(self.positions),
             "velocities": torch.as_tensor(self.velocities),
             "scores": torch.as_tensor(self.scores),
+            "returned": list(self.returned),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -225,6 +247,7 @@ class GIcso(OneShotMethod):
         self.positions = state["positions"].numpy()
         self.velocities = state["velocities"].numpy()
         self.scores = state["scores"].numpy()
+        self.returned = tuple(state["returned"])
 
 
 def spread(positions: np.ndarray) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 ``reference`` is XAutoDL's NAS-Bench-201 setting (C=16, N=5 supernet, full-size images, half of
 the training images for w and half for α, each method's own epochs); it is meant for a GPU. ``cpu``
-makes a search of minutes possible on two cores: a C=8, N=1 supernet on 16-pixel images of a
-fifth of the training images, 10 epochs for every method, cells measured on 512 validation
-images. docs/oneshot.md compares the cells the two derive.
+makes a search of minutes possible on two cores: a C=8, N=1 supernet on 16-pixel images, at most
+4,000 images for w and 4,000 for α (a fifth of CIFAR-10's training set; all of a small dataset
+such as the digits), 10 epochs for every method, cells measured on 512 validation images. docs/oneshot.md compares the cells the two derive.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from pmfnas.registry import Registry
 
 @dataclass(frozen=True)
 class OneShotProfile:
-    """The recipe, the share and size of the images, and the epochs (``None``: the method's)."""
+    """The recipe; the share of the images, then at most ``images`` of them per half (0: no
+    cap), and their size; the epochs (``None``: the method's)."""
 
     recipe: OneShotRecipe
     fraction: float = 1.0
+    images: int = 0
     resolution: int = 0
     epochs: int | None = None
 
@@ -30,7 +32,7 @@ PROFILES.register("reference")(OneShotProfile(OneShotRecipe()))
 PROFILES.register("cpu")(
     OneShotProfile(
         OneShotRecipe(channels=8, cells_per_stage=1, eval_images=512),
-        fraction=0.2,
+        images=4000,
         resolution=16,
         epochs=10,
     )

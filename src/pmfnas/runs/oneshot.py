@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pmfnas.data import ImageDataset, load_dataset
-from pmfnas.data.base import take_fraction
+from pmfnas.data.base import cap_images, take_fraction
 from pmfnas.errors import ConfigError, DataError
 from pmfnas.oneshot import ONESHOT, EpochRecord, OneShotMethod, search_oneshot
 from pmfnas.oneshot.profiles import PROFILES, SPLIT, OneShotProfile
@@ -41,22 +41,26 @@ def create_method(name: str, params: dict[str, Any] | None = None) -> OneShotMet
 
 
 def with_setting(profile: OneShotProfile, setting: dict[str, Any]) -> OneShotProfile:
-    """``profile`` with the given data knobs and recipe fields changed."""
+    """``profile`` with the given data knobs and recipe fields changed (a share of the images
+    replaces the profile's cap)."""
     given = {k: v for k, v in setting.items() if v is not None}
     knobs = {k: given.pop(k) for k in ("fraction", "resolution") if k in given}
     fields = set(profile.recipe.as_dict())
     if unknown := sorted(set(given) - fields):
         raise ConfigError(f"a one-shot search has no setting {', '.join(unknown)}")
+    if "fraction" in knobs:
+        knobs["images"] = 0  # the user's share replaces the profile's cap
     return replace(profile, recipe=replace(profile.recipe, **given), **knobs)
 
 
 def oneshot_data(
     data: str, profile: OneShotProfile, *, seed: int, data_dir: Path | None = None
 ) -> ImageDataset:
-    """``data`` split in halves for w and α, reduced to the profile's share and image size."""
+    """``data`` split in halves for w and α, reduced to the profile's share, cap and image size."""
     dataset = load_dataset(data, data_dir, split=SPLIT)
     for part in ("train", "valid"):
         dataset = take_fraction(dataset, profile.fraction, seed, part)
+        dataset = cap_images(dataset, part, profile.images, seed)
     if profile.resolution and profile.resolution < min(dataset.image_size):
         dataset = dataset.resized(profile.resolution)
     return dataset
@@ -111,6 +115,7 @@ def run_oneshot_search(
             "recipe": recipe.as_dict(),
             "epochs": epochs,
             "fraction": chosen.fraction,
+            "images": chosen.images,
             "resolution": chosen.resolution,
             "threads": threads,
         },
