@@ -132,7 +132,9 @@ def test_exploration_trains_single_paths_unless_told_mixture(data, monkeypatch) 
         method = GIcso(warmup=0.0, train=train, **SMALL_SWARM)
         method.begin_epoch(trainer, 0, 2)
         calls: list[dict] = []
-        monkeypatch.setattr(trainer, "weight_step", lambda batch, **kw: calls.append(kw))
+        monkeypatch.setattr(
+            trainer, "weight_step", lambda batch, calls=calls, **kw: calls.append(kw)
+        )
         method.step(trainer, *next(iter(trainer.batches(0))), 0.0)
         monkeypatch.undo()
         (kwargs,) = calls

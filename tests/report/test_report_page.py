@@ -14,6 +14,7 @@ from pmfnas.report.reasons import Prediction, PredictionPair, prediction, predic
 from pmfnas.report.study_data import study_data
 from pmfnas.report.study_report import write_report
 from pmfnas.report.trials import CSV, PAGE_ROWS, page_trials
+from pmfnas.runs.stored import rounded
 from pmfnas.spaces.choices import ChoiceOperators
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.types import Fidelity, Trial, TrialState
@@ -85,12 +86,13 @@ def test_a_large_study_makes_a_small_page_and_a_complete_csv(toy_evaluator, tmp_
         table = list(csv.DictReader(file))
     assert len(table) == len(trials)
     for row, t in zip(table, trials, strict=True):
-        assert int(row["number"]) == t.number and SPACE.parse(row["architecture"]) == t.arch
+        assert int(row["number"]) == t.number and SPACE.parse(row["arch"]) == t.arch
         assert Fidelity.parse(row["fidelity"]) == t.fidelity and row["state"] == t.state.value
-        assert float(row["cost"]) == t.cost and float(row["clock"]) == t.clock
+        assert float(row["cost"]) == rounded(t.cost) and float(row["clock"]) == rounded(t.clock)
         assert float(row["test_acc"]) == t.info["test_acc"] and row["reason"] == t.reason
         for name in ("zen", "val_acc"):
-            assert row[name] == ("" if name not in t.metrics else repr(t.metrics[name]))
+            expected = "" if name not in t.metrics else repr(rounded(t.metrics[name]))
+            assert row[f"metrics.{name}"] == expected
 
 
 def test_the_page_lists_every_trial_of_a_study_that_fits(toy_evaluator, tmp_path):

@@ -79,7 +79,7 @@ def trials(
     from pmfnas.runs.stored import read_studies, trial_records, trial_table
 
     [found] = read_studies(storage, study)
-    records = trial_records(found)
+    records = trial_records(found.space, found.trials)
     if file_format is Format.JSON:
         text = json.dumps(records, indent=2) + "\n"
     else:

@@ -7,8 +7,10 @@ reason (docs/oneshot.md has the ablations).
 2. **Exploration** (the next ``explore`` share): a swarm of ``particles`` α's, started around the
    uniform α (standard normal logits), evolves by the Competitive Swarm Optimizer
    (:mod:`pmfnas.oneshot.cso`), ``generations`` generations after each epoch. Meanwhile SGD keeps
-   training w, each batch under the softmax mixture of a particle drawn at random, so that every
-   particle's region of the supernet is trained, not only the best one's.
+   training w, each batch on one path sampled from the softmax of a particle drawn at random, so
+   that every particle's region of the supernet is trained, not only the best one's, and w is
+   trained the way particles are judged: on single paths (``train="mixture"``, each batch under
+   the particle's whole mixture, is the ablation).
 
    A particle's fitness is the supernet's validation accuracy of its *derived cell* (the argmax
    path), on the same ``eval_images`` validation images for every particle: the swarm ranks the
@@ -21,14 +23,19 @@ reason (docs/oneshot.md has the ablations).
    choice points: 0 at the mean, 1 at the most distant), so that of two equally accurate
    particles the one that keeps the swarm spread wins, and the swarm does not shrink onto one
    cell before the supernet can tell cells apart. ``diversity=0`` is the ablation.
+
+   *Robust*: a particle whose derived cell is collapse-prone (more than ``collapse`` of its
+   choice points parameter-free) ranks below every other particle (a feasibility rule, as in
+   constrained evolutionary search), since a short supernet training favours cells without
+   weights, which learn nothing and so cannot be under-trained. ``collapse=1`` is the ablation.
 3. **Stability**: α starts from the best particle and DARTS' first-order gradient search refines
    it, alternating with w. It stops early once the derived cell has not changed for ``patience``
-   epochs. *Shifting gears*: if the derived cell turns collapse-prone (more than ``collapse`` of
-   its choice points hold parameter-free operations), the search goes back to the swarm, seeded
-   around the current α, for another exploration of the same length (at most ``shifts`` times).
+   epochs. *Shifting gears*: if the derived cell turns collapse-prone, the search goes back to
+   the swarm, seeded around the current α, for another exploration of the same length (at most
+   ``shifts`` times); once no shift is left, it keeps returning the last cell that was not.
 
 The returned cell is the argmax of α in the stability phase (the best particle's cell while the
-swarm runs).
+swarm runs), never a collapse-prone one when a sound one was found.
 """
 
 from __future__ import annotations

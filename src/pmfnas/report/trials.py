@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pmfnas.report.html import Table
 from pmfnas.report.study_data import StudyData
+from pmfnas.runs import stored
 from pmfnas.strategies.base import scale_free_sum
 from pmfnas.types import Trial
 
@@ -70,27 +71,14 @@ def trial_table(data: StudyData, trials: list[Trial]) -> Table:
 
 
 def write_trials_csv(data: StudyData, path: Path) -> Path:
-    """Every trial, one row each, every metric in a column of its own (empty where a trial has
-    none) and numbers in full."""
-    metrics = list(dict.fromkeys(k for t in data.trials for k in t.metrics))
+    """Every trial, one row each, in the columns of ``pmfnas trials`` and its test accuracy
+    where known."""
+    columns, rows = stored.trial_table(stored.trial_records(data.space, data.trials))
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        head = ["number", "architecture", "fidelity", "state", *metrics]
-        writer.writerow([*head, "cost", "clock", "test_acc", "reason"])
-        for t in data.trials:
-            writer.writerow(
-                [
-                    t.number,
-                    data.space.format(t.arch),
-                    str(t.fidelity),
-                    t.state.value,
-                    *(t.metrics.get(k, "") for k in metrics),
-                    t.cost,
-                    t.clock,
-                    data.test.get(t.number, ""),
-                    t.reason,
-                ]
-            )
+        writer.writerow([*columns, "test_acc"])
+        for t, row in zip(data.trials, rows, strict=True):
+            writer.writerow([*row, data.test.get(t.number, "")])
     return path
 
 

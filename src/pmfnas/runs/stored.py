@@ -165,15 +165,15 @@ def study_benchmark(evaluator: dict[str, str], source: Path | None) -> NB201Benc
     return NB201Benchmark.load(tries[-1])
 
 
-def trial_records(study: StoredStudy) -> list[dict[str, Any]]:
+def trial_records(space: SearchSpace, trials: list[Trial]) -> list[dict[str, Any]]:
     """Every trial as a JSON-ready record, in the order they ran."""
     return [
         rounded(
             {
                 "number": t.number,
                 "state": t.state.value,
-                "arch": study.space.format(t.arch),
-                "index": index_or_none(study.space, t.arch),
+                "arch": space.format(t.arch),
+                "index": index_or_none(space, t.arch),
                 "fidelity": str(t.fidelity),
                 "cost": t.cost,
                 "clock": t.clock,
@@ -186,7 +186,7 @@ def trial_records(study: StoredStudy) -> list[dict[str, Any]]:
                 "curve": list(t.curve),
             }
         )
-        for t in study.trials
+        for t in trials
     ]
 
 
