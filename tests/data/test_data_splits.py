@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from pmfnas.data import ImageDataset, load_dataset, read_split_file, stratified_split, take_fraction
+from pmfnas.data import (
+    ImageDataset,
+    cap_images,
+    load_dataset,
+    read_split_file,
+    stratified_split,
+    take_fraction,
+)
 from pmfnas.errors import ConfigError, DataError
 
 # (file, keys, sizes, size of the part it divides); the last two files are not in ../shared/data.
@@ -171,6 +178,16 @@ def test_fraction_is_stratified_seeded_and_nested() -> None:
     for bad in (0.0, -0.1, 1.5):
         with pytest.raises(ConfigError, match=r"fraction must be in"):
             take_fraction(data, bad, seed=0)
+
+
+def test_a_cap_keeps_a_small_part_and_takes_a_seeded_share_of_a_large_one() -> None:
+    data = toy()
+    size = len(data.train_y)
+    assert cap_images(data, "train", size, seed=0) is data
+    assert cap_images(data, "train", 0, seed=0) is data  # 0: no cap
+    capped = cap_images(data, "train", size // 2, seed=3)
+    assert torch.equal(capped.train_x, take_fraction(data, (size // 2) / size, seed=3).train_x)
+    assert torch.equal(capped.test_x, data.test_x)
 
 
 def test_stratified_split_partitions_in_order() -> None:

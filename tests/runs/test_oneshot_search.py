@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,13 @@ import pytest
 from pmfnas.errors import ConfigError, RegistryError
 from pmfnas.oneshot import search_oneshot
 from pmfnas.oneshot.profiles import PROFILES
-from pmfnas.runs.oneshot import create_method, oneshot_data, run_oneshot_search, table_accuracies
+from pmfnas.runs.oneshot import (
+    create_method,
+    oneshot_data,
+    run_oneshot_search,
+    table_accuracies,
+    with_setting,
+)
 from pmfnas.spaces import create_space
 from pmfnas.storage import Storage
 from pmfnas.types import Fidelity
@@ -59,12 +66,17 @@ def test_a_killed_search_resumes_from_its_checkpoint_beside_the_storage(tmp_path
     assert resumed["arch"] == whole["arch"]
 
 
-def test_profiles_reduce_the_data_for_the_cpu() -> None:
-    data = oneshot_data("digits", PROFILES.get("cpu"), seed=0)
+def test_profiles_cap_a_large_dataset_and_keep_a_small_one() -> None:
+    cpu = PROFILES.get("cpu")
+    data = oneshot_data("digits", cpu, seed=0)
     full = oneshot_data("digits", PROFILES.get("reference"), seed=0)
     assert data.image_size == (8, 8)  # already below the profile's 16 px: kept as stored
-    assert len(data.train_y) < len(full.train_y) and len(data.valid_y) < len(full.valid_y)
+    assert len(data.train_y) == len(full.train_y) < cpu.images  # all of the small digits
     assert abs(len(full.train_y) - len(full.valid_y)) <= full.num_classes
+    capped = oneshot_data("digits", replace(cpu, images=200), seed=0)
+    assert abs(len(capped.train_y) - 200) <= 10 and abs(len(capped.valid_y) - 200) <= 10
+    half = with_setting(replace(cpu, images=200), {"fraction": 0.5})
+    assert half.images == 0 and half.fraction == 0.5  # a user's share replaces the cap
 
 
 def test_bad_methods_and_parameters_are_one_clear_error() -> None:
