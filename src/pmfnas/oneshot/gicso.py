@@ -53,9 +53,9 @@ from pmfnas.oneshot.trainer import Batch, SupernetTrainer
 from pmfnas.spaces.oneshot import parameter_free_share
 from pmfnas.types import Arch
 
-FITNESS = ("path", "mixture")
-TRAINING = ("path", "mixture")
-PHASES = ("warmup", "explore", "stability")
+RUNS = ("path", "mixture")
+"""How the supernet runs a particle (to judge it or to train w): the path of its derived cell
+(a path sampled from its softmax, to train) or its whole softmax mixture."""
 
 
 @ONESHOT.register("gicso")
@@ -98,10 +98,9 @@ class GIcso(OneShotMethod):
             raise ConfigError("gicso needs 0 <= warmup < 1 and 0 < explore <= 1 - warmup")
         if particles < 2 or generations < 1 or patience < 1 or shifts < 0:
             raise ConfigError("gicso needs particles >= 2, generations >= 1, patience >= 1")
-        if fitness not in FITNESS:
-            raise ConfigError(f"gicso fitness must be one of {', '.join(FITNESS)}, got {fitness!r}")
-        if train not in TRAINING:
-            raise ConfigError(f"gicso train must be one of {', '.join(TRAINING)}, got {train!r}")
+        for knob, value in (("fitness", fitness), ("train", train)):
+            if value not in RUNS:
+                raise ConfigError(f"gicso {knob} must be one of {', '.join(RUNS)}, got {value!r}")
         if phi < 0 or diversity < 0 or not 0 < collapse <= 1:
             raise ConfigError("gicso needs phi >= 0, diversity >= 0 and 0 < collapse <= 1")
         self.warmup, self.explore, self.particles = warmup, explore, particles
@@ -113,7 +112,6 @@ class GIcso(OneShotMethod):
         self.shifts_left = shifts
         self.positions = self.velocities = self.scores = np.zeros(0)
         self.returned: Arch = ()
-        self.stop_reason: str | None = None
 
     def params(self) -> dict[str, Any]:
         return {
