@@ -4,7 +4,7 @@ from pmfnas.errors import StorageError
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
-from pmfnas.strategies.base import BaseStrategy, Unaffordable
+from pmfnas.strategies.base import SERIAL, BaseStrategy, Unaffordable
 from pmfnas.study import INTERRUPTED, Study, StudyWatcher, trials_per_fidelity
 from pmfnas.types import Fidelity, Request, Result, TrialState
 
@@ -46,7 +46,7 @@ def test_repeats_are_served_free_and_marked(toy_evaluator):
     class Repeat(BaseStrategy):
         name = "repeat"
 
-        def ask(self):
+        def ask(self, context=SERIAL):
             return Request((3,) * 6, Fidelity(epochs=12))
 
         def tell(self, trial):
@@ -155,7 +155,7 @@ def test_best_uses_highest_fidelity_evidence(toy_evaluator):
                 Request((2,) * 6, Fidelity(epochs=200)),  # only 200-epoch evidence
             ]
 
-        def ask(self):
+        def ask(self, context=SERIAL):
             return self.queue.pop(0) if self.queue else None
 
         def tell(self, trial):
@@ -196,7 +196,7 @@ def test_strategy_time_is_measured_apart_from_evaluations(toy_evaluator):
             super().__init__(space)
             self.left = 2
 
-        def ask(self):
+        def ask(self, context=SERIAL):
             clock.now += 0.03
             self.left -= 1
             return Request((self.left,) * 6, Fidelity(epochs=12)) if self.left >= 0 else None
@@ -254,7 +254,7 @@ class Overhead(BaseStrategy):
         super().__init__(space)
         self.clock, self.queue = clock, [(op,) * 6 for op in range(5)] + [(1, 2, 3, 4, 0, 1)]
 
-    def ask(self):
+    def ask(self, context=SERIAL):
         self.clock.now += 1.0
         return Request(self.queue.pop(0), Fidelity(epochs=12)) if self.queue else None
 
@@ -363,10 +363,10 @@ def test_the_step_a_strategy_cannot_afford_is_the_stop_reason(toy_evaluator, bud
 
         name = "wants"
 
-        def ask(self):
-            if self.budget_left == budget:
+        def ask(self, context=SERIAL):
+            if context.budget_left == budget:
                 return Request((3,) * 6, Fidelity(epochs=12))
-            self.unaffordable = Unaffordable(Fidelity(epochs=200), 200.0, self.budget_left)
+            self.unaffordable = Unaffordable(Fidelity(epochs=200), 200.0, context.budget_left)
             return None
 
         def tell(self, trial):

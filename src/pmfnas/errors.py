@@ -44,6 +44,10 @@ class StorageError(PmfnasError):
     """A storage file that cannot be used: wrong schema, or a study that does not match its history."""
 
 
+class StrategyError(PmfnasError):
+    """A search strategy broke its contract (it waits with nothing in flight)."""
+
+
 class Interrupted(Exception):
     """A command stopped by Ctrl-C or SIGTERM; the message says what was kept and how to resume.
 

@@ -32,13 +32,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pmfnas.errors import StorageError
+from pmfnas.errors import StorageError, StrategyError
 from pmfnas.evaluators.base import Evaluator
 from pmfnas.execution import SerialExecutor
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.storage import Storage
-from pmfnas.strategies.base import BaseStrategy
-from pmfnas.types import Arch, Budget, Fidelity, Progress, Request, Trial, TrialState
+from pmfnas.strategies.base import AskContext, BaseStrategy, Wait
+from pmfnas.types import Arch, Budget, Fidelity, Progress, Request, Result, Trial, TrialState
 from pmfnas.units import format_amount
 
 MAX_REPEATS_IN_A_ROW = 1000
@@ -185,13 +185,14 @@ class Study:
                         watcher.replayed(self.name, number)
                     replaying = False
                     spending.go_live()
-                self.strategy.budget_left = plan - self.budget.spent
                 mark = self.clock()
-                request = self.strategy.ask()
+                request = self.strategy.ask(AskContext(plan - self.budget.spent))
                 own += self.clock() - mark
                 if request is None:
-                    stop_reason = self._finished(unit)
+                    stop_reason = finished_reason(self.strategy, unit)
                     break
+                if isinstance(request, Wait):
+                    raise StrategyError(waits_for_nothing(self.strategy))
                 earlier = seen.get((request.arch, request.fidelity)) if self.reuse else None
                 if replay:
                     trial = self._replayed(stored[number], request)
@@ -205,7 +206,7 @@ class Study:
                     spending.replayed(trial)
                 elif earlier is not None:
                     spending.charge(0.0)
-                    trial = self._reused(number, request, earlier)
+                    trial = reused_trial(number, request, earlier, self.budget.spent)
                 else:
                     expected = self.evaluator.expected_cost(request.arch, request.fidelity)
                     left = limit - spending.now()
@@ -256,18 +257,6 @@ class Study:
             wall_seconds=self.clock() - started,
         )
 
-    def _finished(self, unit: str) -> str:
-        """Why the strategy stopped asking: the budget, when its next step would cost more
-        than was left, else its own plan."""
-        step = self.strategy.unaffordable
-        if step is not None and step.left <= CLOCK_TOLERANCE:
-            return "budget spent"
-        if step is not None:
-            what = f"another {step.fidelity} evaluation"
-            return cannot_pay(step.left, what, step.cost, unit, f"{self.strategy.name}'s estimate")
-        because = self.strategy.finished_because
-        return f"strategy finished: {because}" if because else "strategy finished"
-
     def _replayed(self, trial: Trial, request: Request) -> Trial:
         if (trial.arch, trial.fidelity) != (request.arch, request.fidelity):
             raise StorageError(
@@ -278,41 +267,69 @@ class Study:
             )
         return trial
 
-    def _reused(self, number: int, request: Request, earlier: Trial) -> Trial:
-        now = time.time()
-        return Trial(
-            number=number,
-            arch=request.arch,
-            fidelity=request.fidelity,
-            state=TrialState.REUSED,
-            metrics=dict(earlier.metrics),
-            cost=0.0,
-            clock=self.budget.spent,
-            curve=earlier.curve,
-            reason=request.reason,
-            started=now,
-            finished=now,
-            info={**request.info, "reused_trial": earlier.number},
-        )
-
     def _evaluated(self, number: int, request: Request, limit: float, spending: _Spending) -> Trial:
         started = time.time()
         result = self.executor.run(self.evaluator.evaluate, request.arch, request.fidelity, limit)
         spending.charge(result.cost)
-        return Trial(
-            number=number,
-            arch=request.arch,
-            fidelity=request.fidelity,
-            state=TrialState.STOPPED if result.stopped else TrialState.COMPLETE,
-            metrics=dict(result.metrics),
-            cost=result.cost,
-            clock=self.budget.spent,
-            curve=result.curve,
-            reason=request.reason,
-            started=started,
-            finished=time.time(),
-            info={**request.info, **result.private},
-        )
+        return evaluated_trial(number, request, result, started, self.budget.spent)
+
+
+def evaluated_trial(
+    number: int, request: Request, result: Result, started: float, clock: float
+) -> Trial:
+    """The trial of an evaluated ``request``: ``started`` is its wall time, ``clock`` what the
+    budget had spent when it finished."""
+    return Trial(
+        number=number,
+        arch=request.arch,
+        fidelity=request.fidelity,
+        state=TrialState.STOPPED if result.stopped else TrialState.COMPLETE,
+        metrics=dict(result.metrics),
+        cost=result.cost,
+        clock=clock,
+        curve=result.curve,
+        reason=request.reason,
+        started=started,
+        finished=time.time(),
+        info={**request.info, **result.private},
+    )
+
+
+def reused_trial(number: int, request: Request, earlier: Trial, clock: float) -> Trial:
+    """A repeated ``request`` served from the ``earlier`` trial, at no cost."""
+    now = time.time()
+    return Trial(
+        number=number,
+        arch=request.arch,
+        fidelity=request.fidelity,
+        state=TrialState.REUSED,
+        metrics=dict(earlier.metrics),
+        cost=0.0,
+        clock=clock,
+        curve=earlier.curve,
+        reason=request.reason,
+        started=now,
+        finished=now,
+        info={**request.info, "reused_trial": earlier.number},
+    )
+
+
+def finished_reason(strategy: BaseStrategy, unit: str) -> str:
+    """Why the strategy stopped asking: the budget, when its next step would cost more than
+    was left, else its own plan."""
+    step = strategy.unaffordable
+    if step is not None and step.left <= CLOCK_TOLERANCE:
+        return "budget spent"
+    if step is not None:
+        what = f"another {step.fidelity} evaluation"
+        return cannot_pay(step.left, what, step.cost, unit, f"{strategy.name}'s estimate")
+    because = strategy.finished_because
+    return f"strategy finished: {because}" if because else "strategy finished"
+
+
+def waits_for_nothing(strategy: BaseStrategy) -> str:
+    """The error of a strategy that answers WAIT with nothing in flight."""
+    return f"strategy {strategy.name!r} waits for a result while nothing is in flight"
 
 
 class _Spending:

@@ -20,9 +20,9 @@ from pmfnas.evaluators.base import Ladder, NetworkSize
 from pmfnas.spaces import NB201Space, SearchSpace
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.strategies import create_strategy
-from pmfnas.strategies.base import BaseStrategy, best_evidence
+from pmfnas.strategies.base import AskContext, BaseStrategy, best_evidence
 from pmfnas.study import anytime_best
-from pmfnas.types import Arch, Trial, TrialState
+from pmfnas.types import Arch, Request, Trial, TrialState
 
 REAL_DATA_SHAPES: dict[str, tuple[int, int, int]] = {
     **{name: (classes, size, 3) for name, (classes, size) in DATASET_SHAPES.items()},
@@ -181,10 +181,9 @@ def _default_rule(trials: Sequence[Trial]) -> list[Trial | None]:
 
 def _replay(strategy: BaseStrategy, trials: Sequence[Trial]) -> bool:
     """Ask and tell the stored trials in order; ``False`` if the strategy asks something else."""
-    strategy.budget_left = math.inf
     for trial in trials:
-        request = strategy.ask()
-        if request is None or (request.arch, request.fidelity) != (trial.arch, trial.fidelity):
+        request = strategy.ask(AskContext(math.inf))
+        if not isinstance(request, Request) or (request.arch, request.fidelity) != (trial.arch, trial.fidelity):
             return False
         strategy.tell(trial)
     return True

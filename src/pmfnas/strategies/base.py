@@ -1,4 +1,10 @@
-"""The ask/tell contract every search strategy follows, and the strategy registry."""
+"""The ask/tell contract every search strategy follows, and the strategy registry.
+
+A study may run several evaluations at once (several workers): it then asks while earlier
+requests are still *in flight* (asked, not yet told), and tells results in the order they finish.
+Every ask says what is in flight and what budget is left (:class:`AskContext`); a strategy that
+needs a result before it can ask again answers :data:`WAIT`, distinct from ``None`` (finished).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,46 @@ from pmfnas.evaluators.base import Ladder
 from pmfnas.registry import Registry
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.strategies.parameters import check_params
-from pmfnas.types import Fidelity, Request, Trial, check_seed
+from pmfnas.types import Arch, Fidelity, Request, Trial, check_seed
 
 STRATEGIES: Registry[type[BaseStrategy]] = Registry("strategy")
 
 Role = Literal["low", "medium", "high", "single"]
 """A fidelity's role in a :class:`~pmfnas.evaluators.base.Ladder`."""
+
+
+@dataclass(frozen=True)
+class AskContext:
+    """What a study tells a strategy with each ask.
+
+    ``budget_left`` is the budget still unspent in the evaluator's unit (``None`` outside a
+    study); with several workers, the work they can still do before the budget ends, less what
+    the evaluations in flight will take. A replay with the same budget sees the same values, so
+    a strategy that reads it stays a pure function of its parameters, seed, told trials and
+    budget; to extend a study to a larger budget it must plan against a budget of its own (PMF's
+    ``budget`` parameter). ``in_flight`` are the requests asked and not yet told, oldest first.
+    """
+
+    budget_left: float | None = None
+    in_flight: tuple[Request, ...] = ()
+
+    def busy(self, fidelity: Fidelity | None = None) -> set[Arch]:
+        """The architectures in flight (at ``fidelity`` only, when given)."""
+        return {r.arch for r in self.in_flight if fidelity is None or r.fidelity == fidelity}
+
+
+SERIAL = AskContext()
+"""The context of an ask outside a study: no budget known, nothing in flight."""
+
+
+class Wait:
+    """The answer of a strategy that cannot ask before a result in flight arrives."""
+
+    def __repr__(self) -> str:
+        return "WAIT"
+
+
+WAIT = Wait()
 
 
 @dataclass(frozen=True)
@@ -46,18 +86,9 @@ class BaseStrategy(ABC):
 
     name: ClassVar[str]
 
-    budget_left: float | None = None
-    """The budget still unspent, set by the study before each ``ask`` (``None`` outside a study).
-
-    A strategy may read it to ask only for what still fits. A replay with the same budget sees
-    the same values, so such a strategy stays a pure function of its parameters, seed, told
-    trials and budget; to extend a study to a larger budget it must plan against a budget of its
-    own (PMF's ``budget`` parameter).
-    """
-
     unaffordable: Unaffordable | None = None
     """Set by an ``ask`` that returns ``None`` because its next step costs more than the budget
-    left, so that the study reports the budget, not the strategy, as why the search stopped."""
+    left (:attr:`AskContext.budget_left`), so that the study reports the budget, not the strategy, as why the search stopped."""
 
     finished_because: str = ""
     """Set by an ``ask`` that returns ``None`` because the strategy's own plan ran out: why, in
@@ -81,12 +112,15 @@ class BaseStrategy(ABC):
         return offered
 
     @abstractmethod
-    def ask(self) -> Request | None:
-        """The next evaluation to run, or ``None`` when the strategy has nothing more to ask."""
+    def ask(self, context: AskContext = SERIAL) -> Request | Wait | None:
+        """The next evaluation to run; :data:`WAIT` when nothing can be asked before a request
+        in flight is told; ``None`` when the strategy has nothing more to ask. A request must
+        not repeat one in flight (the study would pay for it twice or hold it back)."""
 
     @abstractmethod
     def tell(self, trial: Trial) -> None:
-        """Receive the finished trial of an earlier :meth:`ask`."""
+        """Receive the finished trial of an earlier :meth:`ask` (with several workers, in the
+        order the evaluations finish, not the order they were asked)."""
 
     @abstractmethod
     def params(self) -> dict[str, Any]:

@@ -16,7 +16,9 @@ and in the trial's info.
   budget (Li et al.'s schedule with R = η^(k-1) and rung i worth η^i).
 
 The defaults are the textbook η = 3 and the evaluator's ladder (low, medium and high rungs; on
-NB201 proxies → 12 → 200 epochs). Both strategies need no enumerable space. On NB201 a 200-epoch
+NB201 proxies → 12 → 200 epochs). Both strategies need no enumerable space. With several
+workers they are synchronous: a rung's evaluations run in parallel, and the strategy waits for
+all of them before it ranks the rung. On NB201 a 200-epoch
 evaluation costs ≈ 17 twelve-epoch ones and η ≈ 16 beats the usual 3-4 (``docs/results.md``):
 set ``eta`` accordingly.
 """
@@ -35,7 +37,15 @@ import numpy as np
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces.base import EnumerableSpace, SearchSpace
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy, scale_free_sum
+from pmfnas.strategies.base import (
+    SERIAL,
+    STRATEGIES,
+    WAIT,
+    AskContext,
+    BaseStrategy,
+    Wait,
+    scale_free_sum,
+)
 from pmfnas.types import Arch, Fidelity, Request, Trial
 
 
@@ -68,6 +78,8 @@ class Bracket:
     sizes: tuple[int, ...]
     level: int = 0
     queue: list[Request] = field(default_factory=list)
+    asked: int = 0
+    """Requests of the current rung handed out so far."""
     told: list[Trial] = field(default_factory=list)
 
 
@@ -126,13 +138,16 @@ class _Halving(BaseStrategy):
         bracket.queue = [Request(a, rungs[0], reason=reason, info=info) for a in archs]
         return bracket
 
-    def ask(self) -> Request:
+    def ask(self, context: AskContext = SERIAL) -> Request | Wait:
         bracket = self._bracket
         while not bracket.queue:
+            if len(bracket.told) < bracket.asked:
+                return WAIT  # a rung is ranked once all of it is told: synchronous halving
             if bracket.level + 1 < len(bracket.rungs):
                 self._promote(bracket)
             else:
                 bracket = self._bracket = self._next_bracket()
+        bracket.asked += 1
         return bracket.queue.pop(0)
 
     def _promote(self, bracket: Bracket) -> None:
@@ -158,7 +173,7 @@ class _Halving(BaseStrategy):
             )
             for rank, i in enumerate(order[:keep])
         ]
-        bracket.told = []
+        bracket.told, bracket.asked = [], 0
 
     def tell(self, trial: Trial) -> None:
         self._bracket.told.append(trial)

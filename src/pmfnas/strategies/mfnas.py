@@ -6,7 +6,8 @@ of each parent and one uniform-crossover child of the two. Children that repeat 
 other) or break the optional ``max_params`` / ``max_flops`` limits (counted by the evaluator,
 :attr:`~pmfnas.evaluators.base.Ladder.network_size`) are dropped unevaluated. When
 every child of the step is scored, the oldest member leaves and the population is cut back to its
-best ``population`` members.
+best ``population`` members. With several workers a step's children are evaluated in parallel
+and the strategy waits for all of them (and for the whole initial population) before it breeds.
 
 Fitness (the multi-fidelity part): each proxy of ``proxies`` is divided by its largest absolute
 value in the current population and the shares are summed. The sum variant of MFNAS's stable
@@ -29,7 +30,15 @@ import numpy as np
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces.base import EnumerableSpace, SearchSpace
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy, scale_free_sum
+from pmfnas.strategies.base import (
+    SERIAL,
+    STRATEGIES,
+    WAIT,
+    AskContext,
+    BaseStrategy,
+    Wait,
+    scale_free_sum,
+)
 from pmfnas.types import Arch, Fidelity, Request, Trial
 
 MAX_DRAWS = 10_000
@@ -131,13 +140,15 @@ class MFNAS(BaseStrategy):
         """Sum over proxies of each member's score divided by the members' largest |score|."""
         return scale_free_sum(members, self.fidelity.proxies)
 
-    def ask(self) -> Request | None:
+    def ask(self, context: AskContext = SERIAL) -> Request | Wait | None:
         if self._initial_asked < self.population_size:
             self._initial_asked += 1
             while (arch := self._random_feasible()) in self._initial:
                 pass
             self._initial.add(arch)
             return Request(arch, self.fidelity, "initial population", {"origin": "sampled"})
+        if self._step == 0 and self._told < self.population_size:
+            return WAIT  # the initial population is still being evaluated
         while not self._queue and self._pending == 0:
             if self._step >= self.steps or len(self._population) < 2:
                 self.finished_because = (
@@ -148,7 +159,7 @@ class MFNAS(BaseStrategy):
                 return None
             self._breed()
         if not self._queue:
-            return None  # children of this step are still being evaluated
+            return WAIT  # children of this step are still being evaluated
         return self._queue.pop(0)
 
     def _breed(self) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces.base import EnumerableSpace, SearchSpace
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy
+from pmfnas.strategies.base import SERIAL, STRATEGIES, AskContext, BaseStrategy
 from pmfnas.types import Request, Trial
 
 
@@ -17,6 +17,8 @@ class RandomSearch(BaseStrategy):
     """Evaluate uniformly sampled, not yet seen architectures at one fidelity.
 
     Works on any space; on an enumerable one it stops when every architecture has been seen.
+    Asynchronous as it is: an architecture counts as seen once asked, so none in flight is
+    drawn again.
 
     Args:
         fidelity: the fidelity of every evaluation (default: the evaluator's single-fidelity
@@ -39,7 +41,7 @@ class RandomSearch(BaseStrategy):
         self._seen: set[tuple[int, ...]] = set()
         self._size = space.size if isinstance(space, EnumerableSpace) else None
 
-    def ask(self) -> Request | None:
+    def ask(self, context: AskContext = SERIAL) -> Request | None:
         if self._size is not None and len(self._seen) >= self._size:
             self.finished_because = f"all {self._size:,} architectures of the space evaluated"
             return None

@@ -10,7 +10,7 @@ import numpy as np
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces.base import SearchSpace
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy
+from pmfnas.strategies.base import SERIAL, STRATEGIES, AskContext, BaseStrategy
 from pmfnas.types import Request, Trial
 
 
@@ -23,6 +23,10 @@ class RegularizedEvolution(BaseStrategy):
     ``sample_size`` members uniformly without replacement, mutates the one with the best
     validation accuracy (one edge changed) and evaluates the child; the child joins the queue and
     the oldest member leaves (ageing: a lucky early model cannot dominate forever).
+
+    With several workers it is asynchronous, as Real et al. ran it: each ask mutates the best
+    of a sample of the models told so far (a random architecture while none is), and a model
+    joins the queue when its result arrives.
 
     Defaults follow the NAS-Bench-201 / Syne Tune setup the peers were measured with: population
     10, sample size 10, and the ladder's single-fidelity signal (there the 12-epoch one). Real et
@@ -60,7 +64,7 @@ class RegularizedEvolution(BaseStrategy):
         self._population: deque[Trial] = deque()
         self._asked = 0
 
-    def ask(self) -> Request:
+    def ask(self, context: AskContext = SERIAL) -> Request:
         self._asked += 1
         if self._asked <= self.population_size or not self._population:
             return Request(

@@ -68,6 +68,8 @@ class RegionalSearch:
         self.settings = settings
         self.seed = seed
         self.queue: deque[Pick] = deque()
+        self.busy: set[int] = set()
+        """Cells in flight (set by the strategy before each ask): never picked again."""
         self.notes: list[str] = []
         self.region_of = np.full(space.size, -1)
         for region in regions:
@@ -95,7 +97,7 @@ class RegionalSearch:
         return self._surrogate
 
     def _taken(self, high: dict[int, Trial]) -> set[int]:
-        return {*self.medium, *high, *(pick.cell for pick in self.queue)}
+        return {*self.medium, *high, *self.busy, *(pick.cell for pick in self.queue)}
 
     def _candidates(self, high: dict[int, Trial]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
         """Cells, their region (-1: none) and a label saying where each comes from."""

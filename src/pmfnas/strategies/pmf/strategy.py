@@ -16,6 +16,11 @@ The fidelities are parameters, by default the evaluator's ladder, so the same co
 tabular benchmark (proxies → 12 → 200 epochs) and on real training (proxies → a short training →
 the full one). Every request carries its prediction, rule and trigger in its info, for reports.
 PMF keeps arrays over the whole space, so it needs an enumerable one.
+
+With several workers, proxies and medium evaluations run in parallel; a cell in flight is
+neither picked again nor promoted; stage 2 starts once every proxy score is in (it ranks the
+space by them), and PMF waits rather than finishes while results it could learn from are in
+flight.
 """
 
 from __future__ import annotations
@@ -36,7 +41,15 @@ from pmfnas.predictors import (
     medium_features,
 )
 from pmfnas.spaces.base import EnumerableSpace, SearchSpace, require_enumerable
-from pmfnas.strategies.base import STRATEGIES, BaseStrategy, Unaffordable
+from pmfnas.strategies.base import (
+    SERIAL,
+    STRATEGIES,
+    WAIT,
+    AskContext,
+    BaseStrategy,
+    Unaffordable,
+    Wait,
+)
 from pmfnas.strategies.pmf.allocation import Promotion, cost_ratio, plan_promotion
 from pmfnas.strategies.pmf.exploration import (
     Region,
@@ -196,18 +209,25 @@ class ProgressiveMultiFidelity(BaseStrategy):
 
     # ---------------------------------------------------------------- ask / tell
 
-    def ask(self) -> Request | None:
+    def ask(self, context: AskContext = SERIAL) -> Request | Wait | None:
         if self._total is None:
-            self._total = self.settings["budget"] or self.budget_left
+            self._total = self.settings["budget"] or context.budget_left
             if self._total is None:
                 raise ConfigError("PMF plans against a budget: run it in a study or pass budget=")
-        left = self._left()
+        left = self._left(context)
         if self._stage == "low":
             request = self._low_request(left)
             if request is not None:
                 return request
+            if context.in_flight:
+                return WAIT  # stage 2 ranks the space by every proxy score
             self._start_search()
-        return self._search_request(left)
+        busy = {self.space.index(arch) for arch in context.busy()}
+        request = self._search_request(left, busy)
+        if request is None and context.in_flight:
+            self.unaffordable, self.finished_because = None, ""
+            return WAIT  # what is in flight may open new candidates or promotions
+        return request
 
     def tell(self, trial: Trial) -> None:
         self._spent += trial.cost
@@ -233,10 +253,10 @@ class ProgressiveMultiFidelity(BaseStrategy):
             if trial.val_acc > best:
                 self._refine_from = cell
 
-    def _left(self) -> float:
-        if self.settings["budget"] is not None or self.budget_left is None:
+    def _left(self, context: AskContext) -> float:
+        if self.settings["budget"] is not None or context.budget_left is None:
             return float(self._total) - self._spent
-        return self.budget_left
+        return context.budget_left
 
     # ---------------------------------------------------------------- stage 1
 
@@ -298,16 +318,17 @@ class ProgressiveMultiFidelity(BaseStrategy):
 
     # ---------------------------------------------------------------- stages 2 and 3
 
-    def _search_request(self, left: float) -> Request | None:
+    def _search_request(self, left: float, busy: set[int]) -> Request | None:
         search = self._search
         assert search is not None, "stage 2 starts after stage 1"
+        search.busy = busy
         if self._refine_from is not None:
             search.refine(self._refine_from, self._high)
             self._refine_from = None
         if not search.queue:
             search.fill(self._high)
         medium_cost = self._medium_cost() if search.queue else math.inf
-        promotion = self._promotion(left, medium_cost)
+        promotion = self._promotion(left, medium_cost, busy)
         if promotion is not None:
             self._since = 0
             arch = self.space.arch(promotion.cell)
@@ -330,9 +351,12 @@ class ProgressiveMultiFidelity(BaseStrategy):
         costs = [t.cost for t in self._medium.values()]
         return float(np.quantile(costs, 0.9)) if costs else 0.0
 
-    def _promotion(self, left: float, medium_cost: float) -> Promotion | None:
-        """Ask the allocation rule about the medium-evaluated cells not yet promoted."""
-        cells = np.array([c for c in self._medium if c not in self._high], dtype=np.int64)
+    def _promotion(self, left: float, medium_cost: float, busy: set[int]) -> Promotion | None:
+        """Ask the allocation rule about the medium-evaluated cells not yet promoted (nor in
+        flight)."""
+        cells = np.array(
+            [c for c in self._medium if c not in self._high and c not in busy], dtype=np.int64
+        )
         if len(cells) == 0:
             return None
         mu, sigma = self._predict_high(cells)
