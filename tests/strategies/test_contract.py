@@ -10,10 +10,12 @@ import json
 
 import pytest
 
+from pmfnas.parallel import ParallelStudy
 from pmfnas.spaces import create_space
 from pmfnas.storage import Storage
 from pmfnas.strategies import STRATEGIES
 from pmfnas.study import CLOCK_TOLERANCE, INTERRUPTED, Study, StudyResult
+from pmfnas.types import Request
 
 SPACE = create_space("nb201")
 
@@ -113,3 +115,44 @@ def test_the_search_never_sees_test_accuracies(name, search):
     told = [t.metrics for t in one.trials]
     assert not any("test" in key for metrics in told for key in metrics)
     assert not set(hidden) & {value for metrics in told for value in metrics.values()}
+
+
+@pytest.fixture
+def parallel(make_strategy, toy_evaluator):
+    """``parallel(name, workers, seed=)``: the search of ``search`` with ``workers`` simulated
+    workers; each ask is checked against what the study says is in flight."""
+
+    def run(name, workers, seed=0):
+        evaluator = toy_evaluator()
+        evaluator.test_accuracy = _refuse_test_accuracy
+        strategy = make_strategy(name, SPACE, evaluator, seed, **FAST.get(name, {}))
+        ask = strategy.ask
+
+        def checked_ask(context):
+            request = ask(context)
+            flying = {(r.arch, r.fidelity) for r in context.in_flight}
+            assert (
+                not isinstance(request, Request) or (request.arch, request.fidelity) not in flying
+            )
+            assert len(context.in_flight) < workers
+            return request
+
+        strategy.ask = checked_ask
+        return ParallelStudy(SPACE, evaluator, strategy, BUDGET, workers=workers).run()
+
+    return run
+
+
+def test_one_simulated_worker_searches_as_the_serial_study(name, search, parallel):
+    serial, one = search(name), parallel(name, workers=1)
+    assert asked(one) == asked(serial)
+    assert (one.best.number, one.stop_reason) == (serial.best.number, serial.stop_reason)
+
+
+def test_several_workers_overlap_their_work_within_the_budget(name, parallel):
+    result = parallel(name, workers=4)
+    assert asked(parallel(name, workers=4)) == asked(result)  # deterministic for a seed
+    assert result.best is not None
+    clocks = [t.clock for t in result.trials]
+    assert clocks == sorted(clocks) and clocks[-1] <= BUDGET + CLOCK_TOLERANCE
+    assert sum(t.cost for t in result.trials) > clocks[-1]  # more than one worker's work

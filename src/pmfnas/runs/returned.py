@@ -183,7 +183,10 @@ def _replay(strategy: BaseStrategy, trials: Sequence[Trial]) -> bool:
     """Ask and tell the stored trials in order; ``False`` if the strategy asks something else."""
     for trial in trials:
         request = strategy.ask(AskContext(math.inf))
-        if not isinstance(request, Request) or (request.arch, request.fidelity) != (trial.arch, trial.fidelity):
+        if not isinstance(request, Request) or (request.arch, request.fidelity) != (
+            trial.arch,
+            trial.fidelity,
+        ):
             return False
         strategy.tell(trial)
     return True

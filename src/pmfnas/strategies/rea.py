@@ -11,7 +11,10 @@ from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import Ladder
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.strategies.base import SERIAL, STRATEGIES, AskContext, BaseStrategy
-from pmfnas.types import Request, Trial
+from pmfnas.types import Arch, Request, Trial
+
+MAX_REDRAWS = 100
+"""Mutations drawn before a child not in flight is given up for a random architecture."""
 
 
 @STRATEGIES.register("rea")
@@ -66,25 +69,33 @@ class RegularizedEvolution(BaseStrategy):
 
     def ask(self, context: AskContext = SERIAL) -> Request:
         self._asked += 1
+        busy = context.busy(self.fidelity)
         if self._asked <= self.population_size or not self._population:
             return Request(
-                self.space.sample(self._rng),
-                self.fidelity,
-                reason="initial population",
-                info={"origin": "sampled"},
+                self._sample(busy), self.fidelity, "initial population", {"origin": "sampled"}
             )
         members = list(self._population)
         picks = self._rng.choice(
             len(members), size=min(self.sample_size, len(members)), replace=False
         )
         parent = max((members[i] for i in picks), key=lambda t: t.val_acc)
-        child = self.space.mutate(parent.arch, self._rng)
-        return Request(
-            child,
-            self.fidelity,
-            reason=f"mutation of trial {parent.number}",
-            info={"origin": "mutation", "parents": [parent.number]},
-        )
+        for _ in range(MAX_REDRAWS):
+            child = self.space.mutate(parent.arch, self._rng)
+            if child not in busy:
+                return Request(
+                    child,
+                    self.fidelity,
+                    reason=f"mutation of trial {parent.number}",
+                    info={"origin": "mutation", "parents": [parent.number]},
+                )
+        reason = "random: every mutation drawn is in flight"
+        return Request(self._sample(busy), self.fidelity, reason, {"origin": "sampled"})
+
+    def _sample(self, busy: set[Arch]) -> Arch:
+        """A random architecture not in flight."""
+        while (arch := self.space.sample(self._rng)) in busy:
+            pass
+        return arch
 
     def tell(self, trial: Trial) -> None:
         self._population.append(trial)
