@@ -1,11 +1,11 @@
 import pytest
 
-from pmfnas.errors import StorageError
+from pmfnas.errors import DataError, StorageError
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import SERIAL, BaseStrategy, Unaffordable
-from pmfnas.study import INTERRUPTED, Study, StudyWatcher, trials_per_fidelity
+from pmfnas.study import INTERRUPTED, Study, StudyWatcher, guarded, trials_per_fidelity
 from pmfnas.types import Fidelity, Request, Result, TrialState
 
 
@@ -403,3 +403,22 @@ def test_a_watcher_hears_the_live_trials_and_how_many_were_replayed(tmp_path, re
     assert finished == [("finished", t.number, True, 200.0) for t in live]
     started = [e[1] for e in heard.events if e[0] == "started"]
     assert started == [t.number for t in live if t.state is not TrialState.REUSED]
+
+
+def test_a_failing_evaluation_becomes_a_result_with_its_error_unless_the_input_is_bad():
+    def nan_loss(arch, fidelity, limit):
+        return Result(metrics={"val_acc": 10.0, "val_loss": float("nan")}, cost=3.0)
+
+    def crash(arch, fidelity, limit):
+        raise RuntimeError("CUDA out of memory")
+
+    def no_table(arch, fidelity, limit):
+        raise DataError("no NB201 table in the data folder")
+
+    broken = guarded(nan_loss)((3,) * 6, Fidelity(epochs=12), None)
+    assert broken.error == "non-finite val_loss" and broken.cost == 3.0  # the work was paid for
+    assert guarded(crash)((3,) * 6, Fidelity(epochs=12), None).error == (
+        "RuntimeError: CUDA out of memory"
+    )
+    with pytest.raises(DataError):
+        guarded(no_table)((3,) * 6, Fidelity(epochs=12), None)

@@ -5,7 +5,8 @@ Whenever a worker is free the strategy is asked, with the requests in flight and
 workers can still do (:class:`~pmfnas.strategies.base.AskContext`); it answers a request, WAIT
 (nothing to ask before a result arrives) or ``None`` (finished). A request that repeats a told
 one is served from it for free, as in :class:`~pmfnas.study.Study`; one that repeats a request in
-flight waits for it and is then served the same way. The budget is the executor's clock: an
+flight waits for it and is then served the same way. A failed evaluation is run again (up to
+``retries`` times) before the strategy is told it failed, as in the serial study. The budget is the executor's clock: an
 evaluation that could not finish before the budget ends is not started, and the search ends when
 nothing is left in flight. With one worker the loop asks, evaluates and tells exactly as the
 serial study does.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pmfnas.errors import ConfigError, StrategyError
 from pmfnas.evaluators.base import Evaluator
@@ -29,11 +30,13 @@ from pmfnas.strategies.base import AskContext, BaseStrategy, Wait
 from pmfnas.study import (
     CLOCK_TOLERANCE,
     MAX_REPEATS_IN_A_ROW,
+    RETRIES,
     StudyResult,
     StudyWatcher,
     cannot_pay,
     evaluated_trial,
     finished_reason,
+    guarded,
     reused_trial,
     waits_for_nothing,
 )
@@ -66,6 +69,7 @@ class ParallelStudy:
         budget: virtual seconds the workers have, from the first request to the last result.
         workers: evaluations in flight at most.
         reuse: serve a repeated (architecture, fidelity) request from the earlier trial.
+        retries: how many times a failed evaluation is run again before the strategy is told.
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class ParallelStudy:
         *,
         workers: int,
         reuse: bool = True,
+        retries: int = RETRIES,
     ) -> None:
         if evaluator.budget_unit == "wall":
             raise ConfigError(
@@ -89,6 +94,7 @@ class ParallelStudy:
         self.budget = Budget(budget)
         self.executor = SimulatedExecutor(workers)
         self.reuse = reuse
+        self.retries = retries
 
     def run(
         self, progress: Progress | None = None, watcher: StudyWatcher | None = None
@@ -102,6 +108,7 @@ class ParallelStudy:
         self._progress, self._watcher = progress, watcher
         flight = _Flight()
         tickets = itertools.count()
+        failures: dict[tuple[Arch, Fidelity], int] = {}  # failed runs of a request in flight
         stop_reason: str | None = None
         repeats = 0
         while True:
@@ -129,23 +136,34 @@ class ParallelStudy:
                 if stop_reason is None:
                     ticket = next(tickets)
                     flight.submitted[ticket] = request
-                    left = self.budget.limit - self._now
-                    self.executor.submit(
-                        ticket, self.evaluator.evaluate, request.arch, request.fidelity, left
-                    )
+                    self._submit(ticket, request)
             if not flight.submitted:
                 break
             ticket, result = self.executor.wait()
             request = flight.submitted.pop(ticket)
+            key = (request.arch, request.fidelity)
             trial = evaluated_trial(self._number, request, result, time.time(), self._now)
-            twins = flight.repeats.pop((request.arch, request.fidelity), [])
+            again = failures.get(key, 0) < self.retries and self._unaffordable(request) is None
+            if trial.state is TrialState.FAILED and again:  # run it on the worker just freed
+                failures[key] = failures.get(key, 0) + 1
+                self._record(replace(trial, info={**trial.info, "retried": True}))
+                ticket = next(tickets)
+                flight.submitted[ticket] = request
+                self._submit(ticket, request)
+                continue
+            failures.pop(key, None)
+            twins = flight.repeats.pop(key, [])
             self._record(trial)
             if trial.state is TrialState.STOPPED:
                 stop_reason = stop_reason or f"budget spent during {request.fidelity}"
                 continue
-            for twin in twins:
-                self._record(reused_trial(self._number, twin, trial, self._now))
-        evidence = [t for t in self._trials if t.state is not TrialState.STOPPED]
+            for twin in twins:  # a repeat gets what it repeats: reused, or failed alike
+                if trial.measured:
+                    self._record(reused_trial(self._number, twin, trial, self._now))
+                else:
+                    failed = {**twin.info, "error": trial.info["error"]}
+                    self._record(replace(trial, number=self._number, info=failed))
+        evidence = [t for t in self._trials if t.measured]
         return StudyResult(
             trials=self._trials,
             best=self.strategy.best(evidence),
@@ -174,6 +192,11 @@ class ParallelStudy:
             raise StrategyError(waits_for_nothing(self.strategy))
         return request
 
+    def _submit(self, ticket: int, request: Request) -> None:
+        left = self.budget.limit - self._now
+        evaluate = guarded(self.evaluator.evaluate)
+        self.executor.submit(ticket, evaluate, request.arch, request.fidelity, left)
+
     def _unaffordable(self, request: Request) -> str | None:
         """Why ``request`` cannot start now (it would end after the budget), or ``None``."""
         left = self.budget.limit - self._now
@@ -187,12 +210,14 @@ class ParallelStudy:
         return None
 
     def _record(self, trial: Trial) -> None:
-        """Keep a finished trial and tell the strategy (a stopped one is kept, never told)."""
+        """Keep a finished trial and tell the strategy (a stopped or retried one is kept, never
+        told)."""
         self._trials.append(trial)
         self.budget.spent = max(self.budget.spent, trial.clock)
         self._watcher.finished(trial, self.budget.spent, self.budget.limit)
-        if trial.state is not TrialState.STOPPED:
+        if trial.measured:
             self._seen.setdefault((trial.arch, trial.fidelity), trial)
+        if trial.state is not TrialState.STOPPED and not trial.retried:
             mark = time.perf_counter()
             self.strategy.tell(trial)
             self._own += time.perf_counter() - mark

@@ -26,15 +26,16 @@ replayed trial keeps the info it was stored with.
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from pmfnas.errors import StorageError, StrategyError
+from pmfnas.errors import PmfnasError, StorageError, StrategyError
 from pmfnas.evaluators.base import Evaluator
-from pmfnas.execution import SerialExecutor
+from pmfnas.execution import Evaluate, SerialExecutor
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.storage import Storage
 from pmfnas.strategies.base import AskContext, BaseStrategy, Wait
@@ -43,6 +44,9 @@ from pmfnas.units import format_amount
 
 MAX_REPEATS_IN_A_ROW = 1000
 """A strategy that only re-asks evaluated architectures this many times in a row is stuck."""
+
+RETRIES = 1
+"""Times a failed evaluation is run again, by default, before the strategy is told it failed."""
 
 CLOCK_TOLERANCE = 1e-9
 """Rounding slack of accumulated clocks, as :meth:`pmfnas.types.Budget.fits` allows."""
@@ -99,6 +103,8 @@ class Study:
         name: the study's name inside the storage file.
         reuse: serve a repeated (architecture, fidelity) request from the earlier trial at no
             cost instead of paying for it again (the trial is stored as ``reused``).
+        retries: how many times a failed evaluation is run again before the strategy is told
+            it failed.
         clock: what times the strategy and the run, and spends a wall-clock budget (a test
             may pass a fake one).
     """
@@ -114,6 +120,7 @@ class Study:
         name: str = "default",
         executor: SerialExecutor | None = None,
         reuse: bool = True,
+        retries: int = RETRIES,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.space = space
@@ -124,6 +131,7 @@ class Study:
         self.name = name
         self.executor = executor or SerialExecutor()
         self.reuse = reuse
+        self.retries = retries
         self.clock = clock
 
     def config(self) -> dict[str, Any]:
@@ -173,7 +181,8 @@ class Study:
         spending = _Spending(self.budget, self.clock if unit == "wall" else None)
         trials: list[Trial] = []
         seen: dict[tuple[Arch, Fidelity], Trial] = {}
-        repeats = 0
+        repeats = attempts = 0  # attempts: failed runs of the current request
+        retry: Request | None = None  # a failed request to run again
         stop_reason = "budget spent"
         replaying = bool(stored)
         try:
@@ -185,14 +194,18 @@ class Study:
                         watcher.replayed(self.name, number)
                     replaying = False
                     spending.go_live()
-                mark = self.clock()
-                request = self.strategy.ask(AskContext(plan - self.budget.spent))
-                own += self.clock() - mark
-                if request is None:
-                    stop_reason = finished_reason(self.strategy, unit)
-                    break
-                if isinstance(request, Wait):
-                    raise StrategyError(waits_for_nothing(self.strategy))
+                if retry is None:
+                    mark = self.clock()
+                    request = self.strategy.ask(AskContext(plan - self.budget.spent))
+                    own += self.clock() - mark
+                    if request is None:
+                        stop_reason = finished_reason(self.strategy, unit)
+                        break
+                    if isinstance(request, Wait):
+                        raise StrategyError(waits_for_nothing(self.strategy))
+                    attempts = 0
+                else:
+                    request, retry = retry, None
                 earlier = seen.get((request.arch, request.fidelity)) if self.reuse else None
                 if replay:
                     trial = self._replayed(stored[number], request)
@@ -218,6 +231,9 @@ class Study:
                         break
                     watcher.started(number, request, self.budget.spent, self.budget.limit)
                     trial = self._evaluated(number, request, left, spending)
+                    if trial.state is TrialState.FAILED and attempts < self.retries:
+                        trial = replace(trial, info={**trial.info, "retried": True})
+                attempts += trial.state is TrialState.FAILED
                 if self.storage and not replay:
                     self.storage.append(study_id, trial, self.space)
                 trials.append(trial)
@@ -230,8 +246,14 @@ class Study:
                         f"{trial.info.get('epochs_done', 0.0):.2f} epochs)"
                     )
                     break
+                if trial.retried:  # run it again before the strategy hears of it
+                    retry = request
+                    if progress:
+                        progress(self.budget.spent, self.budget.limit)
+                    continue
                 repeats = repeats + 1 if trial.state is TrialState.REUSED else 0
-                seen.setdefault((trial.arch, trial.fidelity), trial)
+                if trial.measured:
+                    seen.setdefault((trial.arch, trial.fidelity), trial)
                 mark = self.clock()
                 self.strategy.tell(trial)
                 own += self.clock() - mark
@@ -246,7 +268,7 @@ class Study:
             watcher.replayed(self.name, len(trials))
         if self.storage:
             self.storage.finish(study_id, plan, stop_reason)
-        evidence = [t for t in trials if t.state is not TrialState.STOPPED]
+        evidence = [t for t in trials if t.measured]
         return StudyResult(
             trials=trials,
             best=self.strategy.best(evidence),
@@ -269,7 +291,8 @@ class Study:
 
     def _evaluated(self, number: int, request: Request, limit: float, spending: _Spending) -> Trial:
         started = time.time()
-        result = self.executor.run(self.evaluator.evaluate, request.arch, request.fidelity, limit)
+        evaluate = guarded(self.evaluator.evaluate)
+        result = self.executor.run(evaluate, request.arch, request.fidelity, limit)
         spending.charge(result.cost)
         return evaluated_trial(number, request, result, started, self.budget.spent)
 
@@ -279,11 +302,17 @@ def evaluated_trial(
 ) -> Trial:
     """The trial of an evaluated ``request``: ``started`` is its wall time, ``clock`` what the
     budget had spent when it finished."""
+    state = TrialState.COMPLETE
+    if result.error:
+        state = TrialState.FAILED
+    elif result.stopped:
+        state = TrialState.STOPPED
+    error = {"error": result.error} if result.error else {}
     return Trial(
         number=number,
         arch=request.arch,
         fidelity=request.fidelity,
-        state=TrialState.STOPPED if result.stopped else TrialState.COMPLETE,
+        state=state,
         metrics=dict(result.metrics),
         cost=result.cost,
         clock=clock,
@@ -291,8 +320,31 @@ def evaluated_trial(
         reason=request.reason,
         started=started,
         finished=time.time(),
-        info={**request.info, **result.private},
+        info={**request.info, **result.private, **error},
     )
+
+
+def guarded(evaluate: Evaluate) -> Evaluate:
+    """``evaluate`` that reports a failure as a result with an ``error`` instead of ending the
+    search: an exception (out of memory, a crash in training code) or a non-finite validation
+    accuracy or loss. pmfnas's own errors (bad input, a missing table) still end it: every
+    evaluation would fail alike."""
+
+    def run(arch: Arch, fidelity: Fidelity, limit: float | None) -> Result:
+        try:
+            result = evaluate(arch, fidelity, limit)
+        except PmfnasError:
+            raise
+        except Exception as error:  # any failure of this one evaluation
+            return Result(metrics={}, cost=0.0, error=f"{type(error).__name__}: {error}")
+        broken = [
+            k for k in ("val_acc", "val_loss") if not math.isfinite(result.metrics.get(k, 0.0))
+        ]
+        if broken:
+            return replace(result, error=f"non-finite {' and '.join(broken)}")
+        return result
+
+    return run
 
 
 def reused_trial(number: int, request: Request, earlier: Trial, clock: float) -> Trial:
@@ -371,8 +423,8 @@ def cannot_pay(left: float, what: str, expected: float, unit: str, whose: str = 
 
 def trials_per_fidelity(trials: list[Trial]) -> dict[str, int]:
     """How many trials each fidelity received, cheapest first (reused ones included, stopped
-    ones not: they did not finish)."""
-    counts = Counter(t.fidelity for t in trials if t.state is not TrialState.STOPPED)
+    and failed ones not: they did not finish)."""
+    counts = Counter(t.fidelity for t in trials if t.measured)
     return {str(f): counts[f] for f in sorted(counts)}
 
 

@@ -200,6 +200,7 @@ class TrialState(StrEnum):
     COMPLETE = "complete"
     REUSED = "reused"  # served from an earlier identical trial of the same study, at no cost
     STOPPED = "stopped"  # cut short when the budget ran out: partial, never evidence
+    FAILED = "failed"  # the evaluation broke (an exception, a non-finite loss): never evidence
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,8 @@ class Result:
     fidelity (see each evaluator for the split it comes from). ``curve`` is a per-epoch learning
     curve where one exists. ``cost`` is in the evaluator's budget unit (simulated seconds, wall
     seconds or FLOPs). ``stopped`` marks an evaluation cut short at the budget: its metrics are
-    empty and ``curve`` holds only the epochs it finished.
+    empty and ``curve`` holds only the epochs it finished. ``error`` says why an evaluation
+    failed (empty: it did not).
     """
 
     metrics: dict[str, float]
@@ -219,6 +221,7 @@ class Result:
     private: dict[str, float] = field(default_factory=dict)
     """Measured but never shown to a strategy (e.g. test accuracy); stored in the trial's info."""
     stopped: bool = False
+    error: str = ""
 
     @property
     def val_acc(self) -> float:
@@ -280,6 +283,22 @@ class Trial:
     @property
     def val_acc(self) -> float:
         return self.metrics["val_acc"]
+
+    @property
+    def measured(self) -> bool:
+        """Whether the trial holds what it asked for (complete or reused; not stopped at the
+        budget, not failed): evidence a strategy may choose by."""
+        return self.state in (TrialState.COMPLETE, TrialState.REUSED)
+
+    @property
+    def retried(self) -> bool:
+        """A failed attempt the study ran again at once, never told to the strategy."""
+        return self.state is TrialState.FAILED and bool(self.info.get("retried"))
+
+    @property
+    def told(self) -> bool:
+        """Whether the study told the strategy of it (not stopped at the budget, not retried)."""
+        return self.state is not TrialState.STOPPED and not self.retried
 
 
 @dataclass

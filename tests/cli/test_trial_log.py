@@ -13,7 +13,7 @@ from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import best_evidence
 from pmfnas.study import Study
 from pmfnas.training.loop import EpochProgress
-from pmfnas.types import Fidelity, Request
+from pmfnas.types import Fidelity, Request, TrialState
 
 SPACE = NB201Space()
 
@@ -51,6 +51,22 @@ def test_by_default_the_cheapest_rung_shows_only_new_bests(toy_evaluator, capsys
     # proxy scorings carry no validation accuracy, so none is ever a new best
     assert [int(line.split()[1]) for line in lines] == [t.number for t in trained]
     assert "new best" in lines[0]  # the first trained is the best so far
+
+
+def test_a_failed_trial_is_shown_with_its_error(toy_evaluator, capsys):
+    class Failing(toy_evaluator):
+        def evaluate(self, arch, fidelity, limit=None):
+            if arch[0] == 1:
+                raise RuntimeError("out of memory")
+            return super().evaluate(arch, fidelity, limit)
+
+    result = search(lambda: Failing(), Verbosity.NORMAL)
+    lines = {int(line.split()[1]): line for line in trial_lines(capsys.readouterr().err)}
+    failed = [t for t in result.trials if t.state is TrialState.FAILED]
+    assert failed  # proxies included: a failure is shown at every rung
+    for t in failed:
+        again = ", run again" if t.retried else ""
+        assert f"failed: RuntimeError: out of memory{again}" in lines[t.number]
 
 
 def test_quiet_shows_no_line(toy_evaluator, capsys):

@@ -15,7 +15,7 @@ from pmfnas.spaces import create_space
 from pmfnas.storage import Storage
 from pmfnas.strategies import STRATEGIES
 from pmfnas.study import CLOCK_TOLERANCE, INTERRUPTED, Study, StudyResult
-from pmfnas.types import Request
+from pmfnas.types import Request, TrialState
 
 SPACE = create_space("nb201")
 
@@ -32,18 +32,40 @@ strategy searches with its defaults."""
 pytestmark = pytest.mark.parametrize("name", STRATEGIES.names())
 
 
+def failing_toy(toy_evaluator):
+    """The toy evaluator, failing (as out of memory) on every cell whose first edge is skip."""
+
+    class Failing(toy_evaluator):
+        def evaluate(self, arch, fidelity, limit=None):
+            if arch[0] == 1:
+                raise RuntimeError("out of memory (simulated)")
+            return super().evaluate(arch, fidelity, limit)
+
+    return Failing
+
+
 def _refuse_test_accuracy(arch):
     raise AssertionError("a search asked for a test accuracy")
 
 
 @pytest.fixture
 def search(make_strategy, toy_evaluator):
-    """``search(name, seed=, budget=, storage=, progress=, test_seed=, params=)``: a study of the
-    strategy on the toy evaluator whose private test accuracies come from ``test_seed``, with
-    ``params`` (by default the strategy's ``FAST`` settings)."""
+    """``search(name, seed=, budget=, storage=, progress=, test_seed=, params=, failing=)``: a
+    study of the strategy on the toy evaluator whose private test accuracies come from
+    ``test_seed``, with ``params`` (by default the strategy's ``FAST`` settings); ``failing``:
+    every evaluation of a cell whose first edge is ``skip_connect`` fails."""
 
-    def run(name, seed=0, budget=BUDGET, storage=None, progress=None, test_seed=0, params=None):
-        evaluator = toy_evaluator(test_seed)
+    def run(
+        name,
+        seed=0,
+        budget=BUDGET,
+        storage=None,
+        progress=None,
+        test_seed=0,
+        params=None,
+        failing=False,
+    ):
+        evaluator = (failing_toy(toy_evaluator) if failing else toy_evaluator)(test_seed)
         evaluator.test_accuracy = _refuse_test_accuracy  # a search never needs one
         params = FAST.get(name, {}) if params is None else params
         strategy = make_strategy(name, SPACE, evaluator, seed, **params)
@@ -119,11 +141,11 @@ def test_the_search_never_sees_test_accuracies(name, search):
 
 @pytest.fixture
 def parallel(make_strategy, toy_evaluator):
-    """``parallel(name, workers, seed=)``: the search of ``search`` with ``workers`` simulated
-    workers; each ask is checked against what the study says is in flight."""
+    """``parallel(name, workers, seed=, failing=)``: the search of ``search`` with ``workers``
+    simulated workers; each ask is checked against what the study says is in flight."""
 
-    def run(name, workers, seed=0):
-        evaluator = toy_evaluator()
+    def run(name, workers, seed=0, failing=False):
+        evaluator = (failing_toy(toy_evaluator) if failing else toy_evaluator)()
         evaluator.test_accuracy = _refuse_test_accuracy
         strategy = make_strategy(name, SPACE, evaluator, seed, **FAST.get(name, {}))
         ask = strategy.ask
@@ -156,3 +178,29 @@ def test_several_workers_overlap_their_work_within_the_budget(name, parallel):
     clocks = [t.clock for t in result.trials]
     assert clocks == sorted(clocks) and clocks[-1] <= BUDGET + CLOCK_TOLERANCE
     assert sum(t.cost for t in result.trials) > clocks[-1]  # more than one worker's work
+
+
+def failures_are_kept_and_the_search_goes_on(result: StudyResult) -> None:
+    failed = [t for t in result.trials if t.state is TrialState.FAILED]
+    assert failed and all(t.arch[0] == 1 for t in failed)
+    assert all(t.info["error"] == "RuntimeError: out of memory (simulated)" for t in failed)
+    retried = [t for t in failed if t.retried]
+    assert len(retried) == len(failed) - len(retried)  # each once retried, then told
+    assert result.best is not None and result.best.measured and result.best.arch[0] != 1
+
+
+def test_failed_evaluations_are_stored_retried_told_and_the_search_goes_on(name, search):
+    failures_are_kept_and_the_search_goes_on(search(name, failing=True))
+
+
+def test_failures_resume_exactly(name, search, tmp_path):
+    whole = search(name, failing=True)
+    stop = len(whole.trials) // 2
+    with Storage(tmp_path / "runs.db") as storage:
+        search(name, storage=storage, progress=interrupt_after(stop), failing=True)
+        resumed = search(name, storage=storage, failing=True)
+    assert asked(resumed) == asked(whole)
+
+
+def test_several_workers_go_on_after_failures(name, parallel):
+    failures_are_kept_and_the_search_goes_on(parallel(name, workers=4, failing=True))

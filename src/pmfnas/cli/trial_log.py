@@ -103,7 +103,8 @@ class SearchLog(StudyWatcher):
         if self.level is Verbosity.QUIET:
             return False
         screening = str(trial.fidelity) == self.screening
-        return self.level is Verbosity.VERBOSE or not screening or new_best
+        failed = trial.state is TrialState.FAILED
+        return self.level is Verbosity.VERBOSE or not screening or new_best or failed
 
     def line(self, trial: Trial, spent: float, budget: float, new_best: bool) -> str:
         """One trial, for people: what it measured and cost, and where the search stands."""
@@ -142,6 +143,9 @@ def _result(trial: Trial) -> str:
     """What a trial measured: its validation accuracy or its proxies' scores."""
     if trial.state is TrialState.STOPPED:
         return f"stopped at the budget after {trial.info.get('epochs_done', 0.0):.2f} epochs"
+    if trial.state is TrialState.FAILED:
+        again = ", run again" if trial.retried else ""
+        return f"failed: {trial.info.get('error', 'no reason stored')}{again}"
     if "val_acc" in trial.metrics:
         shown = f"val {fmt(trial.val_acc)} %"
     else:

@@ -22,7 +22,7 @@ from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import AskContext, BaseStrategy, best_evidence
 from pmfnas.study import anytime_best
-from pmfnas.types import Arch, Request, Trial, TrialState
+from pmfnas.types import Arch, Request, Trial
 
 REAL_DATA_SHAPES: dict[str, tuple[int, int, int]] = {
     **{name: (classes, size, 3) for name, (classes, size) in DATASET_SHAPES.items()},
@@ -114,15 +114,15 @@ def _counted(space: SearchSpace, shape: NetworkShape, arch: Arch) -> tuple[float
 def returned_trial(
     config: dict[str, Any], space: SearchSpace, trials: Sequence[Trial]
 ) -> Trial | None:
-    """The trial the study returned: its strategy's rule over the trials the search told it
-    (a trial stopped at the budget is no evidence), as :meth:`pmfnas.study.Study.run` does; a
-    one-shot search's latest epoch."""
+    """The trial the study returned: its strategy's rule over the trials that measured what
+    they asked (a trial stopped at the budget or failed is no evidence), as
+    :meth:`pmfnas.study.Study.run` does; a one-shot search's latest epoch."""
     if "oneshot" in config:  # each epoch's trial is the cell the search held then
         return trials[-1] if trials else None
-    evidence = [t for t in trials if t.state is not TrialState.STOPPED]
+    evidence = [t for t in trials if t.measured]
     sizes = network_sizes(space, config.get("evaluator", {}))
     ladder = Ladder(network_size=sizes.of) if sizes else None
-    strategy = _rebuilt(config, space, evidence, ladder)
+    strategy = _rebuilt(config, space, trials, ladder)
     return strategy.best(evidence) if strategy else best_evidence(evidence)
 
 
@@ -180,8 +180,9 @@ def _default_rule(trials: Sequence[Trial]) -> list[Trial | None]:
 
 
 def _replay(strategy: BaseStrategy, trials: Sequence[Trial]) -> bool:
-    """Ask and tell the stored trials in order; ``False`` if the strategy asks something else."""
-    for trial in trials:
+    """Ask and tell the stored trials the study told, in order; ``False`` if the strategy asks
+    something else."""
+    for trial in (t for t in trials if t.told):
         request = strategy.ask(AskContext(math.inf))
         if not isinstance(request, Request) or (request.arch, request.fidelity) != (
             trial.arch,

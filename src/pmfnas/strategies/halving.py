@@ -152,14 +152,15 @@ class _Halving(BaseStrategy):
 
     def _promote(self, bracket: Bracket) -> None:
         fidelity = bracket.rungs[bracket.level]
-        scores = rank_score(bracket.told, fidelity)
-        order = sorted(range(len(scores)), key=lambda i: (-scores[i], bracket.told[i].number))
+        ranked = [t for t in bracket.told if t.measured]  # a failed evaluation is not promoted
+        scores = rank_score(ranked, fidelity)
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], ranked[i].number))
         keep = bracket.sizes[bracket.level + 1]
         bracket.level += 1
         target = bracket.rungs[bracket.level]
         bracket.queue = [
             Request(
-                bracket.told[i].arch,
+                ranked[i].arch,
                 target,
                 reason=f"bracket {bracket.number}: promoted, rank {rank + 1} of {len(order)} "
                 f"at {fidelity}",

@@ -202,11 +202,13 @@ class MFNAS(BaseStrategy):
     def tell(self, trial: Trial) -> None:
         self._told += 1
         if self._step == 0:  # no step bred yet: the trial is one of the initial population
-            self._population.append(trial)
-            if len(self._population) == self.population_size:
+            if trial.measured:  # a failed evaluation joins nothing
+                self._population.append(trial)
+            if self._told == self.population_size:
                 self._snapshots.append((self._told, list(self._population)))
             return
-        self._children.append(trial)
+        if trial.measured:
+            self._children.append(trial)
         self._pending -= 1
         if self._pending == 0:
             self._end_step(self._children)

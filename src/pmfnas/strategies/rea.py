@@ -98,6 +98,8 @@ class RegularizedEvolution(BaseStrategy):
         return arch
 
     def tell(self, trial: Trial) -> None:
+        if not trial.measured:
+            return  # a failed evaluation joins nothing
         self._population.append(trial)
         if len(self._population) > self.population_size:
             self._population.popleft()

@@ -17,8 +17,8 @@ tabular benchmark (proxies → 12 → 200 epochs) and on real training (proxies 
 the full one). Every request carries its prediction, rule and trigger in its info, for reports.
 PMF keeps arrays over the whole space, so it needs an enumerable one.
 
-With several workers, proxies and medium evaluations run in parallel; a cell in flight is
-neither picked again nor promoted; stage 2 starts once every proxy score is in (it ranks the
+With several workers, proxies and medium evaluations run in parallel; a cell in flight (or
+whose training failed) is neither picked again nor promoted; stage 2 starts once every proxy score is in (it ranks the
 space by them), and PMF waits rather than finishes while results it could learn from are in
 flight.
 """
@@ -202,6 +202,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         self._best_medium = -math.inf
         self._since = 0
         self._refine_from: int | None = None
+        self._failed: set[int] = set()  # cells whose medium or high evaluation failed
         self._high_model: tuple[tuple[Any, ...], EnsemblePredictor] | None = None
 
     def params(self) -> dict[str, Any]:
@@ -222,7 +223,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
             if context.in_flight:
                 return WAIT  # stage 2 ranks the space by every proxy score
             self._start_search()
-        busy = {self.space.index(arch) for arch in context.busy()}
+        busy = {self.space.index(arch) for arch in context.busy()} | self._failed
         request = self._search_request(left, busy)
         if request is None and context.in_flight:
             self.unaffordable, self.finished_because = None, ""
@@ -240,6 +241,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
             self._scored[cell] = not all(np.isnan(values))
             self._low_spent += trial.cost
             self._low_told += 1
+        elif not trial.measured:
+            self._failed.add(cell)  # neither picked nor promoted again
         elif trial.fidelity == self.medium:
             self._medium[cell] = trial
             self._rows.add(cell, medium_features(trial))
