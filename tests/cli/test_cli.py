@@ -75,6 +75,37 @@ def test_a_search_prints_a_line_per_trial_on_stderr_and_quiet_none(cli, data_env
     assert cli.run(*args, "--quiet", "--verbose")[0] == 2
 
 
+def test_simulated_workers_search_a_table_sooner_and_resume_from_storage(cli, data_env, tmp_path):
+    db = tmp_path / "runs.db"
+    args = ["search", "--benchmark", "nb201", "--strategy", "rea", "--budget", "3000"]
+    outs = {}
+    for workers in (1, 4):
+        out = tmp_path / f"w{workers}.json"
+        code, text, err = cli.run(*args, "--workers", workers, "--storage", db, "--json", out)
+        assert code == 0, err
+        outs[workers] = json.loads(out.read_text())
+    one, four = outs[1], outs[4]
+    assert four["workers"] == 4 and "4 simulated workers" in text
+    assert four["n_trials"] > 2 * one["n_trials"]  # four workers, the same clock
+    code, _, err = cli.run(
+        *args, "--workers", 4, "--storage", db, "--json", tmp_path / "again.json"
+    )
+    assert code == 0, err
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert "replayed" in err or "resuming" in err
+    assert (again["arch"], again["n_trials"]) == (four["arch"], four["n_trials"])
+    with Storage(db) as storage:
+        assert {name for name, _ in storage.studies()} == {
+            "rea-cifar10-seed0",
+            "rea-cifar10-seed0-w4",
+        }
+
+
+def test_several_workers_for_real_training_are_refused_in_one_line(cli):
+    code, _, err = cli.run("search", "--data", "digits", "--workers", 2)
+    assert code == 2 and "--workers runs simulated workers" in err
+
+
 def _untimed(summary: str) -> list[str]:
     return [line for line in summary.splitlines() if "strategy's own time" not in line]
 

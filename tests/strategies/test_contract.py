@@ -141,10 +141,11 @@ def test_the_search_never_sees_test_accuracies(name, search):
 
 @pytest.fixture
 def parallel(make_strategy, toy_evaluator):
-    """``parallel(name, workers, seed=, failing=)``: the search of ``search`` with ``workers``
-    simulated workers; each ask is checked against what the study says is in flight."""
+    """``parallel(name, workers, seed=, failing=, storage=, progress=)``: the search of
+    ``search`` with ``workers`` simulated workers; each ask is checked against what the study
+    says is in flight."""
 
-    def run(name, workers, seed=0, failing=False):
+    def run(name, workers, seed=0, failing=False, storage=None, progress=None):
         evaluator = (failing_toy(toy_evaluator) if failing else toy_evaluator)()
         evaluator.test_accuracy = _refuse_test_accuracy
         strategy = make_strategy(name, SPACE, evaluator, seed, **FAST.get(name, {}))
@@ -160,7 +161,10 @@ def parallel(make_strategy, toy_evaluator):
             return request
 
         strategy.ask = checked_ask
-        return ParallelStudy(SPACE, evaluator, strategy, BUDGET, workers=workers).run()
+        study = ParallelStudy(
+            SPACE, evaluator, strategy, BUDGET, workers=workers, storage=storage, name=name
+        )
+        return study.run(progress)
 
     return run
 
@@ -204,3 +208,15 @@ def test_failures_resume_exactly(name, search, tmp_path):
 
 def test_several_workers_go_on_after_failures(name, parallel):
     failures_are_kept_and_the_search_goes_on(parallel(name, workers=4, failing=True))
+
+
+def test_several_workers_resume_after_an_interrupt_as_run_straight_through(
+    name, parallel, tmp_path
+):
+    whole = parallel(name, workers=4, failing=True)
+    stop = len(whole.trials) // 2
+    with Storage(tmp_path / "runs.db") as storage:
+        stopped = parallel(name, 4, failing=True, storage=storage, progress=interrupt_after(stop))
+        resumed = parallel(name, 4, failing=True, storage=storage)
+    assert stopped.stop_reason == INTERRUPTED and len(stopped.trials) == stop
+    assert asked(resumed) == asked(whole)

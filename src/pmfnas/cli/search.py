@@ -117,6 +117,13 @@ def search(
         bool, typer.Option(help="Serve repeated requests from earlier trials at no cost.")
     ] = True,
     protocol: ProtocolOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Evaluations at once; on a tabular benchmark, simulated workers on its clock.",
+        ),
+    ] = 1,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary")] = None,
     quiet: QuietOption = False,
@@ -180,6 +187,11 @@ def search(
         return
     if profile is not None or epochs is not None:
         raise ConfigError("--profile and --epochs are for one-shot methods (gicso, darts ...)")
+    if workers > 1 and not tabular:
+        raise ConfigError(
+            "--workers runs simulated workers on a tabular benchmark (--benchmark nb201); "
+            "several workers for real training are not available yet"
+        )
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
     )
@@ -191,6 +203,7 @@ def search(
                 dataset=dataset or "cifar10",
                 reuse=reuse,
                 protocol=protocol or "default",
+                workers=workers,
                 progress=bar.update,
                 watcher=SearchLog(bar, bench.space, "simulated", level),
                 **common,
@@ -281,6 +294,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     }
     where = summary["dataset"] if tabular else f"{summary['data']} (real training)"
     title = f"{summary['strategy']} on {where}, seed {summary['seed']}"
+    if summary.get("workers", 1) > 1:
+        title += f", {summary['workers']} simulated workers"
     if summary["stop_reason"] == INTERRUPTED:
         title += " (interrupted: the best so far)"
     print_fields(title, rows)

@@ -100,16 +100,17 @@ def run_search(
     study: str | None = None,
     reuse: bool = True,
     protocol: str = "default",
+    workers: int = 1,
     progress: Progress | None = None,
     watcher: StudyWatcher | None = None,
 ) -> dict[str, Any]:
     """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the evaluator's: the
-    dataset's NATS budget) and summarise the result.
+    dataset's NATS budget) with ``workers`` simulated workers and summarise the result.
 
     ``protocol`` is the 12-epoch signal: ``default`` its validation accuracy, ``peers`` its test
     accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`). The study name
     defaults to :func:`~pmfnas.runs.spec.study_name` (``<strategy>-<dataset>-seed<seed>``, ``-peers``
-    appended under the peers' protocol) so that rerunning the same command on the same storage
+    appended under the peers' protocol, ``-w<k>`` with several workers) so that rerunning the same command on the same storage
     file resumes (or extends) the same study.
     """
     evaluator = TabularEvaluator(
@@ -123,11 +124,18 @@ def run_search(
         params=params or {},
         space=bench.space,
         storage=storage,
-        study=study or study_name(strategy, dataset, seed, protocol),
+        study=study or study_name(strategy, dataset, seed, protocol, workers),
         reuse=reuse,
+        workers=workers,
     )
     summary = run_spec(spec, progress, watcher=watcher)
-    return {"benchmark": "nb201", "dataset": dataset, "protocol": protocol, **summary}
+    return {
+        "benchmark": "nb201",
+        "dataset": dataset,
+        "protocol": protocol,
+        "workers": workers,
+        **summary,
+    }
 
 
 def run_training_search(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pmfnas.evaluators.base import Evaluator
+from pmfnas.parallel import ParallelStudy
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.storage import Storage
 from pmfnas.strategies import BaseStrategy, strategy_from
@@ -39,6 +40,8 @@ class SearchSpec:
     storage: str | Path | None = None
     study: str = "default"
     reuse: bool = True
+    workers: int = 1
+    """Evaluations in flight at once (more than one: simulated workers, a tabular evaluator)."""
 
     def build_strategy(self) -> BaseStrategy:
         """The strategy, taking the fidelities its parameters do not name from the evaluator's
@@ -49,27 +52,42 @@ class SearchSpec:
 
 
 @contextmanager
-def open_study(spec: SearchSpec) -> Iterator[Study]:
-    """The study of ``spec``, with its storage file open while the block runs."""
+def open_study(spec: SearchSpec) -> Iterator[Study | ParallelStudy]:
+    """The study of ``spec`` (asynchronous with several workers), with its storage file open
+    while the block runs."""
     strategy = spec.build_strategy()
     with Storage(spec.storage) if spec.storage else nullcontext() as db:
-        yield Study(
-            spec.space,
-            spec.evaluator,
-            strategy,
-            spec.budget,
-            storage=db,
-            name=spec.study,
-            reuse=spec.reuse,
-        )
+        if spec.workers > 1:
+            yield ParallelStudy(
+                spec.space,
+                spec.evaluator,
+                strategy,
+                spec.budget,
+                workers=spec.workers,
+                storage=db,
+                name=spec.study,
+                reuse=spec.reuse,
+            )
+        else:
+            yield Study(
+                spec.space,
+                spec.evaluator,
+                strategy,
+                spec.budget,
+                storage=db,
+                name=spec.study,
+                reuse=spec.reuse,
+            )
 
 
-def study_name(strategy: str, dataset: str, seed: int, protocol: str = "default") -> str:
+def study_name(
+    strategy: str, dataset: str, seed: int, protocol: str = "default", workers: int = 1
+) -> str:
     """The default name of a tabular study, shared by ``pmfnas search`` and ``pmfnas bench`` so
-    that both find each other's stored runs; ``-peers`` marks the peers' protocol, so one file
-    can hold the runs of both."""
+    that both find each other's stored runs; ``-peers`` marks the peers' protocol and ``-w<k>``
+    a search with k workers, so one file can hold the runs of each."""
     suffix = "" if protocol == "default" else f"-{protocol}"
-    return f"{strategy}-{dataset}-seed{seed}{suffix}"
+    return f"{strategy}-{dataset}-seed{seed}{suffix}" + (f"-w{workers}" if workers > 1 else "")
 
 
 def training_study_name(strategy: str, data: str, seed: int) -> str:
