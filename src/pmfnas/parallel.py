@@ -44,6 +44,7 @@ from pmfnas.study import (
     finished_reason,
     guarded,
     reused_trial,
+    study_config,
     waits_for_nothing,
 )
 from pmfnas.types import Arch, Budget, Fidelity, Progress, Request, Trial, TrialState
@@ -109,15 +110,8 @@ class ParallelStudy:
 
     def config(self) -> dict[str, Any]:
         """What determines the trials: the serial study's settings and the workers."""
-        return {
-            "space": self.space.name,
-            "evaluator": self.evaluator.describe(),
-            "strategy": self.strategy.name,
-            "params": self.strategy.params(),
-            "seed": self.strategy.seed,
-            "reuse": self.reuse,
-            "workers": self.executor.workers,
-        }
+        config = study_config(self.space, self.evaluator, self.strategy, self.reuse)
+        return config | {"workers": self.executor.workers}
 
     def run(
         self, progress: Progress | None = None, watcher: StudyWatcher | None = None

@@ -136,14 +136,7 @@ class Study:
 
     def config(self) -> dict[str, Any]:
         """Everything that determines the trials (the budget does not: a study may be extended)."""
-        return {
-            "space": self.space.name,
-            "evaluator": self.evaluator.describe(),
-            "strategy": self.strategy.name,
-            "params": self.strategy.params(),
-            "seed": self.strategy.seed,
-            "reuse": self.reuse,
-        }
+        return study_config(self.space, self.evaluator, self.strategy, self.reuse)
 
     def run(
         self, progress: Progress | None = None, watcher: StudyWatcher | None = None
@@ -295,6 +288,20 @@ class Study:
         result = self.executor.run(evaluate, request.arch, request.fidelity, limit)
         spending.charge(result.cost)
         return evaluated_trial(number, request, result, started, self.budget.spent)
+
+
+def study_config(
+    space: SearchSpace, evaluator: Evaluator, strategy: BaseStrategy, reuse: bool
+) -> dict[str, Any]:
+    """The settings a stored study must be resumed with: what determines its trials."""
+    return {
+        "space": space.name,
+        "evaluator": evaluator.describe(),
+        "strategy": strategy.name,
+        "params": strategy.params(),
+        "seed": strategy.seed,
+        "reuse": reuse,
+    }
 
 
 def evaluated_trial(
