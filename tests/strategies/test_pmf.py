@@ -251,8 +251,8 @@ def test_resume_mid_stage_equals_an_uninterrupted_run(space, evaluator, tmp_path
     assert [t.cost for t in resumed.trials] == [t.cost for t in whole]
 
 
-class _Crash(Exception):
-    pass
+class _Crash(BaseException):
+    """A killed process: nothing the study could take for one failed evaluation."""
 
 
 class _CrashingEvaluator:
