@@ -6,10 +6,10 @@ workers can still do (:class:`~pmfnas.strategies.base.AskContext`); it answers a
 (nothing to ask before a result arrives) or ``None`` (finished). A request that repeats a told
 one is served from it for free, as in :class:`~pmfnas.study.Study`; one that repeats a request in
 flight waits for it and is then served the same way. A failed evaluation is run again (up to
-``retries`` times) before the strategy is told it failed, as in the serial study. The budget is the executor's clock: an
-evaluation that could not finish before the budget ends is not started, and the search ends when
-nothing is left in flight. With one worker the loop asks, evaluates and tells exactly as the
-serial study does.
+``retries`` times) before the strategy is told it failed, as in the serial study. The budget is
+the executor's clock: an evaluation that could not finish before the budget ends is not started,
+and the search ends when nothing is left in flight. With one worker the loop asks, evaluates and
+tells exactly as the serial study does.
 
 For now the workers are simulated on the evaluator's virtual clock
 (:class:`~pmfnas.execution.SimulatedExecutor`, tabular benchmarks). Such a search is
