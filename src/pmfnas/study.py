@@ -18,6 +18,11 @@ A strategy that stops asking says why (:attr:`~pmfnas.strategies.base.BaseStrate
 finished". A :class:`StudyWatcher` hears the course of the search as it runs (the CLI's trial
 log).
 
+An evaluation that fails (an exception other than pmfnas's own input errors, or a non-finite
+validation accuracy or loss: :func:`guarded`) is stored as ``failed`` with its error, run again
+up to ``retries`` times (those attempts are stored marked ``retried`` and never told), and then
+told to the strategy, which goes on. A replay follows the stored attempts as they happened.
+
 A trial's info holds what the strategy said about its request (``Request.info``: why, what it
 predicted) and what the evaluator measured but the strategy must not see (test accuracy); a
 replayed trial keeps the info it was stored with.
