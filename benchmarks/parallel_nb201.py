@@ -6,7 +6,7 @@ worker count k and seed, one :class:`~pmfnas.parallel.ParallelStudy` on the tabu
 standard deviation of the returned architecture's 200-epoch test accuracy, and the virtual time
 at which the mean over seeds of the anytime returned architecture's test accuracy first reaches
 the 1-worker search's final mean (its share of the budget; ``null`` if never). Writes
-``benchmarks/results/parallel_nb201.json``.
+``benchmarks/results/parallel_nb201.json``, rewritten after every search.
 
     PMFNAS_DATA=../shared/data python benchmarks/parallel_nb201.py [--seeds 0-29]
         [--workers 1,2,4,8] [--strategies pmf,rea,random] [--datasets cifar10,...] [--jobs 2]
@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -114,17 +114,22 @@ def main() -> None:
         for k in args.workers.split(",")
         for seed in parse_seeds(args.seeds)
     ]
-    with ProcessPoolExecutor(args.jobs) as pool:
-        runs = list(pool.map(search, *zip(*jobs, strict=True), chunksize=4))
-    report = {
-        "protocol": "default (12-epoch validation signal), shipped proxies, NATS budgets",
-        "budget": "the dataset's NATS budget in virtual seconds of the workers' clock",
-        "table": summarise(runs, datasets, strategies),
-        "runs": [{k: v for k, v in r.items() if k != "curve"} for r in runs],
-    }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "parallel_nb201.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    runs: list[dict] = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for future in as_completed([pool.submit(search, *job) for job in jobs]):
+            runs.append(future.result())
+            runs.sort(
+                key=lambda r: jobs.index((r["dataset"], r["strategy"], r["workers"], r["seed"]))
+            )
+            report = {  # rewritten after every run: a cut benchmark keeps what it measured
+                "protocol": "default (12-epoch validation signal), shipped proxies, NATS budgets",
+                "budget": "the dataset's NATS budget in virtual seconds of the workers' clock",
+                "table": summarise(runs, datasets, strategies),
+                "runs": [{k: v for k, v in r.items() if k != "curve"} for r in runs],
+            }
+            out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["table"], indent=1))
     print(f"wrote {out}")
 
