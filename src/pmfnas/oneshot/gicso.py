@@ -73,7 +73,8 @@ class GIcso(OneShotMethod):
         train: how w trains while the swarm explores: each batch on a path sampled from a
             random particle's softmax, or under that particle's whole mixture.
         patience: stability epochs with an unchanged cell after which the search stops.
-        collapse: share of parameter-free edges above which stability goes back to the swarm.
+        collapse: share of parameter-free edges above which a cell is collapse-prone: its
+            particle ranks last, and stability goes back to the swarm (1: never).
         shifts: how many times the search may go back to the swarm.
     """
 
