@@ -14,7 +14,7 @@ run it on a quiet machine.
 
     python benchmarks/oneshot_nb201.py --data-dir ../shared/data [--methods "darts;gdas;..."]
         [--seeds 0-4] [--epochs 10] [--profile cpu] [--data cifar-10-jpeg/train] [--suffix S]
-        [--jobs 2]
+        [--jobs 2] [--cells 5]
 """
 
 from __future__ import annotations
@@ -51,12 +51,13 @@ def load(data_dir: Path, data: str, profile: str, threads: int) -> None:
     DATA["data"] = oneshot_data(name, PROFILES.get(profile), seed=0, data_dir=data_dir)
 
 
-def run(label: str, seed: int, profile: str, epochs: int, data_dir: Path) -> dict:
+def run(label: str, seed: int, profile: str, epochs: int, data_dir: Path, cells: int) -> dict:
     """One search of ``label`` (``name[:key=value,...]``) and its returned cell's scores."""
     space, data = create_space("nb201"), DATA["data"]
     method, _, options = label.partition(":")
     searcher = create_method(method, parse_options(options.split(",")) if options else {})
     recipe = replace(PROFILES.get(profile).recipe, **searcher.recipe_changes)
+    recipe = replace(recipe, cells_per_stage=cells or recipe.cells_per_stage)
     start = time.perf_counter()
     result = search_oneshot(searcher, space, data, recipe, epochs=epochs, seed=seed)
     seconds = time.perf_counter() - start
@@ -100,6 +101,7 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--cells", type=int, default=0, help="cells per stage (0: the profile's)")
     parser.add_argument("--suffix", default="")
     args = parser.parse_args()
     setting = (args.data_dir, args.data, args.profile, args.threads)
@@ -111,7 +113,8 @@ def main() -> None:
     runs: list[dict] = []
     with ProcessPoolExecutor(args.jobs, initializer=load, initargs=setting) as pool:
         futures = [
-            pool.submit(run, m, seed, args.profile, args.epochs, args.data_dir) for m, seed in order
+            pool.submit(run, m, seed, args.profile, args.epochs, args.data_dir, args.cells)
+            for m, seed in order
         ]
         for future in as_completed(futures):
             result = future.result()
@@ -123,6 +126,7 @@ def main() -> None:
                 "profile": args.profile,
                 "data": data,
                 "epochs": args.epochs,
+                "cells_per_stage": args.cells or PROFILES.get(args.profile).recipe.cells_per_stage,
                 "threads": args.threads,
                 "jobs": args.jobs,
                 "methods": {
