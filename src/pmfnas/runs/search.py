@@ -108,10 +108,11 @@ def run_search(
     dataset's NATS budget) with ``workers`` simulated workers and summarise the result.
 
     ``protocol`` is the 12-epoch signal: ``default`` its validation accuracy, ``peers`` its test
-    accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`). The study name
-    defaults to :func:`~pmfnas.runs.spec.study_name` (``<strategy>-<dataset>-seed<seed>``, ``-peers``
-    appended under the peers' protocol, ``-w<k>`` with several workers) so that rerunning the same command on the same storage
-    file resumes (or extends) the same study.
+    accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`).
+    The study name defaults to :func:`~pmfnas.runs.spec.study_name`
+    (``<strategy>-<dataset>-seed<seed>``, ``-peers`` appended under the peers' protocol,
+    ``-w<k>`` with several workers) so that rerunning the same command on the same storage file
+    resumes (or extends) the same study.
     """
     evaluator = TabularEvaluator(
         bench, dataset, proxies=shipped_proxies(), protocol=protocol

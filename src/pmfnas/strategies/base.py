@@ -88,7 +88,8 @@ class BaseStrategy(ABC):
 
     unaffordable: Unaffordable | None = None
     """Set by an ``ask`` that returns ``None`` because its next step costs more than the budget
-    left (:attr:`AskContext.budget_left`), so that the study reports the budget, not the strategy, as why the search stopped."""
+    left (:attr:`AskContext.budget_left`), so that the study reports the budget, not the
+    strategy, as why the search stopped."""
 
     finished_because: str = ""
     """Set by an ``ask`` that returns ``None`` because the strategy's own plan ran out: why, in
