@@ -6,10 +6,11 @@ worker count k and seed, one :class:`~pmfnas.parallel.ParallelStudy` on the tabu
 standard deviation of the returned architecture's 200-epoch test accuracy, and the virtual time
 at which the mean over seeds of the anytime returned architecture's test accuracy first reaches
 the 1-worker search's final mean (its share of the budget; ``null`` if never). Writes
-``benchmarks/results/parallel_nb201.json``, rewritten after every search.
+``benchmarks/results/parallel_nb201[_<suffix>].json``, rewritten after every search.
 
     PMFNAS_DATA=../shared/data python benchmarks/parallel_nb201.py [--seeds 0-29]
         [--workers 1,2,4,8] [--strategies pmf,rea,random] [--datasets cifar10,...] [--jobs 2]
+        [--suffix S]
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--strategies", default="pmf,rea,random")
     parser.add_argument("--datasets", default=",".join(NB201_DATASETS))
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--suffix", default="")
     args = parser.parse_args()
     datasets, strategies = args.datasets.split(","), args.strategies.split(",")
     jobs = [
@@ -115,7 +117,7 @@ def main() -> None:
         for seed in parse_seeds(args.seeds)
     ]
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "parallel_nb201.json"
+    out = RESULTS / f"parallel_nb201{'_' + args.suffix if args.suffix else ''}.json"
     runs: list[dict] = []
     with ProcessPoolExecutor(args.jobs) as pool:
         for future in as_completed([pool.submit(search, *job) for job in jobs]):
