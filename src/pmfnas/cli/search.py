@@ -155,6 +155,13 @@ def search(
         raise ConfigError("a tabular benchmark spends simulated seconds: give --budget in s/m/h")
     params = parse_options(option or [])
     level = verbosity(quiet, verbose)
+    knobs = dict(  # the network and data a training searches with (None: the setting's own)
+        channels=channels,
+        cells_per_stage=cells,
+        batch_size=batch_size,
+        fraction=fraction,
+        resolution=resolution,
+    )
     if is_oneshot(strategy):
         if tabular:
             raise ConfigError(f"{strategy} trains a supernet: give --data, not --benchmark")
@@ -174,11 +181,7 @@ def search(
             storage=storage,
             study=study,
             checkpoints=checkpoints,
-            channels=channels,
-            cells_per_stage=cells,
-            batch_size=batch_size,
-            fraction=fraction,
-            resolution=resolution,
+            **knobs,
         )
         if json_out != STDOUT:
             print_oneshot_summary(summary)
@@ -231,11 +234,7 @@ def search(
             storage=storage,
             study=study,
             strategy=strategy,
-            channels=channels,
-            cells_per_stage=cells,
-            batch_size=batch_size,
-            fraction=fraction,
-            resolution=resolution,
+            **knobs,
             space=space,
             watcher=log,
         )
