@@ -27,6 +27,7 @@ import pytest
 from pmfnas.cli import main
 from pmfnas.evaluators.base import Ladder
 from pmfnas.evaluators.tabular import NB201_LADDER
+from pmfnas.executors import SimulatedExecutor
 from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
@@ -207,6 +208,23 @@ class ToyEvaluator:
 
     def _test_acc(self, arch: Arch) -> float:  # not test_accuracy, which a test may refuse
         return float(np.random.default_rng([self.test_seed, *arch]).uniform(0.0, 100.0))
+
+
+class JournaledSimulation(SimulatedExecutor):
+    """Simulated workers that a study treats as real ones: it journals their steps and resumes
+    by replaying the journal, deterministically (like a real executor, they promise no
+    committed work to the strategy)."""
+
+    kind = "journaled"
+
+    def committed(self) -> float:
+        return 0.0
+
+
+@pytest.fixture
+def journaled_executor() -> type[JournaledSimulation]:
+    """The :class:`JournaledSimulation` class: call it with the workers."""
+    return JournaledSimulation
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tables", "training", "predictors"),
     ("evaluators",),
     ("strategies", "oneshot"),
-    ("storage", "execution", "study", "parallel"),
+    ("storage", "executors", "study", "parallel"),
     ("runs",),
     ("report",),
     ("cli", "__main__", "__init__"),

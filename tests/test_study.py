@@ -1,11 +1,14 @@
+from types import SimpleNamespace
+
 import pytest
 
 from pmfnas.errors import DataError, StorageError
+from pmfnas.executors import Guarded
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import SERIAL, BaseStrategy, Unaffordable
-from pmfnas.study import INTERRUPTED, Study, StudyWatcher, guarded, trials_per_fidelity
+from pmfnas.study import INTERRUPTED, Study, StudyWatcher, trials_per_fidelity
 from pmfnas.types import Fidelity, Request, Result, TrialState
 
 
@@ -415,10 +418,10 @@ def test_a_failing_evaluation_becomes_a_result_with_its_error_unless_the_input_i
     def no_table(arch, fidelity, limit):
         raise DataError("no NB201 table in the data folder")
 
-    broken = guarded(nan_loss)((3,) * 6, Fidelity(epochs=12), None)
+    broken = Guarded(SimpleNamespace(evaluate=nan_loss))((3,) * 6, Fidelity(epochs=12), None)
     assert broken.error == "non-finite val_loss" and broken.cost == 3.0  # the work was paid for
-    assert guarded(crash)((3,) * 6, Fidelity(epochs=12), None).error == (
+    assert Guarded(SimpleNamespace(evaluate=crash))((3,) * 6, Fidelity(epochs=12), None).error == (
         "RuntimeError: CUDA out of memory"
     )
     with pytest.raises(DataError):
-        guarded(no_table)((3,) * 6, Fidelity(epochs=12), None)
+        Guarded(SimpleNamespace(evaluate=no_table))((3,) * 6, Fidelity(epochs=12), None)

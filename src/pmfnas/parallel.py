@@ -1,37 +1,43 @@
 """The asynchronous search loop: up to ``workers`` evaluations in flight, each result told as
 soon as it finishes.
 
-Whenever a worker is free the strategy is asked, with the requests in flight and the work the
-workers can still do (:class:`~pmfnas.strategies.base.AskContext`); it answers a request, WAIT
-(nothing to ask before a result arrives) or ``None`` (finished). A request that repeats a told
-one is served from it for free, as in :class:`~pmfnas.study.Study`; one that repeats a request in
-flight waits for it and is then served the same way. A failed evaluation is run again (up to
-``retries`` times) before the strategy is told it failed, as in the serial study. The budget is
-the executor's clock: an evaluation that could not finish before the budget ends is not started,
-and the search ends when nothing is left in flight. With one worker the loop asks, evaluates and
-tells exactly as the serial study does.
+Whenever a worker is free the strategy is asked (:meth:`ParallelStudy.ask`), with the requests
+in flight and the work the workers can still do (:class:`~pmfnas.strategies.base.AskContext`);
+it answers a request, WAIT (nothing to ask before a result arrives) or ``None`` (finished). A
+request that repeats a told one is served from it for free, as in :class:`~pmfnas.study.Study`;
+one that repeats a request in flight waits for it and is then served the same way. A finished
+evaluation is told (:meth:`ParallelStudy.tell`); a failed one is run again (up to ``retries``
+times) before the strategy is told it failed. An evaluation that could not finish before the
+budget ends is not started, and the search ends when nothing is left in flight. With one
+worker the loop asks, evaluates and tells exactly as the serial study does. :meth:`run` is that
+loop over an executor (:mod:`pmfnas.executors`); a user's own training code can drive
+:meth:`ask` and :meth:`tell` itself.
 
-For now the workers are simulated on the evaluator's virtual clock
-(:class:`~pmfnas.execution.SimulatedExecutor`, tabular benchmarks). Such a search is
-deterministic, so it resumes by running again: each trial it finishes is checked against the
-stored trial of the same number (a mismatch means the configuration changed: an error) and only
-the trials beyond the stored ones are stored. Executors whose results arrive in an order that
-a rerun cannot reproduce (processes, Ray) will need a journal of asks and tells instead.
+Resume. With storage, every submission and arrival goes to the study's journal, in the batch
+with the trials it produced, so a killed run leaves a consistent prefix of both. A resumed
+study replays the journal: the strategy is asked and told exactly as before (same asks, same
+clock readings, same order), each stored trial is checked against what the replay gives, and
+the evaluations that were in flight are run again; from the journal's end the search goes on
+live. A simulated search needs no journal to replay (it is deterministic): it runs again,
+checking each trial against the stored one. Where a replay meets a step the stored run did not
+take (a larger budget pays for what was unaffordable, or for a training the budget cut short)
+it goes live from there, and the later stored steps are run again.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pmfnas.errors import ConfigError, StorageError, StrategyError
+from pmfnas.errors import StorageError, StrategyError
 from pmfnas.evaluators.base import Evaluator
-from pmfnas.execution import SimulatedExecutor
+from pmfnas.executors import Executor, Job, SimulatedExecutor
 from pmfnas.spaces.base import SearchSpace
-from pmfnas.storage import Storage
-from pmfnas.strategies.base import AskContext, BaseStrategy, Wait
+from pmfnas.storage import JournalEvent, Storage
+from pmfnas.strategies.base import WAIT, AskContext, BaseStrategy, Wait
 from pmfnas.study import (
     CLOCK_TOLERANCE,
     INTERRUPTED,
@@ -42,40 +48,69 @@ from pmfnas.study import (
     cannot_pay,
     evaluated_trial,
     finished_reason,
-    guarded,
     reused_trial,
     study_config,
     waits_for_nothing,
 )
-from pmfnas.types import Arch, Budget, Fidelity, Progress, Request, Trial, TrialState
+from pmfnas.types import Arch, Budget, Fidelity, Progress, Request, Result, Trial, TrialState
+from pmfnas.units import format_amount
+
+HEARTBEAT_SECONDS = 10.0
+"""How often a live run with real workers stores its running evaluations' heartbeats."""
+
+
+@dataclass(frozen=True)
+class Asked:
+    """An evaluation the study wants: run ``request`` and :meth:`ParallelStudy.tell` the
+    result under ``ticket``. ``limit`` is the budget left when it was asked (an evaluation
+    should stop there), ``started`` the clock it was asked at."""
+
+    ticket: int
+    request: Request
+    limit: float
+    started: float
+
+    @property
+    def arch(self) -> Arch:
+        return self.request.arch
+
+    @property
+    def fidelity(self) -> Fidelity:
+        return self.request.fidelity
 
 
 @dataclass
 class _Flight:
-    """What is in flight: submitted requests by ticket (in ask order) and the repeats waiting
+    """What is in flight: asked evaluations by ticket (in ask order) and the repeats waiting
     for one of them."""
 
-    submitted: dict[int, Request] = field(default_factory=dict)
+    asked: dict[int, Asked] = field(default_factory=dict)
     repeats: dict[tuple[Arch, Fidelity], list[Request]] = field(default_factory=dict)
 
     def requests(self) -> tuple[Request, ...]:
-        return (*self.submitted.values(), *itertools.chain.from_iterable(self.repeats.values()))
+        requests = (a.request for a in self.asked.values())
+        return (*requests, *itertools.chain.from_iterable(self.repeats.values()))
 
     def flying(self, key: tuple[Arch, Fidelity]) -> bool:
-        return any((r.arch, r.fidelity) == key for r in self.submitted.values())
+        return any((a.arch, a.fidelity) == key for a in self.asked.values())
+
+
+class _GoLive(Exception):
+    """The replay met a step the stored run did not take: the search goes live here."""
 
 
 class ParallelStudy:
-    """Run a strategy against an evaluator with ``workers`` simulated workers within a budget of
-    virtual time.
+    """Run a strategy against an evaluator with ``workers`` workers within a budget.
 
     Args:
         space: the search space.
-        evaluator: answers evaluation requests on a virtual clock (not a wall-time budget).
+        evaluator: answers evaluation requests (on the executor's workers).
         strategy: proposes requests, told results in the order they finish.
-        budget: virtual seconds the workers have, from the first request to the last result.
-        workers: evaluations in flight at most.
-        storage: where trials go; ``None`` keeps them in memory only.
+        budget: what the workers may spend, from the first request to the last result: virtual
+            seconds of simulated workers, wall seconds of real ones, or FLOPs of work.
+        workers: evaluations in flight at most, on simulated workers (no ``executor`` given).
+        executor: where evaluations run (:mod:`pmfnas.executors`); its workers are the limit.
+        storage: where trials and the journal go; ``None`` keeps them in memory only.
         name: the study's name inside the storage file.
         reuse: serve a repeated (architecture, fidelity) request from the earlier trial.
         retries: how many times a failed evaluation is run again before the strategy is told.
@@ -88,68 +123,76 @@ class ParallelStudy:
         strategy: BaseStrategy,
         budget: float,
         *,
-        workers: int,
+        workers: int | None = None,
+        executor: Executor | None = None,
         storage: Storage | None = None,
         name: str = "default",
         reuse: bool = True,
         retries: int = RETRIES,
     ) -> None:
-        if evaluator.budget_unit == "wall":
-            raise ConfigError(
-                "simulated workers need an evaluator with a virtual clock (a tabular benchmark), "
-                "not a wall-time budget"
-            )
         self.space = space
         self.evaluator = evaluator
         self.strategy = strategy
         self.budget = Budget(budget)
-        self.executor = SimulatedExecutor(workers)
+        self.executor = executor or SimulatedExecutor(workers or 1)
+        if self.executor.kind == "simulated":
+            self.executor.start(evaluator)  # refuses a wall-clock evaluator now
         self.storage, self.name = storage, name
         self.reuse = reuse
         self.retries = retries
+        self._begin(0, [], [], self.budget.limit)
 
     def config(self) -> dict[str, Any]:
-        """What determines the trials: the serial study's settings and the workers."""
+        """What determines the trials: the serial study's settings, the workers and, when not
+        simulated, the executor."""
         config = study_config(self.space, self.evaluator, self.strategy, self.reuse)
-        return config | {"workers": self.executor.workers}
+        config["workers"] = self.executor.workers
+        if self.executor.kind != "simulated":
+            config["executor"] = self.executor.kind
+        return config
 
     def run(
         self, progress: Progress | None = None, watcher: StudyWatcher | None = None
     ) -> StudyResult:
         """Search until the budget or the strategy is exhausted and nothing is in flight (or an
-        interrupt: the partial result, stop reason ``interrupted``); with storage, run the
-        stored trials again first, checking each. A stored study made under a larger budget
-        runs as it did (the strategy plans against that budget) and stops at this one."""
+        interrupt: the partial result, stop reason ``interrupted``); with storage, replay the
+        stored study first. A stored study made under a larger budget replays as it ran (the
+        strategy plans against that budget) and stops at this one."""
         self._progress, self._watcher = progress, watcher or StudyWatcher()
-        if self.storage is None:
-            return self._search(0, [], self.budget.limit)
-        study_id = self.storage.study(self.name, self.config())
-        with self.storage.lease(study_id, self.name):
-            stored = self.storage.trials(study_id, self.space)
-            planned = self.storage.budget(study_id) or 0.0
-            plan = max(planned, self.budget.limit)
-            result = self._search(study_id, stored, plan)
-            self.storage.finish(study_id, plan, result.stop_reason)
-            return result
+        try:
+            if self.storage is None:
+                return self._search()
+            study_id = self.storage.study(self.name, self.config())
+            with self.storage.lease(study_id, self.name):
+                trials = self.storage.trials(study_id, self.space)
+                events = self.storage.events(study_id)
+                plan = max(self.storage.budget(study_id) or 0.0, self.budget.limit)
+                self._begin(study_id, trials, events, plan)
+                result = self._search()
+                self.storage.finish(study_id, plan, result.stop_reason)
+                return result
+        finally:
+            self.executor.close()
 
-    def _search(self, study_id: int, stored: list[Trial], plan: float) -> StudyResult:
+    # The loop over the executor.
+
+    def _search(self) -> StudyResult:
         started = time.perf_counter()
-        self._study_id, self._stored, self._plan = study_id, stored, plan
-        self._own = 0.0
-        self._trials: list[Trial] = []
-        self._seen: dict[tuple[Arch, Fidelity], Trial] = {}
-        self._flight = _Flight()
-        self._tickets = itertools.count()
-        self._failures: dict[tuple[Arch, Fidelity], int] = {}  # failed runs of one in flight
-        self._repeats = 0
         stop_reason: str | None = None
         try:
+            if not self._replaying:
+                self._go_live()
             while True:
                 stop_reason = stop_reason or self._fill()
-                if not self._flight.submitted:
+                if not self._flight.asked:
                     break
-                stop_reason = self._arrive() or stop_reason
-        except KeyboardInterrupt:  # the stored trials stay; a rerun runs them again
+                arrival = self._next_arrival()
+                if isinstance(arrival, str):
+                    stop_reason = arrival
+                    break
+                ticket, result = arrival
+                stop_reason = self.tell(ticket, result) or stop_reason
+        except KeyboardInterrupt:  # the stored trials stay; a rerun resumes from them
             stop_reason = INTERRUPTED
         if self._number and self._number <= len(self._stored):
             self._watcher.replayed(self.name, self._number)
@@ -165,12 +208,45 @@ class ParallelStudy:
         )
 
     def _fill(self) -> str | None:
-        """Ask while a worker is free; why the search asks no more, if it does not."""
-        flight = self._flight
-        while self.executor.running < self.executor.workers:
-            request = self._ask()
-            if isinstance(request, Wait):
+        """Ask while a worker is free, submitting what is asked; why the search asks no more,
+        if it does not."""
+        self._read_clock()
+        while len(self._flight.asked) < self.executor.workers:
+            asked = self.ask()
+            if isinstance(asked, Wait):
                 return None
+            if isinstance(asked, str):
+                return asked
+            if self._live:
+                self._submit(asked)
+        return None
+
+    def _next_arrival(self) -> tuple[int, Result] | str:
+        """The next finished evaluation (replayed from the journal while it lasts), or why the
+        replay stops (the stored study went past this budget)."""
+        if not self._live:
+            try:
+                return self._replayed_arrival()
+            except _GoLive:
+                self._go_live()
+        while (finished := self.executor.wait(HEARTBEAT_SECONDS)) is None:
+            if self.storage:
+                self.storage.beat(self._study_id, self.executor.heartbeats())
+                self.storage.commit()
+        self._now = self.executor.now()
+        self._journal("arrive", finished[0])
+        return finished
+
+    # Ask and tell: the public steps, used by the loop and by a user's own training code.
+
+    def ask(self) -> Asked | Wait | str:
+        """The next evaluation to run, WAIT (tell a result first) or why the search asks no
+        more (a string: the stop reason). Repeats are served or parked here, never returned."""
+        flight = self._flight
+        while True:
+            request = self._ask_strategy()
+            if isinstance(request, Wait):
+                return WAIT
             if request is None:
                 return finished_reason(self.strategy, self.evaluator.budget_unit)
             key = (request.arch, request.fidelity)
@@ -184,24 +260,36 @@ class ParallelStudy:
             if self.reuse and flight.flying(key):
                 flight.repeats.setdefault(key, []).append(request)
                 continue
-            if (why := self._unaffordable(request)) is not None:
+            ticket = self._next_ticket
+            if not self._live and not self._replayed_submit(ticket, request):
+                if (why := self._unaffordable(request)) is not None:
+                    return why  # where the stored run stopped asking
+                self._go_live()
+            if self._live and (why := self._unaffordable(request)) is not None:
                 return why
-            self._submit(request)
-        return None
+            self._next_ticket += 1
+            asked = Asked(ticket, request, self._left(), self._now)
+            flight.asked[ticket] = asked
+            if self._live:
+                self._journal("submit", ticket, request)
+            return asked
 
-    def _arrive(self) -> str | None:
-        """Take the next finished evaluation: run it again if it failed and may be retried,
-        else keep it and serve the repeats waiting for it; why the search stops, if it must."""
+    def tell(self, ticket: int, result: Result) -> str | None:
+        """Record the result of evaluation ``ticket``: ask it again if it failed and may be
+        retried, else keep it and serve the repeats waiting for it; why the search stops, if
+        it must."""
         flight = self._flight
-        ticket, result = self.executor.wait()
-        request = flight.submitted.pop(ticket)
+        asked = flight.asked.pop(ticket)
+        request = asked.request
         key = (request.arch, request.fidelity)
         trial = evaluated_trial(self._number, request, result, time.time(), self._now)
         again = self._failures.get(key, 0) < self.retries and self._unaffordable(request) is None
         if trial.state is TrialState.FAILED and again:  # on the worker just freed
             self._failures[key] = self._failures.get(key, 0) + 1
             self._record(replace(trial, info={**trial.info, "retried": True}))
-            self._submit(request)
+            retry = self._retry(request)
+            if self._live and retry is not None:
+                self._submit(retry)
             return None
         self._failures.pop(key, None)
         twins = flight.repeats.pop(key, [])
@@ -216,17 +304,81 @@ class ParallelStudy:
                 self._record(replace(trial, number=self._number, info=failed))
         return None
 
-    @property
-    def _now(self) -> float:
-        return self.executor.clock
+    def _retry(self, request: Request) -> Asked | None:
+        """The failed ``request`` asked again under a new ticket (replayed or live)."""
+        ticket = self._next_ticket
+        if not self._live and not self._replayed_submit(ticket, request):
+            self._go_live()
+        self._next_ticket += 1
+        asked = Asked(ticket, request, self._left(), self._now)
+        self._flight.asked[ticket] = asked
+        if self._live:
+            self._journal("submit", ticket, request)
+        return asked
+
+    # State, the clock and the strategy.
+
+    def _begin(self, study_id: int, trials: list[Trial], events: list[JournalEvent], plan: float):
+        self._study_id, self._stored, self._plan = study_id, trials, plan
+        simulated = self.executor.kind == "simulated"
+        if trials and not events and not simulated:
+            raise StorageError(
+                f"study {self.name!r} has trials but no journal: it was not run by this "
+                "executor; choose another --study name"
+            )
+        self._events = deque([] if simulated else events)
+        self._journaled = len(events)  # events stored; the journal goes on after them
+        self._seq = 0 if simulated else len(events)  # the next journal event's number
+        self._replaying = bool(self._events)
+        self._live = False
+        self._own = 0.0
+        self._now = 0.0
+        self._trials: list[Trial] = []
+        self._seen: dict[tuple[Arch, Fidelity], Trial] = {}
+        self._flight = _Flight()
+        self._next_ticket = 0
+        self._failures: dict[tuple[Arch, Fidelity], int] = {}  # failed runs of one in flight
+        self._repeats = 0
 
     @property
     def _number(self) -> int:
         return len(self._trials)
 
-    def _ask(self) -> Request | Wait | None:
+    def _read_clock(self) -> None:
+        """The clock for this round of asks: the journal's while replaying, else the
+        executor's (a new reading is journaled)."""
+        if not self._live:
+            if self._events and self._events[0].kind == "now":
+                self._now = self._events.popleft().clock
+            return
+        now = self.executor.now()
+        if now != self._now:
+            self._now = now
+            self._journal("now", None)
+
+    @property
+    def _counts_work(self) -> bool:
+        """Whether the clock is the work done (a FLOPs budget on real workers), so that what
+        is in flight is work already promised."""
+        return not self.executor.virtual_clock and self.evaluator.budget_unit != "wall"
+
+    def _promised(self) -> float:
+        """The expected cost of the evaluations in flight, on a clock that counts work."""
+        if not self._counts_work:
+            return 0.0
+        costs = (
+            self.evaluator.expected_cost(a.arch, a.fidelity) for a in self._flight.asked.values()
+        )
+        return sum(cost or 0.0 for cost in costs)
+
+    def _ask_strategy(self) -> Request | Wait | None:
         in_flight = self._flight.requests()
-        left = self.executor.workers * (self._plan - self._now) - self.executor.committed()
+        if self._counts_work:
+            left = self._plan - self._now - self._promised()
+        else:
+            left = self.executor.workers * (self._plan - self._now)
+            if self._live:
+                left -= self.executor.committed()
         mark = time.perf_counter()
         request = self.strategy.ask(AskContext(left, in_flight))
         self._own += time.perf_counter() - mark
@@ -234,16 +386,9 @@ class ParallelStudy:
             raise StrategyError(waits_for_nothing(self.strategy))
         return request
 
-    def _submit(self, request: Request) -> None:
-        ticket = next(self._tickets)
-        self._flight.submitted[ticket] = request
-        left = self.budget.limit - self._now
-        evaluate = guarded(self.evaluator.evaluate)
-        self.executor.submit(ticket, evaluate, request.arch, request.fidelity, left)
-
     def _unaffordable(self, request: Request) -> str | None:
         """Why ``request`` cannot start now (it would end after the budget), or ``None``."""
-        left = self.budget.limit - self._now
+        left = self.budget.limit - self._now - self._promised()
         expected = self.evaluator.expected_cost(request.arch, request.fidelity)
         unit = self.evaluator.budget_unit
         if left <= 0:
@@ -253,11 +398,94 @@ class ParallelStudy:
             return cannot_pay(left, what, expected, unit)
         return None
 
+    # Going live, submitting, journaling and recording.
+
+    def _go_live(self) -> None:
+        """From here on, evaluate for real: forget the stored steps not replayed, start the
+        executor at the replay's clock and run again what was in flight."""
+        self._replaying, self._live = False, True
+        journaled = self.executor.kind != "simulated"
+        if journaled and (self._events or self._number < len(self._stored)):
+            self._seq = self._events[0].seq if self._events else self._seq
+            self._journaled = self._seq
+            if self.storage:
+                self.storage.truncate(self._study_id, self._number, self._seq)
+            self._stored = self._stored[: self._number]
+        self._events.clear()
+        if self.executor.kind != "simulated":
+            self.executor.start(self.evaluator, self._now)
+        for asked in self._flight.asked.values():
+            self._submit(asked, again=True)
+
+    def _left(self) -> float:
+        """What an evaluation asked now may spend: the budget left, less what is promised."""
+        return self.budget.limit - self._now - self._promised()
+
+    def _submit(self, asked: Asked, again: bool = False) -> None:
+        limit = asked.limit if self._counts_work else self.budget.limit - self._now
+        job = Job(asked.arch, asked.fidelity, limit, asked.started if again else None)
+        self.executor.submit(asked.ticket, job)
+        if again:
+            self._journal("resubmit", asked.ticket, asked.request)
+        elif self._number >= len(self._stored):
+            self._watcher.started(self._number, asked.request, self.budget.spent, self.budget.limit)
+
+    def _journal(self, kind: str, ticket: int | None, request: Request | None = None) -> None:
+        """Journal one step of the live search (a simulated one too, for its running marks)."""
+        if self.storage is None:
+            return
+        arch = None if request is None else self.space.format(request.arch)
+        fidelity = None if request is None else str(request.fidelity)
+        event = JournalEvent(self._seq, kind, ticket, self._now, arch, fidelity)
+        self._seq += 1
+        if event.seq >= self._journaled:  # a simulated rerun passes the stored events by
+            self.storage.record(self._study_id, event)
+
+    def _replayed_submit(self, ticket: int, request: Request) -> bool:
+        """Whether the journal's next step is this submission (checked against the request)."""
+        while self._events and self._events[0].kind == "resubmit":
+            self._events.popleft()
+        if not self._events or self._events[0].kind != "submit":
+            return False
+        event = self._events[0]
+        formatted = (self.space.format(request.arch), str(request.fidelity))
+        if (event.ticket, event.arch, event.fidelity) != (ticket, *formatted):
+            raise StorageError(
+                f"study {self.name!r}: the journal's step {event.seq} submits {event.arch} at "
+                f"{event.fidelity}, but the strategy now asks {formatted[0]} at {formatted[1]}; "
+                "the stored history does not belong to this configuration"
+            )
+        self._events.popleft()
+        return True
+
+    def _replayed_arrival(self) -> tuple[int, Result] | str:
+        """The journal's next arrival with its stored result; raises :class:`_GoLive` where
+        the journal ends or a larger budget pays for a training the stored run cut short."""
+        while self._events and self._events[0].kind == "resubmit":
+            self._events.popleft()
+        if not self._events or self._events[0].kind != "arrive":
+            raise _GoLive
+        event = self._events[0]
+        stored = self._stored[self._number] if self._number < len(self._stored) else None
+        if stored is None:
+            raise _GoLive  # the journal ran ahead of the trials (cannot happen in one batch)
+        extended = self.budget.limit > stored.clock + CLOCK_TOLERANCE
+        if stored.state is TrialState.STOPPED and extended:
+            raise _GoLive
+        if event.clock > self.budget.limit + CLOCK_TOLERANCE:
+            unit = self.evaluator.budget_unit
+            went_on = format_amount(self._stored[-1].clock, unit)
+            return f"budget spent (the stored study went on to {went_on}; its later trials are not used)"
+        self._events.popleft()
+        self._now = event.clock
+        return event.ticket, _result_of(stored)
+
     def _record(self, trial: Trial) -> None:
         """Keep a finished trial (stored, or checked against the stored one of its number) and
         tell the strategy (a stopped or retried one is kept, never told)."""
-        if self._number < len(self._stored):
-            self._check(self._stored[self._number], trial)
+        replayed = self._number < len(self._stored)
+        if replayed:
+            trial = self._check(self._stored[self._number], trial)
         else:
             if self._number == len(self._stored) and self._stored:
                 self._watcher.replayed(self.name, self._number)
@@ -265,9 +493,12 @@ class ParallelStudy:
                 self.storage.append(self._study_id, trial, self.space)
         self._trials.append(trial)
         self.budget.spent = max(self.budget.spent, trial.clock)
-        self._watcher.finished(trial, self.budget.spent, self.budget.limit)
+        if not replayed:
+            self._watcher.finished(trial, self.budget.spent, self.budget.limit)
         if trial.measured:
             self._seen.setdefault((trial.arch, trial.fidelity), trial)
+        if not self._live or self.executor.kind not in ("simulated", "serial"):
+            self.evaluator.observe(trial)  # it learns what another process measured
         if trial.state is not TrialState.STOPPED and not trial.retried:
             mark = time.perf_counter()
             self.strategy.tell(trial)
@@ -275,8 +506,9 @@ class ParallelStudy:
         if self._progress:
             self._progress(self.budget.spent, self.budget.limit)
 
-    def _check(self, stored: Trial, trial: Trial) -> None:
-        """A rerun trial must be the stored one: the same request with the same outcome."""
+    def _check(self, stored: Trial, trial: Trial) -> Trial:
+        """A replayed trial must be the stored one (the same request with the same outcome);
+        the stored one is kept, with its own times."""
         if (stored.arch, stored.fidelity, stored.state) != (
             trial.arch,
             trial.fidelity,
@@ -288,3 +520,17 @@ class ParallelStudy:
                 f"search now gives {self.space.format(trial.arch)} at {trial.fidelity} "
                 f"({trial.state}); the stored history does not belong to this configuration"
             )
+        return stored
+
+
+def _result_of(trial: Trial) -> Result:
+    """The result a stored evaluated trial was made from (its info kept as private)."""
+    error = trial.info.get("error") if trial.state is TrialState.FAILED else None
+    return Result(
+        metrics=dict(trial.metrics),
+        cost=trial.cost,
+        curve=trial.curve,
+        private=dict(trial.info),
+        stopped=trial.state is TrialState.STOPPED,
+        error=error,
+    )

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -39,10 +40,11 @@ from pmfnas.errors import StorageError
 from pmfnas.spaces import DEFAULT_SPACE, SearchSpace, create_space
 from pmfnas.types import Fidelity, Trial, TrialState
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: meta, studies, trials (0.1.0 files lack ``studies.budget``). 2: adds leases (one runner per
-study). 3: adds ``studies.stop_reason`` (why its last run stopped). An older file is migrated in
-place."""
+study). 3: adds ``studies.stop_reason`` (why its last run stopped). 4: adds the journal of an
+asynchronous study (its submissions and arrivals in order) and its running evaluations with
+their heartbeats. An older file is migrated in place."""
 
 UNRECORDED = "not recorded (stored by a pmfnas before schema 3)"
 """The stop reason of a study stored before stop reasons were recorded."""
@@ -99,6 +101,18 @@ _TABLES = {
         study_id INTEGER PRIMARY KEY REFERENCES studies(id),
         pid INTEGER NOT NULL, host TEXT NOT NULL, token TEXT NOT NULL, heartbeat REAL NOT NULL
     )""",
+    "journal": """CREATE TABLE IF NOT EXISTS journal (
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        seq INTEGER NOT NULL, kind TEXT NOT NULL, ticket INTEGER, clock REAL NOT NULL,
+        arch TEXT, fidelity TEXT,
+        PRIMARY KEY (study_id, seq)
+    )""",
+    "running": """CREATE TABLE IF NOT EXISTS running (
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        ticket INTEGER NOT NULL, arch TEXT NOT NULL, fidelity TEXT NOT NULL,
+        submitted REAL NOT NULL, heartbeat REAL NOT NULL,
+        PRIMARY KEY (study_id, ticket)
+    )""",
 }
 _READABLE = {"meta", "studies", "trials"}  # what a v1 file already has: enough to read it
 _ADDED_COLUMNS = {"budget": "REAL", "stop_reason": "TEXT"}
@@ -106,6 +120,37 @@ _ADDED_COLUMNS = {"budget": "REAL", "stop_reason": "TEXT"}
 _ABSENT = object()  # a setting one of two configs lacks
 
 T = TypeVar("T")
+
+_INSERT_TRIAL = "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_EVENT = "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)"
+_START_RUNNING = "INSERT OR REPLACE INTO running VALUES (?, ?, ?, ?, ?, ?)"
+_END_RUNNING = "DELETE FROM running WHERE study_id = ? AND ticket = ?"
+_BEAT = "UPDATE running SET heartbeat = ? WHERE study_id = ? AND ticket = ?"
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    """One step of an asynchronous study, in the order it happened: ``submit`` (ticket, its
+    architecture and fidelity as text, the clock), ``arrive`` (the ticket whose result came
+    back; its trials follow in the trials table) or ``now`` (the loop read a new clock)."""
+
+    seq: int
+    kind: str
+    ticket: int | None
+    clock: float
+    arch: str | None = None
+    fidelity: str | None = None
+
+
+@dataclass(frozen=True)
+class RunningTrial:
+    """An evaluation submitted and not yet finished, with its worker's last heartbeat."""
+
+    ticket: int
+    arch: str
+    fidelity: str
+    submitted: float
+    heartbeat: float
 
 
 class Storage:
@@ -136,7 +181,8 @@ class Storage:
         self.batch_trials = BATCH_TRIALS if batch_trials is None else batch_trials
         self.batch_seconds = BATCH_SECONDS if batch_seconds is None else batch_seconds
         self._leases: dict[int, str] = {}  # study id → token of the lease this object holds
-        self._batch: list[tuple[Any, ...]] = []  # trial rows appended but not yet committed
+        self._batch: list[tuple[str, tuple[Any, ...]]] = []  # statements not yet committed
+        self._batched = 0  # trials in the batch
         self._committed = -math.inf  # time.monotonic() of the last commit
         if read_only and not Path(path).is_file():
             raise StorageError(f"no storage file {self.path}")
@@ -410,26 +456,46 @@ class Storage:
         :attr:`batch_seconds` after the last commit, and when the lease ends; otherwise the
         trial is committed at once. See :meth:`commit`.
         """
-        self._batch.append(
-            (
-                study_id,
-                trial.number,
-                space.format(trial.arch),
-                str(trial.fidelity),
-                trial.state.value,
-                json.dumps(trial.metrics),
-                trial.cost,
-                trial.clock,
-                json.dumps(list(trial.curve)),
-                trial.reason,
-                trial.started,
-                trial.finished,
-                json.dumps(trial.info),
-            )
+        row = (
+            study_id,
+            trial.number,
+            space.format(trial.arch),
+            str(trial.fidelity),
+            trial.state.value,
+            json.dumps(trial.metrics),
+            trial.cost,
+            trial.clock,
+            json.dumps(list(trial.curve)),
+            trial.reason,
+            trial.started,
+            trial.finished,
+            json.dumps(trial.info),
         )
+        self._batch.append((_INSERT_TRIAL, row))
+        self._batched += 1
+        self._flush_if_due(study_id)
+
+    def record(self, study_id: int, event: JournalEvent) -> None:
+        """Add ``event`` to the study's journal, in the batch with its trials; a ``submit``
+        marks its evaluation running (with a heartbeat), an ``arrive`` ends that."""
+        row = (study_id, event.seq, event.kind, event.ticket, event.clock, event.arch)
+        self._batch.append((_INSERT_EVENT, (*row, event.fidelity)))
+        if event.kind == "submit":
+            now = time.time()
+            running = (study_id, event.ticket, event.arch, event.fidelity, now, now)
+            self._batch.append((_START_RUNNING, running))
+        elif event.kind == "arrive":
+            self._batch.append((_END_RUNNING, (study_id, event.ticket)))
+        self._flush_if_due(study_id)
+
+    def beat(self, study_id: int, heartbeats: dict[int, float]) -> None:
+        """Record the last heartbeat of each running ticket's worker (with the next commit)."""
+        self._batch += [(_BEAT, (when, study_id, t)) for t, when in sorted(heartbeats.items())]
+
+    def _flush_if_due(self, study_id: int) -> None:
         if (
             study_id not in self._leases
-            or len(self._batch) >= self.batch_trials
+            or self._batched >= self.batch_trials
             or time.monotonic() - self._committed >= self.batch_seconds
         ):
             self.commit()
@@ -441,24 +507,28 @@ class Storage:
         A batch that fails is dropped (a resume evaluates its trials again), but for one cut by
         Ctrl-C before its commit, which the lease's end commits.
         """
-        rows, self._batch = self._batch, []
+        rows, self._batch, self._batched = self._batch, [], 0
         if rows:
             try:
                 self._write(lambda db: self._insert(db, rows))
             except KeyboardInterrupt:
-                if not self._stored(rows[-1]):  # an interrupt right after COMMIT lands here too
+                if not self._stored(rows):  # an interrupt right after COMMIT lands here too
                     self._batch = rows
+                    self._batched = sum(statement == _INSERT_TRIAL for statement, _ in rows)
                 raise
         self._committed = time.monotonic()
 
-    def _insert(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _insert(self, db: sqlite3.Connection, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
         stopped = TrialState.STOPPED.value
-        db.executemany(
-            "DELETE FROM trials WHERE study_id = ? AND number = ? AND state = ?",
-            [(row[0], row[1], stopped) for row in rows],
-        )
-        db.executemany("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        for study_id in sorted({row[0] for row in rows} & set(self._leases)):
+        for statement, row in batch:
+            if statement == _INSERT_TRIAL:
+                db.execute(
+                    "DELETE FROM trials WHERE study_id = ? AND number = ? AND state = ?",
+                    (row[0], row[1], stopped),
+                )
+            db.execute(statement, row)
+        studies = {row[1] if statement == _BEAT else row[0] for statement, row in batch}
+        for study_id in sorted(studies & set(self._leases)):
             beat = db.execute(
                 "UPDATE leases SET heartbeat = ? WHERE study_id = ? AND token = ?",
                 (time.time(), study_id, self._leases[study_id]),
@@ -469,10 +539,16 @@ class Storage:
                     f"process (no trial stored for over {self.lease_timeout:g} s); this run stops"
                 )
 
-    def _stored(self, row: tuple[Any, ...]) -> bool:
-        """Whether the trial of an appended ``row`` is in the file."""
-        query = "SELECT 1 FROM trials WHERE study_id = ? AND number = ? AND started = ?"
-        return bool(self._read(query, (row[0], row[1], row[10])))
+    def _stored(self, batch: list[tuple[str, tuple[Any, ...]]]) -> bool:
+        """Whether the last trial or journal event of ``batch`` is in the file."""
+        for statement, row in reversed(batch):
+            if statement == _INSERT_TRIAL:
+                query = "SELECT 1 FROM trials WHERE study_id = ? AND number = ? AND started = ?"
+                return bool(self._read(query, (row[0], row[1], row[10])))
+            if statement == _INSERT_EVENT:
+                query = "SELECT 1 FROM journal WHERE study_id = ? AND seq = ?"
+                return bool(self._read(query, (row[0], row[1])))
+        return True  # only heartbeats: nothing to lose
 
     def _name(self, study_id: int) -> str:
         rows = self._read("SELECT name FROM studies WHERE id = ?", (study_id,))
@@ -498,6 +574,45 @@ class Storage:
                     f"({exc}); the study cannot be resumed or reported from this file"
                 ) from None
         return trials
+
+    def events(self, study_id: int) -> list[JournalEvent]:
+        """The study's journal in order (the open batch committed first)."""
+        if self._batch:
+            self.commit()
+        rows = self._read(
+            "SELECT seq, kind, ticket, clock, arch, fidelity FROM journal WHERE study_id = ? "
+            "ORDER BY seq",
+            (study_id,),
+        )
+        return [JournalEvent(*row) for row in rows]
+
+    def running_trials(self, study_id: int) -> list[RunningTrial]:
+        """The study's evaluations in flight (as its last run left them, if it was killed)."""
+        if self._batch:
+            self.commit()
+        rows = self._read(
+            "SELECT ticket, arch, fidelity, submitted, heartbeat FROM running WHERE study_id = ? "
+            "ORDER BY ticket",
+            (study_id,),
+        )
+        return [RunningTrial(*row) for row in rows]
+
+    def truncate(self, study_id: int, trials_from: int, events_from: int) -> None:
+        """Forget the trials numbered from ``trials_from`` and the journal from ``events_from``
+        on, and every running mark: a resumed study runs again what came after that point."""
+
+        def cut(db: sqlite3.Connection) -> None:
+            db.execute(
+                "DELETE FROM trials WHERE study_id = ? AND number >= ?", (study_id, trials_from)
+            )
+            db.execute(
+                "DELETE FROM journal WHERE study_id = ? AND seq >= ?", (study_id, events_from)
+            )
+            db.execute("DELETE FROM running WHERE study_id = ?", (study_id,))
+
+        if self._batch:
+            self.commit()
+        self._write(cut)
 
 
 def _trial(row: tuple[Any, ...], space: SearchSpace) -> Trial:

@@ -31,16 +31,15 @@ replayed trial keeps the info it was stored with.
 from __future__ import annotations
 
 import bisect
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pmfnas.errors import PmfnasError, StorageError, StrategyError
+from pmfnas.errors import StorageError, StrategyError
 from pmfnas.evaluators.base import Evaluator
-from pmfnas.execution import Evaluate, SerialExecutor
+from pmfnas.executors import Guarded, Job
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.storage import Storage
 from pmfnas.strategies.base import AskContext, BaseStrategy, Wait
@@ -123,7 +122,6 @@ class Study:
         *,
         storage: Storage | None = None,
         name: str = "default",
-        executor: SerialExecutor | None = None,
         reuse: bool = True,
         retries: int = RETRIES,
         clock: Callable[[], float] = time.perf_counter,
@@ -134,7 +132,6 @@ class Study:
         self.budget = Budget(budget)
         self.storage = storage
         self.name = name
-        self.executor = executor or SerialExecutor()
         self.reuse = reuse
         self.retries = retries
         self.clock = clock
@@ -289,8 +286,7 @@ class Study:
 
     def _evaluated(self, number: int, request: Request, limit: float, spending: _Spending) -> Trial:
         started = time.time()
-        evaluate = guarded(self.evaluator.evaluate)
-        result = self.executor.run(evaluate, request.arch, request.fidelity, limit)
+        result = Guarded(self.evaluator).run(Job(request.arch, request.fidelity, limit))
         spending.charge(result.cost)
         return evaluated_trial(number, request, result, started, self.budget.spent)
 
@@ -334,29 +330,6 @@ def evaluated_trial(
         finished=time.time(),
         info={**request.info, **result.private, **error},
     )
-
-
-def guarded(evaluate: Evaluate) -> Evaluate:
-    """``evaluate`` that reports a failure as a result with an ``error`` instead of ending the
-    search: an exception (out of memory, a crash in training code) or a non-finite validation
-    accuracy or loss. pmfnas's own errors (bad input, a missing table) still end it: every
-    evaluation would fail alike."""
-
-    def run(arch: Arch, fidelity: Fidelity, limit: float | None) -> Result:
-        try:
-            result = evaluate(arch, fidelity, limit)
-        except PmfnasError:
-            raise
-        except Exception as error:  # any failure of this one evaluation
-            return Result(metrics={}, cost=0.0, error=f"{type(error).__name__}: {error}")
-        broken = [
-            k for k in ("val_acc", "val_loss") if not math.isfinite(result.metrics.get(k, 0.0))
-        ]
-        if broken:
-            return replace(result, error=f"non-finite {' and '.join(broken)}")
-        return result
-
-    return run
 
 
 def reused_trial(number: int, request: Request, earlier: Trial, clock: float) -> Trial:

@@ -101,9 +101,18 @@ def test_simulated_workers_search_a_table_sooner_and_resume_from_storage(cli, da
         }
 
 
-def test_several_workers_for_real_training_are_refused_in_one_line(cli):
-    code, _, err = cli.run("search", "--data", "digits", "--workers", 2)
-    assert code == 2 and "--workers runs simulated workers" in err
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--benchmark", "nb201", "--executor", "process"], "drop --executor"),
+        (["--address", "auto"], "--address names a Ray cluster"),
+        (["--executor", "dask"], "unknown executor 'dask'"),
+        (["--workers", "2", "--gpus", "a,b"], "--gpus takes GPU indices"),
+    ],
+)
+def test_executor_options_that_do_not_fit_are_refused_in_one_line(cli, argv, message):
+    code, _, err = cli.run("search", *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
 def _untimed(summary: str) -> list[str]:

@@ -247,3 +247,24 @@ def test_a_stored_study_keeps_its_setting_when_extended(cli, tmp_path, one_threa
     assert "setting: NB201 networks C=4, N=1" in extended and "; 2 thread(s) on cpu" in extended
     assert err.startswith("resuming study pmf-digits-train-seed0: ")
     assert json.loads(out_json.read_text())["cost"] > 5e9
+
+
+def test_two_worker_processes_search_and_resume_from_the_journal(cli, tmp_path):
+    """``--workers 2``: two worker processes train at once under a FLOPs budget; the trials
+    and the journal are stored, and a rerun replays the journal without training again."""
+    db, out = tmp_path / "runs.db", tmp_path / "search.json"
+    argv = ["search", "--budget", "2e10flops", "-o", "low_sample=20", "--workers", "2"]
+    code, text, err = cli.run(*argv, "--storage", db, "--json", out)
+    assert code == 0, err
+    summary = json.loads(out.read_text())
+    assert (summary["workers"], summary["executor"]) == (2, "process")
+    assert "2 workers (process)" in text and summary["cost"] <= 2e10
+    with sqlite3.connect(db) as con:
+        kinds = dict(con.execute("SELECT kind, COUNT(*) FROM journal GROUP BY kind").fetchall())
+        running = con.execute("SELECT COUNT(*) FROM running").fetchone()[0]
+        trials = con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    assert kinds["submit"] == kinds["arrive"] > 0 and running == 0  # all came back
+    code, _, err = cli.run(*argv, "--storage", db, "--json", tmp_path / "again.json")
+    assert code == 0, err
+    assert f"{trials} stored trials replayed" in err and "trial " not in err.replace("trials", "")
+    assert json.loads((tmp_path / "again.json").read_text())["arch"] == summary["arch"]

@@ -140,12 +140,12 @@ def test_the_search_never_sees_test_accuracies(name, search):
 
 
 @pytest.fixture
-def parallel(make_strategy, toy_evaluator):
-    """``parallel(name, workers, seed=, failing=, storage=, progress=)``: the search of
-    ``search`` with ``workers`` simulated workers; each ask is checked against what the study
-    says is in flight."""
+def parallel(make_strategy, toy_evaluator, journaled_executor):
+    """``parallel(name, workers, seed=, failing=, storage=, progress=, journaled=)``: the search
+    of ``search`` with ``workers`` simulated workers (``journaled``: treated as real ones, resumed
+    from the journal); each ask is checked against what the study says is in flight."""
 
-    def run(name, workers, seed=0, failing=False, storage=None, progress=None):
+    def run(name, workers, seed=0, failing=False, storage=None, progress=None, journaled=False):
         evaluator = (failing_toy(toy_evaluator) if failing else toy_evaluator)()
         evaluator.test_accuracy = _refuse_test_accuracy
         strategy = make_strategy(name, SPACE, evaluator, seed, **FAST.get(name, {}))
@@ -161,8 +161,16 @@ def parallel(make_strategy, toy_evaluator):
             return request
 
         strategy.ask = checked_ask
+        executor = journaled_executor(workers) if journaled else None
         study = ParallelStudy(
-            SPACE, evaluator, strategy, BUDGET, workers=workers, storage=storage, name=name
+            SPACE,
+            evaluator,
+            strategy,
+            BUDGET,
+            workers=workers,
+            executor=executor,
+            storage=storage,
+            name=name,
         )
         return study.run(progress)
 
@@ -219,4 +227,20 @@ def test_several_workers_resume_after_an_interrupt_as_run_straight_through(
         stopped = parallel(name, 4, failing=True, storage=storage, progress=interrupt_after(stop))
         resumed = parallel(name, 4, failing=True, storage=storage)
     assert stopped.stop_reason == INTERRUPTED and len(stopped.trials) == stop
+    assert asked(resumed) == asked(whole)
+
+
+@pytest.mark.parametrize("moment", [0.25, 0.5, 0.9])
+def test_several_workers_resume_from_the_journal_as_run_straight_through(
+    name, parallel, tmp_path, moment
+):
+    whole = parallel(name, 3, failing=True, journaled=True)
+    assert asked(parallel(name, 3, failing=True, journaled=True)) == asked(whole)
+    stop = max(1, int(len(whole.trials) * moment))
+    with Storage(tmp_path / "runs.db") as storage:
+        stopped = parallel(
+            name, 3, failing=True, storage=storage, progress=interrupt_after(stop), journaled=True
+        )
+        resumed = parallel(name, 3, failing=True, storage=storage, journaled=True)
+    assert stopped.stop_reason == INTERRUPTED
     assert asked(resumed) == asked(whole)

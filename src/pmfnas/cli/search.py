@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,12 +119,29 @@ def search(
     ] = True,
     protocol: ProtocolOption = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
-            help="Evaluations at once; on a tabular benchmark, simulated workers on its clock.",
+            help="Evaluations at once: simulated workers on a tabular benchmark's clock, else "
+            "worker processes (default 1; with --executor process the cores, with ray the "
+            "cluster's CPUs).",
         ),
-    ] = 1,
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Where trainings run: serial, process (local worker processes) or ray "
+            "(pip install 'pmfnas[ray]').",
+        ),
+    ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(help="GPUs for the workers, e.g. 0,1 (one per worker in turn)."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="A running Ray cluster to use (auto: the one on this machine)."),
+    ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary")] = None,
     quiet: QuietOption = False,
@@ -190,11 +208,12 @@ def search(
         return
     if profile is not None or epochs is not None:
         raise ConfigError("--profile and --epochs are for one-shot methods (gicso, darts ...)")
-    if workers > 1 and not tabular:
+    if tabular and (executor not in (None, "simulated") or gpus or address):
         raise ConfigError(
-            "--workers runs simulated workers on a tabular benchmark (--benchmark nb201); "
-            "several workers for real training are not available yet"
+            "a tabular benchmark is looked up, not trained: --workers simulates its workers; "
+            "drop --executor, --gpus and --address"
         )
+    parallel = parallel_training(workers, executor, threads, gpus, address)
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
     )
@@ -206,7 +225,7 @@ def search(
                 dataset=dataset or "cifar10",
                 reuse=reuse,
                 protocol=protocol or "default",
-                workers=workers,
+                workers=workers or 1,
                 progress=bar.update,
                 watcher=SearchLog(bar, bench.space, "simulated", level),
                 **common,
@@ -230,7 +249,7 @@ def search(
             device=device,
             seed=seed,
             checkpoint_dir=checkpoints,
-            threads=threads,
+            threads=parallel["threads"],
             storage=storage,
             study=study,
             strategy=strategy,
@@ -246,6 +265,7 @@ def search(
                 progress=bar.update,
                 announce=plan,
                 watcher=log,
+                **parallel,
                 **common,
             )
     if json_out != STDOUT:
@@ -254,6 +274,44 @@ def search(
         write_json(json_out, summary)
     if summary["stop_reason"] == INTERRUPTED:
         raise Interrupted(f"search stopped; above is the best it had found; {_kept(storage)}")
+
+
+def parallel_training(
+    workers: int | None,
+    executor: str | None,
+    threads: int | None,
+    gpus: str | None,
+    address: str | None,
+) -> dict[str, Any]:
+    """The workers a training search runs on: one in this process unless several workers or
+    an executor are asked for (``process`` by default, the cores' worth, sharing them out)."""
+    if executor is not None and executor not in ("serial", "process", "ray"):
+        raise ConfigError(f"unknown executor {executor!r} (known: serial, process, ray)")
+    if address is not None and executor != "ray":
+        raise ConfigError("--address names a Ray cluster: add --executor ray")
+    if executor is None and (workers or 1) > 1:
+        executor = "process"
+    if executor == "process" and workers is None:
+        workers = os.cpu_count() or 1
+    if executor == "process" and threads is None:
+        threads = max(1, (os.cpu_count() or 1) // (workers or 1))
+    return dict(
+        workers=workers if executor == "ray" else workers or 1,
+        executor=executor,
+        threads=threads,
+        gpus=parse_gpus(gpus),
+        address=address,
+    )
+
+
+def parse_gpus(text: str | None) -> tuple[int, ...]:
+    """``0,1`` as GPU indices."""
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--gpus takes GPU indices such as 0,1, got {text!r}") from None
 
 
 def _kept(storage: Path | None) -> str:
@@ -293,8 +351,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     }
     where = summary["dataset"] if tabular else f"{summary['data']} (real training)"
     title = f"{summary['strategy']} on {where}, seed {summary['seed']}"
-    if summary.get("workers", 1) > 1:
-        title += f", {summary['workers']} simulated workers"
+    executor = summary.get("executor", "simulated")
+    if (summary.get("workers") or 2) > 1 and executor != "serial":
+        where = "simulated workers" if tabular else f"workers ({executor})"
+        title += f", {summary['workers'] or 'all'} {where}"
     if summary["stop_reason"] == INTERRUPTED:
         title += " (interrupted: the best so far)"
     print_fields(title, rows)

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -261,8 +262,21 @@ class TrainingEvaluator:
         """What an epoch's time depends on: the data and network setting, not the schedule."""
         return replace(self.setting(fidelity), epochs=1, horizon=0)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy sent to a worker process shares this evaluator's scratch folder (made now if
+        need be), so that a training continues the prefix another worker trained; the folder
+        stays this evaluator's to remove. The watcher stays here: a worker's batches are not
+        shown."""
+        if self.checkpoint_dir is None and self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="pmfnas-prefixes-")
+        state = {**self.__dict__, "watcher": None}
+        if self._scratch is not None:
+            state["_scratch"] = SimpleNamespace(name=self._scratch.name)
+        return state
+
     def observe(self, trial: Trial) -> None:
-        """Learn the epoch times of a replayed trial, as if it had just been trained."""
+        """Learn the epoch times of a trial trained elsewhere (replayed, or by a worker
+        process), as if it had just been trained here."""
         if not trial.fidelity.is_proxy:
             self._learn(trial.arch, trial.fidelity, trial.curve)
 

@@ -149,6 +149,11 @@ def run_training_search(
     storage: str | Path | None = None,
     study: str | None = None,
     reuse: bool = True,
+    workers: int | None = 1,
+    executor: str | None = None,
+    threads: int | None = None,
+    gpus: tuple[int, ...] = (),
+    address: str | None = None,
     progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
     watcher: StudyWatcher | None = None,
@@ -156,7 +161,9 @@ def run_training_search(
     """Search by real training within ``budget`` (wall seconds or FLOPs, the evaluator's
     unit; by default the evaluator's, three minutes of wall clock); the returned architecture's
     test accuracy is the one measured when it was trained (never used to choose it).
-    ``announce`` hears the setting and the ladder before it starts, ``watcher`` every trial."""
+    ``announce`` hears the setting and the ladder before it starts, ``watcher`` every trial.
+    Several ``workers`` train at once on an ``executor`` (``process`` by default; ``ray``
+    at ``address``), ``threads`` each, on ``gpus``."""
     data = evaluator.training.data.name
     if announce:
         announce(describe_setting(evaluator.training))
@@ -168,9 +175,15 @@ def run_training_search(
         params=training_params(strategy, params),
         space=evaluator.training.space,
         storage=storage,
-        study=study or training_study_name(strategy, data, seed),
+        study=study or training_study_name(strategy, data, seed, workers, executor),
         reuse=reuse,
+        workers=workers,
+        executor=executor or ("process" if workers and workers > 1 else None),
+        threads=threads,
+        gpus=gpus,
+        address=address,
     )
     summary = run_spec(spec, progress, announce, watcher)
     device = str(evaluator.training.run.device)
-    return {"benchmark": None, "data": data, "device": device, **summary}
+    parallel = {"workers": workers, "executor": spec.executor or "serial"}
+    return {"benchmark": None, "data": data, "device": device, **parallel, **summary}

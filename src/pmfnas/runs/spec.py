@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pmfnas.evaluators.base import Evaluator
+from pmfnas.executors import Executor, create_executor
 from pmfnas.parallel import ParallelStudy
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.storage import Storage
@@ -40,8 +41,30 @@ class SearchSpec:
     storage: str | Path | None = None
     study: str = "default"
     reuse: bool = True
-    workers: int = 1
-    """Evaluations in flight at once (more than one: simulated workers, a tabular evaluator)."""
+    workers: int | None = 1
+    """Evaluations in flight at once (more than one without an ``executor``: simulated workers,
+    a tabular evaluator; ``None``: as many as a Ray cluster's CPUs hold)."""
+    executor: str | None = None
+    """Where evaluations run (:data:`pmfnas.executors.EXECUTORS`; ``None``: in this process,
+    or on simulated workers when there are several)."""
+    threads: int | None = None
+    """PyTorch threads per process worker (default: the cores shared out)."""
+    gpus: tuple[int, ...] = ()
+    """GPUs for the workers: one per process worker in turn, or one per Ray trial."""
+    address: str | None = None
+    """A running Ray cluster's address (``auto``: the one on this machine)."""
+
+    def build_executor(self) -> Executor | None:
+        """The executor of a parallel study, ``None`` for the serial one."""
+        if self.executor in (None, "serial") and self.workers == 1:
+            return None
+        return create_executor(
+            self.executor or "simulated",
+            self.workers,
+            threads=self.threads,
+            gpus=self.gpus,
+            address=self.address,
+        )
 
     def build_strategy(self) -> BaseStrategy:
         """The strategy, taking the fidelities its parameters do not name from the evaluator's
@@ -53,17 +76,18 @@ class SearchSpec:
 
 @contextmanager
 def open_study(spec: SearchSpec) -> Iterator[Study | ParallelStudy]:
-    """The study of ``spec`` (asynchronous with several workers), with its storage file open
-    while the block runs."""
+    """The study of ``spec`` (asynchronous with several workers or a named executor), with its
+    storage file open while the block runs."""
     strategy = spec.build_strategy()
+    executor = spec.build_executor()
     with Storage(spec.storage) if spec.storage else nullcontext() as db:
-        if spec.workers > 1:
+        if executor is not None:
             yield ParallelStudy(
                 spec.space,
                 spec.evaluator,
                 strategy,
                 spec.budget,
-                workers=spec.workers,
+                executor=executor,
                 storage=db,
                 name=spec.study,
                 reuse=spec.reuse,
@@ -90,7 +114,10 @@ def study_name(
     return f"{strategy}-{dataset}-seed{seed}{suffix}" + (f"-w{workers}" if workers > 1 else "")
 
 
-def training_study_name(strategy: str, data: str, seed: int) -> str:
+def training_study_name(
+    strategy: str, data: str, seed: int, workers: int | None = 1, executor: str | None = None
+) -> str:
     """The default name of a real-training study on the dataset named ``data``: rerunning the
-    same search resumes it."""
-    return f"{strategy}-{data}-train-seed{seed}"
+    same search resumes it; ``-w<k>`` marks k workers, ``-ray`` a Ray cluster's."""
+    name = f"{strategy}-{data}-train-seed{seed}" + ("-ray" if executor == "ray" else "")
+    return name + (f"-w{workers}" if workers and workers > 1 else "")

@@ -1,0 +1,53 @@
+"""Where evaluations run: in this process, on simulated workers, in local worker processes,
+or on a Ray cluster, all behind one interface (:class:`Executor`)."""
+
+from collections.abc import Sequence
+
+from pmfnas.errors import ConfigError
+from pmfnas.executors.base import Executor, Guarded, Job
+from pmfnas.executors.process import ProcessExecutor
+from pmfnas.executors.serial import SerialExecutor
+from pmfnas.executors.simulated import SimulatedExecutor
+
+EXECUTORS = ("serial", "simulated", "process", "ray")
+"""The executors by name (``--executor``)."""
+
+
+def create_executor(
+    kind: str,
+    workers: int | None = None,
+    *,
+    threads: int | None = None,
+    gpus: Sequence[int] = (),
+    address: str | None = None,
+) -> Executor:
+    """The executor called ``kind``: ``workers`` at once (the executor's default if ``None``),
+    ``threads`` per process worker, ``gpus`` for process workers (one trial each) or Ray
+    trials (one GPU each), ``address`` of a running Ray cluster."""
+    if kind not in EXECUTORS:
+        raise ConfigError(f"unknown executor {kind!r} (known: {', '.join(EXECUTORS)})")
+    if address is not None and kind != "ray":
+        raise ConfigError("--address names a Ray cluster: add --executor ray")
+    if kind == "serial":
+        if workers not in (None, 1):
+            raise ConfigError("the serial executor has one worker: drop --workers")
+        return SerialExecutor()
+    if kind == "simulated":
+        return SimulatedExecutor(workers or 1)
+    if kind == "process":
+        return ProcessExecutor(workers, threads=threads, gpus=gpus)
+    from pmfnas.executors.ray import RayExecutor  # Ray is an optional extra
+
+    return RayExecutor(workers, address=address, gpus_per_trial=1.0 if gpus else 0.0)
+
+
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "Guarded",
+    "Job",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "SimulatedExecutor",
+    "create_executor",
+]
