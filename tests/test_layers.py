@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tables", "training", "predictors"),
     ("evaluators",),
     ("strategies", "oneshot"),
-    ("storage", "executors", "study", "parallel"),
+    ("storage", "executors", "study", "parallel", "ask_tell"),
     ("runs",),
     ("report",),
     ("cli", "__main__", "__init__"),

@@ -1,7 +1,9 @@
 """pmfnas: progressive multi-fidelity neural architecture search under a resource budget."""
 
+from pmfnas.ask_tell import AskTellStudy, UserTrial
 from pmfnas.errors import PmfnasError
 from pmfnas.evaluators.base import Ladder
+from pmfnas.parallel import ParallelStudy
 from pmfnas.spaces import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import STRATEGIES, BaseStrategy, create_strategy
@@ -12,11 +14,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "STRATEGIES",
+    "AskTellStudy",
     "BaseStrategy",
     "Budget",
     "Fidelity",
     "Ladder",
     "NB201Space",
+    "ParallelStudy",
     "PmfnasError",
     "Request",
     "Result",
@@ -25,6 +29,7 @@ __all__ = [
     "StudyResult",
     "Trial",
     "TrialState",
+    "UserTrial",
     "__version__",
     "create_strategy",
 ]

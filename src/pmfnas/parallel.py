@@ -180,17 +180,12 @@ class ParallelStudy:
         started = time.perf_counter()
         stop_reason: str | None = None
         try:
-            if not self._replaying:
-                self._go_live()
-            while True:
+            stop_reason, cut = self._replay()
+            while not cut:
                 stop_reason = stop_reason or self._fill()
                 if not self._flight.asked:
                     break
-                arrival = self._next_arrival()
-                if isinstance(arrival, str):
-                    stop_reason = arrival
-                    break
-                ticket, result = arrival
+                ticket, result = self._live_arrival()
                 stop_reason = self.tell(ticket, result) or stop_reason
         except KeyboardInterrupt:  # the stored trials stay; a rerun resumes from them
             stop_reason = INTERRUPTED
@@ -221,14 +216,28 @@ class ParallelStudy:
                 self._submit(asked)
         return None
 
-    def _next_arrival(self) -> tuple[int, Result] | str:
-        """The next finished evaluation (replayed from the journal while it lasts), or why the
-        replay stops (the stored study went past this budget)."""
-        if not self._live:
+    def _replay(self) -> tuple[str | None, bool]:
+        """Replay the journal, asking and telling as the stored run did, then go live; why
+        the stored run stopped asking (if it did), and whether the replay cut the search short
+        (the stored study went past this budget: the stop reason says so)."""
+        stop_reason: str | None = None
+        while self._replaying:
+            stop_reason = stop_reason or self._fill()
+            if not self._replaying or not self._flight.asked:
+                break
             try:
-                return self._replayed_arrival()
+                arrival = self._replayed_arrival()
             except _GoLive:
-                self._go_live()
+                break
+            if isinstance(arrival, str):
+                return arrival, True
+            stop_reason = self.tell(*arrival) or stop_reason
+        if not self._live:
+            self._go_live()
+        return stop_reason, False
+
+    def _live_arrival(self) -> tuple[int, Result]:
+        """The next evaluation the executor finishes (heartbeats stored while waiting)."""
         while (finished := self.executor.wait(HEARTBEAT_SECONDS)) is None:
             if self.storage:
                 self.storage.beat(self._study_id, self.executor.heartbeats())
@@ -237,7 +246,56 @@ class ParallelStudy:
         self._journal("arrive", finished[0])
         return finished
 
-    # Ask and tell: the public steps, used by the loop and by a user's own training code.
+    # Ask and tell: the steps of the loop, which a user's training code drives itself
+    # through :class:`pmfnas.ask_tell.AskTellStudy`.
+
+    def open(self) -> str | None:
+        """Take the stored study (leased until :meth:`close`) and replay it, for a caller
+        that then asks and tells itself; why the stored run stopped asking, if it did."""
+        self._progress, self._watcher = None, StudyWatcher()
+        trials: list[Trial] = []
+        events: list[JournalEvent] = []
+        study_id, plan = 0, self.budget.limit
+        if self.storage is not None:
+            study_id = self.storage.study(self.name, self.config())
+            self._lease = self.storage.lease(study_id, self.name)
+            self._lease.__enter__()
+            trials, events = (
+                self.storage.trials(study_id, self.space),
+                self.storage.events(study_id),
+            )
+            plan = max(self.storage.budget(study_id) or 0.0, plan)
+        self._begin(study_id, trials, events, plan)
+        return self._replay()[0]
+
+    def ask_live(self) -> Asked | Wait | str:
+        """One live ask, submitted to the executor when it is an evaluation; WAIT also when
+        every worker is busy."""
+        if len(self._flight.asked) >= self.executor.workers:
+            return WAIT
+        self._read_clock()
+        asked = self.ask()
+        if isinstance(asked, Asked):
+            self._submit(asked)
+        return asked
+
+    def arrive_live(self, ticket: int, result: Result) -> str | None:
+        """Tell the result of ``ticket``, which arrived just now."""
+        self._now = self.executor.now()
+        self._journal("arrive", ticket)
+        return self.tell(ticket, result)
+
+    @property
+    def trials(self) -> list[Trial]:
+        """The trials so far, in the order they were told."""
+        return self._trials
+
+    def close(self, stop_reason: str) -> None:
+        """Record why the study stopped and release it (after :meth:`open`)."""
+        if self.storage is not None:
+            self.storage.finish(self._study_id, self._plan, stop_reason)
+            self._lease.__exit__(None, None, None)
+        self.executor.close()
 
     def ask(self) -> Asked | Wait | str:
         """The next evaluation to run, WAIT (tell a result first) or why the search asks no

@@ -1,0 +1,145 @@
+"""Real trainings per wall minute: one process with every core, or a worker per core (issue 17).
+
+The same search is run each way: random search on the digits at the training ladder's 12-epoch
+fidelity under one FLOPs budget, so that every run trains the same networks (random search asks
+the same cells whatever the results, and a FLOPs budget does not depend on the clock). Ways:
+
+- ``serial``: the reference, one training at a time in this process on ``--cores`` threads;
+- ``process``: ``--cores`` local worker processes of one thread each;
+- ``ray``: a local Ray cluster of ``--cores`` CPUs, one CPU per trial (inside a network
+  namespace with only the loopback interface: this script runs that part under ``unshare -n``).
+
+Reported per way and repeat: trainings completed, wall seconds from the study's start (worker
+start-up included) to its end, trainings per minute, and the speed-up over the serial run.
+Runs alternate between ways so that a busy machine slows all alike. Writes
+``benchmarks/results/parallel_training.json``.
+
+    PMFNAS_DATA=../shared/data python benchmarks/parallel_training.py [--ways serial,process,ray]
+        [--repeats 2] [--trainings 24] [--cores 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pmfnas.executors import create_executor
+from pmfnas.parallel import ParallelStudy
+from pmfnas.runs.profiles import DEFAULT_DATA, search_evaluator
+from pmfnas.strategies import create_strategy
+from pmfnas.study import Study
+from pmfnas.types import Fidelity
+
+RESULTS = Path(__file__).parent / "results"
+FIDELITY = Fidelity(epochs=12)
+SEED = 0
+PLANNED = 1e11
+"""The FLOPs budget the training setting is planned for (the digits' setting is fixed anyway)."""
+
+
+def run_way(way: str, trainings: int, cores: int) -> dict:
+    """One search of about ``trainings`` 12-epoch trainings, run the ``way`` way."""
+    threads = cores if way == "serial" else 1
+    evaluator = search_evaluator(
+        DEFAULT_DATA, budget=PLANNED, budget_unit="flops", seed=SEED, threads=threads
+    )
+    space = evaluator.training.space
+    probe = create_strategy("random", space, seed=SEED, ladder=evaluator.ladder)
+    budget = sum(  # the FLOPs of the first ``trainings`` cells random search asks
+        evaluator.expected_cost(probe.ask().arch, FIDELITY) or 0.0 for _ in range(trainings)
+    )
+    strategy = create_strategy("random", space, seed=SEED, ladder=evaluator.ladder)
+    started = time.perf_counter()
+    if way == "serial":
+        result = Study(space, evaluator, strategy, budget).run()
+    else:
+        executor = create_executor(way, cores, threads=1)
+        result = ParallelStudy(space, evaluator, strategy, budget, executor=executor).run()
+    wall = time.perf_counter() - started
+    done = [t for t in result.trials if t.measured and t.fidelity == FIDELITY]
+    return {
+        "way": way,
+        "threads_per_training": threads,
+        "workers": 1 if way == "serial" else cores,
+        "trainings": len(done),
+        "cells": sorted(space.format(t.arch) for t in done),
+        "wall_s": round(wall, 2),
+        "per_minute": round(60.0 * len(done) / wall, 2),
+        "stop_reason": result.stop_reason,
+    }
+
+
+def in_namespace(argv: list[str]) -> dict:
+    """This script's ``--child`` run in a network namespace with only loopback (for Ray)."""
+    command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', *argv]
+    environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the namespaced run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarise(runs: list[dict]) -> dict:
+    serial = statistics.median(r["per_minute"] for r in runs if r["way"] == "serial")
+    table = {}
+    for way in dict.fromkeys(r["way"] for r in runs):
+        mine = [r for r in runs if r["way"] == way]
+        rate = statistics.median(r["per_minute"] for r in mine)
+        table[way] = {
+            "repeats": len(mine),
+            "trainings": mine[0]["trainings"],
+            "median_wall_s": statistics.median(r["wall_s"] for r in mine),
+            "median_per_minute": rate,
+            "speedup_over_serial": round(rate / serial, 2),
+        }
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ways", default="serial,process,ray")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--trainings", type=int, default=24)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one run, printed as JSON
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_way(args.child, args.trainings, args.cores)))
+        return
+    runs: list[dict] = []
+    for repeat in range(args.repeats):
+        for way in args.ways.split(","):
+            if way == "ray":
+                child = [sys.executable, __file__, "--child", "ray"]
+                run = in_namespace(child + ["--trainings", str(args.trainings), "--cores", str(args.cores)])
+            else:
+                run = run_way(way, args.trainings, args.cores)
+            runs.append({**run, "repeat": repeat})
+            print(f"{way:8} {run['trainings']} trainings in {run['wall_s']:.1f} s "
+                  f"({run['per_minute']:.1f}/min)", flush=True)  # fmt: skip
+    cells = {tuple(r["cells"]) for r in runs}
+    report = {
+        "data": DEFAULT_DATA,
+        "fidelity": str(FIDELITY),
+        "budget": f"FLOPs of the first {args.trainings} cells random search (seed {SEED}) asks",
+        "cores": args.cores,
+        "machine_cpus": os.cpu_count(),
+        "same_trainings_in_every_run": len(cells) == 1,
+        "table": summarise(runs),
+        "runs": [{k: v for k, v in r.items() if k != "cells"} for r in runs],
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "parallel_training.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["table"], indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
