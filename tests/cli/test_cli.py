@@ -105,7 +105,7 @@ def test_simulated_workers_search_a_table_sooner_and_resume_from_storage(cli, da
     ("argv", "message"),
     [
         (["--benchmark", "nb201", "--executor", "process"], "drop --executor"),
-        (["--address", "auto"], "--address names a Ray cluster"),
+        (["--address", "auto"], "are for a Ray cluster: add --executor ray"),
         (["--executor", "dask"], "unknown executor 'dask'"),
         (["--workers", "2", "--gpus", "a,b"], "--gpus takes GPU indices"),
     ],

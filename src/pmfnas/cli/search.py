@@ -142,6 +142,10 @@ def search(
         str | None,
         typer.Option(help="A running Ray cluster to use (auto: the one on this machine)."),
     ] = None,
+    gpu_share: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Share of a GPU per Ray trial (0.5: two per GPU)."),
+    ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary")] = None,
     quiet: QuietOption = False,
@@ -208,12 +212,12 @@ def search(
         return
     if profile is not None or epochs is not None:
         raise ConfigError("--profile and --epochs are for one-shot methods (gicso, darts ...)")
-    if tabular and (executor not in (None, "simulated") or gpus or address):
+    if tabular and (executor not in (None, "simulated") or gpus or address or gpu_share):
         raise ConfigError(
             "a tabular benchmark is looked up, not trained: --workers simulates its workers; "
-            "drop --executor, --gpus and --address"
+            "drop --executor, --gpus, --address and --gpu-share"
         )
-    parallel = parallel_training(workers, executor, threads, gpus, address)
+    parallel = parallel_training(workers, executor, threads, gpus, address, gpu_share)
     common: dict[str, Any] = dict(
         strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
     )
@@ -282,13 +286,14 @@ def parallel_training(
     threads: int | None,
     gpus: str | None,
     address: str | None,
+    gpu_share: float | None,
 ) -> dict[str, Any]:
     """The workers a training search runs on: one in this process unless several workers or
     an executor are asked for (``process`` by default, the cores' worth, sharing them out)."""
     if executor is not None and executor not in ("serial", "process", "ray"):
         raise ConfigError(f"unknown executor {executor!r} (known: serial, process, ray)")
-    if address is not None and executor != "ray":
-        raise ConfigError("--address names a Ray cluster: add --executor ray")
+    if (address is not None or gpu_share is not None) and executor != "ray":
+        raise ConfigError("--address and --gpu-share are for a Ray cluster: add --executor ray")
     if executor is None and (workers or 1) > 1:
         executor = "process"
     if executor == "process" and workers is None:
@@ -301,6 +306,7 @@ def parallel_training(
         threads=threads,
         gpus=parse_gpus(gpus),
         address=address,
+        gpu_share=gpu_share,
     )
 
 

@@ -20,14 +20,15 @@ def create_executor(
     threads: int | None = None,
     gpus: Sequence[int] = (),
     address: str | None = None,
+    gpu_share: float | None = None,
 ) -> Executor:
     """The executor called ``kind``: ``workers`` at once (the executor's default if ``None``),
-    ``threads`` per process worker, ``gpus`` for process workers (one trial each) or Ray
-    trials (one GPU each), ``address`` of a running Ray cluster."""
+    ``threads`` per process worker, ``gpus`` given out to process workers in turn; for Ray, the
+    ``address`` of a running cluster and the ``gpu_share`` of a GPU each trial asks for."""
     if kind not in EXECUTORS:
         raise ConfigError(f"unknown executor {kind!r} (known: {', '.join(EXECUTORS)})")
-    if address is not None and kind != "ray":
-        raise ConfigError("--address names a Ray cluster: add --executor ray")
+    if (address is not None or gpu_share is not None) and kind != "ray":
+        raise ConfigError("--address and --gpu-share are for a Ray cluster: add --executor ray")
     if kind == "serial":
         if workers not in (None, 1):
             raise ConfigError("the serial executor has one worker: drop --workers")
@@ -38,7 +39,7 @@ def create_executor(
         return ProcessExecutor(workers, threads=threads, gpus=gpus)
     from pmfnas.executors.ray import RayExecutor  # Ray is an optional extra
 
-    return RayExecutor(workers, address=address, gpus_per_trial=1.0 if gpus else 0.0)
+    return RayExecutor(workers, address=address, gpus_per_trial=gpu_share or 0.0)
 
 
 __all__ = [

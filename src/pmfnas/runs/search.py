@@ -154,6 +154,7 @@ def run_training_search(
     threads: int | None = None,
     gpus: tuple[int, ...] = (),
     address: str | None = None,
+    gpu_share: float | None = None,
     progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
     watcher: StudyWatcher | None = None,
@@ -163,7 +164,7 @@ def run_training_search(
     test accuracy is the one measured when it was trained (never used to choose it).
     ``announce`` hears the setting and the ladder before it starts, ``watcher`` every trial.
     Several ``workers`` train at once on an ``executor`` (``process`` by default; ``ray``
-    at ``address``), ``threads`` each, on ``gpus``."""
+    at ``address``, ``gpu_share`` of a GPU per trial), ``threads`` each, on ``gpus``."""
     data = evaluator.training.data.name
     if announce:
         announce(describe_setting(evaluator.training))
@@ -182,6 +183,7 @@ def run_training_search(
         threads=threads,
         gpus=gpus,
         address=address,
+        gpu_share=gpu_share,
     )
     summary = run_spec(spec, progress, announce, watcher)
     device = str(evaluator.training.run.device)

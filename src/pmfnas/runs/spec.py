@@ -53,6 +53,8 @@ class SearchSpec:
     """GPUs for the workers: one per process worker in turn, or one per Ray trial."""
     address: str | None = None
     """A running Ray cluster's address (``auto``: the one on this machine)."""
+    gpu_share: float | None = None
+    """The share of a GPU each Ray trial asks for (0.5: two trials per GPU)."""
 
     def build_executor(self) -> Executor | None:
         """The executor of a parallel study, ``None`` for the serial one."""
@@ -64,6 +66,7 @@ class SearchSpec:
             threads=self.threads,
             gpus=self.gpus,
             address=self.address,
+            gpu_share=self.gpu_share,
         )
 
     def build_strategy(self) -> BaseStrategy:

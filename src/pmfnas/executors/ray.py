@@ -1,0 +1,163 @@
+"""Ray: each evaluation a Ray task, on a private local cluster or a running one.
+
+Ray is an optional extra (``pip install 'pmfnas[ray]'``), imported only when this executor
+starts. Without an ``address`` it starts a private local Ray instance with fixed resources (no
+dashboard, a small object store) and shuts it down at the end; with one (``auto``, or
+``host:port``) it joins that cluster and leaves it running. The evaluator goes to the object
+store once; each task asks for ``cpus_per_trial`` CPUs and ``gpus_per_trial`` of a GPU (a
+fraction packs small trainings on one GPU). Ray runs a task again by itself when its worker
+dies (``max_retries``); one that still fails comes back as a failed result, which the study
+handles like any failure. Ray watches its own workers, so the heartbeats are the driver's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from typing import Any
+
+from pmfnas.errors import ConfigError, PmfnasError
+from pmfnas.evaluators.base import Evaluator
+from pmfnas.executors.base import Guarded, Job, RealClock, check_workers
+from pmfnas.types import Result
+
+OBJECT_STORE_BYTES = 200 * 1024**2
+"""The object store of a private local instance: the evaluator and results are small."""
+
+MAX_RETRIES = 3
+"""Times Ray runs a task again after its worker died."""
+
+
+def _evaluate(evaluate: Guarded, job: Job) -> Result:
+    """The task Ray runs: one guarded evaluation (the evaluator comes from the object store)."""
+    return evaluate.run(job)
+
+
+class RayExecutor:
+    """Evaluations as Ray tasks (see the module docstring).
+
+    Args:
+        workers: tasks in flight at most (default: as many as the cluster's CPUs, and GPUs
+            when trials ask for them, hold; known once started).
+        address: a running cluster's address; ``None`` starts a private local instance.
+        cpus_per_trial, gpus_per_trial: what each task asks Ray for.
+        max_retries: Ray's retries of a task whose worker died.
+        num_cpus: the CPUs of a private local instance (default: this machine's).
+        object_store_memory: the object store of a private local instance, in bytes.
+    """
+
+    kind = "ray"
+    virtual_clock = False
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        address: str | None = None,
+        cpus_per_trial: float = 1.0,
+        gpus_per_trial: float = 0.0,
+        max_retries: int = MAX_RETRIES,
+        num_cpus: int | None = None,
+        object_store_memory: int = OBJECT_STORE_BYTES,
+    ) -> None:
+        if workers is not None:
+            check_workers(workers)
+        if cpus_per_trial <= 0 or gpus_per_trial < 0:
+            raise ConfigError("a Ray trial needs a positive share of CPUs and no negative GPUs")
+        self.workers = workers or 1
+        self._asked_workers = workers
+        self.address, self.num_cpus = address, num_cpus
+        self.cpus_per_trial, self.gpus_per_trial = cpus_per_trial, gpus_per_trial
+        self.max_retries, self.object_store_memory = max_retries, object_store_memory
+        self._clock = RealClock()
+        self._ray: Any = None
+        self._started_ray = False
+        self._task: Any = None
+        self._evaluator: Any = None
+        self._running: dict[Any, tuple[int, float]] = {}  # object ref → ticket, submit time
+
+    def start(self, evaluator: Evaluator, clock_from: float = 0.0) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--executor ray needs Ray: pip install 'pmfnas[ray]'") from None
+        self._ray = ray
+        if not ray.is_initialized():
+            settings: dict[str, Any] = {"address": self.address, "log_to_driver": False}
+            if self.address is None:
+                settings |= {
+                    "num_cpus": self.num_cpus or os.cpu_count() or 1,
+                    "include_dashboard": False,
+                    "object_store_memory": self.object_store_memory,
+                }
+            ray.init(**settings)
+            self._started_ray = True
+        self.workers = self._asked_workers or self._cluster_workers()
+        self._evaluator = ray.put(Guarded(evaluator))
+        self._task = ray.remote(_evaluate).options(
+            num_cpus=self.cpus_per_trial,
+            num_gpus=self.gpus_per_trial,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+        )
+        self._clock.start(evaluator.budget_unit, clock_from)
+
+    def _cluster_workers(self) -> int:
+        """How many trials the cluster's resources hold at once."""
+        resources = self._ray.cluster_resources()
+        fits = math.floor(resources.get("CPU", 1.0) / self.cpus_per_trial)
+        if self.gpus_per_trial:
+            fits = min(fits, math.floor(resources.get("GPU", 0.0) / self.gpus_per_trial))
+        return max(1, fits)
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def committed(self) -> float:
+        return 0.0
+
+    def submit(self, ticket: int, job: Job) -> None:
+        if self._task is None:
+            raise ConfigError("the executor was not started")
+        if self.running >= self.workers:
+            raise ConfigError(f"all {self.workers} workers are busy")
+        self._running[self._task.remote(self._evaluator, job)] = (ticket, time.time())
+
+    def wait(self, timeout: float | None = None) -> tuple[int, Result] | None:
+        if not self._running:
+            raise ConfigError("nothing is running")
+        ready, _ = self._ray.wait(list(self._running), num_returns=1, timeout=timeout)
+        if not ready:
+            return None
+        ticket, _ = self._running.pop(ready[0])
+        try:
+            result = self._ray.get(ready[0])
+        except self._ray.exceptions.RayTaskError as error:
+            cause = getattr(error, "cause", None)
+            if isinstance(cause, PmfnasError):
+                raise cause from None
+            result = Result(metrics={}, cost=0.0, error=f"WorkerLost: {type(error).__name__}")
+        except self._ray.exceptions.RayError as error:  # its worker died past the retries
+            result = Result(metrics={}, cost=0.0, error=f"WorkerLost: {type(error).__name__}")
+        self._clock.arrived(result)
+        return ticket, result
+
+    def heartbeats(self) -> dict[int, float]:
+        return {ticket: time.time() for ticket, _ in self._running.values()}
+
+    def close(self) -> None:
+        for ref in self._running:
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:
+                pass
+        self._running.clear()
+        if self._started_ray:
+            self._ray.shutdown()
+            self._started_ray = False
