@@ -116,8 +116,8 @@ def main() -> None:
     for repeat in range(args.repeats):
         for way in args.ways.split(","):
             if way == "ray":
-                child = [sys.executable, __file__, "--child", "ray"]
-                run = in_namespace(child + ["--trainings", str(args.trainings), "--cores", str(args.cores)])
+                sizes = ["--trainings", str(args.trainings), "--cores", str(args.cores)]
+                run = in_namespace([sys.executable, __file__, "--child", "ray", *sizes])
             else:
                 run = run_way(way, args.trainings, args.cores)
             runs.append({**run, "repeat": repeat})

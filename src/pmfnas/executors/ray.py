@@ -153,10 +153,8 @@ class RayExecutor:
 
     def close(self) -> None:
         for ref in self._running:
-            try:
+            with contextlib.suppress(Exception):  # a task may have ended meanwhile
                 self._ray.cancel(ref, force=True)
-            except Exception:
-                pass
         self._running.clear()
         if self._started_ray:
             self._ray.shutdown()
