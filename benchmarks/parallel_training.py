@@ -6,16 +6,21 @@ the same cells whatever the results, and a FLOPs budget does not depend on the c
 
 - ``serial``: the reference, one training at a time in this process on ``--cores`` threads;
 - ``process``: ``--cores`` local worker processes of one thread each;
-- ``ray``: a local Ray cluster of ``--cores`` CPUs, one CPU per trial (inside a network
-  namespace with only the loopback interface: this script runs that part under ``unshare -n``).
+- ``ray``: a private local Ray instance of ``--cores`` CPUs that the search starts (and stops),
+  one CPU per trial;
+- ``ray-cluster``: the same on a Ray instance already running when the search starts (as on a
+  cluster, where Ray is started once for many searches; its start is not timed).
+
+Both Ray ways run inside a network namespace with only the loopback interface (this script
+runs them under ``unshare -n``).
 
 Reported per way and repeat: trainings completed, wall seconds from the study's start (worker
 start-up included) to its end, trainings per minute, and the speed-up over the serial run.
 Runs alternate between ways so that a busy machine slows all alike. Writes
 ``benchmarks/results/parallel_training.json``.
 
-    PMFNAS_DATA=../shared/data python benchmarks/parallel_training.py [--ways serial,process,ray]
-        [--repeats 2] [--trainings 24] [--cores 2]
+    PMFNAS_DATA=../shared/data python benchmarks/parallel_training.py [--repeats 2]
+        [--ways serial,process,ray,ray-cluster] [--trainings 48] [--cores 2]
 """
 
 from __future__ import annotations
@@ -55,11 +60,15 @@ def run_way(way: str, trainings: int, cores: int) -> dict:
         evaluator.expected_cost(probe.ask().arch, FIDELITY) or 0.0 for _ in range(trainings)
     )
     strategy = create_strategy("random", space, seed=SEED, ladder=evaluator.ladder)
+    if way == "ray-cluster":
+        import ray
+
+        ray.init(num_cpus=cores, include_dashboard=False, object_store_memory=200 * 1024**2)
     started = time.perf_counter()
     if way == "serial":
         result = Study(space, evaluator, strategy, budget).run()
     else:
-        executor = create_executor(way, cores, threads=1)
+        executor = create_executor(way.removesuffix("-cluster"), cores, threads=1)
         result = ParallelStudy(space, evaluator, strategy, budget, executor=executor).run()
     wall = time.perf_counter() - started
     done = [t for t in result.trials if t.measured and t.fidelity == FIDELITY]
@@ -103,9 +112,9 @@ def summarise(runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ways", default="serial,process,ray")
+    parser.add_argument("--ways", default="serial,process,ray,ray-cluster")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--trainings", type=int, default=24)
+    parser.add_argument("--trainings", type=int, default=48)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one run, printed as JSON
     args = parser.parse_args()
@@ -115,9 +124,9 @@ def main() -> None:
     runs: list[dict] = []
     for repeat in range(args.repeats):
         for way in args.ways.split(","):
-            if way == "ray":
+            if way.startswith("ray"):
                 sizes = ["--trainings", str(args.trainings), "--cores", str(args.cores)]
-                run = in_namespace([sys.executable, __file__, "--child", "ray", *sizes])
+                run = in_namespace([sys.executable, __file__, "--child", way, *sizes])
             else:
                 run = run_way(way, args.trainings, args.cores)
             runs.append({**run, "repeat": repeat})

@@ -14,7 +14,7 @@ import pytest
 
 from pmfnas.errors import StorageError
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.storage import LOCK_RETRIES, SCHEMA_VERSION, UNRECORDED, Storage
+from pmfnas.storage import LOCK_RETRIES, SCHEMA_VERSION, UNRECORDED, JournalEvent, Storage
 from pmfnas.types import Fidelity, Trial, TrialState
 
 
@@ -251,6 +251,8 @@ def test_a_version_1_file_is_migrated_in_place_keeping_its_trials(tmp_path):
     db.close()
     with sqlite3.connect(path) as con:  # make it what 0.1.0 wrote: version 1, no leases, no budget
         con.execute("DROP TABLE leases")
+        con.execute("DROP TABLE journal")
+        con.execute("DROP TABLE running")
         con.execute("ALTER TABLE studies DROP COLUMN budget")
         con.execute("ALTER TABLE studies DROP COLUMN stop_reason")
         con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
@@ -266,9 +268,28 @@ def test_a_version_1_file_is_migrated_in_place_keeping_its_trials(tmp_path):
     assert db.budget(sid) is None
     db.finish(sid, 300.0, "budget spent")
     assert db.budget(sid) == 300.0 and db.stop_reason("s") == "budget spent"
+    assert db.events(sid) == [] and db.running_trials(sid) == []  # the journal's tables exist
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT value FROM meta").fetchall() == [(str(SCHEMA_VERSION),)]
     con.close()
+
+
+def test_the_journal_keeps_order_and_marks_what_is_running(tmp_path):
+    with Storage(tmp_path / "runs.db") as db:
+        sid = db.study("s", {})
+        with db.lease(sid, "s"):
+            db.record(sid, JournalEvent(0, "submit", 0, 0.0, "|a|", "epochs=12"))
+            db.record(sid, JournalEvent(1, "submit", 1, 0.0, "|b|", "epochs=12"))
+            db.beat(sid, {0: 123.0, 1: 456.0})
+            db.record(sid, JournalEvent(2, "arrive", 1, 5.0))
+            db.commit()
+            (left,) = db.running_trials(sid)
+            assert (left.ticket, left.arch, left.heartbeat) == (0, "|a|", 123.0)
+            assert [(e.seq, e.kind, e.ticket) for e in db.events(sid)] == [
+                (0, "submit", 0), (1, "submit", 1), (2, "arrive", 1)
+            ]  # fmt: skip
+            db.truncate(sid, trials_from=0, events_from=1)
+            assert [e.seq for e in db.events(sid)] == [0] and db.running_trials(sid) == []
 
 
 @pytest.mark.parametrize("content", ["empty", "half-made"])

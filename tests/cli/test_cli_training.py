@@ -268,3 +268,44 @@ def test_two_worker_processes_search_and_resume_from_the_journal(cli, tmp_path):
     assert code == 0, err
     assert f"{trials} stored trials replayed" in err and "trial " not in err.replace("trials", "")
     assert json.loads((tmp_path / "again.json").read_text())["arch"] == summary["arch"]
+
+
+def _evaluated(path) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT number, arch, fidelity, state, metrics FROM trials ORDER BY number"
+        ).fetchall()
+    db.close()
+    return rows
+
+
+def test_a_killed_two_worker_search_resumes_without_losing_or_repeating_a_training(cli, tmp_path):
+    """kill -9 the driver of a 2-worker search once it has stored some trainings: the rerun
+    keeps every stored trial, trains again only what was in flight, and trains no cell twice."""
+    db = tmp_path / "runs.db"
+    argv = ["search", "--budget", "3e10flops", "-o", "low_sample=10", "--workers", "2",
+            "--storage", db]  # fmt: skip
+    child = cli.spawn(*argv)
+
+    def trained(count: int) -> bool:
+        return db.exists() and sum(r[2].startswith("epochs") for r in _safe(db)) >= count
+
+    cli.wait_for(lambda: trained(3), child)
+    child.send_signal(signal.SIGKILL)
+    cli.finish(child)
+    before = _evaluated(db)
+    code, _, err = cli.run(*argv)
+    assert code == 0, err
+    after = _evaluated(db)
+    assert after[: len(before)] == before  # no finished trial lost
+    assert [r[0] for r in after] == list(range(len(after)))
+    complete = [(r[1], r[2]) for r in after if r[3] == "complete"]
+    assert len(complete) == len(set(complete))  # none trained twice
+
+
+def _safe(path) -> list[tuple]:
+    """The stored trials, or none while the file is being made."""
+    try:
+        return _evaluated(path)
+    except sqlite3.OperationalError:
+        return []

@@ -40,33 +40,40 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 
 
 def _serve(conn: Connection, environment: dict[str, str], threads: int, beat: float) -> None:
-    """A worker's life: take the evaluator, then evaluate jobs until told to stop (``None``)."""
+    """A worker's life: take the evaluator, then evaluate jobs until told to stop (``None``);
+    a worker whose driver is gone (killed) ends at once, even mid-evaluation."""
     os.environ.update(environment)  # before PyTorch is imported by the unpickling
-    evaluate: Guarded = pickle.loads(conn.recv_bytes())
-    import torch
+    driver = os.getppid()
+    try:
+        evaluate: Guarded = pickle.loads(conn.recv_bytes())
+        import torch
 
-    torch.set_num_threads(threads)
-    conn.send(("ready", None, None))
-    sending = threading.Lock()
-    while (message := conn.recv()) is not None:
-        ticket, job = message
-        done = threading.Event()
+        torch.set_num_threads(threads)
+        conn.send(("ready", None, None))
+        sending = threading.Lock()
+        while (message := conn.recv()) is not None:
+            ticket, job = message
+            done = threading.Event()
 
-        def alive(ticket: int = ticket, done: threading.Event = done) -> None:
-            while not done.wait(beat):
-                with sending:
-                    conn.send(("beat", ticket, None))
+            def alive(ticket: int = ticket, done: threading.Event = done) -> None:
+                while not done.wait(beat):
+                    if os.getppid() != driver:
+                        os._exit(1)  # orphaned: nobody will read the result
+                    with sending:
+                        conn.send(("beat", ticket, None))
 
-        beating = threading.Thread(target=alive, daemon=True)
-        beating.start()
-        try:
-            reply: tuple[str, int, Any] = ("result", ticket, evaluate.run(job))
-        except PmfnasError as error:  # bad input: the driver ends the search with it
-            reply = ("raise", ticket, error)
-        done.set()
-        beating.join()
-        with sending:
-            conn.send(reply)
+            beating = threading.Thread(target=alive, daemon=True)
+            beating.start()
+            try:
+                reply: tuple[str, int, Any] = ("result", ticket, evaluate.run(job))
+            except PmfnasError as error:  # bad input: the driver ends the search with it
+                reply = ("raise", ticket, error)
+            done.set()
+            beating.join()
+            with sending:
+                conn.send(reply)
+    except (EOFError, OSError):  # the driver closed the pipe or died: nothing to report to
+        return
 
 
 @dataclass
