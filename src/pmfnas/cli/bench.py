@@ -57,7 +57,14 @@ def bench(
     ] = True,
     protocol: ProtocolOption = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per CPU).")
+        int | None, typer.Option(help="Runs at once (default: one per CPU).")
+    ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(help="Where runs go: process (local processes) or ray (pmfnas[ray])."),
+    ] = "process",
+    address: Annotated[
+        str | None, typer.Option(help="A running Ray cluster to use (auto: this machine's).")
     ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary and every run")] = None,
@@ -75,6 +82,8 @@ def bench(
     from pmfnas.cli.options import parse_seeds, parse_strategy_options
     from pmfnas.runs.bench import run_bench
 
+    if executor not in ("process", "ray"):
+        raise ConfigError(f"unknown executor {executor!r} for the bench (known: process, ray)")
     if benchmark not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
     names = [n.strip() for n in strategies.split(",") if n.strip()]
@@ -98,6 +107,8 @@ def bench(
                 reuse=reuse,
                 protocol=protocol or "default",
                 workers=workers,
+                executor=executor,
+                address=address,
                 progress=bar.update,
             )
         if report:

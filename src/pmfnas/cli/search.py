@@ -117,6 +117,9 @@ def search(
     reuse: Annotated[
         bool, typer.Option(help="Serve repeated requests from earlier trials at no cost.")
     ] = True,
+    retries: Annotated[
+        int, typer.Option(min=0, help="Times a failed evaluation is run again before it counts.")
+    ] = 1,
     protocol: ProtocolOption = None,
     workers: Annotated[
         int | None,
@@ -219,7 +222,13 @@ def search(
         )
     parallel = parallel_training(workers, executor, threads, gpus, address, gpu_share)
     common: dict[str, Any] = dict(
-        strategy=strategy, budget=limit, seed=seed, params=params, storage=storage, study=study
+        strategy=strategy,
+        budget=limit,
+        seed=seed,
+        params=params,
+        storage=storage,
+        study=study,
+        retries=retries,
     )
     if tabular:
         bench = load_benchmark(data_dir)

@@ -8,7 +8,9 @@ virtual seconds for simulated workers, and for real ones the wall seconds since 
 started, or, under a budget of another unit (FLOPs), the cost of what has finished.
 
 An evaluation runs through :class:`Guarded`, which turns a failure of that one evaluation (an
-exception, a non-finite loss) into a result with an ``error``, so that the search goes on.
+exception, a non-finite loss) into a result with an ``error``, so that the search goes on. The
+process and Ray executors run any picklable :class:`Runner` the same way
+(``start_runner``): ``pmfnas bench`` runs whole searches on them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from pmfnas.errors import ConfigError, PmfnasError
 from pmfnas.evaluators.base import BudgetUnit, Evaluator
@@ -32,6 +34,12 @@ class Job:
     fidelity: Fidelity
     limit: float | None
     started: float | None = None
+
+
+class Runner(Protocol):
+    """What a worker runs: one job in, its outcome out (:class:`Guarded` runs evaluations)."""
+
+    def run(self, job: Any) -> Any: ...
 
 
 class Executor(Protocol):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -26,8 +28,8 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from pmfnas.errors import ConfigError, PmfnasError
-from pmfnas.evaluators.base import Evaluator
-from pmfnas.executors.base import Guarded, Job, RealClock, check_workers
+from pmfnas.evaluators.base import BudgetUnit, Evaluator
+from pmfnas.executors.base import Guarded, Job, RealClock, Runner, check_workers
 from pmfnas.types import Result
 
 BEAT_SECONDS = 2.0
@@ -43,12 +45,12 @@ def _serve(conn: Connection, environment: dict[str, str], threads: int, beat: fl
     """A worker's life: take the evaluator, then evaluate jobs until told to stop (``None``);
     a worker whose driver is gone (killed) ends at once, even mid-evaluation."""
     os.environ.update(environment)  # before PyTorch is imported by the unpickling
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     driver = os.getppid()
     try:
-        evaluate: Guarded = pickle.loads(conn.recv_bytes())
-        import torch
-
-        torch.set_num_threads(threads)
+        runner: Runner = pickle.loads(conn.recv_bytes())
+        if "torch" in sys.modules:  # the runner trains: its threads, set once
+            sys.modules["torch"].set_num_threads(threads)
         conn.send(("ready", None, None))
         sending = threading.Lock()
         while (message := conn.recv()) is not None:
@@ -65,7 +67,7 @@ def _serve(conn: Connection, environment: dict[str, str], threads: int, beat: fl
             beating = threading.Thread(target=alive, daemon=True)
             beating.start()
             try:
-                reply: tuple[str, int, Any] = ("result", ticket, evaluate.run(job))
+                reply: tuple[str, int, Any] = ("result", ticket, runner.run(job))
             except PmfnasError as error:  # bad input: the driver ends the search with it
                 reply = ("raise", ticket, error)
             done.set()
@@ -134,14 +136,20 @@ class ProcessExecutor:
         return environment
 
     def start(self, evaluator: Evaluator, clock_from: float = 0.0) -> None:
+        self.start_runner(Guarded(evaluator), evaluator.budget_unit, clock_from)
+
+    def start_runner(
+        self, runner: Runner, unit: BudgetUnit = "wall", clock_from: float = 0.0
+    ) -> None:
+        """Start the workers with ``runner``, which each job is given to."""
         try:
-            self._payload = pickle.dumps(Guarded(evaluator))
+            self._payload = pickle.dumps(runner)
         except (pickle.PicklingError, TypeError, AttributeError) as error:
             raise ConfigError(
                 f"the evaluator cannot be sent to worker processes ({error})"
             ) from None
         self._workers = [self._spawn(slot) for slot in range(self.workers)]
-        self._clock.start(evaluator.budget_unit, clock_from)
+        self._clock.start(unit, clock_from)
 
     def _spawn(self, slot: int) -> _Worker:
         ours, theirs = self._context.Pipe()
@@ -170,7 +178,7 @@ class ProcessExecutor:
         """The process id of each running ticket's worker (a fault test kills one)."""
         return {w.job[0]: w.process.pid for w in self._workers if w.job}
 
-    def submit(self, ticket: int, job: Job) -> None:
+    def submit(self, ticket: int, job: Any) -> None:
         idle = [w for w in self._workers if w.job is None]
         if not self._workers:
             raise ConfigError("the executor was not started")

@@ -19,8 +19,8 @@ import time
 from typing import Any
 
 from pmfnas.errors import ConfigError, PmfnasError
-from pmfnas.evaluators.base import Evaluator
-from pmfnas.executors.base import Guarded, Job, RealClock, check_workers
+from pmfnas.evaluators.base import BudgetUnit, Evaluator
+from pmfnas.executors.base import Guarded, RealClock, Runner, check_workers
 from pmfnas.types import Result
 
 OBJECT_STORE_BYTES = 200 * 1024**2
@@ -30,9 +30,17 @@ MAX_RETRIES = 3
 """Times Ray runs a task again after its worker died."""
 
 
-def _evaluate(evaluate: Guarded, job: Job) -> Result:
-    """The task Ray runs: one guarded evaluation (the evaluator comes from the object store)."""
-    return evaluate.run(job)
+def _evaluate(runner: Runner, job: Any) -> Any:
+    """The task Ray runs: one job of the runner (from the object store): an evaluation."""
+    return runner.run(job)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--executor ray needs Ray: pip install 'pmfnas[ray]'") from None
+    return ray
 
 
 class RayExecutor:
@@ -79,11 +87,14 @@ class RayExecutor:
         self._running: dict[Any, tuple[int, float]] = {}  # object ref → ticket, submit time
 
     def start(self, evaluator: Evaluator, clock_from: float = 0.0) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("--executor ray needs Ray: pip install 'pmfnas[ray]'") from None
-        self._ray = ray
+        _import_ray()  # a missing extra is the first thing said
+        self.start_runner(Guarded(evaluator), evaluator.budget_unit, clock_from)
+
+    def start_runner(
+        self, runner: Runner, unit: BudgetUnit = "wall", clock_from: float = 0.0
+    ) -> None:
+        """Join or start Ray and put ``runner``, which each task is given, in its object store."""
+        ray = self._ray = _import_ray()
         if not ray.is_initialized():
             settings: dict[str, Any] = {"address": self.address, "log_to_driver": False}
             if self.address is None:
@@ -95,14 +106,14 @@ class RayExecutor:
             ray.init(**settings)
             self._started_ray = True
         self.workers = self._asked_workers or self._cluster_workers()
-        self._evaluator = ray.put(Guarded(evaluator))
+        self._evaluator = ray.put(runner)
         self._task = ray.remote(_evaluate).options(
             num_cpus=self.cpus_per_trial,
             num_gpus=self.gpus_per_trial,
             max_retries=self.max_retries,
             retry_exceptions=False,
         )
-        self._clock.start(evaluator.budget_unit, clock_from)
+        self._clock.start(unit, clock_from)
 
     def _cluster_workers(self) -> int:
         """How many trials the cluster's resources hold at once."""
@@ -122,7 +133,7 @@ class RayExecutor:
     def committed(self) -> float:
         return 0.0
 
-    def submit(self, ticket: int, job: Job) -> None:
+    def submit(self, ticket: int, job: Any) -> None:
         if self._task is None:
             raise ConfigError("the executor was not started")
         if self.running >= self.workers:
@@ -142,9 +153,9 @@ class RayExecutor:
             cause = getattr(error, "cause", None)
             if isinstance(cause, PmfnasError):
                 raise cause from None
-            result = Result(metrics={}, cost=0.0, error=f"WorkerLost: {type(error).__name__}")
+            result = _lost(error)
         except self._ray.exceptions.RayError as error:  # its worker died past the retries
-            result = Result(metrics={}, cost=0.0, error=f"WorkerLost: {type(error).__name__}")
+            result = _lost(error)
         self._clock.arrived(result)
         return ticket, result
 
@@ -159,3 +170,9 @@ class RayExecutor:
         if self._started_ray:
             self._ray.shutdown()
             self._started_ray = False
+
+
+def _lost(error: Exception) -> Result:
+    """The failed result of a task Ray gave up on, with the first line of why."""
+    why = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return Result(metrics={}, cost=0.0, error=f"WorkerLost: {type(error).__name__} {why}".strip())

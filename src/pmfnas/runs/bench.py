@@ -7,17 +7,15 @@ were first measured with; everything else (costs, budget rule, returned architec
 Each (strategy, seed) is one :class:`~pmfnas.study.Study`, exactly what ``pmfnas search`` runs,
 so the numbers are those of single searches. The returned architecture is the strategy's own
 :meth:`~pmfnas.strategies.base.BaseStrategy.best` rule; *anytime* applies the same rule to the
-trials that had finished by a fraction of the budget. Runs are independent, so they go to worker
-processes; with a storage file each run is the named study ``<strategy>-<dataset>-seed<seed>``
+trials that had finished by a fraction of the budget. Runs are independent, so they go to the
+workers of an executor (:mod:`pmfnas.executors`: local processes or Ray); with a storage file each run is the named study ``<strategy>-<dataset>-seed<seed>``
 (``-peers`` appended under the peers' protocol; the name ``run_search`` uses) and a rerun replays
 it instead of evaluating again.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 
 from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.executors import create_executor
 from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, RunRecord
 from pmfnas.runs.search import default_budget
 from pmfnas.runs.spec import SearchSpec, open_study, study_name
@@ -34,7 +33,7 @@ from pmfnas.storage import Storage
 from pmfnas.study import INTERRUPTED, anytime_best
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
-from pmfnas.types import Trial, TrialState
+from pmfnas.types import Result, Trial, TrialState
 
 
 @dataclass(frozen=True)
@@ -101,24 +100,15 @@ def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
     )
 
 
-_worker_bench: NB201Benchmark | None = None
+class BenchRunner:
+    """What a worker runs: one bench job on the benchmark it was given once (1.3 MB of arrays,
+    not sent with every job)."""
 
+    def __init__(self, bench: NB201Benchmark) -> None:
+        self.bench = bench
 
-def _init_worker(bench: NB201Benchmark) -> None:
-    """Receive the benchmark once per process (1.3 MB of arrays), not once per run.
-
-    Workers ignore Ctrl-C, which the terminal sends to them too: the main process alone stops
-    the bench, and terminates them.
-    """
-    global _worker_bench
-    _worker_bench = bench
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _run_in_worker(numbered: tuple[int, BenchJob]) -> tuple[int, RunRecord]:
-    assert _worker_bench is not None, "worker used before its initializer ran"
-    number, job = numbered
-    return number, run_one(_worker_bench, job)
+    def run(self, job: BenchJob) -> RunRecord:
+        return run_one(self.bench, job)
 
 
 def run_bench(
@@ -133,6 +123,8 @@ def run_bench(
     reuse: bool = True,
     protocol: str = "default",
     workers: int | None = None,
+    executor: str = "process",
+    address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BenchResult:
     """Run every strategy × seed on ``dataset`` and collect the runs in (strategy, seed) order.
@@ -140,7 +132,8 @@ def run_bench(
     ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget``
     defaults to the evaluator's, the NATS budget of the dataset; ``params`` maps a strategy to its
     settings (over the evaluator's ladder); ``workers`` (default: one per CPU, at most one per
-    run) are spawned processes, each writing its own runs to ``storage`` through its own
+    run) run on the ``executor`` (``process``: local processes; ``ray``: Ray tasks, on the
+    cluster at ``address`` if given), each writing its own runs to ``storage`` through its own
     connection (each run is a separate study; :mod:`pmfnas.storage` serialises the writes and
     waits out locks). ``progress(done, total)`` counts finished runs.
     """
@@ -183,7 +176,7 @@ def run_bench(
     workers = min(os.cpu_count() or 1, len(jobs)) if workers is None else workers
     if workers < 1:
         raise ConfigError(f"--workers must be a positive number of processes, got {workers}")
-    records = _run_jobs(bench, jobs, workers, progress)
+    records = _run_jobs(bench, jobs, workers, progress, executor, address)
     space_best = float(np.nanmax(bench.array("test_acc_200", dataset)))
     return BenchResult("nb201", dataset, budget, reuse, protocol, space_best, settings, records)
 
@@ -193,7 +186,12 @@ def _run_jobs(
     jobs: list[BenchJob],
     workers: int,
     progress: Callable[[int, int], None] | None,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[RunRecord]:
+    """Every job's record, in job order: in this process with one worker, else on the
+    executor's workers (local processes or Ray), as many runs at once as there are workers. A
+    run whose worker died is run again once (from its stored trials, with a storage file)."""
     if progress:
         progress(0, len(jobs))
     if workers == 1 or len(jobs) == 1:
@@ -203,13 +201,26 @@ def _run_jobs(
             if progress:
                 progress(len(records), len(jobs))
         return records
+    pool = create_executor(executor, min(workers, len(jobs)), threads=1, address=address)
     results: dict[int, RunRecord] = {}
-    context = multiprocessing.get_context("spawn")  # the same in every OS, and torch-safe
-    # Leaving the pool's block terminates the workers: on an error or an interrupt, runs still
-    # going stop at once (their finished trials are stored; a rerun continues them).
-    with context.Pool(min(workers, len(jobs)), _init_worker, (bench,)) as pool:
-        for number, record in pool.imap_unordered(_run_in_worker, enumerate(jobs)):
-            results[number] = record
+    lost: set[int] = set()
+    waiting = list(reversed(range(len(jobs))))
+    try:  # leaving early (an error, Ctrl-C) stops the runs still going; their trials are stored
+        pool.start_runner(BenchRunner(bench))
+        while len(results) < len(jobs):
+            while waiting and pool.running < pool.workers:
+                number = waiting.pop()
+                pool.submit(number, jobs[number])
+            number, outcome = pool.wait()
+            if isinstance(outcome, Result):  # its worker died
+                if number in lost:
+                    raise ConfigError(f"run {jobs[number]} lost its worker twice: {outcome.error}")
+                lost.add(number)
+                waiting.append(number)
+                continue
+            results[number] = outcome
             if progress:
                 progress(len(results), len(jobs))
+    finally:
+        pool.close()
     return [results[i] for i in range(len(jobs))]

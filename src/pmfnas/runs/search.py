@@ -13,7 +13,7 @@ from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
 from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
 from pmfnas.spaces import index_or_none
-from pmfnas.study import INTERRUPTED, StudyWatcher, trials_per_fidelity
+from pmfnas.study import INTERRUPTED, RETRIES, StudyWatcher, trials_per_fidelity
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.types import Progress, TrialState
@@ -99,6 +99,7 @@ def run_search(
     storage: str | Path | None = None,
     study: str | None = None,
     reuse: bool = True,
+    retries: int = RETRIES,
     protocol: str = "default",
     workers: int = 1,
     progress: Progress | None = None,
@@ -127,6 +128,7 @@ def run_search(
         storage=storage,
         study=study or study_name(strategy, dataset, seed, protocol, workers),
         reuse=reuse,
+        retries=retries,
         workers=workers,
     )
     summary = run_spec(spec, progress, watcher=watcher)
@@ -149,6 +151,7 @@ def run_training_search(
     storage: str | Path | None = None,
     study: str | None = None,
     reuse: bool = True,
+    retries: int = RETRIES,
     workers: int | None = 1,
     executor: str | None = None,
     threads: int | None = None,
@@ -178,6 +181,7 @@ def run_training_search(
         storage=storage,
         study=study or training_study_name(strategy, data, seed, workers, executor),
         reuse=reuse,
+        retries=retries,
         workers=workers,
         executor=executor or ("process" if workers and workers > 1 else None),
         threads=threads,

@@ -19,7 +19,7 @@ from pmfnas.parallel import ParallelStudy
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.storage import Storage
 from pmfnas.strategies import BaseStrategy, strategy_from
-from pmfnas.study import Study
+from pmfnas.study import RETRIES, Study
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class SearchSpec:
     storage: str | Path | None = None
     study: str = "default"
     reuse: bool = True
+    retries: int = RETRIES
+    """Times a failed evaluation is run again before the strategy is told it failed."""
     workers: int | None = 1
     """Evaluations in flight at once (more than one without an ``executor``: simulated workers,
     a tabular evaluator; ``None``: as many as a Ray cluster's CPUs hold)."""
@@ -94,6 +96,7 @@ def open_study(spec: SearchSpec) -> Iterator[Study | ParallelStudy]:
                 storage=db,
                 name=spec.study,
                 reuse=spec.reuse,
+                retries=spec.retries,
             )
         else:
             yield Study(
@@ -104,6 +107,7 @@ def open_study(spec: SearchSpec) -> Iterator[Study | ParallelStudy]:
                 storage=db,
                 name=spec.study,
                 reuse=spec.reuse,
+                retries=spec.retries,
             )
 
 
