@@ -318,19 +318,13 @@ class ParallelStudy:
             if self.reuse and flight.flying(key):
                 flight.repeats.setdefault(key, []).append(request)
                 continue
-            ticket = self._next_ticket
-            if not self._live and not self._replayed_submit(ticket, request):
+            if not self._live and not self._replayed_submit(self._next_ticket, request):
                 if (why := self._unaffordable(request)) is not None:
                     return why  # where the stored run stopped asking
                 self._go_live()
             if self._live and (why := self._unaffordable(request)) is not None:
                 return why
-            self._next_ticket += 1
-            asked = Asked(ticket, request, self._left(), self._now)
-            flight.asked[ticket] = asked
-            if self._live:
-                self._journal("submit", ticket, request)
-            return asked
+            return self._register(request)
 
     def tell(self, ticket: int, result: Result) -> str | None:
         """Record the result of evaluation ``ticket``: ask it again if it failed and may be
@@ -342,11 +336,13 @@ class ParallelStudy:
         key = (request.arch, request.fidelity)
         trial = evaluated_trial(self._number, request, result, time.time(), self._now)
         again = self._failures.get(key, 0) < self.retries and self._unaffordable(request) is None
-        if trial.state is TrialState.FAILED and again:  # on the worker just freed
+        if trial.state is TrialState.FAILED and again:
             self._failures[key] = self._failures.get(key, 0) + 1
             self._record(replace(trial, info={**trial.info, "retried": True}))
-            retry = self._retry(request)
-            if self._live and retry is not None:
+            if not self._live and not self._replayed_submit(self._next_ticket, request):
+                self._go_live()
+            retry = self._register(request)  # on the worker just freed
+            if self._live:
                 self._submit(retry)
             return None
         self._failures.pop(key, None)
@@ -362,21 +358,20 @@ class ParallelStudy:
                 self._record(replace(trial, number=self._number, info=failed))
         return None
 
-    def _retry(self, request: Request) -> Asked | None:
-        """The failed ``request`` asked again under a new ticket (replayed or live)."""
-        ticket = self._next_ticket
-        if not self._live and not self._replayed_submit(ticket, request):
-            self._go_live()
+    def _register(self, request: Request) -> Asked:
+        """``request`` in flight under the next ticket (journaled when live)."""
+        asked = Asked(self._next_ticket, request, self._left(), self._now)
         self._next_ticket += 1
-        asked = Asked(ticket, request, self._left(), self._now)
-        self._flight.asked[ticket] = asked
+        self._flight.asked[asked.ticket] = asked
         if self._live:
-            self._journal("submit", ticket, request)
+            self._journal("submit", asked.ticket, request)
         return asked
 
     # State, the clock and the strategy.
 
-    def _begin(self, study_id: int, trials: list[Trial], events: list[JournalEvent], plan: float):
+    def _begin(
+        self, study_id: int, trials: list[Trial], events: list[JournalEvent], plan: float
+    ) -> None:
         self._study_id, self._stored, self._plan = study_id, trials, plan
         simulated = self.executor.kind == "simulated"
         if trials and not events and not simulated:
