@@ -98,6 +98,7 @@ class _UserWorkers:
 
     kind = "user"
     virtual_clock = False
+    local = False
 
     def __init__(self, workers: int) -> None:
         if workers < 1:

@@ -550,8 +550,8 @@ class ParallelStudy:
             self._watcher.finished(trial, self.budget.spent, self.budget.limit)
         if trial.measured:
             self._seen.setdefault((trial.arch, trial.fidelity), trial)
-        if not self._live or self.executor.kind not in ("simulated", "serial"):
-            self.evaluator.observe(trial)  # it learns what another process measured
+        if not self._live or not self.executor.local:
+            self.evaluator.observe(trial)  # it learns what was measured elsewhere
         if trial.state is not TrialState.STOPPED and not trial.retried:
             mark = time.perf_counter()
             self.strategy.tell(trial)

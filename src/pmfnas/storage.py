@@ -313,6 +313,12 @@ class Storage:
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._retry(lambda: self._db.execute(sql, params).fetchall())
 
+    def _read_committed(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """:meth:`_read` after committing the open batch, so that it reads what was appended."""
+        if self._batch:
+            self.commit()
+        return self._read(sql, params)
+
     def study(self, name: str, config: dict[str, Any]) -> int:
         """The id of study ``name``, created with ``config`` if new.
 
@@ -557,9 +563,7 @@ class Storage:
     def trials(self, study_id: int, space: SearchSpace) -> list[Trial]:
         """All trials of a study in the order they ran (the open batch committed first); a
         damaged row is a StorageError."""
-        if self._batch:
-            self.commit()
-        rows = self._read(
+        rows = self._read_committed(
             "SELECT number, arch, fidelity, state, metrics, cost, clock, curve, reason, started, "
             "finished, info FROM trials WHERE study_id = ? ORDER BY number",
             (study_id,),
@@ -577,9 +581,7 @@ class Storage:
 
     def events(self, study_id: int) -> list[JournalEvent]:
         """The study's journal in order (the open batch committed first)."""
-        if self._batch:
-            self.commit()
-        rows = self._read(
+        rows = self._read_committed(
             "SELECT seq, kind, ticket, clock, arch, fidelity FROM journal WHERE study_id = ? "
             "ORDER BY seq",
             (study_id,),
@@ -588,9 +590,7 @@ class Storage:
 
     def running_trials(self, study_id: int) -> list[RunningTrial]:
         """The study's evaluations in flight (as its last run left them, if it was killed)."""
-        if self._batch:
-            self.commit()
-        rows = self._read(
+        rows = self._read_committed(
             "SELECT ticket, arch, fidelity, submitted, heartbeat FROM running WHERE study_id = ? "
             "ORDER BY ticket",
             (study_id,),

@@ -80,10 +80,10 @@ def bench(
 ) -> None:
     """Run each strategy over many seeds and compare the architectures they return."""
     from pmfnas.cli.options import parse_seeds, parse_strategy_options
+    from pmfnas.executors import check_executor
     from pmfnas.runs.bench import run_bench
 
-    if executor not in ("process", "ray"):
-        raise ConfigError(f"unknown executor {executor!r} for the bench (known: process, ray)")
+    check_executor(executor, address=address, known=("process", "ray"))
     if benchmark not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
     names = [n.strip() for n in strategies.split(",") if n.strip()]

@@ -299,16 +299,16 @@ def parallel_training(
 ) -> dict[str, Any]:
     """The workers a training search runs on: one in this process unless several workers or
     an executor are asked for (``process`` by default, the cores' worth, sharing them out)."""
-    if executor is not None and executor not in ("serial", "process", "ray"):
-        raise ConfigError(f"unknown executor {executor!r} (known: serial, process, ray)")
-    if (address is not None or gpu_share is not None) and executor != "ray":
-        raise ConfigError("--address and --gpu-share are for a Ray cluster: add --executor ray")
-    if executor is None and (workers or 1) > 1:
-        executor = "process"
+    from pmfnas.executors import check_executor, training_executor
+    from pmfnas.executors.process import threads_per_worker
+
+    executor = training_executor(executor, workers)
+    known = ("serial", "process", "ray")
+    check_executor(executor or "serial", address=address, gpu_share=gpu_share, known=known)
     if executor == "process" and workers is None:
         workers = os.cpu_count() or 1
-    if executor == "process" and threads is None:
-        threads = max(1, (os.cpu_count() or 1) // (workers or 1))
+    if executor == "process" and threads is None:  # what the workers run on, and the study says
+        threads = threads_per_worker(workers or 1)
     return dict(
         workers=workers if executor == "ray" else workers or 1,
         executor=executor,
@@ -366,10 +366,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     }
     where = summary["dataset"] if tabular else f"{summary['data']} (real training)"
     title = f"{summary['strategy']} on {where}, seed {summary['seed']}"
-    executor = summary.get("executor", "simulated")
-    if (summary.get("workers") or 2) > 1 and executor != "serial":
+    workers, executor = summary.get("workers", 1), summary.get("executor", "simulated")
+    if workers != 1 and executor != "serial":  # None: as many as a Ray cluster holds
         where = "simulated workers" if tabular else f"workers ({executor})"
-        title += f", {summary['workers'] or 'all'} {where}"
+        title += f", {workers or 'all'} {where}"
     if summary["stop_reason"] == INTERRUPTED:
         title += " (interrupted: the best so far)"
     print_fields(title, rows)

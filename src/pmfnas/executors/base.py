@@ -50,6 +50,9 @@ class Executor(Protocol):
     virtual_clock: bool
     """Whether :meth:`now` is simulated time (several workers' seconds run side by side);
     otherwise it is wall time or, under another unit, the work done."""
+    local: bool
+    """Whether evaluations run on this process's evaluator (which then learns from them
+    itself); otherwise on copies elsewhere, whose trials it is shown."""
 
     def start(self, evaluator: Evaluator, clock_from: float = 0.0) -> None:
         """Give the workers ``evaluator``; the clock starts at ``clock_from`` (a resume)."""

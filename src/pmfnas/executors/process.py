@@ -41,6 +41,11 @@ STALE_AFTER = 600.0
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def threads_per_worker(workers: int) -> int:
+    """PyTorch threads for each of ``workers`` processes: the machine's cores shared out."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def _serve(conn: Connection, environment: dict[str, str], threads: int, beat: float) -> None:
     """A worker's life: take the evaluator, then evaluate jobs until told to stop (``None``);
     a worker whose driver is gone (killed) ends at once, even mid-evaluation."""
@@ -102,6 +107,7 @@ class ProcessExecutor:
 
     kind = "process"
     virtual_clock = False
+    local = False
 
     def __init__(
         self,
@@ -118,7 +124,7 @@ class ProcessExecutor:
             raise ConfigError(f"trials per GPU must be at least 1, got {trials_per_gpu}")
         default = len(gpus) * trials_per_gpu if gpus else cores
         self.workers = check_workers(default if workers is None else workers)
-        self.threads = max(1, cores // self.workers) if threads is None else threads
+        self.threads = threads_per_worker(self.workers) if threads is None else threads
         if self.threads < 1:
             raise ConfigError(f"threads per worker must be at least 1, got {self.threads}")
         self.gpus = tuple(gpus)

@@ -58,6 +58,7 @@ class RayExecutor:
 
     kind = "ray"
     virtual_clock = False
+    local = False
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ class SerialExecutor:
 
     kind = "serial"
     virtual_clock = False
+    local = True
     workers = 1
 
     def __init__(self) -> None:

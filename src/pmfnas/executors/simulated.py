@@ -33,6 +33,7 @@ class SimulatedExecutor:
 
     kind = "simulated"
     virtual_clock = True
+    local = True
 
     def __init__(self, workers: int) -> None:
         self.workers = check_workers(workers)

@@ -8,9 +8,10 @@ Each (strategy, seed) is one :class:`~pmfnas.study.Study`, exactly what ``pmfnas
 so the numbers are those of single searches. The returned architecture is the strategy's own
 :meth:`~pmfnas.strategies.base.BaseStrategy.best` rule; *anytime* applies the same rule to the
 trials that had finished by a fraction of the budget. Runs are independent, so they go to the
-workers of an executor (:mod:`pmfnas.executors`: local processes or Ray); with a storage file each run is the named study ``<strategy>-<dataset>-seed<seed>``
-(``-peers`` appended under the peers' protocol; the name ``run_search`` uses) and a rerun replays
-it instead of evaluating again.
+workers of an executor (:mod:`pmfnas.executors`: local processes or Ray); with a storage file
+each run is the named study ``<strategy>-<dataset>-seed<seed>`` (``-peers`` appended under the
+peers' protocol; the name ``run_search`` uses) and a rerun replays it instead of evaluating
+again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pmfnas.errors import BudgetError, ConfigError
+from pmfnas.errors import BudgetError, ConfigError, PmfnasError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.executors import create_executor
 from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, RunRecord
@@ -214,7 +215,7 @@ def _run_jobs(
             number, outcome = pool.wait()
             if isinstance(outcome, Result):  # its worker died
                 if number in lost:
-                    raise ConfigError(f"run {jobs[number]} lost its worker twice: {outcome.error}")
+                    raise PmfnasError(f"run {jobs[number]} lost its worker twice: {outcome.error}")
                 lost.add(number)
                 waiting.append(number)
                 continue

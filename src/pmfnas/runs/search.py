@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pmfnas.errors import BudgetError
 from pmfnas.evaluators.base import Evaluator
 from pmfnas.evaluators.tabular import TabularEvaluator
+from pmfnas.executors import training_executor
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
 from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
 from pmfnas.spaces import index_or_none
@@ -183,7 +184,7 @@ def run_training_search(
         reuse=reuse,
         retries=retries,
         workers=workers,
-        executor=executor or ("process" if workers and workers > 1 else None),
+        executor=training_executor(executor, workers),
         threads=threads,
         gpus=gpus,
         address=address,
