@@ -32,6 +32,8 @@ from pmfnas.safe_pickle import load_pickle
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
 from pmfnas.tables.nb201 import NB201Benchmark
+from pmfnas.tables.nb301 import FILES as NB301_FILES
+from pmfnas.tables.nb301 import NB301Surrogate
 from pmfnas.types import Arch, Fidelity, Result, Trial
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,6 +128,22 @@ def data_env(data_dir: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PMFNAS_DATA", str(data_dir))
     monkeypatch.setenv("PMFNAS_CACHE", str(cache_dir))
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def nb301_dir(data_dir: Path) -> Path:
+    """YAHPO Gym's NAS-Bench-301 surrogate folder; skips without it or without onnxruntime."""
+    folder = data_dir / "darts" / "yahpo_nb301"
+    if not all((folder / name).is_file() for name in NB301_FILES):
+        files = ", ".join(NB301_FILES)
+        pytest.skip(f"YAHPO Gym's nb301 surrogate ({files}) not found in {folder}")
+    pytest.importorskip("onnxruntime", reason="the surrogate needs pip install 'pmfnas[onnx]'")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def surrogate(nb301_dir: Path) -> NB301Surrogate:
+    return NB301Surrogate(nb301_dir)
 
 
 @pytest.fixture(scope="session")

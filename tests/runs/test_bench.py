@@ -135,7 +135,7 @@ def test_summary_aggregates_over_seeds():
         (["-o", "rea.colour=blue"], "rea has no parameter 'colour'"),
         (["--workers", "0"], "--workers"),
         (["--dataset", "mnist"], "unknown dataset"),
-        (["--benchmark", "nb301"], "unknown benchmark"),
+        (["--benchmark", "nb999"], "unknown benchmark"),
         (["--protocol", "test"], "unknown protocol"),
         (["--budget", "1", "--workers", "1"], "single evaluation"),
     ],

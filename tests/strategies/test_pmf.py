@@ -10,13 +10,8 @@ from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
 from pmfnas.strategies import STRATEGIES, create_strategy
 from pmfnas.strategies.pmf.allocation import cost_ratio, plan_promotion, potential
-from pmfnas.strategies.pmf.exploration import (
-    edge_distance,
-    fill_unscored,
-    find_regions,
-    low_scores,
-    space_encoding,
-)
+from pmfnas.strategies.pmf.exploration import LowFill, edge_distance, find_regions, low_scores
+from pmfnas.strategies.pmf.pool import Pool
 from pmfnas.study import Study
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
@@ -56,7 +51,7 @@ def _keys(trials):
 
 
 def test_regions_are_distinct_neighbourhoods_around_the_best_scores(space):
-    encoding = space_encoding(space)
+    encoding = Pool(space, 0, 0).encoding
     convs = np.array([cell.count(3) for cell in space], dtype=float)
     score = convs + 0.01 * np.array([cell.count(2) for cell in space])
     regions = find_regions(score, encoding, count=4, radius=2)
@@ -73,14 +68,14 @@ def test_regions_are_distinct_neighbourhoods_around_the_best_scores(space):
 
 
 def test_low_scores_combine_ranks_and_unscored_cells_are_predicted(space):
-    encoding = space_encoding(space)
+    encoding = Pool(space, 0, 0).encoding
     convs = np.array([cell.count(3) for cell in space], dtype=float)
     scored = np.zeros(space.size, dtype=bool)
     scored[np.random.default_rng(0).choice(space.size, 3000, replace=False)] = True
     raw = {"a": np.where(scored, convs, np.nan), "b": np.where(scored, 2 * convs, np.nan)}
     score = low_scores(raw, scored)
     assert np.isnan(score[~scored]).all() and (score[scored] >= 0).all()
-    filled = fill_unscored(score, encoding, seed=0)
+    filled = LowFill(score, encoding, seed=0).filled()
     assert not np.isnan(filled).any()
     np.testing.assert_array_equal(filled[scored], score[scored])
     assert np.corrcoef(filled[~scored], convs[~scored])[0, 1] > 0.9

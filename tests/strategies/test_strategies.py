@@ -5,6 +5,7 @@ from pmfnas.errors import ConfigError, RegistryError
 from pmfnas.spaces import EnumerableSpace, SearchSpace
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.strategies import STRATEGIES, create_strategy
+from pmfnas.strategies.pmf.pool import Pool
 from pmfnas.study import Study
 from pmfnas.types import Fidelity, Trial, TrialState
 
@@ -155,8 +156,8 @@ def test_the_bit_space_is_a_search_space_that_cannot_be_enumerated():
     assert isinstance(BitSpace(), SearchSpace) and not isinstance(BitSpace(), EnumerableSpace)
 
 
-@pytest.mark.parametrize("name", ["random", "rea", "sh", "hyperband", "mfnas"])
-def test_sampling_strategies_search_a_space_too_large_to_enumerate(name, ladder, toy_evaluator):
+@pytest.mark.parametrize("name", ["random", "rea", "sh", "hyperband", "mfnas", "pmf"])
+def test_strategies_search_a_space_too_large_to_enumerate(name, ladder, toy_evaluator):
     space = BitSpace()
     strategy = create_strategy(name, space, seed=0, ladder=ladder)
     result = Study(space, toy_evaluator(), strategy, 300.0).run()
@@ -165,6 +166,17 @@ def test_sampling_strategies_search_a_space_too_large_to_enumerate(name, ladder,
     assert len({t.arch for t in result.trials}) > 5
 
 
-def test_pmf_refuses_a_space_it_cannot_enumerate(ladder):
-    with pytest.raises(ConfigError, match=r"pmf .*needs an enumerable search space.*'bits'"):
-        create_strategy("pmf", BitSpace(), ladder=ladder)
+def test_pmf_ranks_a_seeded_pool_of_a_space_too_large_and_grows_it_by_neighbourhoods(
+    ladder, toy_evaluator
+):
+    space = BitSpace()
+    strategy = create_strategy("pmf", space, seed=0, ladder=ladder, pool=300)
+    result = Study(space, toy_evaluator(), strategy, 3000.0).run()
+    start = Pool(space, 300, 0)  # the sample PMF starts from
+    sample = {start.arch(i) for i in range(start.size)}
+    proxies = [t for t in result.trials if t.fidelity.is_proxy]
+    assert proxies and all(t.arch in sample for t in proxies)
+    grown = [t for t in result.trials if t.arch not in sample]
+    assert grown, "no neighbour outside the sample was searched"
+    assert {t.info["origin"] for t in grown} <= {"regional search", "refinement", "promoted"}
+    assert strategy.params()["pool"] == 300

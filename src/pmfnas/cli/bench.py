@@ -1,4 +1,5 @@
-"""``pmfnas bench``: compare strategies over many seeds on NB201 (the protocol of docs/nb201.md)."""
+"""``pmfnas bench``: compare strategies over many seeds on NB201 (the protocol of docs/nb201.md)
+or on NAS-Bench-301's surrogate (docs/darts.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_tabular, out
 from pmfnas.cli.guards import (
     STDOUT,
     json_option,
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 
 @app.command()
 def bench(
-    benchmark: Annotated[str, typer.Option(help="Tabular benchmark to search.")] = "nb201",
+    benchmark: Annotated[
+        str, typer.Option(help="Benchmark to search: nb201 (tables) or nb301 (surrogate).")
+    ] = "nb201",
     dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or ImageNet16-120.")] = "cifar10",
     strategies: Annotated[
         str, typer.Option(help="Comma-separated strategies to compare.")
@@ -90,7 +93,7 @@ def bench(
     seed_list = parse_seeds(seeds)
     params = parse_strategy_options(option or [], names)
     limit = parse_duration(budget) if budget is not None else None
-    source = load_benchmark(data_dir)
+    source = load_tabular(benchmark, data_dir)
     from pmfnas.report.bench_report import report_storage, write_bench_report
 
     # The report reads each strategy's funnel back from the stored runs.
@@ -135,24 +138,20 @@ def _stopped(done: float, storage: Path | None) -> str:
 
 def print_table(result: BenchResult) -> None:
     """One row per strategy; the caption states the protocol and how repeats were charged."""
-    from pmfnas.runs.records import ANYTIME_FRACTIONS, REUSE_NOTES, SIGNAL12_NOTES
+    from pmfnas.runs.records import ANYTIME_FRACTIONS
 
     seeds = len(result.runs) // len(result.strategies)
     table = Table(
         title=f"{result.benchmark} {result.dataset}, budget {result.budget:g} s, {seeds} seeds",
-        caption=(
-            f"NB201 protocol (docs/nb201.md), {SIGNAL12_NOTES[result.protocol]} signal; test accuracy of "
-            f"the returned architecture after 200 epochs "
-            f"(best in the space: {result.space_best:.2f}); {REUSE_NOTES[result.reuse]}."
-        ),
+        caption=_caption(result),
     )
     table.add_column("strategy", no_wrap=True)
-    for column in ("test acc (mean ± std)", "regret", "cost (s)"):
+    for column in (f"{result.final_label} (mean ± std)", "regret", "cost (s)"):
         table.add_column(column, justify="right", no_wrap=True)
     for f in ANYTIME_FRACTIONS:
         table.add_column(f"@{f:.0%}", justify="right", no_wrap=True)
     for row in result.summary():
-        test = row["test_acc"]
+        test = row[result.final_key]
         table.add_row(
             row["strategy"],
             f"{fmt(test['mean'])} ± {fmt(test['std'])}",
@@ -161,3 +160,15 @@ def print_table(result: BenchResult) -> None:
             *(fmt(row["anytime"][str(f)]["mean"]) for f in ANYTIME_FRACTIONS),
         )
     out.print(table)
+
+
+def _caption(result: BenchResult) -> str:
+    """The protocol, what the returned architectures are compared by, and how repeats paid."""
+    from pmfnas.runs.records import REUSE_NOTES, SIGNAL12_NOTES
+
+    if result.benchmark == "nb301":
+        where = "NAS-Bench-301 surrogate (docs/darts.md), 12/98-epoch predicted validation signals"
+    else:
+        where = f"NB201 protocol (docs/nb201.md), {SIGNAL12_NOTES[result.protocol]} signal"
+    best = "" if result.space_best is None else f" (best in the space: {result.space_best:.2f})"
+    return f"{where}; {result.final_note} of the returned architecture{best}; {REUSE_NOTES[result.reuse]}."

@@ -6,7 +6,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pmfnas.cli.command import Typer
 from pmfnas.tables.nb201 import NB201Benchmark
+
+if TYPE_CHECKING:
+    from pmfnas.tables.nb301 import NB301Surrogate
 
 app = Typer(
     add_completion=False,
@@ -41,6 +44,16 @@ def load_benchmark(data_dir: Path | None) -> NB201Benchmark:
     """The benchmark, with a progress bar while a first load builds its cache."""
     with LazyBar("reading benchmark", " files") as bar:
         return NB201Benchmark.load(nb201_source(data_dir), progress=bar.update)
+
+
+def load_tabular(name: str, data_dir: Path | None) -> NB201Benchmark | NB301Surrogate:
+    """The benchmark called ``name``: NB201's tables or NAS-Bench-301's surrogate (under
+    ``darts/yahpo_nb301`` of the data folder)."""
+    if name == "nb301":
+        from pmfnas.tables.nb301 import NB301Surrogate
+
+        return NB301Surrogate(data_dir / "darts" / "yahpo_nb301" if data_dir else None)
+    return load_benchmark(data_dir)
 
 
 class LazyBar:

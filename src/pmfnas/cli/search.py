@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_benchmark, out, print_fields
+from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_tabular, out, print_fields
 from pmfnas.cli.guards import STDOUT, json_option, on_interrupt, output_folder, write_json
 from pmfnas.cli.oneshot import is_oneshot, oneshot_search, print_oneshot_summary
 from pmfnas.cli.trial_log import QuietOption, SearchLog, VerboseOption, verbosity
@@ -16,7 +16,7 @@ from pmfnas.errors import ConfigError, Interrupted
 from pmfnas.study import INTERRUPTED
 from pmfnas.units import format_amount, parse_budget, parse_options
 
-BENCHMARKS = ("nb201",)
+BENCHMARKS = ("nb201", "nb301")
 ProtocolOption = Annotated[
     str | None,
     typer.Option(
@@ -35,7 +35,10 @@ def search(
         typer.Option(help="Train for real on this dataset or image folder (default: digits)."),
     ] = None,
     benchmark: Annotated[
-        str | None, typer.Option(help="Search a tabular benchmark instead (nb201).")
+        str | None,
+        typer.Option(
+            help="Search a benchmark instead: nb201 (tables) or nb301 (DARTS space, surrogate)."
+        ),
     ] = None,
     dataset: Annotated[
         str | None,
@@ -231,7 +234,8 @@ def search(
         retries=retries,
     )
     if tabular:
-        bench = load_benchmark(data_dir)
+        bench = load_tabular(benchmark or "nb201", data_dir)
+        space = create_space("nb201" if benchmark in (None, "nb201") else "darts")
         with LazyBar("search", " s") as bar, on_interrupt(lambda: _no_result(storage)):
             summary = run_search(
                 bench,
@@ -240,7 +244,7 @@ def search(
                 protocol=protocol or "default",
                 workers=workers or 1,
                 progress=bar.update,
-                watcher=SearchLog(bar, bench.space, "simulated", level),
+                watcher=SearchLog(bar, space, "simulated", level),
                 **common,
             )
     else:
@@ -351,6 +355,7 @@ COST_LABELS = {"simulated": "simulated cost", "wall": "wall time", "flops": "com
 def print_summary(summary: dict[str, Any]) -> None:
     tabular = summary["benchmark"] is not None
     unit = summary["budget_unit"]
+    surrogate = summary["benchmark"] == "nb301"
     rows = {
         "best architecture": summary["arch"],
         "NATS index": str(summary["index"]),
@@ -364,7 +369,11 @@ def print_summary(summary: dict[str, Any]) -> None:
         "stopped because": summary["stop_reason"],
         "strategy's own time": f"{summary['strategy_s']:.2f} s of {summary['wall_s']:.1f} s wall",
     }
+    if surrogate:  # no index, and no test accuracy: the surrogate predicts validation only
+        del rows["NATS index"], rows["test accuracy (200 epochs)"]
+        rows = {"benchmark": "NAS-Bench-301 surrogate (predicted validation accuracy)", **rows}
     where = summary["dataset"] if tabular else f"{summary['data']} (real training)"
+    where = "nb301 (cifar10)" if surrogate else where
     title = f"{summary['strategy']} on {where}, seed {summary['seed']}"
     workers, executor = summary.get("workers", 1), summary.get("executor", "simulated")
     if workers != 1 and executor != "serial":  # None: as many as a Ray cluster holds

@@ -15,7 +15,7 @@ from pmfnas.outputs import writable_folder
 from pmfnas.report.anytime import plot_anytime
 from pmfnas.report.html import Section, Table, write_html
 from pmfnas.report.study_report import PAGE, funnel_sections, parameters_table
-from pmfnas.runs.records import ANYTIME_FRACTIONS, PROTOCOL_NOTES, REUSE_NOTES, BenchResult
+from pmfnas.runs.records import ANYTIME_FRACTIONS, REUSE_NOTES, BenchResult
 from pmfnas.runs.spec import study_name
 from pmfnas.storage import Storage
 from pmfnas.study import CLOCK_TOLERANCE
@@ -41,9 +41,9 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
     seeds = len(result.runs) // len(result.strategies)
     sections = [
         Section(
-            "Anytime test accuracy",
+            "Anytime accuracy",
             figure=out / "anytime.png",
-            note="Mean ± 1 std over seeds of the 200-epoch test accuracy of the architecture "
+            note=f"Mean ± 1 std over seeds of the {result.final_note} of the architecture "
             "each strategy would have returned at that cost.",
         ),
         Section("Summary", note=f"{seeds} seeds per strategy.", table=_summary(result)),
@@ -53,7 +53,8 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
     with Storage(storage, read_only=True) as db:
         for name in result.strategies:
             seed = result.of(name)[0].seed
-            _, trials = db.load(study_name(name, result.dataset, seed, result.protocol))
+            where = result.dataset if result.benchmark == "nb201" else result.benchmark
+            _, trials = db.load(study_name(name, where, seed, result.protocol))
             trials = [t for t in trials if t.clock <= result.budget + CLOCK_TOLERANCE]
             title = f"Fidelity funnel: {name}, seed {seed}"
             sections += funnel_sections(trials, out / f"funnel-{name}.png", title)
@@ -61,10 +62,12 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
     facts = {
         "budget": f"{result.budget:g} simulated s per search",
         "seeds": str(seeds),
-        "protocol": PROTOCOL_NOTES[result.protocol],
+        "protocol": result.protocol_note,
         "repeats": REUSE_NOTES[result.reuse],
-        "best in the space": f"{result.space_best:.2f} (200-epoch test accuracy)",
+        "compared by": result.final_note,
     }
+    if result.space_best is not None:
+        facts["best in the space"] = f"{result.space_best:.2f}"
     return write_html(out / PAGE, title, facts, sections)
 
 
@@ -78,14 +81,22 @@ def _parameters(result: BenchResult) -> Table:
 
 
 def _summary(result: BenchResult) -> Table:
-    columns = ["strategy", "runs", "test acc (mean)", "std", "regret", "cost (s)", "trials"]
+    columns = [
+        "strategy",
+        "runs",
+        f"{result.final_label} (mean)",
+        "std",
+        "regret",
+        "cost (s)",
+        "trials",
+    ]
     columns += ["reused", *(f"@{f:.0%}" for f in ANYTIME_FRACTIONS)]
     rows = [
         [
             row["strategy"],
             row["runs"],
-            row["test_acc"]["mean"],
-            row["test_acc"]["std"],
+            row[result.final_key]["mean"],
+            row[result.final_key]["std"],
             row["regret"],
             row["cost"],
             row["n_trials"],
@@ -98,13 +109,13 @@ def _summary(result: BenchResult) -> Table:
 
 
 def _runs(result: BenchResult) -> Table:
-    columns = ["strategy", "seed", "test acc", "val acc", "architecture", "NATS index"]
+    columns = ["strategy", "seed", result.final_label, "val acc", "architecture", "NATS index"]
     columns += ["fidelity", "cost (s)", "trials", "reused"]
     rows = [
         [
             r.strategy,
             r.seed,
-            r.test_acc,
+            r.final_acc,
             r.val_acc,
             r.arch,
             r.index,

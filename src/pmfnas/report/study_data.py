@@ -40,6 +40,7 @@ class StudyData:
     """The study's space, built from the name its config stores."""
     trials: list[Trial]
     tabular: bool
+    """Whether a benchmark (NB201's tables, NB301's surrogate) answered it on a simulated clock."""
     returned: list[Trial | None]
     """The strategy's returned trial had the search stopped after each trial (same order)."""
     test: dict[int, float]
@@ -69,6 +70,8 @@ class StudyData:
     def title(self) -> str:
         evaluator = self.config.get("evaluator", {})
         where = evaluator.get("dataset") if self.tabular else evaluator.get("data")
+        if evaluator.get("benchmark") == "nb301":
+            where = f"nb301 ({where})"
         return f"{self.config.get('strategy', '?')} on {where}: study {self.name}"
 
 
@@ -95,8 +98,8 @@ def study_data(
     if not trials:
         raise StorageError(f"study {name!r} in {storage} has no trials to report")
     evaluator = config.get("evaluator", {})
-    tabular = evaluator.get("benchmark") == "nb201"
-    if tabular:
+    tabular = evaluator.get("benchmark") in ("nb201", "nb301")  # on a simulated clock
+    if evaluator.get("benchmark") == "nb201":
         test, test_note = _tabular_test(
             trials, require_enumerable(space, "a tabular report"), evaluator, source
         )
@@ -104,6 +107,9 @@ def study_data(
         test, test_note = _tabular_test(
             trials, require_enumerable(space, "a one-shot report"), {"dataset": "cifar10"}, source
         )
+    elif evaluator.get("benchmark") == "nb301":
+        test = {}
+        test_note = "No test accuracy: NAS-Bench-301's surrogate predicts validation accuracy only"
     else:
         test = {t.number: float(t.info["test_acc"]) for t in trials if "test_acc" in t.info}
         test_note = "Test accuracy measured after each training (never used by the search)"

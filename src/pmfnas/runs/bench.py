@@ -1,4 +1,5 @@
-"""Strategies compared over many seeds on NAS-Bench-201, under the protocol of docs/nb201.md.
+"""Strategies compared over many seeds on a benchmark: NAS-Bench-201 under the protocol of
+docs/nb201.md, or NAS-Bench-301's surrogate in the DARTS space (docs/darts.md).
 
 The ``protocol`` picks the 12-epoch search signal (:data:`~pmfnas.evaluators.tabular.SIGNAL12`):
 ``default`` shows the 12-epoch validation accuracy, ``peers`` the 12-epoch test accuracy the peers
@@ -7,11 +8,12 @@ were first measured with; everything else (costs, budget rule, returned architec
 Each (strategy, seed) is one :class:`~pmfnas.study.Study`, exactly what ``pmfnas search`` runs,
 so the numbers are those of single searches. The returned architecture is the strategy's own
 :meth:`~pmfnas.strategies.base.BaseStrategy.best` rule; *anytime* applies the same rule to the
-trials that had finished by a fraction of the budget. Runs are independent, so they go to the
-workers of an executor (:mod:`pmfnas.executors`: local processes or Ray); with a storage file
-each run is the named study ``<strategy>-<dataset>-seed<seed>`` (``-peers`` appended under the
-peers' protocol; the name ``run_search`` uses) and a rerun replays it instead of evaluating
-again.
+trials that had finished by a fraction of the budget; both are scored by the benchmark's final
+accuracy (:data:`~pmfnas.runs.records.FINAL`). Runs are independent, so they go to the workers
+of an executor (:mod:`pmfnas.executors`: local processes or Ray); with a storage file each run
+is the named study ``<strategy>-<dataset>-seed<seed>`` (``nb301`` for the dataset there,
+``-peers`` appended under the peers' protocol; the name ``run_search`` uses) and a rerun replays
+it instead of evaluating again.
 """
 
 from __future__ import annotations
@@ -25,16 +27,20 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import BudgetError, ConfigError, PmfnasError
+from pmfnas.evaluators.nb301 import NB301Evaluator
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.executors import create_executor
 from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, RunRecord
-from pmfnas.runs.search import default_budget
+from pmfnas.runs.search import benchmark_evaluator, default_budget
 from pmfnas.runs.spec import SearchSpec, open_study, study_name
+from pmfnas.spaces import index_or_none
 from pmfnas.storage import Storage
 from pmfnas.study import INTERRUPTED, anytime_best
 from pmfnas.tables.nb201 import NB201Benchmark
-from pmfnas.tables.nb201_proxies import shipped_proxies
-from pmfnas.types import Result, Trial, TrialState
+from pmfnas.tables.nb301 import NB301Surrogate
+from pmfnas.types import Arch, Result, Trial, TrialState
+
+Benchmark = NB201Benchmark | NB301Surrogate
 
 
 @dataclass(frozen=True)
@@ -51,12 +57,19 @@ class BenchJob:
     protocol: str
 
 
-def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
-    """Search once and read the returned and anytime architectures' 200-epoch test accuracy."""
-    space = bench.space
-    evaluator = TabularEvaluator(
-        bench, job.dataset, proxies=shipped_proxies(), protocol=job.protocol
-    )
+def final_accuracy(evaluator: TabularEvaluator | NB301Evaluator, arch: Arch) -> float | None:
+    """What a bench compares (:data:`~pmfnas.runs.records.FINAL`): NB201's 200-epoch test
+    accuracy, NB301's predicted validation accuracy after the full 98 epochs."""
+    if isinstance(evaluator, NB301Evaluator):
+        return evaluator.final_accuracy(arch)
+    return evaluator.test_accuracy(arch)
+
+
+def run_one(bench: Benchmark, job: BenchJob) -> RunRecord:
+    """Search once and read the returned and anytime architectures' final accuracy."""
+    evaluator = benchmark_evaluator(bench, job.dataset, job.protocol)
+    space = evaluator.space
+    where = job.dataset if isinstance(bench, NB201Benchmark) else "nb301"
     spec = SearchSpec(
         evaluator,
         job.strategy,
@@ -65,7 +78,7 @@ def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
         params=job.params,
         space=space,
         storage=job.storage,
-        study=study_name(job.strategy, job.dataset, job.seed, job.protocol),
+        study=study_name(job.strategy, where, job.seed, job.protocol),
         reuse=job.reuse,
     )
     with open_study(spec) as study:
@@ -80,32 +93,32 @@ def run_one(bench: NB201Benchmark, job: BenchJob) -> RunRecord:
             "single evaluation"
         )
 
-    def test(trial: Trial | None) -> float | None:
-        return None if trial is None else evaluator.test_accuracy(trial.arch)
+    def final(trial: Trial | None) -> float | None:
+        return None if trial is None else final_accuracy(evaluator, trial.arch)
 
     fractions = anytime_best(strategy, trials, [f * job.budget for f in ANYTIME_FRACTIONS])
     curve = anytime_best(strategy, trials, np.linspace(0.0, job.budget, CURVE_POINTS).tolist())
     return RunRecord(
         strategy=job.strategy,
         seed=job.seed,
-        test_acc=evaluator.test_accuracy(best.arch),
+        final_acc=final_accuracy(evaluator, best.arch),
         val_acc=best.metrics.get("val_acc"),
         cost=trials[-1].clock,
         arch=space.format(best.arch),
-        index=space.index(best.arch),
+        index=index_or_none(space, best.arch),
         fidelity=str(best.fidelity),
-        anytime={str(f): test(t) for f, t in zip(ANYTIME_FRACTIONS, fractions, strict=True)},
+        anytime={str(f): final(t) for f, t in zip(ANYTIME_FRACTIONS, fractions, strict=True)},
         n_trials=len(trials),
         reused=sum(t.state is TrialState.REUSED for t in trials),
-        curve=tuple(np.nan if (acc := test(t)) is None else acc for t in curve),
+        curve=tuple(np.nan if (acc := final(t)) is None else acc for t in curve),
     )
 
 
 class BenchRunner:
-    """What a worker runs: one bench job on the benchmark it was given once (1.3 MB of arrays,
-    not sent with every job)."""
+    """What a worker runs: one bench job on the benchmark it was given once (NB201: 1.3 MB of
+    arrays, not sent with every job; NB301: its folder, the surrogate reopened there)."""
 
-    def __init__(self, bench: NB201Benchmark) -> None:
+    def __init__(self, bench: Benchmark) -> None:
         self.bench = bench
 
     def run(self, job: BenchJob) -> RunRecord:
@@ -113,7 +126,7 @@ class BenchRunner:
 
 
 def run_bench(
-    bench: NB201Benchmark,
+    bench: Benchmark,
     *,
     dataset: str = "cifar10",
     strategies: Sequence[str] = ("pmf", "rea", "random"),
@@ -128,18 +141,20 @@ def run_bench(
     address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BenchResult:
-    """Run every strategy × seed on ``dataset`` and collect the runs in (strategy, seed) order.
+    """Run every strategy × seed on ``dataset`` (NB301: CIFAR-10 only) and collect the runs in
+    (strategy, seed) order.
 
-    ``protocol`` is the 12-epoch signal (``default`` or ``peers``, see the module). ``budget``
-    defaults to the evaluator's, the NATS budget of the dataset; ``params`` maps a strategy to its
+    ``protocol`` is NB201's 12-epoch signal (``default`` or ``peers``, see the module).
+    ``budget`` defaults to the evaluator's (the NATS budget of the dataset; about 100 full
+    trainings on NB301); ``params`` maps a strategy to its
     settings (over the evaluator's ladder); ``workers`` (default: one per CPU, at most one per
     run) run on the ``executor`` (``process``: local processes; ``ray``: Ray tasks, on the
     cluster at ``address`` if given), each writing its own runs to ``storage`` through its own
     connection (each run is a separate study; :mod:`pmfnas.storage` serialises the writes and
     waits out locks). ``progress(done, total)`` counts finished runs.
     """
-    space = bench.space
-    evaluator = TabularEvaluator(bench, dataset, protocol=protocol)  # bad names fail here
+    evaluator = benchmark_evaluator(bench, dataset, protocol)  # bad names fail here
+    space = evaluator.space
     if budget is None:
         budget = default_budget(evaluator)
     if not budget > 0:
@@ -178,12 +193,17 @@ def run_bench(
     if workers < 1:
         raise ConfigError(f"--workers must be a positive number of processes, got {workers}")
     records = _run_jobs(bench, jobs, workers, progress, executor, address)
-    space_best = float(np.nanmax(bench.array("test_acc_200", dataset)))
-    return BenchResult("nb201", dataset, budget, reuse, protocol, space_best, settings, records)
+    benchmark = evaluator.describe()["benchmark"]
+    space_best = (
+        float(np.nanmax(bench.array("test_acc_200", dataset)))
+        if isinstance(bench, NB201Benchmark)
+        else None  # NB301: not known
+    )
+    return BenchResult(benchmark, dataset, budget, reuse, protocol, space_best, settings, records)
 
 
 def _run_jobs(
-    bench: NB201Benchmark,
+    bench: Benchmark,
     jobs: list[BenchJob],
     workers: int,
     progress: Callable[[int, int], None] | None,

@@ -31,14 +31,33 @@ PROTOCOL_NOTES = {
     for protocol, signal in SIGNAL12_NOTES.items()
 }
 assert set(SIGNAL12_NOTES) == set(PROTOCOLS)
+NB301_NOTE = (
+    "NAS-Bench-301 through YAHPO Gym's surrogate (DARTS space, CIFAR-10, docs/darts.md): "
+    "signals are predicted validation accuracies at 12 and 98 epochs, cost = predicted training "
+    "time, one worker, no evaluation ending past the budget; returned: best by the "
+    "highest-fidelity validation evidence, its predicted 98-epoch validation accuracy (the "
+    "surrogate has no test accuracy); anytime: the same rule at 10/25/50/100 % of the budget"
+)
+FINAL = {
+    "nb201": ("test_acc", "test accuracy after 200 epochs", "test acc"),
+    "nb301": (
+        "val_acc_98",
+        "predicted validation accuracy after 98 epochs (no test accuracy)",
+        "val acc (98 ep.)",
+    ),
+}
+"""Per benchmark, the number a bench compares the returned architectures by: its key in the
+JSON, what it is in words, and its column label."""
 REUSE_NOTES = {
     True: "repeated requests are served free from the run's own earlier trial (peers paid for them)",
     False: "every request is paid, repeats included (as the peers)",
 }
 
 
-def proxy_note() -> str:
+def proxy_note(benchmark: str = "nb201") -> str:
     """Which proxy scores a bench serves, for its JSON."""
+    if benchmark == "nb301":
+        return "params and flops of the evaluation network (analytic, free)"
     arrays = shipped_proxies()
     if not arrays:
         return "recorded zen only (no shipped proxy table)"
@@ -50,24 +69,29 @@ def proxy_note() -> str:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """The outcome of one (strategy, seed) search; ``curve`` is the anytime test accuracy at the
-    :data:`CURVE_POINTS` evenly spaced costs ``0..budget`` (NaN before any evidence)."""
+    """The outcome of one (strategy, seed) search. ``final_acc`` is what the bench compares
+    (:data:`FINAL`: NB201's 200-epoch test accuracy, NB301's predicted 98-epoch validation
+    accuracy) of the returned architecture, ``anytime`` the same at fractions of the budget, and
+    ``curve`` at the :data:`CURVE_POINTS` evenly spaced costs ``0..budget`` (NaN before any
+    evidence)."""
 
     strategy: str
     seed: int
-    test_acc: float
+    final_acc: float
     val_acc: float | None  # None when the returned trial is proxy-only evidence (MFNAS)
     cost: float
     arch: str
-    index: int
+    index: int | None  # None in a space without indices (DARTS)
     fidelity: str
     anytime: dict[str, float | None]
     n_trials: int
     reused: int
     curve: tuple[float, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "curve"}
+    def to_json(self, final_key: str = "test_acc") -> dict[str, Any]:
+        """The record, its final accuracy under ``final_key`` (:data:`FINAL`)."""
+        record = {k: v for k, v in self.__dict__.items() if k != "curve"}
+        return {(final_key if k == "final_acc" else k): v for k, v in record.items()}
 
 
 def _stats(values: Sequence[float | None]) -> dict[str, float | int | None]:
@@ -89,10 +113,28 @@ class BenchResult:
     budget: float
     reuse: bool
     protocol: str
-    space_best: float
-    """The best 200-epoch test accuracy in the space: regret is measured from it."""
+    space_best: float | None
+    """The best final accuracy in the space, regret measured from it (``None``: not known,
+    as for NB301's space of about 10^18 genotypes)."""
     params: dict[str, dict[str, Any]]
     runs: list[RunRecord]
+
+    @property
+    def final_key(self) -> str:
+        """The final accuracy's key in summaries and JSON (:data:`FINAL`)."""
+        return FINAL[self.benchmark][0]
+
+    @property
+    def final_note(self) -> str:
+        return FINAL[self.benchmark][1]
+
+    @property
+    def final_label(self) -> str:
+        return FINAL[self.benchmark][2]
+
+    @property
+    def protocol_note(self) -> str:
+        return NB301_NOTE if self.benchmark == "nb301" else PROTOCOL_NOTES[self.protocol]
 
     @property
     def strategies(self) -> list[str]:
@@ -102,25 +144,27 @@ class BenchResult:
         return [r for r in self.runs if r.strategy == strategy]
 
     def curve(self, strategy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Cost points, and the mean and sample std over seeds of the anytime test accuracy there
+        """Cost points, and the mean and sample std over seeds of the anytime final accuracy there
         (over the seeds that had an architecture at that cost; NaN where none or one had)."""
         acc = np.ma.masked_invalid(np.array([r.curve for r in self.of(strategy)]))
         points = np.linspace(0.0, self.budget, CURVE_POINTS)
         return points, acc.mean(axis=0).filled(np.nan), acc.std(axis=0, ddof=1).filled(np.nan)
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per strategy: test accuracy, regret, cost and anytime test accuracy over the seeds."""
+        """Per strategy: final accuracy (under :attr:`final_key`), regret, cost and anytime final
+        accuracy over the seeds."""
         rows = []
         for name in self.strategies:
             runs = self.of(name)
-            test = _stats([r.test_acc for r in runs])
+            final = _stats([r.final_acc for r in runs])
+            known = self.space_best is not None and final["mean"] is not None
             rows.append(
                 {
                     "strategy": name,
                     "params": self.params[name],
                     "runs": len(runs),
-                    "test_acc": test,
-                    "regret": self.space_best - test["mean"],
+                    self.final_key: final,
+                    "regret": self.space_best - final["mean"] if known else None,
                     "cost": float(np.mean([r.cost for r in runs])),
                     "n_trials": float(np.mean([r.n_trials for r in runs])),
                     "reused": float(np.mean([r.reused for r in runs])),
@@ -139,9 +183,10 @@ class BenchResult:
             "reuse": self.reuse,
             "reuse_note": REUSE_NOTES[self.reuse],
             "protocol": self.protocol,
-            "protocol_note": PROTOCOL_NOTES[self.protocol],
-            "proxies": proxy_note(),
-            "space_best_test_acc": self.space_best,
+            "protocol_note": self.protocol_note,
+            "proxies": proxy_note(self.benchmark),
+            "final": self.final_note,
+            f"space_best_{self.final_key}": self.space_best,
             "summary": self.summary(),
-            "results": [r.to_json() for r in self.runs],
+            "results": [r.to_json(self.final_key) for r in self.runs],
         }

@@ -17,7 +17,8 @@ from typing import Any
 
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.base import Ladder, NetworkSize
-from pmfnas.spaces import NB201Space, SearchSpace
+from pmfnas.spaces import DartsSpace, NB201Space, SearchSpace
+from pmfnas.spaces.darts.costs import params_and_flops as darts_costs
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.strategies import create_strategy
 from pmfnas.strategies.base import AskContext, BaseStrategy, best_evidence
@@ -62,6 +63,8 @@ def network_shape(evaluator: dict[str, str]) -> NetworkShape | None:
         classes, size = DATASET_SHAPES[evaluator["dataset"]]
         note = f"NB201 network (C=16, N=5) on {evaluator['dataset']}"
         return NetworkShape(16, 5, classes, size, 3, note)
+    if evaluator.get("benchmark") == "nb301":
+        return NetworkShape(36, 6, 10, 32, 3, "DARTS evaluation network (C=36, 20 cells), CIFAR-10")
     if "recipe" not in evaluator:
         return None
     recipe = json.loads(evaluator["recipe"])
@@ -94,6 +97,20 @@ def network_sizes(space: SearchSpace, evaluator: dict[str, str]) -> NetworkSizes
             return float(params[index]), float(flops[index])
 
         return NetworkSizes(tabled, shape.note)
+    if isinstance(space, DartsSpace):  # counted analytically: no network is built
+
+        def analytic(arch: Arch) -> tuple[float, float]:
+            params, flops = darts_costs(
+                arch,
+                channels=shape.channels,
+                cells_per_stage=shape.cells_per_stage,
+                num_classes=shape.num_classes,
+                input_size=shape.input_size,
+                input_channels=shape.input_channels,
+            )
+            return params / 1e6, flops / 1e6
+
+        return NetworkSizes(functools.cache(analytic), shape.note)
     counted = functools.partial(_counted, space, shape)
     return NetworkSizes(functools.cache(counted), f"{shape.note}, counted on {space.name} networks")
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmfnas.errors import BudgetError
+from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.base import Evaluator
+from pmfnas.evaluators.nb301 import NB301Evaluator
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.executors import training_executor
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
@@ -17,6 +18,7 @@ from pmfnas.spaces import index_or_none
 from pmfnas.study import INTERRUPTED, RETRIES, StudyWatcher, trials_per_fidelity
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
+from pmfnas.tables.nb301 import NB301Surrogate
 from pmfnas.types import Progress, TrialState
 from pmfnas.units import format_amount
 
@@ -89,8 +91,20 @@ def rungs(params: dict[str, Any]) -> list[str]:
     return [params[k] for k in ("low", "medium", "high") if params.get(k) not in (None, "none")]
 
 
+def benchmark_evaluator(
+    bench: NB201Benchmark | NB301Surrogate, dataset: str = "cifar10", protocol: str = "default"
+) -> TabularEvaluator | NB301Evaluator:
+    """The evaluator of a benchmark: NB201's tables on ``dataset`` under ``protocol`` (both
+    checked), or NAS-Bench-301's surrogate (CIFAR-10 only, one protocol)."""
+    if isinstance(bench, NB201Benchmark):
+        return TabularEvaluator(bench, dataset, proxies=shipped_proxies(), protocol=protocol)
+    if dataset != "cifar10" or protocol != "default":
+        raise ConfigError("nb301 is CIFAR-10 under one protocol: drop --dataset and --protocol")
+    return NB301Evaluator(bench)
+
+
 def run_search(
-    bench: NB201Benchmark,
+    bench: NB201Benchmark | NB301Surrogate,
     *,
     dataset: str = "cifar10",
     strategy: str = DEFAULT_STRATEGY,
@@ -106,35 +120,36 @@ def run_search(
     progress: Progress | None = None,
     watcher: StudyWatcher | None = None,
 ) -> dict[str, Any]:
-    """Search NAS-Bench-201 on ``dataset`` (simulated seconds, by default the evaluator's: the
-    dataset's NATS budget) with ``workers`` simulated workers and summarise the result.
+    """Search a benchmark (NAS-Bench-201 on ``dataset``, or NAS-Bench-301's surrogate) in
+    simulated seconds (by default the evaluator's: the dataset's NATS budget, or about 100 full
+    trainings on NB301) with ``workers`` simulated workers and summarise the result.
 
-    ``protocol`` is the 12-epoch signal: ``default`` its validation accuracy, ``peers`` its test
-    accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`).
+    ``protocol`` is NB201's 12-epoch signal: ``default`` its validation accuracy, ``peers`` its
+    test accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`).
     The study name defaults to :func:`~pmfnas.runs.spec.study_name`
-    (``<strategy>-<dataset>-seed<seed>``, ``-peers`` appended under the peers' protocol,
-    ``-w<k>`` with several workers) so that rerunning the same command on the same storage file
-    resumes (or extends) the same study.
+    (``<strategy>-<dataset>-seed<seed>``, ``nb301`` for the dataset there, ``-peers`` appended
+    under the peers' protocol, ``-w<k>`` with several workers) so that rerunning the same
+    command on the same storage file resumes (or extends) the same study.
     """
-    evaluator = TabularEvaluator(
-        bench, dataset, proxies=shipped_proxies(), protocol=protocol
-    )  # checks the dataset and the protocol
+    evaluator = benchmark_evaluator(bench, dataset, protocol)  # checks the dataset and protocol
+    benchmark = evaluator.describe()["benchmark"]
+    where = dataset if benchmark == "nb201" else benchmark
     spec = SearchSpec(
         evaluator,
         strategy,
         default_budget(evaluator) if budget is None else budget,
         seed=seed,
         params=params or {},
-        space=bench.space,
+        space=evaluator.space,
         storage=storage,
-        study=study or study_name(strategy, dataset, seed, protocol, workers),
+        study=study or study_name(strategy, where, seed, protocol, workers),
         reuse=reuse,
         retries=retries,
         workers=workers,
     )
     summary = run_spec(spec, progress, watcher=watcher)
     return {
-        "benchmark": "nb201",
+        "benchmark": benchmark,
         "dataset": dataset,
         "protocol": protocol,
         "workers": workers,

@@ -7,7 +7,7 @@ whose architectures are a tuple of choices inherits its operators from
 :class:`~pmfnas.spaces.choices.ChoiceOperators` (docs/own_space.md).
 """
 
-from pmfnas.spaces import nb201
+from pmfnas.spaces import darts, nb201
 from pmfnas.spaces.base import (
     DEFAULT_SPACE,
     SPACES,
@@ -17,15 +17,18 @@ from pmfnas.spaces.base import (
     index_or_none,
     require_enumerable,
 )
+from pmfnas.spaces.darts import DartsSpace
 from pmfnas.spaces.nb201 import NB201Space
 
 __all__ = [
     "DEFAULT_SPACE",
     "SPACES",
+    "DartsSpace",
     "EnumerableSpace",
     "NB201Space",
     "SearchSpace",
     "create_space",
+    "darts",
     "index_or_none",
     "nb201",
     "require_enumerable",

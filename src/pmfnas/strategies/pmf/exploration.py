@@ -3,7 +3,8 @@
 A region is a neighbourhood in the encoding (the cells within ``radius`` edge changes of a
 centre) around a cell that scores well, so stage 2 searches around several good areas instead of
 a top-k list that may all sit in one. Cells the low fidelity did not reach get a score predicted
-from their encoding, so the whole space is ranked even when only part of it was scored.
+from their encoding, so every cell PMF ranks (:mod:`~pmfnas.strategies.pmf.pool`) has a score
+even when only part of them was scored.
 """
 
 from __future__ import annotations
@@ -13,21 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmfnas.predictors import EnsemblePredictor, rank_scores
-from pmfnas.spaces.base import EnumerableSpace
 
 FILL_ROWS = 3000
 """Scored cells (at most) the encoding → low score model is fitted on: enough for a smooth fill."""
-
-
-_ENCODINGS: dict[tuple[str, int], np.ndarray] = {}
-
-
-def space_encoding(space: EnumerableSpace) -> np.ndarray:
-    """Encoding of every cell in index order, made once per process and space (0.3 s on NB201)."""
-    key = (space.name, space.size)
-    if key not in _ENCODINGS:
-        _ENCODINGS[key] = np.stack([space.encode(space.arch(i)) for i in range(space.size)])
-    return _ENCODINGS[key]
 
 
 @dataclass
@@ -45,22 +34,36 @@ def low_scores(raw: dict[str, np.ndarray], scored: np.ndarray) -> np.ndarray:
     return np.mean([rank_scores(values, scored) for values in raw.values()], axis=0)
 
 
-def fill_unscored(score: np.ndarray, encoding: np.ndarray, seed: int) -> np.ndarray:
-    """Measured scores where present; elsewhere a tree ensemble's prediction from the encoding."""
-    scored = np.flatnonzero(~np.isnan(score))
-    if len(scored) == len(score):
-        return score
-    out = score.copy()
-    if len(scored) < 2:
-        out[np.isnan(score)] = 0.5
+class LowFill:
+    """The low score of every cell PMF ranks: measured where scored, elsewhere predicted from
+    the encoding by a tree ensemble fitted (when first needed) on at most :data:`FILL_ROWS`
+    scored cells; cells that join the pool later are predicted by the same model."""
+
+    def __init__(self, score: np.ndarray, encoding: np.ndarray, seed: int) -> None:
+        self.score, self.encoding, self.seed = score, encoding, seed
+        self._model: EnsemblePredictor | None = None
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Predicted low scores of encoding ``rows``."""
+        scored = np.flatnonzero(~np.isnan(self.score))
+        if len(scored) < 2:
+            return np.full(len(rows), 0.5)
+        if self._model is None:
+            rng = np.random.default_rng(self.seed)
+            if len(scored) > FILL_ROWS:
+                scored = rng.choice(scored, FILL_ROWS, replace=False)
+            self._model = EnsemblePredictor(
+                "extra_trees", members=16, min_points=2, max_features=1.0, seed=self.seed
+            ).fit(self.encoding[scored], self.score[scored])
+        return self._model.predict(rows)[0]
+
+    def filled(self) -> np.ndarray:
+        """Every cell's score, measured or predicted."""
+        out = self.score.copy()
+        missing = np.isnan(out)
+        if missing.any():
+            out[missing] = self.predict(self.encoding[missing])
         return out
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(scored, FILL_ROWS, replace=False) if len(scored) > FILL_ROWS else scored
-    model = EnsemblePredictor("extra_trees", members=16, min_points=2, max_features=1.0, seed=seed)
-    model.fit(encoding[rows], score[rows])
-    missing = np.isnan(score)
-    out[missing] = model.predict(encoding[missing])[0]
-    return out
 
 
 def edge_distance(encoding: np.ndarray, cell: int) -> np.ndarray:

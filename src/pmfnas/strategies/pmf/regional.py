@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from pmfnas.predictors import EnsemblePredictor
-from pmfnas.spaces.base import EnumerableSpace
-from pmfnas.strategies.pmf.exploration import Region
+from pmfnas.strategies.pmf.exploration import LowFill, Region
+from pmfnas.strategies.pmf.pool import Pool
 from pmfnas.types import Trial
 
 FRONTIER = 4
@@ -44,24 +44,27 @@ class Pick:
 class RegionalSearch:
     """The medium-fidelity search: regions, surrogate and the queue of medium evaluations.
 
-    ``features`` has one row per cell (encoding, then the low score in the last column);
-    ``medium`` is the strategy's own dict of medium results (shared, not copied). Stops go to
-    ``notes``, for the strategy to attach to its next request and log as decisions.
+    Cells are numbers of the ``pool``; ``features`` has one row per cell (encoding, then the low
+    score of ``low`` in the last column), and grows with the pool, the low scores of cells that
+    join it predicted by ``low``. ``medium`` is the strategy's own dict of medium results
+    (shared, not copied). Stops go to ``notes``, for the strategy to attach to its next request
+    and log as decisions.
     """
 
     def __init__(
         self,
-        space: EnumerableSpace,
-        features: np.ndarray,
+        pool: Pool,
+        low: LowFill,
         narrow: np.ndarray,
         regions: list[Region],
         medium: dict[int, Trial],
         settings: dict[str, Any],
         seed: int,
     ) -> None:
-        self.space = space
-        self.features = features
-        self.low = features[:, -1]
+        self.pool = pool
+        self._low_fill = low
+        self.features = np.hstack([pool.encoding, low.filled()[:, None]])
+        self.low = self.features[:, -1]
         self.narrow = narrow
         self.regions = regions
         self.medium = medium
@@ -71,7 +74,7 @@ class RegionalSearch:
         self.busy: set[int] = set()
         """Cells in flight (set by the strategy before each ask): never picked again."""
         self.notes: list[str] = []
-        self.region_of = np.full(space.size, -1)
+        self.region_of = np.full(pool.size, -1)
         for region in regions:
             self.region_of[region.members] = region.number
         self._surrogate: EnsemblePredictor | None = None
@@ -96,6 +99,15 @@ class RegionalSearch:
             self._fitted_on = len(cells)
         return self._surrogate
 
+    def _grow(self) -> None:
+        """Rows for the cells that joined the pool since (neighbours outside the sample)."""
+        new = self.pool.encoding[len(self.features) :]
+        if len(new):
+            rows = np.hstack([new, self._low_fill.predict(new)[:, None]])
+            self.features = np.vstack([self.features, rows])
+            self.low = self.features[:, -1]
+            self.region_of = np.concatenate([self.region_of, np.full(len(new), -1)])
+
     def _taken(self, high: dict[int, Trial]) -> set[int]:
         return {*self.medium, *high, *self.busy, *(pick.cell for pick in self.queue)}
 
@@ -112,8 +124,9 @@ class RegionalSearch:
         best = sorted(self.medium, key=lambda c: -self.medium[c].val_acc)
         for cell in best[:FRONTIER]:
             label = f"frontier of trial {self.medium[cell].number}"
-            for arch in self.space.neighbours(self.space.arch(cell)):
-                where.setdefault(self.space.index(arch), label)
+            for arch in self.pool.space.neighbours(self.pool.arch(cell)):
+                where.setdefault(self.pool.number(arch), label)
+        self._grow()
         cells = np.array(sorted(set(where) - self._taken(high)), dtype=np.int64)
         return cells, np.array([owner.get(int(c), -1) for c in cells], dtype=np.int64), where
 
@@ -190,7 +203,8 @@ class RegionalSearch:
         """Stage 3 refinement: the surrogate's favourite one-edge neighbours of a new
         high-fidelity best go to the front of the queue, to compete for promotion."""
         taken = self._taken(high)
-        near = [self.space.index(a) for a in self.space.neighbours(self.space.arch(cell))]
+        near = [self.pool.number(a) for a in self.pool.space.neighbours(self.pool.arch(cell))]
+        self._grow()
         cells = np.array([c for c in near if c not in taken], dtype=np.int64)
         if len(cells) == 0 or not self.medium:
             return

@@ -1,7 +1,9 @@
 """PMF-NAS: progressive multi-fidelity search (our reading of Wang, Hu, Chen, Sun, 2026; issue 5).
 
 1. Global exploration: a large seeded sample (all of it when the budget share allows) is scored
-   at the low fidelity (proxies); the scores rank the whole space and define regions.
+   at the low fidelity (proxies); the scores rank the space and define regions. A space too
+   large to enumerate (DARTS) is ranked over a seeded sample of ``pool`` cells that grows by the
+   neighbourhoods the search visits (:mod:`~pmfnas.strategies.pmf.pool`).
 2. Regional search: the regions' centres, then medium-fidelity evaluations drawn by Thompson
    sampling from a tree-ensemble surrogate of the medium accuracy over the open regions, the
    narrowed space and the neighbours of the best medium results (larger batches add one pick
@@ -15,7 +17,6 @@
 The fidelities are parameters, by default the evaluator's ladder, so the same code runs on the
 tabular benchmark (proxies → 12 → 200 epochs) and on real training (proxies → a short training →
 the full one). Every request carries its prediction, rule and trigger in its info, for reports.
-PMF keeps arrays over the whole space, so it needs an enumerable one.
 
 With several workers, proxies and medium evaluations run in parallel; a cell in flight (or
 whose training failed) is neither picked again nor promoted; stage 2 starts once every proxy score is in (it ranks the
@@ -40,7 +41,7 @@ from pmfnas.predictors import (
     high_fidelity_predictor,
     medium_features,
 )
-from pmfnas.spaces.base import EnumerableSpace, SearchSpace, require_enumerable
+from pmfnas.spaces.base import SearchSpace
 from pmfnas.strategies.base import (
     SERIAL,
     STRATEGIES,
@@ -51,13 +52,8 @@ from pmfnas.strategies.base import (
     Wait,
 )
 from pmfnas.strategies.pmf.allocation import Promotion, cost_ratio, plan_promotion
-from pmfnas.strategies.pmf.exploration import (
-    Region,
-    fill_unscored,
-    find_regions,
-    low_scores,
-    space_encoding,
-)
+from pmfnas.strategies.pmf.exploration import LowFill, Region, find_regions, low_scores
+from pmfnas.strategies.pmf.pool import Pool
 from pmfnas.strategies.pmf.regional import Pick, RegionalSearch
 from pmfnas.types import Fidelity, Request, Trial
 
@@ -96,10 +92,11 @@ class ProgressiveMultiFidelity(BaseStrategy):
         refine: neighbours of a new high-fidelity best evaluated at medium fidelity.
         budget: the budget to plan for (default: the study's). Set it to stop a study early and
             extend it later by replay: a plan made for another budget asks other things.
+        pool: the cells of a space too large to enumerate that stage 1 starts from (a seeded
+            sample); an enumerable space is ranked whole.
     """
 
     name = "pmf"
-    space: EnumerableSpace
 
     def __init__(
         self,
@@ -126,12 +123,11 @@ class ProgressiveMultiFidelity(BaseStrategy):
         members: int = 16,
         refine: int = 4,
         budget: float | None = None,
+        pool: int = 20_000,
         *,
         ladder: Ladder | None = None,
     ) -> None:
-        super().__init__(
-            require_enumerable(space, "pmf (it ranks the whole space)"), seed, ladder=ladder
-        )
+        super().__init__(space, seed, ladder=ladder)
         if low is None:
             self.low = self.ladder.low
         else:
@@ -154,8 +150,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
                 "PMF needs regions, batch, patience, region_min >= 1, refine >= 0 and "
                 "members, min_high >= 2"
             )
-        if radius < 0 or low_sample < 0:
-            raise ConfigError("PMF needs radius >= 0 and low_sample >= 0")
+        if radius < 0 or low_sample < 0 or pool < 2:
+            raise ConfigError("PMF needs radius >= 0, low_sample >= 0 and pool >= 2")
         if unknown := {surrogate, predictor} - set(KINDS):
             raise ConfigError(f"unknown model {unknown.pop()!r} (known: {', '.join(KINDS)})")
         if budget is not None and not budget > 0:
@@ -182,7 +178,9 @@ class ProgressiveMultiFidelity(BaseStrategy):
             "members": members,
             "refine": refine,
             "budget": budget,
+            "pool": pool,
         }
+        self._pool = Pool(space, pool, seed)
         self._rng = np.random.default_rng(seed)
         self._total: float | None = None
         self._spent = 0.0
@@ -191,7 +189,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         self._low_spent = 0.0
         self._low_told = 0
         self._raw: dict[str, np.ndarray] = {}
-        self._scored = np.zeros(self.space.size, dtype=bool)
+        self._scored = np.zeros(0, dtype=bool)  # sized when stage 1 starts
         self._order = np.empty(0, dtype=np.int64)
         self._medium: dict[int, Trial] = {}
         self._high: dict[int, Trial] = {}
@@ -223,7 +221,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
             if context.in_flight:
                 return WAIT  # stage 2 ranks the space by every proxy score
             self._start_search()
-        busy = {self.space.index(arch) for arch in context.busy()} | self._failed
+        busy = {self._pool.number(arch) for arch in context.busy()} | self._failed
         request = self._search_request(left, busy)
         if request is None and context.in_flight:
             self.unaffordable, self.finished_because = None, ""
@@ -232,11 +230,13 @@ class ProgressiveMultiFidelity(BaseStrategy):
 
     def tell(self, trial: Trial) -> None:
         self._spent += trial.cost
-        cell = self.space.index(trial.arch)
+        cell = self._pool.number(trial.arch)
         if trial.fidelity == self.low:
             values = [trial.metrics.get(name, np.nan) for name in self.low.proxies]
             for name, value in zip(self.low.proxies, values, strict=True):
-                self._raw.setdefault(name, np.full(self.space.size, np.nan))[cell] = value
+                if name not in self._raw:
+                    self._raw[name] = np.full(self._pool.size, np.nan)
+                self._raw[name][cell] = value
             # NaN says nothing (not computed); ±inf is a failing proxy and ranks lowest.
             self._scored[cell] = not all(np.isnan(values))
             self._low_spent += trial.cost
@@ -266,7 +266,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
     def _low_request(self, left: float) -> Request | None:
         if self.low is None:
             return None
-        limit = min(self.settings["low_sample"] or self.space.size, self.space.size)
+        limit = min(self.settings["low_sample"] or self._pool.size, self._pool.size)
         if self._low_asked >= limit:
             return None
         if self._low_told:
@@ -275,27 +275,29 @@ class ProgressiveMultiFidelity(BaseStrategy):
             if self._low_spent + per_cell > share or per_cell > left:
                 return None
         if self._low_asked == 0:
-            self._order = self._rng.permutation(self.space.size)
+            self._order = self._rng.permutation(self._pool.size)
+            self._scored = np.zeros(self._pool.size, dtype=bool)
         cell = int(self._order[self._low_asked])
         self._low_asked += 1
         return Request(
-            self.space.arch(cell), self.low, "stage 1: global exploration", {"origin": "sampled"}
+            self._pool.arch(cell), self.low, "stage 1: global exploration", {"origin": "sampled"}
         )
 
     def _start_search(self) -> None:
-        """Rank the space by the low fidelity, find the regions and queue their centres."""
+        """Rank the pool by the low fidelity, find the regions and queue their centres."""
         self._stage = "search"
-        encoding = space_encoding(self.space)
+        encoding = self._pool.encoding
         if self._scored.any():
-            low = fill_unscored(low_scores(self._raw, self._scored), encoding, self.seed)
+            fill = LowFill(low_scores(self._raw, self._scored), encoding, self.seed)
+            low = fill.filled()
             narrow = np.flatnonzero(low >= np.quantile(low, 1 - self.settings["keep"]))
         else:  # no low fidelity: the regions start from random cells, nothing is narrowed
-            low = self._rng.random(self.space.size)
-            narrow = np.arange(self.space.size)
+            fill = LowFill(self._rng.random(self._pool.size), encoding, self.seed)
+            low = fill.score
+            narrow = np.arange(self._pool.size)
         regions = find_regions(low, encoding, self.settings["regions"], self.settings["radius"])
-        features = np.hstack([encoding, low[:, None]])
         self._search = RegionalSearch(
-            self.space, features, narrow, regions, self._medium, self.settings, self.seed
+            self._pool, fill, narrow, regions, self._medium, self.settings, self.seed
         )
         self.decisions.append(
             f"stage 1 done: {int(self._scored.sum())} cells scored at {self.settings['low']} "
@@ -334,7 +336,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         promotion = self._promotion(left, medium_cost, busy)
         if promotion is not None:
             self._since = 0
-            arch = self.space.arch(promotion.cell)
+            arch = self._pool.arch(promotion.cell)
             return Request(arch, self.high, promotion.reason, promotion.info)
         if search.queue and medium_cost <= left:
             pick = search.queue.popleft()
@@ -342,7 +344,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
             self.decisions.extend(notes)
             reason = "; ".join([pick.reason, *notes])
             info = pick.info | ({"decisions": notes} if notes else {})
-            return Request(self.space.arch(pick.cell), self.medium, reason, info)
+            return Request(self._pool.arch(pick.cell), self.medium, reason, info)
         if search.queue:  # no promotion fits either: a medium training is the cheapest step
             self.unaffordable = Unaffordable(self.medium, medium_cost, left)
         else:
@@ -388,7 +390,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
             cap=self.settings["high_cap"] * float(self._total),
         )
         if promotion is not None:
-            arch = self.space.format(self.space.arch(promotion.cell))
+            arch = self.space.format(self._pool.arch(promotion.cell))
             self.decisions.append(f"promote {arch}: {promotion.reason}")
         return promotion
 

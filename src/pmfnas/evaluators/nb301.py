@@ -1,0 +1,129 @@
+"""Evaluation by NAS-Bench-301's surrogate (DARTS space, CIFAR-10) on a virtual clock.
+
+The surrogate (:mod:`pmfnas.tables.nb301`) predicts a genotype's validation accuracy and the
+training time up to each epoch 1..98; there is no test accuracy, so the validation accuracy it
+predicts is the only number a search of it has (reports say so). A fidelity is a training of
+``epochs`` epochs, charged the predicted time; each is a run of its own (a promotion from 12 to
+98 epochs pays both, as on the NB201 tables). The analytic ``params`` and ``flops`` of the
+evaluation network (DARTS' 20 cells at C=36, 10 classes, 32x32 inputs) are free proxies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from pmfnas.errors import FidelityError
+from pmfnas.evaluators.base import BudgetUnit, Ladder
+from pmfnas.spaces.darts import DartsSpace
+from pmfnas.spaces.darts.costs import params_and_flops
+from pmfnas.tables.nb301 import MAX_EPOCH, MIN_EPOCH, NB301Surrogate
+from pmfnas.types import Arch, Fidelity, Result, Trial
+
+NB301_BUDGET = 500_000.0
+"""Simulated seconds a search gets by default: about 100 full (98-epoch) trainings, whose
+predicted time is 4,988 s on average over 200 seeded random genotypes (docs/darts.md)."""
+
+NB301_LADDER = Ladder(
+    low=Fidelity(proxies=("params", "flops")),
+    medium=Fidelity(epochs=12),
+    high=Fidelity(epochs=MAX_EPOCH),
+    single=Fidelity(epochs=MAX_EPOCH),
+    default_budget=NB301_BUDGET,
+)
+"""The free size proxies, a 12-epoch training (about a seventh of a full one's time), the full
+98 epochs; single-fidelity strategies (random search, REA) evaluate full trainings, as the
+NAS-Bench-301 paper's optimisers did."""
+
+ANALYTIC_PROXIES = ("params", "flops")
+
+
+class NB301Evaluator:
+    """Answer ``evaluate(arch, fidelity)`` from the NAS-Bench-301 surrogate.
+
+    ``val_acc`` (percent) and ``val_loss`` are the surrogate's predictions at the fidelity's
+    epoch. The cost is the predicted training time up to that epoch, made non-decreasing in the
+    epoch (the surrogate's time flattens and dips slightly near epoch 98; a longer training is
+    never charged less). A genotype's whole predicted curve is computed once and kept.
+    """
+
+    budget_unit: BudgetUnit = "simulated"
+
+    def __init__(self, surrogate: NB301Surrogate) -> None:
+        self.surrogate = surrogate
+        self.space = DartsSpace()
+        self._curves: dict[Arch, dict[str, np.ndarray]] = {}
+        self._sizes: dict[Arch, tuple[float, float]] = {}
+        self.ladder = replace(NB301_LADDER, network_size=self.network_size)
+        """:data:`NB301_LADDER` with the evaluation network's sizes."""
+
+    def describe(self) -> dict[str, str]:
+        return {"benchmark": "nb301", "dataset": "cifar10", "source": str(self.source)}
+
+    @property
+    def source(self) -> Path:
+        return Path(self.surrogate.source)
+
+    def network_size(self, arch: Arch) -> tuple[float, float]:
+        """Parameters and FLOPs (millions) of the evaluation network of ``arch``."""
+        if arch not in self._sizes:
+            params, flops = params_and_flops(arch)
+            self._sizes[arch] = (params / 1e6, flops / 1e6)
+        return self._sizes[arch]
+
+    def curve(self, arch: Arch) -> dict[str, np.ndarray]:
+        """``val_acc``, ``val_loss`` and the charged ``cost`` at epochs 1..98 (index epoch-1)."""
+        if arch not in self._curves:
+            epochs = list(range(MIN_EPOCH, MAX_EPOCH + 1))
+            out = self.surrogate.predict([arch] * len(epochs), epochs)
+            self._curves[arch] = {
+                "val_acc": out["val_acc"],
+                "val_loss": out["val_loss"],
+                "cost": np.maximum.accumulate(out["runtime"]),
+            }
+        return self._curves[arch]
+
+    def _check(self, fidelity: Fidelity) -> None:
+        if fidelity.is_proxy:
+            if unknown := set(fidelity.proxies) - set(ANALYTIC_PROXIES):
+                raise FidelityError(
+                    f"no scores for proxy {', '.join(sorted(unknown))} on nb301 "
+                    f"(served: {', '.join(ANALYTIC_PROXIES)})"
+                )
+        elif fidelity.supernet or fidelity.knobs():
+            raise FidelityError(f"the nb301 surrogate predicts full trainings only, not {fidelity}")
+        elif not MIN_EPOCH <= fidelity.epochs <= MAX_EPOCH:
+            raise FidelityError(
+                f"the nb301 surrogate predicts epochs {MIN_EPOCH}..{MAX_EPOCH}, not {fidelity}"
+            )
+
+    def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
+        self._check(fidelity)
+        if fidelity.is_proxy:
+            return 0.0
+        return float(self.curve(arch)["cost"][fidelity.epochs - 1])
+
+    def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
+        """Predict ``arch``; its cost is known beforehand, so ``limit`` is never reached."""
+        cost = self.expected_cost(arch, fidelity)
+        if fidelity.is_proxy:
+            sizes = self.network_size(arch)
+            scores = {name: sizes[ANALYTIC_PROXIES.index(name)] for name in fidelity.proxies}
+            return Result(metrics=scores, cost=cost)
+        curve = self.curve(arch)
+        at = fidelity.epochs - 1
+        metrics = {"val_acc": float(curve["val_acc"][at]), "val_loss": float(curve["val_loss"][at])}
+        return Result(metrics=metrics, cost=cost)
+
+    def observe(self, trial: Trial) -> None:
+        """Costs come from the surrogate: nothing to learn from a replayed trial."""
+
+    def final_accuracy(self, arch: Arch) -> float:
+        """The predicted validation accuracy after the full 98 epochs: what a bench compares."""
+        return float(self.curve(arch)["val_acc"][MAX_EPOCH - 1])
+
+    def test_accuracy(self, arch: Arch) -> None:
+        """None: NAS-Bench-301 predicts validation accuracy only."""
+        return None

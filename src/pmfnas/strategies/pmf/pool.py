@@ -1,0 +1,81 @@
+"""The architectures PMF ranks, by number: all of an enumerable space, else a growing sample.
+
+PMF keeps arrays over the cells it ranks (low scores, features, regions). On NAS-Bench-201 those
+are the whole space, numbered by the space's own index. A space too large to enumerate (the
+DARTS cells) is ranked over a large seeded sample instead, and the pool grows by the
+neighbourhoods the search visits (the frontier of the best results, the refinements around a new
+best), so that the regional search still walks the space one edge at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pmfnas.spaces.base import EnumerableSpace, SearchSpace
+from pmfnas.types import Arch
+
+_ENCODINGS: dict[tuple[str, int], np.ndarray] = {}
+
+
+class Pool:
+    """Numbered architectures of ``space``: all of it if enumerable, else ``sample`` distinct
+    seeded samples to start with (the draw uses its own ``seed`` stream)."""
+
+    def __init__(self, space: SearchSpace, sample: int, seed: int) -> None:
+        self.space = space
+        self._whole = space if isinstance(space, EnumerableSpace) else None  # checked once: slow
+        self._sample, self._seed = sample, seed
+        self._archs: list[Arch] = []
+        self._numbers: dict[Arch, int] = {}
+        self._rows: list[np.ndarray] = []
+        self._encoding: np.ndarray | None = None  # drawn when first needed
+
+    def _draw(self) -> np.ndarray:
+        if self._encoding is None:
+            rng = np.random.default_rng([self._seed, 3])
+            for _ in range(100 * self._sample):  # a space with fewer cells ends the draw early
+                if len(self._archs) >= self._sample:
+                    break
+                self._add(self.space.sample(rng))
+            self._encoding = np.stack(self._rows)
+        return self._encoding
+
+    def _add(self, arch: Arch) -> int:
+        if arch not in self._numbers:
+            self._numbers[arch] = len(self._archs)
+            self._archs.append(arch)
+            self._rows.append(self.space.encode(arch))
+        return self._numbers[arch]
+
+    @property
+    def size(self) -> int:
+        if self._whole is not None:
+            return self._whole.size
+        self._draw()
+        return len(self._archs)
+
+    def arch(self, number: int) -> Arch:
+        if self._whole is not None:
+            return self._whole.arch(number)
+        self._draw()
+        return self._archs[number]
+
+    def number(self, arch: Arch) -> int:
+        """The number of ``arch``; one the pool does not hold yet joins it."""
+        if self._whole is not None:
+            return self._whole.index(arch)
+        self._draw()
+        return self._add(arch)
+
+    @property
+    def encoding(self) -> np.ndarray:
+        """One encoding row per number (made once per process for an enumerable space)."""
+        if (space := self._whole) is not None:
+            key = (space.name, space.size)
+            if key not in _ENCODINGS:
+                _ENCODINGS[key] = np.stack([space.encode(space.arch(i)) for i in range(space.size)])
+            return _ENCODINGS[key]
+        encoding = self._draw()
+        if len(self._rows) > len(encoding):
+            encoding = self._encoding = np.vstack([encoding, *self._rows[len(encoding) :]])
+        return encoding

@@ -1,0 +1,77 @@
+"""``pmfnas search --benchmark nb301``: the DARTS space on NAS-Bench-301's surrogate, end to end."""
+
+import json
+
+import pytest
+
+from pmfnas.spaces.darts import DartsSpace
+
+
+@pytest.fixture
+def nb301_env(data_env, nb301_dir):
+    return data_env
+
+
+def test_a_surrogate_search_prints_and_stores_darts_genotypes_and_resumes(cli, nb301_env, tmp_path):
+    db, out_json = tmp_path / "runs.db", tmp_path / "out.json"
+    args = ["search", "--benchmark", "nb301", "--strategy", "rea", "--budget", "14h"]
+    code, out, err = cli.run(*args, "--storage", str(db), "--json", str(out_json))
+    assert code == 0, err
+    summary = json.loads(out_json.read_text())
+    assert summary["benchmark"] == "nb301" and summary["test_acc"] is None
+    assert summary["fidelity"] == "epochs=98" and summary["cost"] <= 14 * 3600
+    DartsSpace().parse(summary["arch"])  # the canonical genotype text
+    assert "NAS-Bench-301 surrogate" in out and "test accuracy" not in out
+    again = cli.run(*args, "--storage", str(db), "--json", str(tmp_path / "again.json"))
+    assert again[0] == 0
+    assert again[2].startswith("resuming study rea-nb301-seed0:")
+    assert json.loads((tmp_path / "again.json").read_text())["arch"] == summary["arch"]
+    code, out, err = cli.run("trials", "--storage", str(db), "--study", "rea-nb301-seed0")
+    assert code == 0, err
+    assert "Genotype(normal=" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dataset", "cifar100"], "nb301 is CIFAR-10 under one protocol"),
+        (["--protocol", "peers"], "nb301 is CIFAR-10 under one protocol"),
+        (["--budget", "3e9flops"], "simulated seconds"),
+    ],
+)
+def test_what_the_surrogate_cannot_do_is_one_error_line(cli, nb301_env, extra, message):
+    code, _, err = cli.run("search", "--benchmark", "nb301", "--strategy", "random", *extra)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_report_of_a_surrogate_search_says_there_is_no_test_accuracy(cli, nb301_env, tmp_path):
+    db = tmp_path / "runs.db"
+    args = ["search", "--benchmark", "nb301", "--strategy", "hyperband", "--budget", "14h"]
+    assert cli.run(*args, "--storage", str(db))[0] == 0
+    code, _, err = cli.run("report", str(db), "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "surrogate predicts validation accuracy only" in page
+    assert "hyperband on nb301 (cifar10)" in page and "simulated" in page
+    assert "DARTS evaluation network (C=36, 20 cells)" in page
+
+
+def test_a_bench_on_the_surrogate_compares_predicted_final_validation_accuracy(
+    cli, nb301_env, tmp_path
+):
+    out_json, report = tmp_path / "bench.json", tmp_path / "report"
+    code, out, err = cli.run(
+        "bench", "--benchmark", "nb301", "--strategies", "random,rea", "--seeds", "2",
+        "--budget", "14h", "--workers", "1", "--json", str(out_json), "--report", str(report),
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    assert result["benchmark"] == "nb301" and result["space_best_val_acc_98"] is None
+    assert "no test accuracy" in result["final"]
+    for row in result["summary"]:
+        assert 90 < row["val_acc_98"]["mean"] < 95 and row["regret"] is None
+    for run in result["results"]:
+        assert run["index"] is None and "test_acc" not in run
+        assert run["val_acc_98"] == pytest.approx(run["val_acc"])  # evaluated at 98 epochs
+    assert "val acc (98 ep.)" in out and "NAS-Bench-301 surrogate" in out
+    assert "predicted validation accuracy after 98 epochs" in (report / "report.html").read_text()

@@ -1,0 +1,84 @@
+"""The NAS-Bench-301 surrogate as an evaluator, and every ask/tell strategy searching through it."""
+
+import numpy as np
+import pytest
+
+from pmfnas.errors import FidelityError
+from pmfnas.evaluators.nb301 import NB301_BUDGET, NB301Evaluator
+from pmfnas.runs.search import run_search
+from pmfnas.spaces.darts import DartsSpace
+from pmfnas.strategies import STRATEGIES
+from pmfnas.tables.nb301 import MAX_EPOCH
+from pmfnas.types import Fidelity
+
+SPACE = DartsSpace()
+
+
+@pytest.fixture(scope="module")
+def evaluator(surrogate):
+    return NB301Evaluator(surrogate)
+
+
+def _sample(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [SPACE.sample(rng) for _ in range(n)]
+
+
+def test_an_evaluation_is_the_surrogates_prediction_charged_its_training_time(evaluator, surrogate):
+    arch = SPACE.resolve("DARTS_V2")
+    result = evaluator.evaluate(arch, Fidelity(epochs=50))
+    direct = surrogate.predict([arch], 50)
+    assert result.metrics["val_acc"] == pytest.approx(direct["val_acc"][0])
+    assert result.metrics["val_loss"] == pytest.approx(direct["val_loss"][0])
+    assert result.cost == evaluator.expected_cost(arch, Fidelity(epochs=50)) > 0
+    assert evaluator.test_accuracy(arch) is None  # the surrogate predicts validation only
+    assert evaluator.describe()["benchmark"] == "nb301"
+
+
+def test_a_longer_training_never_costs_less(evaluator):
+    for arch in _sample(20):
+        costs = [evaluator.expected_cost(arch, Fidelity(epochs=e)) for e in range(1, 99)]
+        assert np.all(np.diff(costs) >= 0) and costs[0] > 0
+
+
+def test_the_default_budget_is_about_a_hundred_full_trainings(evaluator):
+    full = [evaluator.expected_cost(a, Fidelity(epochs=MAX_EPOCH)) for a in _sample(200)]
+    assert 90 * np.mean(full) < NB301_BUDGET < 110 * np.mean(full)
+    assert evaluator.ladder.default_budget == NB301_BUDGET
+
+
+def test_size_proxies_are_free_and_count_the_published_network(evaluator):
+    result = evaluator.evaluate(SPACE.resolve("DARTS_V2"), Fidelity(proxies=("params", "flops")))
+    assert result.cost == 0.0
+    assert result.metrics["params"] == pytest.approx(3.349342)  # DARTS' published count
+    assert evaluator.ladder.network_size(SPACE.resolve("DARTS_V2"))[0] == result.metrics["params"]
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "message"),
+    [
+        ("epochs=99", "epochs 1..98"),
+        ("epochs=12,fraction=0.5", "full trainings only"),
+        ("proxy:synflow", "no scores for proxy synflow"),
+    ],
+)
+def test_fidelities_the_surrogate_cannot_answer_are_refused(evaluator, fidelity, message):
+    with pytest.raises(FidelityError, match=message):
+        evaluator.expected_cost(SPACE.resolve("DARTS_V2"), Fidelity.parse(fidelity))
+
+
+ASK_TELL = sorted(STRATEGIES.names())
+
+
+@pytest.mark.parametrize("name", ASK_TELL)
+def test_every_ask_tell_strategy_searches_the_darts_space_on_the_surrogate(surrogate, name):
+    budget = 10 * 5000.0  # about ten full trainings
+    # MFNAS's own gradient proxies are not served on nb301: it evolves on the free sizes
+    params = {"proxies": "params,flops"} if name == "mfnas" else {}
+    summary = run_search(surrogate, strategy=name, budget=budget, seed=0, params=params)
+    assert summary["benchmark"] == "nb301" and summary["index"] is None
+    assert summary["cost"] <= budget and summary["test_acc"] is None
+    arch = SPACE.parse(summary["arch"])
+    assert SPACE.format(arch) == summary["arch"]
+    if summary["val_acc"] is not None:
+        assert 85.0 < summary["val_acc"] < 95.5  # NB301's range at 12 to 98 epochs
