@@ -205,7 +205,7 @@ def test_arch_info_without_data_still_gives_size(cli, tmp_path, monkeypatch):
     [
         (["search", "--dataset", "mnist"], "unknown dataset"),
         (["search", "--benchmark", "nb201", "--strategy", "nope"], "unknown strategy"),
-        (["search", "--benchmark", "nb301"], "unknown benchmark"),
+        (["search", "--benchmark", "nb999"], "unknown benchmark"),
         (["search", "--benchmark", "nb201", "--budget", "-5"], "budget"),
         (["search", "--benchmark", "nb201", "--budget", "1"], "single evaluation"),
         (["search", "--benchmark", "nb201", "-o", "population"], "KEY=VALUE"),
