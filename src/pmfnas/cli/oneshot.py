@@ -56,15 +56,24 @@ def print_oneshot_summary(summary: dict[str, Any]) -> None:
     tables = summary["table_test_acc"]
     looked_up = " / ".join(f"{ds} {acc:.2f}" for ds, acc in tables.items()) if tables else "n/a"
     budget = summary["budget"]
+    darts = summary.get("space") == "darts"
     rows = {
         "best architecture": summary["arch"],
         "NATS index": str(summary["index"]),
         f"supernet validation accuracy ({summary['fidelity']})": fmt(summary["val_acc"]),
-        "parameter-free edges": f"{summary['parameter_free']:.0%}",
+        "parameter-free edges" + (" (normal cell)" if darts else ""): (
+            f"{summary['parameter_free']:.0%}"
+        ),
         "NB201 test accuracy (200 epochs, looked up)": looked_up,
+        "NB301 surrogate validation accuracy (98 epochs)": fmt(summary["surrogate_val_acc"]),
         "wall time": f"{summary['cost']:.1f} s" + (f" of {budget:.0f} s" if budget else ""),
         "supernet epochs": str(summary["n_trials"]),
         "stopped because": summary["stop_reason"],
     }
+    if darts:
+        del rows["NATS index"], rows["NB201 test accuracy (200 epochs, looked up)"]
+    else:
+        del rows["NB301 surrogate validation accuracy (98 epochs)"]
     title = f"{summary['strategy']} (one-shot) on {summary['data']}, seed {summary['seed']}"
+    title += " in the DARTS space" if darts else ""
     print_fields(title, rows)

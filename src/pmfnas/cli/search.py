@@ -44,6 +44,10 @@ def search(
         str | None,
         typer.Option(help="The benchmark's dataset: cifar10, cifar100, ImageNet16-120."),
     ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option(help="Search space: nb201 (default) or darts (nb301 searches darts)."),
+    ] = None,
     strategy: Annotated[
         str,
         typer.Option(
@@ -168,6 +172,12 @@ def search(
     from pmfnas.spaces import create_space
 
     tabular = benchmark is not None or dataset is not None
+    benchmark_space = "darts" if benchmark == "nb301" else "nb201"
+    if tabular and space not in (None, benchmark_space):
+        raise ConfigError(
+            f"--benchmark {benchmark or 'nb201'} searches {benchmark_space}: drop --space"
+        )
+    space_name = space or benchmark_space
     if protocol is not None and not tabular:
         raise ConfigError("--protocol picks a tabular benchmark's signal: add --benchmark nb201")
     if tabular and data is not None:
@@ -199,6 +209,7 @@ def search(
             stopped=lambda: f"search stopped; {_kept(storage)}",
             announce=announce if json_out != STDOUT else None,
             data=data or DEFAULT_DATA,
+            space=space_name,
             profile=profile or "cpu",
             params=params,
             seed=seed,
@@ -235,7 +246,7 @@ def search(
     )
     if tabular:
         bench = load_tabular(benchmark or "nb201", data_dir)
-        space = create_space("nb201" if benchmark in (None, "nb201") else "darts")
+        searched = create_space(space_name)
         with LazyBar("search", " s") as bar, on_interrupt(lambda: _no_result(storage)):
             summary = run_search(
                 bench,
@@ -244,7 +255,7 @@ def search(
                 protocol=protocol or "default",
                 workers=workers or 1,
                 progress=bar.update,
-                watcher=SearchLog(bar, space, "simulated", level),
+                watcher=SearchLog(bar, searched, "simulated", level),
                 **common,
             )
     else:
@@ -255,8 +266,8 @@ def search(
             " FLOPs" if flops else " s",
             ".3g" if flops else ".0f",
         )
-        space = create_space()
-        log = SearchLog(bar, space, unit, level)
+        searched = create_space(space_name)
+        log = SearchLog(bar, searched, unit, level)
         evaluator = search_evaluator(
             data or DEFAULT_DATA,
             budget=limit,
@@ -271,7 +282,7 @@ def search(
             study=study,
             strategy=strategy,
             **knobs,
-            space=space,
+            space=searched,
             watcher=log,
         )
         plan = announce if json_out != STDOUT else None  # with --json -, stdout is the JSON alone

@@ -179,7 +179,7 @@ class GIcso(OneShotMethod):
         with torch.no_grad():
             trainer.alpha.copy_(torch.as_tensor(best, dtype=trainer.alpha.dtype))
         trainer.alpha_optimizer.state.clear()  # Adam's moments belong to the α before
-        self.returned = trainer.space.derive(best)
+        self.returned = trainer.space.derive(_softmax(best))
         self.phase = "stability"
 
     def _prone(self, trainer: SupernetTrainer, cell: Arch) -> bool:
@@ -201,12 +201,13 @@ class GIcso(OneShotMethod):
 
     def _fitness(self, trainer: SupernetTrainer, accuracy: np.ndarray) -> np.ndarray:
         """Accuracy plus the diversity bonus; a collapse-prone particle ranks below every other."""
-        prone = np.array([self._prone(trainer, trainer.space.derive(x)) for x in self.positions])
+        cells = [trainer.space.derive(p) for p in _softmax(self.positions)]
+        prone = np.array([self._prone(trainer, cell) for cell in cells])
         return accuracy + self.diversity * spread(self.positions) - prone * (100 + self.diversity)
 
     def _accuracy(self, trainer: SupernetTrainer, particle: int) -> float:
         if self.fitness == "path":
-            cell = trainer.space.derive(self.positions[particle])
+            cell = trainer.space.derive(_softmax(self.positions[particle]))
             return trainer.measure(path=trainer.space.path(cell))["val_acc"]
         return trainer.measure(weights=self._mixture(trainer, particle))["val_acc"]
 
@@ -217,7 +218,7 @@ class GIcso(OneShotMethod):
     # ----- what the driver reads
     def derive(self, trainer: SupernetTrainer) -> Arch:
         if self.phase == "explore" and np.isfinite(self.scores).any():
-            return trainer.space.derive(self.positions[int(np.argmax(self.scores))])
+            return trainer.space.derive(_softmax(self.positions[int(np.argmax(self.scores))]))
         cell = trainer.space.derive(trainer.probabilities())
         if self.phase == "stability" and self._prone(trainer, cell) and self.returned:
             return self.returned

@@ -20,7 +20,7 @@ from pmfnas.data import ImageDataset, load_dataset
 from pmfnas.data.base import cap_images, take_fraction
 from pmfnas.errors import ConfigError, DataError
 from pmfnas.oneshot import ONESHOT, EpochRecord, OneShotMethod, search_oneshot
-from pmfnas.oneshot.profiles import PROFILES, SPLIT, OneShotProfile
+from pmfnas.oneshot.profiles import SPLIT, OneShotProfile, space_profile
 from pmfnas.runs.spec import training_study_name
 from pmfnas.spaces import SearchSpace, create_space, index_or_none
 from pmfnas.spaces.oneshot import require_oneshot
@@ -70,6 +70,7 @@ def run_oneshot_search(
     method: str,
     *,
     data: str = "digits",
+    space: str = "nb201",
     profile: str = DEFAULT_PROFILE,
     params: dict[str, Any] | None = None,
     seed: int = 0,
@@ -85,9 +86,11 @@ def run_oneshot_search(
     announce: Callable[[str], None] | None = None,
     **setting: Any,
 ) -> dict[str, Any]:
-    """Run one-shot ``method`` on ``data`` under ``profile`` (wall ``budget`` optional) and
-    summarise its returned cell; on NB201 the summary adds the tables' 200-epoch test accuracy
-    of that cell on the three datasets (looked up after the search, never shown to it).
+    """Run one-shot ``method`` in ``space`` on ``data`` under ``profile`` (wall ``budget``
+    optional) and summarise its returned cell; the summary adds what a benchmark says of that
+    cell, looked up after the search and never shown to it: on NB201 the tables' 200-epoch test
+    accuracy on the three datasets, in the DARTS space NAS-Bench-301's predicted 98-epoch
+    validation accuracy on CIFAR-10 (where the data are there).
     ``setting`` overrides the profile: ``fraction``, ``resolution`` or any recipe field
     (``channels``, ``cells_per_stage``, ``batch_size`` ...); ``None`` values are ignored.
     ``threads`` (default 1: the supernets of a CPU profile are small) is part of the study's
@@ -100,16 +103,17 @@ def run_oneshot_search(
     if threads < 1:
         raise ConfigError(f"threads must be at least 1, got {threads}")
     torch.set_num_threads(threads)
-    chosen = with_setting(PROFILES.get(profile), setting)
+    chosen = with_setting(space_profile(space, profile), setting)
     searcher = create_method(method, params)
-    space = require_oneshot(create_space("nb201"), method)
+    searched = require_oneshot(create_space(space), method)
     run = Device.of(device)
     dataset = oneshot_data(data, chosen, seed=seed, data_dir=data_dir)
     recipe = replace(chosen.recipe, **searcher.recipe_changes)
     epochs = epochs or chosen.epochs or searcher.epochs
     name = study or training_study_name(method, dataset.name, seed)
+    name += "" if space == "nb201" else f"-{space}"  # one file holds both spaces' searches
     config = {
-        "space": space.name,
+        "space": searched.name,
         "oneshot": {
             "profile": profile,
             "recipe": recipe.as_dict(),
@@ -132,10 +136,10 @@ def run_oneshot_search(
         )
     checkpoint = _checkpoint(checkpoints, storage, name)
     started = time.perf_counter()
-    with _recorder(storage, name, config, space) as (record, finish):
+    with _recorder(storage, name, config, searched) as (record, finish):
         result = search_oneshot(
             searcher,
-            space,
+            searched,
             dataset,
             recipe,
             epochs=epochs,
@@ -155,16 +159,18 @@ def run_oneshot_search(
     return {
         "benchmark": None,
         "data": dataset.name,
+        "space": searched.name,
         "device": str(run.device),
         "strategy": method,
         "params": searcher.params(),
         "seed": seed,
-        "arch": space.format(result.arch),
-        "index": index_or_none(space, result.arch),
+        "arch": searched.format(result.arch),
+        "index": index_or_none(searched, result.arch),
         "fidelity": str(Fidelity(supernet=last.epoch)),
         "val_acc": last.metrics["val_acc"] if last.arch == result.arch else None,
         "test_acc": None,
-        "table_test_acc": table_accuracies(space, result.arch, data_dir),
+        "table_test_acc": table_accuracies(searched, result.arch, data_dir),
+        "surrogate_val_acc": surrogate_accuracy(searched, result.arch, data_dir),
         "parameter_free": last.info["parameter_free"],
         "cost": spent,
         "budget": budget,
@@ -191,6 +197,23 @@ def table_accuracies(
     except DataError:
         return None
     return {ds: round(bench.value(TEST_ACC_200, ds, index), 2) for ds in NB201_DATASETS}
+
+
+def surrogate_accuracy(
+    space: SearchSpace, arch: Arch, data_dir: Path | None = None
+) -> float | None:
+    """NAS-Bench-301's predicted validation accuracy of a DARTS genotype after 98 epochs on
+    CIFAR-10; ``None`` in another space, or without the surrogate (or onnxruntime)."""
+    if space.name != "darts":
+        return None
+    from pmfnas.evaluators.nb301 import NB301Evaluator
+    from pmfnas.tables.nb301 import NB301Surrogate
+
+    try:
+        surrogate = NB301Surrogate(data_dir / "darts" / "yahpo_nb301" if data_dir else None)
+        return round(NB301Evaluator(surrogate).final_accuracy(arch), 2)
+    except (DataError, ConfigError):
+        return None
 
 
 def _checkpoint(checkpoints: Path | None, storage: str | Path | None, study: str) -> Path | None:

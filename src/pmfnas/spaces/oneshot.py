@@ -46,6 +46,11 @@ class OneShotSpace(SearchSpace, Protocol):
         """The candidate index per choice point that runs ``arch`` in the supernet."""
         ...
 
+    def collapse_ops(self, arch: Arch) -> list[str]:
+        """The operations of ``arch`` whose parameter-free share shows a collapsing search
+        (NB201: its six edges; DARTS: the normal cell's eight, where skip connections pile up)."""
+        ...
+
 
 def require_oneshot(space: SearchSpace, who: str) -> OneShotSpace:
     """``space`` if it has a supernet, else a :class:`ConfigError` naming ``who`` needs one."""
@@ -55,7 +60,7 @@ def require_oneshot(space: SearchSpace, who: str) -> OneShotSpace:
 
 
 def parameter_free_share(space: OneShotSpace, arch: Arch) -> float:
-    """The share of ``arch``'s choice points that hold an operation without weights: the sign
-    of a collapsing one-shot search."""
-    names = [space.candidates[i] for i in space.path(arch)]
+    """The share of ``arch``'s operations (:meth:`OneShotSpace.collapse_ops`) without weights:
+    the sign of a collapsing one-shot search."""
+    names = space.collapse_ops(arch)
     return sum(name in space.parameter_free for name in names) / len(names)

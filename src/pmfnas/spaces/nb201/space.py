@@ -111,6 +111,9 @@ class NB201Space(ChoiceOperators):
         """A cell runs in the supernet as its own operation ids."""
         return check(arch)
 
+    def collapse_ops(self, arch: Arch) -> list[str]:
+        return [OPS[op] for op in check(arch)]
+
     def check_buildable(
         self, data: ImageDataset, channels: int, cells_per_stage: int, resolution: int = 0
     ) -> None:

@@ -78,16 +78,19 @@ def find_regions(score: np.ndarray, encoding: np.ndarray, count: int, radius: in
     to its nearest centre (the better-scored centre on ties)."""
     nearest = np.full(len(score), np.iinfo(np.int64).max)
     centres: list[int] = []
-    distances = []
     for cell in np.argsort(-score, kind="stable"):
         if len(centres) == count:
             break
         if nearest[cell] >= max(2 * radius, 1):
-            d = edge_distance(encoding, int(cell))
             centres.append(int(cell))
-            distances.append(d)
-            nearest = np.minimum(nearest, d)
-    table = np.stack(distances)
+            nearest = np.minimum(nearest, edge_distance(encoding, int(cell)))
+    return regions_around(centres, encoding, radius)
+
+
+def regions_around(centres: list[int], encoding: np.ndarray, radius: int) -> list[Region]:
+    """The regions of ``centres`` (best first): the cells within ``radius`` edges of a centre,
+    each given to its nearest centre (the better one on ties)."""
+    table = np.stack([edge_distance(encoding, centre) for centre in centres])
     owner = table.argmin(axis=0)
     inside = table.min(axis=0) <= radius
     return [

@@ -48,6 +48,11 @@ class Pool:
         return self._numbers[arch]
 
     @property
+    def grows(self) -> bool:
+        """Whether the pool is a sample that grows (the space is not enumerable)."""
+        return self._whole is None
+
+    @property
     def size(self) -> int:
         if self._whole is not None:
             return self._whole.size

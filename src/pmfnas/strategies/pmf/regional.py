@@ -44,9 +44,9 @@ class Pick:
 class RegionalSearch:
     """The medium-fidelity search: regions, surrogate and the queue of medium evaluations.
 
-    Cells are numbers of the ``pool``; ``features`` has one row per cell (encoding, then the low
-    score of ``low`` in the last column), and grows with the pool, the low scores of cells that
-    join it predicted by ``low``. ``medium`` is the strategy's own dict of medium results
+    Cells are numbers of the ``pool``; ``features`` has one row per cell (encoding, then its
+    score in ``low`` in the last column), and grows with the pool, the low scores of cells that
+    join it predicted by ``fill``. ``medium`` is the strategy's own dict of medium results
     (shared, not copied). Stops go to ``notes``, for the strategy to attach to its next request
     and log as decisions.
     """
@@ -54,7 +54,8 @@ class RegionalSearch:
     def __init__(
         self,
         pool: Pool,
-        low: LowFill,
+        low: np.ndarray,
+        fill: LowFill,
         narrow: np.ndarray,
         regions: list[Region],
         medium: dict[int, Trial],
@@ -62,8 +63,8 @@ class RegionalSearch:
         seed: int,
     ) -> None:
         self.pool = pool
-        self._low_fill = low
-        self.features = np.hstack([pool.encoding, low.filled()[:, None]])
+        self._low_fill = fill
+        self.features = np.hstack([pool.encoding, low[:, None]])
         self.low = self.features[:, -1]
         self.narrow = narrow
         self.regions = regions

@@ -52,7 +52,13 @@ from pmfnas.strategies.base import (
     Wait,
 )
 from pmfnas.strategies.pmf.allocation import Promotion, cost_ratio, plan_promotion
-from pmfnas.strategies.pmf.exploration import LowFill, Region, find_regions, low_scores
+from pmfnas.strategies.pmf.exploration import (
+    LowFill,
+    Region,
+    find_regions,
+    low_scores,
+    regions_around,
+)
 from pmfnas.strategies.pmf.pool import Pool
 from pmfnas.strategies.pmf.regional import Pick, RegionalSearch
 from pmfnas.types import Fidelity, Request, Trial
@@ -295,9 +301,12 @@ class ProgressiveMultiFidelity(BaseStrategy):
             fill = LowFill(self._rng.random(self._pool.size), encoding, self.seed)
             low = fill.score
             narrow = np.arange(self._pool.size)
-        regions = find_regions(low, encoding, self.settings["regions"], self.settings["radius"])
+        radius = self.settings["radius"]
+        regions = find_regions(low, encoding, self.settings["regions"], radius)
+        if self._pool.grows:  # regions of a sample of a vast space: only their centres
+            low, regions = self._around_centres(regions, low, fill)
         self._search = RegionalSearch(
-            self._pool, fill, narrow, regions, self._medium, self.settings, self.seed
+            self._pool, low, fill, narrow, regions, self._medium, self.settings, self.seed
         )
         self.decisions.append(
             f"stage 1 done: {int(self._scored.sum())} cells scored at {self.settings['low']} "
@@ -315,6 +324,20 @@ class ProgressiveMultiFidelity(BaseStrategy):
                 "low_score": float(low[region.centre]),
             }
             self._search.queue.append(Pick(region.centre, reason, info))
+
+    def _around_centres(
+        self, regions: list[Region], low: np.ndarray, fill: LowFill
+    ) -> tuple[np.ndarray, list[Region]]:
+        """The cells one edge from each centre join the pool (their low scores predicted), so
+        that each region is a neighbourhood to search, not a lone sample."""
+        known = self._pool.size
+        for region in regions:
+            for arch in self.space.neighbours(self._pool.arch(region.centre)):
+                self._pool.number(arch)
+        encoding = self._pool.encoding
+        low = np.concatenate([low, fill.predict(encoding[known:])])
+        centres = [region.centre for region in regions]
+        return low, regions_around(centres, encoding, self.settings["radius"])
 
     @property
     def regions(self) -> list[Region]:
