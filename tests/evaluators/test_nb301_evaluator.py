@@ -9,7 +9,7 @@ from pmfnas.runs.search import run_search
 from pmfnas.spaces.darts import DartsSpace
 from pmfnas.strategies import STRATEGIES
 from pmfnas.tables.nb301 import MAX_EPOCH
-from pmfnas.types import Fidelity
+from pmfnas.types import Fidelity, Trial, TrialState
 
 SPACE = DartsSpace()
 
@@ -26,19 +26,40 @@ def _sample(n, seed=0):
 
 def test_an_evaluation_is_the_surrogates_prediction_charged_its_training_time(evaluator, surrogate):
     arch = SPACE.resolve("DARTS_V2")
-    result = evaluator.evaluate(arch, Fidelity(epochs=50))
+    fresh = NB301Evaluator(surrogate)  # nothing trained yet
+    half = Fidelity(epochs=50, horizon=98)
+    expected = fresh.expected_cost(arch, half)
+    result = fresh.evaluate(arch, half)
     direct = surrogate.predict([arch], 50)
     assert result.metrics["val_acc"] == pytest.approx(direct["val_acc"][0])
     assert result.metrics["val_loss"] == pytest.approx(direct["val_loss"][0])
-    assert result.cost == evaluator.expected_cost(arch, Fidelity(epochs=50)) > 0
+    assert result.cost == expected == pytest.approx(direct["runtime"][0])
     assert evaluator.test_accuracy(arch) is None  # the surrogate predicts validation only
     assert evaluator.describe()["benchmark"] == "nb301"
 
 
 def test_a_longer_training_never_costs_less(evaluator):
     for arch in _sample(20):
-        costs = [evaluator.expected_cost(arch, Fidelity(epochs=e)) for e in range(1, 99)]
+        prefixes = [Fidelity(epochs=e, horizon=98) for e in range(1, 99)]
+        costs = [evaluator.expected_cost(arch, f) for f in prefixes]
         assert np.all(np.diff(costs) >= 0) and costs[0] > 0
+
+
+def test_a_training_that_extends_one_of_the_same_genotype_pays_only_its_further_epochs(surrogate):
+    arch, twelve, full = (
+        SPACE.resolve("PC_DARTS"),
+        Fidelity(epochs=12, horizon=98),
+        Fidelity(epochs=98),
+    )
+    alone = NB301Evaluator(surrogate).expected_cost(arch, full)
+    promoted = NB301Evaluator(surrogate)
+    first = promoted.evaluate(arch, twelve).cost
+    assert promoted.expected_cost(arch, full) == pytest.approx(alone - first)
+    assert promoted.evaluate(arch, full).cost == pytest.approx(alone - first)
+    assert promoted.expected_cost(arch, twelve) == 0.0  # a point of a curve already trained
+    replayed = NB301Evaluator(surrogate)  # a resumed study: the stored trials are observed
+    replayed.observe(Trial(0, arch, twelve, TrialState.COMPLETE, {"val_acc": 80.0}, first, first))
+    assert replayed.expected_cost(arch, full) == pytest.approx(alone - first)
 
 
 def test_the_default_budget_is_about_a_hundred_full_trainings(evaluator):
@@ -57,8 +78,9 @@ def test_size_proxies_are_free_and_count_the_published_network(evaluator):
 @pytest.mark.parametrize(
     ("fidelity", "message"),
     [
-        ("epochs=99", "epochs 1..98"),
-        ("epochs=12,fraction=0.5", "full trainings only"),
+        ("epochs=99", "learning curve of a 98-epoch training"),
+        ("epochs=12", "epochs=E,horizon=98"),
+        ("epochs=12,horizon=98,fraction=0.5", "learning curve"),
         ("proxy:synflow", "no scores for proxy synflow"),
     ],
 )

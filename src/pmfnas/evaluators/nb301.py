@@ -1,11 +1,14 @@
 """Evaluation by NAS-Bench-301's surrogate (DARTS space, CIFAR-10) on a virtual clock.
 
 The surrogate (:mod:`pmfnas.tables.nb301`) predicts a genotype's validation accuracy and the
-training time up to each epoch 1..98; there is no test accuracy, so the validation accuracy it
-predicts is the only number a search of it has (reports say so). A fidelity is a training of
-``epochs`` epochs, charged the predicted time; each is a run of its own (a promotion from 12 to
-98 epochs pays both, as on the NB201 tables). The analytic ``params`` and ``flops`` of the
-evaluation network (DARTS' 20 cells at C=36, 10 classes, 32x32 inputs) are free proxies.
+training time up to each epoch 1..98 of NAS-Bench-301's training runs: points on the learning
+curve of one 98-epoch schedule. There is no test accuracy, so the validation accuracy it
+predicts is the only number a search of it has (reports say so). The fidelities are therefore
+the full training ``epochs=98`` and its prefixes ``epochs=E,horizon=98``: a training that
+extends an earlier one of the same genotype continues it and is charged only the further
+predicted time (a promotion from 12 to 98 epochs pays 12 → 98 once, as a real training resumed
+from its checkpoint would). The analytic ``params`` and ``flops`` of the evaluation network
+(DARTS' 20 cells at C=36, 10 classes, 32x32 inputs) are free proxies.
 """
 
 from __future__ import annotations
@@ -28,14 +31,14 @@ predicted time is 4,988 s on average over 200 seeded random genotypes (docs/dart
 
 NB301_LADDER = Ladder(
     low=Fidelity(proxies=("params", "flops")),
-    medium=Fidelity(epochs=12),
+    medium=Fidelity(epochs=12, horizon=MAX_EPOCH),
     high=Fidelity(epochs=MAX_EPOCH),
     single=Fidelity(epochs=MAX_EPOCH),
     default_budget=NB301_BUDGET,
 )
-"""The free size proxies, a 12-epoch training (about a seventh of a full one's time), the full
-98 epochs; single-fidelity strategies (random search, REA) evaluate full trainings, as the
-NAS-Bench-301 paper's optimisers did."""
+"""The free size proxies, the first 12 epochs of a full training (about a seventh of its time),
+the full 98 epochs; single-fidelity strategies (random search, REA) evaluate full trainings, as
+the NAS-Bench-301 paper's optimisers did."""
 
 ANALYTIC_PROXIES = ("params", "flops")
 
@@ -44,9 +47,11 @@ class NB301Evaluator:
     """Answer ``evaluate(arch, fidelity)`` from the NAS-Bench-301 surrogate.
 
     ``val_acc`` (percent) and ``val_loss`` are the surrogate's predictions at the fidelity's
-    epoch. The cost is the predicted training time up to that epoch, made non-decreasing in the
-    epoch (the surrogate's time flattens and dips slightly near epoch 98; a longer training is
-    never charged less). A genotype's whole predicted curve is computed once and kept.
+    epoch. The cost is the predicted training time from the epochs this genotype was already
+    trained for (none at first) to that epoch, the time made non-decreasing in the epoch (the
+    surrogate's flattens and dips slightly near epoch 98; a longer training is never charged
+    less); a point of a curve already trained past costs nothing. A genotype's whole predicted
+    curve is computed once and kept.
     """
 
     budget_unit: BudgetUnit = "simulated"
@@ -56,6 +61,7 @@ class NB301Evaluator:
         self.space = DartsSpace()
         self._curves: dict[Arch, dict[str, np.ndarray]] = {}
         self._sizes: dict[Arch, tuple[float, float]] = {}
+        self._trained: dict[Arch, int] = {}  # epochs of the longest training of each genotype
         self.ladder = replace(NB301_LADDER, network_size=self.network_size)
         """:data:`NB301_LADDER` with the evaluation network's sizes."""
 
@@ -92,18 +98,27 @@ class NB301Evaluator:
                     f"no scores for proxy {', '.join(sorted(unknown))} on nb301 "
                     f"(served: {', '.join(ANALYTIC_PROXIES)})"
                 )
-        elif fidelity.supernet or fidelity.knobs():
-            raise FidelityError(f"the nb301 surrogate predicts full trainings only, not {fidelity}")
-        elif not MIN_EPOCH <= fidelity.epochs <= MAX_EPOCH:
+        elif (
+            fidelity.supernet
+            or set(fidelity.knobs()) - {"horizon"}
+            or fidelity.schedule != MAX_EPOCH
+            or fidelity.epochs < MIN_EPOCH
+        ):
             raise FidelityError(
-                f"the nb301 surrogate predicts epochs {MIN_EPOCH}..{MAX_EPOCH}, not {fidelity}"
+                f"the nb301 surrogate predicts the learning curve of a {MAX_EPOCH}-epoch "
+                f"training: epochs={MAX_EPOCH} or its first epochs, epochs=E,horizon="
+                f"{MAX_EPOCH} ({MIN_EPOCH} <= E < {MAX_EPOCH}); not {fidelity}"
             )
 
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
         self._check(fidelity)
         if fidelity.is_proxy:
             return 0.0
-        return float(self.curve(arch)["cost"][fidelity.epochs - 1])
+        cost = self.curve(arch)["cost"]
+        trained = self._trained.get(arch, 0)
+        if trained >= fidelity.epochs:
+            return 0.0
+        return float(cost[fidelity.epochs - 1] - (cost[trained - 1] if trained else 0.0))
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
         """Predict ``arch``; its cost is known beforehand, so ``limit`` is never reached."""
@@ -115,10 +130,17 @@ class NB301Evaluator:
         curve = self.curve(arch)
         at = fidelity.epochs - 1
         metrics = {"val_acc": float(curve["val_acc"][at]), "val_loss": float(curve["val_loss"][at])}
+        self._trained_to(arch, fidelity)
         return Result(metrics=metrics, cost=cost)
 
     def observe(self, trial: Trial) -> None:
-        """Costs come from the surrogate: nothing to learn from a replayed trial."""
+        """A replayed trial trained its genotype as far as its fidelity: later trainings of it
+        continue from there."""
+        if trial.measured and not trial.fidelity.is_proxy:
+            self._trained_to(trial.arch, trial.fidelity)
+
+    def _trained_to(self, arch: Arch, fidelity: Fidelity) -> None:
+        self._trained[arch] = max(self._trained.get(arch, 0), fidelity.epochs)
 
     def final_accuracy(self, arch: Arch) -> float:
         """The predicted validation accuracy after the full 98 epochs: what a bench compares."""

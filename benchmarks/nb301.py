@@ -1,0 +1,122 @@
+"""Strategies on NAS-Bench-301's surrogate (the DARTS space): 30 seeds at about 100 full trainings.
+
+Each (strategy, seed) is one ``pmfnas bench --benchmark nb301`` run: the budget is the
+evaluator's default, 500,000 simulated seconds, about 100 times the mean predicted 98-epoch
+training time of a random genotype (measured here too); the returned architecture is scored by
+its predicted 98-epoch validation accuracy (the surrogate has no test accuracy). MFNAS evolves
+on the free size proxies (``params,flops``): its own gradient proxies are not served on nb301.
+The script also measures how well the cheap signals rank genotypes: Spearman's rho of the
+predicted validation accuracy at 4..70 epochs, and of the size proxies, against the 98-epoch
+one, over random genotypes and over the one-edge neighbours of random genotypes (what a local
+search sees). Writes ``benchmarks/results/nb301[_<suffix>].json``.
+
+    PMFNAS_DATA=../shared/data python benchmarks/nb301.py [--seeds 0-29] [--jobs 2]
+        [--strategies pmf,rea,random,hyperband,mfnas] [--suffix S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from pmfnas.cli.options import parse_seeds
+from pmfnas.evaluators.nb301 import NB301Evaluator
+from pmfnas.runs.bench import run_bench
+from pmfnas.spaces.darts import DartsSpace
+from pmfnas.tables.nb301 import MAX_EPOCH, NB301Surrogate
+from pmfnas.types import Fidelity
+
+RESULTS = Path(__file__).parent / "results"
+STRATEGIES = "pmf,rea,random,hyperband,mfnas"
+EPOCHS = (4, 12, 20, 30, 50, 70)
+
+
+def signal_quality(surrogate: NB301Surrogate, samples: int = 2000, centres: int = 30) -> dict:
+    """Spearman's rho of each cheap signal against the 98-epoch accuracy (module docstring)."""
+    space, evaluator = DartsSpace(), NB301Evaluator(surrogate)
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(samples)]
+    final = surrogate.predict(archs, MAX_EPOCH)["val_acc"]
+    sizes = np.array([evaluator.network_size(a) for a in archs])
+    full = [evaluator.expected_cost(a, Fidelity(epochs=MAX_EPOCH)) for a in archs]
+    out = {
+        "random_genotypes": samples,
+        "mean_full_training_s": round(float(np.mean(full)), 1),
+        "final_val_acc": {
+            "mean": round(float(final.mean()), 3),
+            "max": round(float(final.max()), 3),
+        },
+        "global_rho": {
+            f"epochs={e}": round(
+                float(spearmanr(surrogate.predict(archs, e)["val_acc"], final)[0]), 3
+            )
+            for e in EPOCHS
+        },
+        "size_rho": {
+            name: round(float(spearmanr(sizes[:, k], final)[0]), 3)
+            for k, name in enumerate(("params", "flops"))
+        },
+    }
+    local: dict[int, list[float]] = {e: [] for e in EPOCHS}
+    for arch in archs[:centres]:
+        near = space.neighbours(arch)
+        truth = surrogate.predict(near, MAX_EPOCH)["val_acc"]
+        for e in EPOCHS:
+            local[e].append(spearmanr(surrogate.predict(near, e)["val_acc"], truth)[0])
+    out["neighbourhood_rho"] = {
+        f"epochs={e}": round(float(np.mean(rhos)), 3) for e, rhos in local.items()
+    }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", default="0-29")
+    parser.add_argument("--strategies", default=STRATEGIES)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--suffix", default="")
+    args = parser.parse_args()
+    surrogate = NB301Surrogate()
+    strategies = args.strategies.split(",")
+    params = {"mfnas": {"proxies": "params,flops"}} if "mfnas" in strategies else {}
+    started = time.perf_counter()
+    result = run_bench(
+        surrogate, strategies=strategies, seeds=parse_seeds(args.seeds), params=params,
+        workers=args.jobs,
+    )  # fmt: skip
+    bench = result.to_json()
+    table = {
+        row["strategy"]: {
+            "val_acc_98": row["val_acc_98"],
+            "anytime": {f: stats["mean"] for f, stats in row["anytime"].items()},
+            "trials": row["n_trials"],
+        }
+        for row in bench["summary"]
+    }
+    out = {
+        "benchmark": "nb301 (YAHPO Gym surrogate of NAS-Bench-301), DARTS space, CIFAR-10",
+        "budget_s": result.budget,
+        "seeds": len(result.runs) // len(strategies),
+        "command": "PMFNAS_DATA=../shared/data python benchmarks/nb301.py "
+        + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v),
+        "table": table,
+        "signals": signal_quality(surrogate),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "bench": bench,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"nb301{'_' + args.suffix if args.suffix else ''}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    for name, row in table.items():
+        acc = row["val_acc_98"]
+        print(f"{name:10s} {acc['mean']:.2f} ± {acc['std']:.2f}  anytime {row['anytime']}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
