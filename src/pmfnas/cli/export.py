@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pmfnas.cli.common import app, print_fields
+from pmfnas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pmfnas.spaces.nb201.export import NetworkKind
 
 
 class Format(StrEnum):
@@ -32,7 +36,16 @@ def export(
     arch: Annotated[
         str | None,
         typer.Argument(
-            help="NB201 architecture string or NATS index (default: that of --weights).",
+            help="NB201 architecture string or NATS index; with --space darts a DARTS genotype "
+            "or a published name such as DARTS_V2 (default: that of --weights).",
+            show_default=False,
+        ),
+    ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option(
+            help="Search space of the network: nb201 or darts (default: that of --weights, "
+            "else nb201).",
             show_default=False,
         ),
     ] = None,
@@ -40,10 +53,11 @@ def export(
         int | None, typer.Option(min=1, help=f"Classifier outputs ({RECORDED} 10).")
     ] = None,
     channels: Annotated[
-        int | None, typer.Option(min=1, help=f"Channels C of the first stage ({RECORDED} 16).")
+        int | None,
+        typer.Option(min=1, help=f"Channels C of the first stage ({RECORDED} 16; darts 36)."),
     ] = None,
     cells: Annotated[
-        int | None, typer.Option(min=1, help=f"Cells N per stage ({RECORDED} 5).")
+        int | None, typer.Option(min=1, help=f"Cells N per stage ({RECORDED} 5; darts 6).")
     ] = None,
     input_channels: Annotated[
         int | None, typer.Option(min=1, help=f"Channels of the input ({RECORDED} 3).")
@@ -70,14 +84,16 @@ def export(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights without --weights.")] = 0,
 ) -> None:
-    """Export the NB201 network of an architecture, in eval mode, as a standalone model file,
-    with its expected input in the file and in FILE.json beside it."""
+    """Export the network of an architecture (NB201's, or DARTS' evaluation network without its
+    auxiliary head), in eval mode, as a standalone model file, with its expected input in the
+    file and in FILE.json beside it."""
     from pmfnas.spaces.nb201.export import export_model
 
     exported = export_model(
         arch,
         fmt,
         out,
+        kind=_kind(space, weights),
         num_classes=num_classes,
         channels=channels,
         cells_per_stage=cells,
@@ -95,6 +111,21 @@ def export(
     rows["architecture"] = meta["arch"]
     rows["source"] = meta["weights"]
     print_fields("exported", {**rows, **input_rows(meta)})
+
+
+def _kind(space: str | None, weights: Path | None) -> NetworkKind:
+    """What ``--space`` names, else the space the weights file records, else NB201."""
+    from pmfnas.spaces.darts.export import DARTS
+    from pmfnas.spaces.nb201.export import NB201
+    from pmfnas.spaces.saved import load_network
+
+    kinds = {kind.space: kind for kind in (NB201, DARTS)}
+    if space is None and weights is not None and Path(weights).is_file():
+        record = load_network(weights)[1]
+        space = record.space if record else None
+    if space is not None and space not in kinds:
+        raise ConfigError(f"pmfnas exports {' and '.join(kinds)} networks, not {space!r}")
+    return kinds[space or NB201.space]
 
 
 def input_rows(meta: dict[str, Any]) -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""Batched tensor transforms: random crop with zero padding, random horizontal flip, resizing.
+"""Batched tensor transforms: random crop with zero padding, random horizontal flip, cutout,
+resizing.
 
-The NB201 recipe (``RandomCrop(size, padding)`` + ``RandomHorizontalFlip``) applied to a whole
-batch at once, without torchvision or per-image Python loops. Random draws come from one
-generator in a fixed order (crop offsets, then flips), so a seeded generator gives the same
-output on every run and on every device.
+The NB201 recipe (``RandomCrop(size, padding)`` + ``RandomHorizontalFlip``) and DARTS' cutout
+applied to a whole batch at once, without torchvision or per-image Python loops. Random draws
+come from one generator in a fixed order (crop offsets, then flips; cutout centres), so a seeded
+generator gives the same output on every run and on every device.
 """
 
 from __future__ import annotations
@@ -43,6 +44,24 @@ def random_crop_flip(
         mirror = torch.rand(n, generator=generator, device=device) < 0.5
         out = torch.where(mirror.to(images.device)[:, None, None, None], out.flip(3), out)
     return out
+
+
+def cutout(images: Tensor, length: int, generator: torch.Generator | None = None) -> Tensor:
+    """Zero one square of each image of an ``(N, C, H, W)`` batch (all channels), as DARTS'
+    cutout does: its centre uniform over the pixels (rows, then columns drawn), its sides
+    ``length // 2`` either way of the centre, clipped at the image's borders (so a square near a
+    border is smaller, and an odd ``length`` loses a pixel, as in DARTS). Draws are made on the
+    generator's device and moved to the batch's."""
+    n, _, height, width = images.shape
+    device = generator.device if generator is not None else torch.device("cpu")
+    half = length // 2
+    masks = []
+    for side in (height, width):
+        centre = torch.randint(side, (n, 1), generator=generator, device=device)
+        pixels = torch.arange(side, device=device)
+        masks.append(((pixels >= centre - half) & (pixels < centre + half)).to(images.device))
+    square = masks[0][:, :, None] & masks[1][:, None, :]
+    return images.masked_fill(square[:, None], 0)
 
 
 def resize(images: Tensor, size: int, chunk: int = 4096) -> Tensor:

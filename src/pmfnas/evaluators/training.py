@@ -165,6 +165,7 @@ class TrainingEvaluator:
     def network(self, arch: Arch, fidelity: Fidelity | None = None) -> nn.Module:
         """The freshly initialised network of ``arch`` at ``fidelity``'s size (seeded)."""
         knobs = self.setting(fidelity or Fidelity(epochs=1))
+        head = {"auxiliary": True} if self.recipe.auxiliary_weight else {}  # DARTS' recipe
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             return self.space.network(
@@ -173,6 +174,7 @@ class TrainingEvaluator:
                 cells_per_stage=knobs.cells,
                 num_classes=self.data.num_classes,
                 input_channels=self.data.channels,
+                **head,
             )
 
     def dataset(self, fidelity: Fidelity | None = None) -> ImageDataset:
@@ -243,7 +245,7 @@ class TrainingEvaluator:
         timed, images = [], []
         for x, y in itertools.islice(batches, PROBE_STEPS + 1):
             start = time.perf_counter()
-            loss, _ = train_step(model, x, y, optimizer, self.run)
+            loss, _ = train_step(model, x, y, optimizer, self.run, self.recipe)
             float(loss)  # wait for the device
             timed.append(time.perf_counter() - start)
             images.append(len(y))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmfnas.errors import DataError, NotAvailableError
+from pmfnas.runs.profiles import check_recipe
 from pmfnas.spaces import create_space, index_or_none, require_enumerable
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES, all_params_and_flops
 from pmfnas.spaces.saved import NetworkRecord, Preprocessing, save_network
@@ -23,13 +24,22 @@ def train_architecture(
     text: str, evaluator: TrainingEvaluator, fidelity: Fidelity
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train one architecture (its text, or any shorthand of the evaluator's space such as an
-    NB201 index); the trained model and a JSON-ready summary."""
+    NB201 index or a published DARTS genotype's name); the trained model and a JSON-ready
+    summary. A network with an auxiliary head (DARTS' recipe) also reports its size without
+    the head, what inference runs (and what DARTS publishes)."""
     from pmfnas.spaces.counting import count_parameters
 
     space = evaluator.space
     arch = space.resolve(text)
+    check_recipe(space, evaluator.dataset(fidelity), evaluator.recipe)
     model, result = evaluator.train(arch, fidelity)
+    params = count_parameters(model)
+    head = getattr(model, "auxiliary", None)
+    sizes = {"params_m": params / 1e6}
+    if head is not None:
+        sizes["inference_params_m"] = (params - count_parameters(head)) / 1e6
     return model, {
+        "space": space.name,
         "arch": space.format(arch),
         "index": index_or_none(space, arch),
         "data": evaluator.data.name,
@@ -38,7 +48,7 @@ def train_architecture(
         "recipe": evaluator.recipe.as_dict(),
         "seed": evaluator.seed,
         "device": str(evaluator.run.device),
-        "params_m": count_parameters(model) / 1e6,
+        **sizes,
         "val_acc": result.val_acc,
         "test_acc": result.private["test_acc"],
         "seconds": result.cost,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,12 +57,36 @@ def training_params(strategy: str, params: dict[str, Any] | None = None) -> dict
     return {**TRAINING_PARAMS.get(strategy, {}), **(params or {})}
 
 
-def training_recipe(data: str, **overrides: Any) -> TrainingRecipe:
-    """NB201's recipe, with the small-dataset defaults for ``data`` and the given overrides."""
-    from pmfnas.training import TrainingRecipe
+def training_recipe(data: str, recipe: str = "nb201", **overrides: Any) -> TrainingRecipe:
+    """The named ``recipe`` (:data:`~pmfnas.training.recipe.RECIPES`) with the given overrides
+    (``None``: the recipe's); NB201's takes the small-dataset defaults for ``data`` first."""
+    from pmfnas.training.recipe import named_recipe
 
-    base = SMALL_RECIPES.get(data.lower(), {})
-    return TrainingRecipe(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+    small = SMALL_RECIPES.get(data.lower(), {}) if recipe == "nb201" else {}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(named_recipe(recipe), **{**small, **given})
+
+
+REGULARISED_SPACES = frozenset({"darts"})
+"""Spaces whose networks have drop-path and an auxiliary head (``network(..., auxiliary=True)``),
+which DARTS' recipe trains."""
+
+
+def check_recipe(space: SearchSpace, data: ImageDataset, recipe: TrainingRecipe) -> None:
+    """A :class:`ConfigError`, before any work, unless ``space``'s networks can be trained with
+    ``recipe`` on ``data`` (at the resolution it is trained at): drop-path and the auxiliary loss
+    need a space of :data:`REGULARISED_SPACES`, the auxiliary head DARTS' input sizes."""
+    if (recipe.drop_path or recipe.auxiliary_weight) and space.name not in REGULARISED_SPACES:
+        raise ConfigError(
+            f"drop-path and the auxiliary loss (DARTS' recipe) need networks that have them: "
+            f"train {', '.join(sorted(REGULARISED_SPACES))} networks (--space darts), not "
+            f"{space.name}'s"
+        )
+    if recipe.auxiliary_weight:
+        from pmfnas.spaces.darts.costs import check_input_size
+
+        for side in data.image_size:
+            check_input_size(side, auxiliary=True)
 
 
 def training_evaluator(

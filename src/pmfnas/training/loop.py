@@ -1,8 +1,11 @@
 """The epoch loop: train, validate, record the learning curve, checkpoint, resume.
 
-Randomness is fixed per epoch: epoch ``e`` shuffles and augments with a generator seeded from
-``(seed, e)``, so a training resumed from its checkpoint after epoch ``e`` draws exactly the batches
-the uninterrupted run would have drawn, and on the CPU ends with the same weights.
+Randomness is fixed per epoch: epoch ``e`` shuffles, augments and cuts out with a generator
+seeded from ``(seed, e)``, and the network's own draws (drop-path) come from torch's global
+generators seeded from ``(seed, e)`` for the epoch (and restored after it), so a training resumed
+from its checkpoint after epoch ``e`` draws exactly what the uninterrupted run would have drawn,
+and on the CPU ends with the same weights. The drop-path probability of epoch ``e`` is set on
+the network before it (DARTS' linear rise) and is a function of ``e`` alone.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pmfnas.data import ImageDataset
+from pmfnas.data.augment import cutout
 from pmfnas.errors import ConfigError
 from pmfnas.training.checkpoint import load_checkpoint, save_checkpoint
 from pmfnas.training.recipe import TrainingRecipe
@@ -114,16 +118,28 @@ def _device(name: str | torch.device) -> torch.device:
     return device
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's draws."""
+    return seed * 100_003 + epoch
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """The CPU generator of one epoch's shuffle and augmentation."""
-    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.Generator().manual_seed(epoch_seed(seed, epoch))
+
+
+LAYER_STREAM = 1 << 50
+"""Offset of the seeds of the global generators (the network's draws) from those of the epoch
+generators, so that the two streams differ."""
 
 
 def train_batches(
     data: ImageDataset, recipe: TrainingRecipe, generator: torch.Generator, run: Device
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch's shuffled, augmented training batches, drawn with ``generator``."""
-    return data.batches(
+    """One epoch's shuffled, augmented training batches, drawn with ``generator``; with the
+    recipe's cutout, each normalised batch then loses a square per image (DARTS cuts out after
+    normalising, so the square is the dataset's mean colour)."""
+    batches = data.batches(
         "train",
         recipe.batch_size,
         shuffle=True,
@@ -131,6 +147,9 @@ def train_batches(
         generator=generator,
         device=run.device,
     )
+    if not recipe.cutout:
+        return batches
+    return ((cutout(x, recipe.cutout, generator), y) for x, y in batches)
 
 
 def train_step(
@@ -139,15 +158,60 @@ def train_step(
     y: torch.Tensor,
     optimizer: torch.optim.Optimizer,
     run: Device,
+    recipe: TrainingRecipe | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step on a batch; its (detached) loss and logits."""
+    """One optimizer step on a batch; its (detached) loss and logits. With a ``recipe`` whose
+    ``auxiliary_weight`` is set, the loss adds that share of the auxiliary head's cross-entropy
+    (read from the model's ``auxiliary_logits`` after the pass), and with its ``grad_clip`` the
+    gradients' norm is clipped before the step."""
+    recipe = recipe or TrainingRecipe()
     with run.autocast():
         logits = model(run.prepare(x))
         loss = F.cross_entropy(logits, y)
+        auxiliary = getattr(model, "auxiliary_logits", None)
+        if recipe.auxiliary_weight and auxiliary is not None:
+            loss = loss + recipe.auxiliary_weight * F.cross_entropy(auxiliary, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if recipe.grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
     optimizer.step()
     return loss.detach(), logits.detach()
+
+
+def drop_path_at(recipe: TrainingRecipe, epoch: int, horizon: int) -> float:
+    """The drop-path probability of epoch ``epoch`` (0-based) of a ``horizon``-epoch schedule:
+    DARTS' ``drop_path * epoch / epochs``, 0 in the first epoch."""
+    return recipe.drop_path * epoch / horizon
+
+
+def check_network(model: nn.Module, recipe: TrainingRecipe) -> None:
+    """A :class:`ConfigError` unless ``model`` has what ``recipe`` regularises: a ``drop_path``
+    attribute for drop-path, an auxiliary head for the auxiliary loss."""
+    if recipe.drop_path and not hasattr(model, "drop_path"):
+        raise ConfigError(
+            f"the recipe's drop-path needs a network with drop-path (DARTS'), not a "
+            f"{type(model).__name__}"
+        )
+    if recipe.auxiliary_weight and getattr(model, "auxiliary", None) is None:
+        raise ConfigError(
+            f"the recipe's auxiliary loss needs a network with an auxiliary head (DARTS' with "
+            f"auxiliary=True), not this {type(model).__name__}"
+        )
+
+
+@contextmanager
+def seeded_layers(seed: int, epoch: int, run: Device) -> Iterator[None]:
+    """Torch's global generators (the CPU's and the run's GPU's) seeded for one epoch of
+    ``seed``, and restored after it: the draws of the network's own random layers."""
+    gpu = [run.device] if run.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpu):
+        value = LAYER_STREAM + epoch_seed(seed, epoch)
+        torch.default_generator.manual_seed(value)
+        for device in gpu:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(value)
+        yield
 
 
 def train_epoch(
@@ -161,14 +225,15 @@ def train_epoch(
     on_batch: Callable[[int], None] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> dict[str, float] | None:
-    """One pass over the training part; mean loss and accuracy (%) of the batches as trained.
-    ``None`` when ``stop()`` said so after a batch (the epoch is then incomplete)."""
+    """One pass over the training part; mean loss (the one minimised, the auxiliary head's
+    share included) and accuracy (%) of the batches as trained. ``None`` when ``stop()`` said
+    so after a batch (the epoch is then incomplete)."""
     model.train()
     loss_sum = torch.zeros((), device=run.device)
     correct = torch.zeros((), device=run.device, dtype=torch.long)
     seen = 0
     for step, (x, y) in enumerate(train_batches(data, recipe, generator, run)):
-        loss, logits = train_step(model, x, y, optimizer, run)
+        loss, logits = train_step(model, x, y, optimizer, run, recipe)
         schedule.step()
         loss_sum += loss.float() * len(y)  # summed on the device: no sync per batch
         correct += (logits.argmax(1) == y).sum()
@@ -232,6 +297,7 @@ def fit(
     if horizon < epochs:
         raise ConfigError(f"{epochs} epochs do not fit in a {horizon}-epoch schedule")
     run = run or Device.of("cpu")
+    check_network(model, recipe)
     model.to(run.device)
     if run.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -264,7 +330,12 @@ def fit(
 
         lr = schedule.get_last_lr()[0]
         generator = epoch_generator(seed, epoch)
-        row = train_epoch(model, data, recipe, optimizer, schedule, generator, run, on_batch, stop)
+        if recipe.drop_path:
+            model.drop_path = drop_path_at(recipe, epoch, horizon)
+        with seeded_layers(seed, epoch, run):
+            row = train_epoch(
+                model, data, recipe, optimizer, schedule, generator, run, on_batch, stop
+            )
         if row is None:
             seconds += time.perf_counter() - start
             done = schedule.last_epoch / steps  # one scheduler step per batch

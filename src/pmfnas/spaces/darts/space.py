@@ -27,6 +27,7 @@ from pmfnas.spaces.darts.genotype import (
     EDGES_PER_CELL,
     NODES,
     OPS,
+    PER_CELL,
     PER_NODE,
     check,
     edge_index,
@@ -164,6 +165,11 @@ class DartsSpace:
             path[row] = op + 1
         return tuple(path)
 
+    def collapse_ops(self, arch: Arch) -> list[str]:
+        """The normal cell's eight operations (DARTS' collapse fills it with skip connections)."""
+        check(arch)
+        return [OPS[arch[k]] for k in range(1, PER_CELL, 2)]
+
     def derive(self, alpha: np.ndarray) -> Arch:
         """DARTS' rule on edge weights (28 x 8): per node the two incoming edges with the
         strongest non-``none`` weight, each with its strongest non-``none`` operation (ties:
@@ -193,9 +199,11 @@ class DartsSpace:
         cells_per_stage: int = 6,
         num_classes: int = 10,
         input_channels: int = 3,
+        auxiliary: bool = False,
     ) -> nn.Module:
         """DARTS' evaluation network of ``arch`` (defaults: the published 20 cells at C=36;
-        ``cells_per_stage`` normal cells between reductions, so ``3 N + 2`` cells in all)."""
+        ``cells_per_stage`` normal cells between reductions, so ``3 N + 2`` cells in all), with
+        the auxiliary head that DARTS' training recipe trains if ``auxiliary``."""
         from pmfnas.spaces.darts.network import DartsNetwork
 
         return DartsNetwork(
@@ -204,6 +212,7 @@ class DartsSpace:
             cells_per_stage=cells_per_stage,
             num_classes=num_classes,
             input_channels=input_channels,
+            auxiliary=auxiliary,
         )
 
     def supernet(

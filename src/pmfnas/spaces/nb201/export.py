@@ -6,6 +6,10 @@ this turns it into something a deployment or a training script elsewhere can loa
 weights saved with their record (:mod:`pmfnas.spaces.saved`) export as a model that takes the
 dataset's raw pixels, its training's resizing and normalisation inside, and every export says
 in its metadata what input it expects.
+
+Only a little of this is NB201's: a :class:`NetworkKind` says how a space's networks are built,
+named and written as Python source (NB201's is :data:`NB201`), so that the other spaces' exports
+(:mod:`pmfnas.spaces.darts.export`) share the formats, the weights' checks and the metadata.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import logging
 import pprint
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -26,6 +30,7 @@ from typing import Any
 
 import jinja2
 import torch
+from torch import nn
 
 from pmfnas._version import __version__
 from pmfnas.errors import ArchitectureError, ConfigError
@@ -37,7 +42,17 @@ from pmfnas.spaces.nb201.space import NB201Space
 from pmfnas.spaces.saved import NetworkRecord, Preprocessing, load_network
 from pmfnas.types import Arch, check_seed
 
-__all__ = ["ONNX_OPSET", "ExportFormat", "ExportedModel", "export_model", "prepare_model"]
+__all__ = [
+    "NB201",
+    "ONNX_OPSET",
+    "ExportFormat",
+    "ExportedModel",
+    "Network",
+    "NetworkKind",
+    "export_model",
+    "prepare_model",
+    "render_source",
+]
 
 ONNX_OPSET = 18
 """The opset the torch.export-based ONNX exporter writes natively (no down-conversion)."""
@@ -67,7 +82,8 @@ class ExportFormat(StrEnum):
 
 
 DEFAULT_SIZES = {"num_classes": 10, "channels": 16, "cells_per_stage": 5, "input_channels": 3}
-"""The network exported when neither the arguments nor the weights file say otherwise."""
+"""The NB201 network exported when neither the arguments nor the weights file say otherwise
+(every kind's sizes have these names, in this order)."""
 
 DEFAULT_INPUT_SIZE = 32
 
@@ -86,11 +102,30 @@ class ExportedModel:
 
 
 @dataclass(frozen=True)
-class _Network:
-    """The network to export and where it came from."""
+class NetworkKind:
+    """A space's part of an export: its name (as weights files record it), its default sizes
+    (named as :data:`DEFAULT_SIZES`), how to read an architecture (text, shorthand or tuple) and
+    write its canonical text, how to build its network at given sizes, which input sides it
+    takes, the Python source of the network (see :func:`render_source`), and the inference
+    network's part of a trained state_dict (a training may hold more, such as an auxiliary head)."""
 
-    model: NB201Network
-    cell: Arch
+    space: str
+    default_sizes: dict[str, int]
+    resolve: Callable[[str | Arch], Arch]
+    format: Callable[[Arch], str]
+    build: Callable[..., nn.Module]
+    check_input_size: Callable[[int], None]
+    python_source: Callable[..., str]
+    inference_state: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] = dict
+
+
+@dataclass(frozen=True)
+class Network:
+    """The network to export, of which kind, and where it came from."""
+
+    kind: NetworkKind
+    model: nn.Module
+    arch: Arch
     sizes: dict[str, int]
     record: NetworkRecord | None
     source: str
@@ -106,15 +141,15 @@ def prepare_model(
     input_channels: int | None = None,
     weights: str | Path | Mapping[str, torch.Tensor] | None = None,
     seed: int = 0,
-) -> NB201Network:
+    kind: NetworkKind | None = None,
+) -> nn.Module:
     """The network that ``export_model`` writes, in eval mode: with ``weights``, else seeded.
 
     A weights file of ``pmfnas train --save`` gives the architecture and the sizes; given ones
-    must agree with it. Otherwise they default to :data:`DEFAULT_SIZES`.
+    must agree with it. Otherwise they default to the kind's (NB201's: :data:`DEFAULT_SIZES`).
     """
-    return _network(
-        arch, weights, seed, (num_classes, channels, cells_per_stage, input_channels)
-    ).model
+    sizes = (num_classes, channels, cells_per_stage, input_channels)
+    return _network(arch, weights, seed, sizes, kind or NB201).model
 
 
 def export_model(
@@ -130,8 +165,10 @@ def export_model(
     weights: str | Path | Mapping[str, torch.Tensor] | None = None,
     seed: int = 0,
     normalize: bool | None = None,
+    kind: NetworkKind | None = None,
 ) -> ExportedModel:
-    """Write the network of ``arch`` to ``out`` in format ``fmt``, with its metadata.
+    """Write the network of ``arch`` (of ``kind``, default :data:`NB201`) to ``out`` in format
+    ``fmt``, with its metadata.
 
     With a weights file of ``pmfnas train --save`` (which records the architecture, the sizes
     and the training's input preprocessing) the exported model takes the dataset's raw pixels,
@@ -156,18 +193,18 @@ def export_model(
     out = Path(out)
     if fmt is ExportFormat.PYTHON and out.suffix != ".py":
         raise ConfigError(f"python export needs an output file ending in .py, got {out}")
+    kind = kind or NB201
     if input_size is not None:
-        check_input_size(input_size)
-    network = _network(
-        arch, weights, seed, (num_classes, channels, cells_per_stage, input_channels)
-    )
+        kind.check_input_size(input_size)
+    sizes = (num_classes, channels, cells_per_stage, input_channels)
+    network = _network(arch, weights, seed, sizes, kind)
     preprocessing = _preprocessing(normalize, network)
     shape = (network.sizes["input_channels"], *_input_size(input_size, network, preprocessing))
     metadata = _metadata(fmt, network, preprocessing, shape)
     text = json.dumps(metadata, indent=2)
     sidecar = out.with_name(out.name + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    source = _python_source(
+    source = kind.python_source(
         network,
         metadata,
         preprocessing,
@@ -198,20 +235,21 @@ def _network(
     weights: str | Path | Mapping[str, torch.Tensor] | None,
     seed: int,
     sizes: tuple[int | None, ...],
-) -> _Network:
+    kind: NetworkKind,
+) -> Network:
     """The network of ``arch`` at the given ``sizes`` (in the order of :data:`DEFAULT_SIZES`;
-    ``None``: unset), else those of the weights' record, else the defaults."""
+    ``None``: unset), else those of the weights' record, else the kind's defaults."""
     state, record, source = None, None, f"fresh initialisation, seed {seed}"
     if isinstance(weights, Mapping):
         state, source = dict(weights), "the given state_dict"
     elif weights is not None:
         (state, record), source = load_network(weights), f"weights file {weights}"
-    if record is not None and record.space != NB201Space.name:
+    if record is not None and record.space != kind.space:
         raise ConfigError(
-            f"{source} holds a network of the {record.space!r} space; export writes NB201 networks"
+            f"{source} holds a network of the {record.space!r} space, not of {kind.space!r}"
         )
-    cell = _architecture(arch, record, source)
-    known = record.sizes() if record else DEFAULT_SIZES
+    cell = _architecture(arch, record, source, kind)
+    known = record.sizes() if record else kind.default_sizes
     given = dict(zip(DEFAULT_SIZES, sizes, strict=True))
     for name, value in given.items():
         if record is not None and value is not None and value != known[name]:
@@ -221,34 +259,38 @@ def _network(
     sizes = {name: known[name] if value is None else value for name, value in given.items()}
     with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
         torch.manual_seed(check_seed(seed))
-        model = NB201Network(cell, **sizes)
+        model = kind.build(cell, **sizes)
     if state is not None:
+        state = kind.inference_state(state)
         network = (
-            f"{format_cell(cell)} with C={sizes['channels']}, N={sizes['cells_per_stage']}, "
+            f"{kind.format(cell)} with C={sizes['channels']}, N={sizes['cells_per_stage']}, "
             f"{sizes['num_classes']} classes and {sizes['input_channels']} input channels"
         )
         _check_fits(model, state, f"{source} does not fit {network}")
         model.load_state_dict(state)
-    return _Network(model.eval(), cell, sizes, record, source, trained=state is not None)
+    trained = state is not None
+    return Network(kind, model.eval(), cell, sizes, record, source, trained=trained)
 
 
-def _architecture(arch: str | Arch | None, record: NetworkRecord | None, source: str) -> Arch:
+def _architecture(
+    arch: str | Arch | None, record: NetworkRecord | None, source: str, kind: NetworkKind
+) -> Arch:
     """The given architecture, else the record's; the two must agree when both are known."""
     if arch is None:
         if record is None:
             raise ConfigError(
                 "no architecture: give one, or a weights file of `pmfnas train --save`"
             )
-        return _resolve(record.arch)
-    cell = _resolve(arch)
-    if record is not None and cell != _resolve(record.arch):
+        return kind.resolve(record.arch)
+    cell = kind.resolve(arch)
+    if record is not None and cell != kind.resolve(record.arch):
         raise ConfigError(
-            f"architecture {format_cell(cell)} disagrees with {source}, which holds {record.arch}"
+            f"architecture {kind.format(cell)} disagrees with {source}, which holds {record.arch}"
         )
     return cell
 
 
-def _preprocessing(normalize: bool | None, network: _Network) -> Preprocessing | None:
+def _preprocessing(normalize: bool | None, network: Network) -> Preprocessing | None:
     """The preprocessing to bake in: the record's, unless ``normalize`` is false."""
     if normalize is False:
         return None
@@ -270,7 +312,7 @@ def _preprocessing(normalize: bool | None, network: _Network) -> Preprocessing |
 
 
 def _input_size(
-    input_size: int | None, network: _Network, preprocessing: Preprocessing | None
+    input_size: int | None, network: Network, preprocessing: Preprocessing | None
 ) -> tuple[int, int]:
     """Height and width of the exported model's input: the stored images' when it
     preprocesses them, else the network's training resolution (without a record:
@@ -292,7 +334,7 @@ def _input_size(
 
 def _metadata(
     fmt: ExportFormat,
-    network: _Network,
+    network: Network,
     preprocessing: Preprocessing | None,
     shape: tuple[int, int, int],
 ) -> dict[str, Any]:
@@ -309,7 +351,7 @@ def _metadata(
     return {
         "pmfnas": __version__,
         "format": fmt.value,
-        "arch": format_cell(network.cell),
+        "arch": network.kind.format(network.arch),
         "network": network.sizes,
         "weights": network.source,
         "data": record.data if record else None,
@@ -343,38 +385,60 @@ def _preprocessing_entry(pre: Preprocessing) -> dict[str, Any]:
     }
 
 
+def render_source(
+    package: str,
+    template: str,
+    network: Network,
+    metadata: dict[str, Any],
+    preprocessing: Preprocessing | None,
+    *,
+    params: int,
+    weights_name: str,
+    **context: Any,
+) -> str:
+    """Python source from the jinja template ``template`` of ``package``, given what every
+    kind's template shows (architecture text, sizes, input shape, preprocessing, metadata,
+    parameter count, weights file) and the kind's own ``context``."""
+    text = resources.files(package).joinpath(template).read_text(encoding="utf-8")
+    # No autoescaping: the output is Python source, not HTML.
+    env = jinja2.Environment(
+        autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
+    )
+    return env.from_string(text).render(
+        arch=network.kind.format(network.arch),
+        version=__version__,
+        **network.sizes,
+        input_shape=tuple(metadata["input"]["shape"][1:]),
+        preprocessing=preprocessing,
+        metadata=pprint.pformat(metadata, width=96, sort_dicts=False),
+        params=f"{params:,}",
+        weights_name=weights_name,
+        **context,
+    )
+
+
 def _python_source(
-    network: _Network,
+    network: Network,
     metadata: dict[str, Any],
     preprocessing: Preprocessing | None,
     *,
     params: int,
     weights_name: str,
 ) -> str:
-    """Source of a torch-only module defining the network of ``cell``, its cell forward unrolled,
+    """Source of a torch-only module defining the NB201 network, its cell forward unrolled,
     and (with ``preprocessing``) the module that feeds it raw pixels."""
-    cell, sizes = network.cell, network.sizes
-    ops = [OPS[op] for op in check(cell)]
+    ops = [OPS[op] for op in check(network.arch)]
     edges = [
         {"src": src, "dst": dst, "op": op, "module": _EDGE_MODULES[op]}
         for (src, dst), op in zip(EDGES, ops, strict=True)
     ]
-    text = resources.files(__package__).joinpath(_TEMPLATE).read_text(encoding="utf-8")
-    # No autoescaping: the output is Python source, not HTML.
-    env = jinja2.Environment(
-        autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
-    )
-    return env.from_string(text).render(
-        arch=format_cell(cell),
-        version=__version__,
-        num_classes=sizes["num_classes"],
-        channels=sizes["channels"],
-        cells_per_stage=sizes["cells_per_stage"],
-        input_channels=sizes["input_channels"],
-        input_shape=tuple(metadata["input"]["shape"][1:]),
-        preprocessing=preprocessing,
-        metadata=pprint.pformat(metadata, width=96, sort_dicts=False),
-        params=f"{params:,}",
+    return render_source(
+        __package__,
+        _TEMPLATE,
+        network,
+        metadata,
+        preprocessing,
+        params=params,
         weights_name=weights_name,
         edges=edges,
         forward=_forward_lines(ops),
@@ -382,7 +446,7 @@ def _python_source(
 
 
 def _with_preprocessing(
-    model: NB201Network, source: str, out: Path, preprocessing: Preprocessing | None
+    model: nn.Module, source: str, out: Path, preprocessing: Preprocessing | None
 ) -> torch.nn.Module:
     """``model`` behind the generated source's ``RawPixels``, when there is preprocessing.
 
@@ -488,7 +552,7 @@ def _resolve(arch: str | Arch) -> Arch:
         raise ArchitectureError(f"not an NB201 architecture: {arch!r}") from exc
 
 
-def _check_fits(model: NB201Network, state: Mapping[str, torch.Tensor], context: str) -> None:
+def _check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], context: str) -> None:
     """Raise one ConfigError naming the missing, unexpected and misshapen keys, if any."""
     expected = model.state_dict()
     missing = [key for key in expected if key not in state]
@@ -515,3 +579,15 @@ def _some(items: list[str], shown: int = 3) -> str:
     """The first few items of a long list, and how many more there are."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
     return ", ".join(items[:shown]) + more
+
+
+NB201 = NetworkKind(
+    space=NB201Space.name,
+    default_sizes=DEFAULT_SIZES,
+    resolve=_resolve,
+    format=format_cell,
+    build=NB201Network,
+    check_input_size=check_input_size,
+    python_source=_python_source,
+)
+"""NB201's networks, the export's default kind."""
