@@ -48,6 +48,11 @@ def test_published_genotypes_read_and_their_canonical_text_reads_back():
     assert SPACE.format(v2).endswith("reduce_concat=[2, 3, 4, 5])")
 
 
+def test_an_unknown_name_lists_the_published_ones():
+    with pytest.raises(ArchitectureError, match="unknown genotype name 'DARTS_V9'.*DARTS_V2"):
+        SPACE.resolve("DARTS_V9")
+
+
 def test_range_concat_reads_as_darts_prints_it():
     text = DARTS_V2.replace("[2, 3, 4, 5]", "range(2, 6)")
     assert SPACE.parse(text) == SPACE.parse(DARTS_V2)

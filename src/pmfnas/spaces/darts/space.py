@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pmfnas.errors import ConfigError
+from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.spaces.base import SPACES
 from pmfnas.spaces.darts.costs import (
     CANDIDATES,
@@ -67,6 +67,11 @@ class DartsSpace:
     def resolve(self, text: str) -> Arch:
         """Read a user's genotype: its text or a published name (``DARTS_V2``, ``PC_DARTS`` ...)."""
         text = text.strip()
+        if text.isidentifier() and text not in PUBLISHED:
+            raise ArchitectureError(
+                f"unknown genotype name {text!r} (published: {', '.join(PUBLISHED)}); or give "
+                "the Genotype(...) text"
+            )
         return parse(PUBLISHED.get(text, text))
 
     # ---------------------------------------------------------------- operators
