@@ -49,7 +49,7 @@ def test_published_genotypes_read_and_their_canonical_text_reads_back():
 
 
 def test_an_unknown_name_lists_the_published_ones():
-    with pytest.raises(ArchitectureError, match="unknown genotype name 'DARTS_V9'.*DARTS_V2"):
+    with pytest.raises(ArchitectureError, match=r"unknown genotype name 'DARTS_V9'.*DARTS_V2"):
         SPACE.resolve("DARTS_V9")
 
 
