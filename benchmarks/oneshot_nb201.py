@@ -1,4 +1,5 @@
-"""One-shot methods on NAS-Bench-201 under one profile: what each derives, scored by the tables.
+"""One-shot methods on NAS-Bench-201 (or the DARTS space) under one profile: what each derives,
+scored by the tables (or by NAS-Bench-301's surrogate).
 
 Every method trains the same supernet (the profile's size) for the same number of epochs on the
 same images (one seeded share of the training set, halves for w and α), for each seed; the
@@ -6,15 +7,18 @@ returned cell is then looked up in the NB201 tables (200-epoch test accuracy on 
 CIFAR-100 and ImageNet16-120; never shown to the search). Per method: mean and standard
 deviation of those accuracies, the share of parameter-free edges (skip, none, pool) in the
 returned cells, the worst seed's share, and the search seconds; per run also the share of each
-epoch's derived cell (a collapse shows as a rising share). A method may carry parameters
+epoch's derived cell (a collapse shows as a rising share). ``--space darts`` runs the same
+methods on the DARTS supernet (the profile's DARTS setting) and scores each returned genotype by
+the surrogate's predicted 98-epoch CIFAR-10 validation accuracy; its parameter-free share is the
+normal cell's (skip connections and pooling among its 8 edges). A method may carry parameters
 (``gicso:diversity=0``, ``gicso:fitness=mixture``: the ablations). ``--jobs`` runs searches in
 that many processes of ``--threads`` threads each (their seconds then include the contention).
-Writes ``benchmarks/results/oneshot_nb201_<profile>[_<suffix>].json``, rewritten after every run;
-run it on a quiet machine.
+Writes ``benchmarks/results/oneshot_<space>_<profile>[_<suffix>].json``, rewritten after every
+run; run it on a quiet machine.
 
     python benchmarks/oneshot_nb201.py --data-dir ../shared/data [--methods "darts;gdas;..."]
         [--seeds 0-4] [--epochs 10] [--profile cpu] [--data cifar-10-jpeg/train] [--suffix S]
-        [--jobs 2] [--cells 5]
+        [--jobs 2] [--cells 5] [--space darts] [--images 1000]
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ import torch
 
 from pmfnas.cli.options import parse_seeds
 from pmfnas.oneshot import search_oneshot
-from pmfnas.oneshot.profiles import PROFILES
-from pmfnas.runs.oneshot import create_method, oneshot_data, table_accuracies
+from pmfnas.oneshot.profiles import space_profile
+from pmfnas.runs.oneshot import create_method, oneshot_data, surrogate_accuracy, table_accuracies
 from pmfnas.spaces import create_space
 from pmfnas.spaces.oneshot import parameter_free_share
 from pmfnas.tables.nb201 import NB201_DATASETS
@@ -45,18 +49,22 @@ DATA: dict[str, Any] = {}
 """The images of this process (each worker loads them once)."""
 
 
-def load(data_dir: Path, data: str, profile: str, threads: int) -> None:
+def load(data_dir: Path, data: str, space: str, profile: str, images: int, threads: int) -> None:
     torch.set_num_threads(threads)
     name = str(data_dir / data) if "/" in data else data
-    DATA["data"] = oneshot_data(name, PROFILES.get(profile), seed=0, data_dir=data_dir)
+    chosen = space_profile(space, profile)
+    chosen = replace(chosen, images=images) if images else chosen
+    DATA["data"] = oneshot_data(name, chosen, seed=0, data_dir=data_dir)
 
 
-def run(label: str, seed: int, profile: str, epochs: int, data_dir: Path, cells: int) -> dict:
+def run(
+    label: str, seed: int, space_name: str, profile: str, epochs: int, data_dir: Path, cells: int
+) -> dict:
     """One search of ``label`` (``name[:key=value,...]``) and its returned cell's scores."""
-    space, data = create_space("nb201"), DATA["data"]
+    space, data = create_space(space_name), DATA["data"]
     method, _, options = label.partition(":")
     searcher = create_method(method, parse_options(options.split(",")) if options else {})
-    recipe = replace(PROFILES.get(profile).recipe, **searcher.recipe_changes)
+    recipe = replace(space_profile(space_name, profile).recipe, **searcher.recipe_changes)
     recipe = replace(recipe, cells_per_stage=cells or recipe.cells_per_stage)
     start = time.perf_counter()
     result = search_oneshot(searcher, space, data, recipe, epochs=epochs, seed=seed)
@@ -67,6 +75,7 @@ def run(label: str, seed: int, profile: str, epochs: int, data_dir: Path, cells:
         "seed": seed,
         "arch": space.format(result.arch),
         "test_acc": table_accuracies(space, result.arch, data_dir),
+        "surrogate_val_acc": surrogate_accuracy(space, result.arch, data_dir),
         "parameter_free": parameter_free_share(space, result.arch),
         "parameter_free_by_epoch": [
             round(parameter_free_share(space, row.arch), 3) for row in result.history
@@ -83,8 +92,15 @@ def summarise(runs: list[dict]) -> dict[str, Any]:
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         return {"mean": round(statistics.fmean(values), 2), "std": round(std, 2)}
 
+    scores = (
+        {"surrogate_val_acc": mean_std([r["surrogate_val_acc"] for r in runs])}
+        if runs[0]["test_acc"] is None  # the DARTS space: the surrogate scores genotypes
+        else {
+            "test_acc": {ds: mean_std([r["test_acc"][ds] for r in runs]) for ds in NB201_DATASETS}
+        }
+    )
     return {
-        "test_acc": {ds: mean_std([r["test_acc"][ds] for r in runs]) for ds in NB201_DATASETS},
+        **scores,
         "parameter_free": mean_std([r["parameter_free"] for r in runs]),
         "worst_parameter_free": max(r["parameter_free"] for r in runs),
         "seconds": mean_std([r["seconds"] for r in runs]),
@@ -102,18 +118,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--cells", type=int, default=0, help="cells per stage (0: the profile's)")
+    parser.add_argument("--space", default="nb201", choices=("nb201", "darts"))
+    parser.add_argument("--images", type=int, default=0, help="images per half (0: the profile's)")
     parser.add_argument("--suffix", default="")
     args = parser.parse_args()
-    setting = (args.data_dir, args.data, args.profile, args.threads)
+    setting = (args.data_dir, args.data, args.space, args.profile, args.images, args.threads)
     suffix = f"_{args.suffix}" if args.suffix else ""
-    out = RESULTS / f"oneshot_nb201_{args.profile}{suffix}.json"
+    out = RESULTS / f"oneshot_{args.space}_{args.profile}{suffix}.json"
+    recipe = space_profile(args.space, args.profile).recipe
     RESULTS.mkdir(exist_ok=True)
     methods = args.methods.split(";")
     order = [(m, seed) for seed in parse_seeds(args.seeds) for m in methods]  # seed-major
     runs: list[dict] = []
     with ProcessPoolExecutor(args.jobs, initializer=load, initargs=setting) as pool:
         futures = [
-            pool.submit(run, m, seed, args.profile, args.epochs, args.data_dir, args.cells)
+            pool.submit(
+                run, m, seed, args.space, args.profile, args.epochs, args.data_dir, args.cells
+            )
             for m, seed in order
         ]
         for future in as_completed(futures):
@@ -123,10 +144,12 @@ def main() -> None:
             runs.append(result)
             runs.sort(key=lambda r: order.index((r["method"], r["seed"])))
             report = {
+                "space": args.space,
                 "profile": args.profile,
                 "data": data,
                 "epochs": args.epochs,
-                "cells_per_stage": args.cells or PROFILES.get(args.profile).recipe.cells_per_stage,
+                "cells_per_stage": args.cells or recipe.cells_per_stage,
+                "channels": recipe.channels,
                 "threads": args.threads,
                 "jobs": args.jobs,
                 "methods": {
