@@ -124,7 +124,7 @@ def test_export_writes_the_trained_darts_network_without_its_head(cli, data_env,
     [
         (["DARTS_V2", "--space", "darts", "--recipe", "dart"], "unknown training recipe 'dart'"),
         (["Genotype(normal=[])", "--space", "darts", "--recipe", "darts"], "malformed DARTS"),
-        (["DARTS_V9", "--space", "darts", "--recipe", "darts"], "malformed DARTS genotype"),
+        (["DARTS_V9", "--space", "darts", "--recipe", "darts"], "unknown genotype name 'DARTS_V9'"),
         (["DARTS_V2", "--space", "darts", "--recipe", "darts", "--resolution", "16"],
          "auxiliary head"),
         (["DARTS_V2", "--space", "darts", "--recipe", "darts", "--data", "digits"],
