@@ -53,8 +53,8 @@ def write_bench_report(result: BenchResult, storage: str | Path, out: str | Path
     with Storage(storage, read_only=True) as db:
         for name in result.strategies:
             seed = result.of(name)[0].seed
-            where = result.dataset if result.benchmark == "nb201" else result.benchmark
-            _, trials = db.load(study_name(name, where, seed, result.protocol))
+            study = study_name(name, result.dataset, seed, result.protocol, 1, result.benchmark)
+            _, trials = db.load(study)
             trials = [t for t in trials if t.clock <= result.budget + CLOCK_TOLERANCE]
             title = f"Fidelity funnel: {name}, seed {seed}"
             sections += funnel_sections(trials, out / f"funnel-{name}.png", title)

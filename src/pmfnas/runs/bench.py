@@ -69,7 +69,7 @@ def run_one(bench: Benchmark, job: BenchJob) -> RunRecord:
     """Search once and read the returned and anytime architectures' final accuracy."""
     evaluator = benchmark_evaluator(bench, job.dataset, job.protocol)
     space = evaluator.space
-    where = job.dataset if isinstance(bench, NB201Benchmark) else "nb301"
+    benchmark = evaluator.describe()["benchmark"]
     spec = SearchSpec(
         evaluator,
         job.strategy,
@@ -78,7 +78,7 @@ def run_one(bench: Benchmark, job: BenchJob) -> RunRecord:
         params=job.params,
         space=space,
         storage=job.storage,
-        study=study_name(job.strategy, where, job.seed, job.protocol),
+        study=study_name(job.strategy, job.dataset, job.seed, job.protocol, 1, benchmark),
         reuse=job.reuse,
     )
     with open_study(spec) as study:

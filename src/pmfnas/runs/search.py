@@ -133,7 +133,6 @@ def run_search(
     """
     evaluator = benchmark_evaluator(bench, dataset, protocol)  # checks the dataset and protocol
     benchmark = evaluator.describe()["benchmark"]
-    where = dataset if benchmark == "nb201" else benchmark
     spec = SearchSpec(
         evaluator,
         strategy,
@@ -142,7 +141,7 @@ def run_search(
         params=params or {},
         space=evaluator.space,
         storage=storage,
-        study=study or study_name(strategy, where, seed, protocol, workers),
+        study=study or study_name(strategy, dataset, seed, protocol, workers, benchmark),
         reuse=reuse,
         retries=retries,
         workers=workers,

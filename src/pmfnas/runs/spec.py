@@ -112,13 +112,20 @@ def open_study(spec: SearchSpec) -> Iterator[Study | ParallelStudy]:
 
 
 def study_name(
-    strategy: str, dataset: str, seed: int, protocol: str = "default", workers: int = 1
+    strategy: str,
+    dataset: str,
+    seed: int,
+    protocol: str = "default",
+    workers: int = 1,
+    benchmark: str = "nb201",
 ) -> str:
-    """The default name of a tabular study, shared by ``pmfnas search`` and ``pmfnas bench`` so
-    that both find each other's stored runs; ``-peers`` marks the peers' protocol and ``-w<k>``
-    a search with k workers, so one file can hold the runs of each."""
+    """The default name of a benchmark's study, shared by ``pmfnas search`` and ``pmfnas bench``
+    so that both find each other's stored runs: NB201's by its dataset, another benchmark's by
+    its name (``pmf-nb301-seed0``); ``-peers`` marks the peers' protocol and ``-w<k>`` a search
+    with k workers, so one file can hold the runs of each."""
+    where = dataset if benchmark == "nb201" else benchmark
     suffix = "" if protocol == "default" else f"-{protocol}"
-    return f"{strategy}-{dataset}-seed{seed}{suffix}" + (f"-w{workers}" if workers > 1 else "")
+    return f"{strategy}-{where}-seed{seed}{suffix}" + (f"-w{workers}" if workers > 1 else "")
 
 
 def training_study_name(
