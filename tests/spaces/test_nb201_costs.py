@@ -10,10 +10,9 @@ import pytest
 
 from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.spaces.counting import count_flops, count_parameters
+from pmfnas.spaces.limits import MAX_CELLS_PER_STAGE, MAX_PARAMS
 from pmfnas.spaces.nb201 import OPS, NB201Space
 from pmfnas.spaces.nb201.costs import (
-    MAX_CELLS_PER_STAGE,
-    MAX_PARAMS,
     all_params_and_flops,
     check_input_size,
     check_network_size,

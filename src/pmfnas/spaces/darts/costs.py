@@ -19,6 +19,7 @@ from functools import cache
 
 from pmfnas.errors import ConfigError
 from pmfnas.spaces.darts.genotype import CELLS, CONCAT, NODES, OPS, check, node_slice
+from pmfnas.spaces.limits import check_largest, check_sizes_positive
 from pmfnas.types import Arch
 
 STEM_MULTIPLIER = 3
@@ -30,12 +31,6 @@ AUX_WIDTH = (128, 768)
 AUX_SIDES = range(8, 11)
 """Resolutions the auxiliary head takes: its 5x5 pool of stride 3 gives 2x2, its 2x2 convolution
 1x1, the 768 features its classifier expects."""
-
-MAX_PARAMS = 10**9
-"""The largest network pmfnas builds: a size beyond it is a typo (``--channels 20000``), refused
-before torch tries to allocate its weights."""
-MAX_CELLS_PER_STAGE = 100
-"""The deepest network pmfnas builds (DARTS evaluates at 6 per stage, searches at 2)."""
 
 CANDIDATES: tuple[str, ...] = ("none", *OPS)
 """The search supernet's candidates on every edge, its α's columns: DARTS' primitives."""
@@ -205,7 +200,12 @@ def params_and_flops(
     drop-path and the additions at nodes count nothing.
     """
     check(arch)
-    _check_sizes(channels, cells_per_stage, num_classes, input_channels)
+    check_sizes_positive(
+        channels=channels,
+        cells_per_stage=cells_per_stage,
+        num_classes=num_classes,
+        input_channels=input_channels,
+    )
     check_input_size(input_size, auxiliary=auxiliary)
     params, flops = _network_costs(
         arch, channels, cells_per_stage, num_classes, input_size, input_channels, auxiliary
@@ -251,46 +251,25 @@ def largest_params(
     return max(network, supernet)
 
 
-def _check_sizes(
-    channels: int, cells_per_stage: int, num_classes: int, input_channels: int
-) -> None:
-    sizes = {
-        "channels": channels,
-        "cells_per_stage": cells_per_stage,
-        "num_classes": num_classes,
-        "input_channels": input_channels,
-    }
-    for name, value in sizes.items():
-        if value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value}")
-    if cells_per_stage > MAX_CELLS_PER_STAGE:
-        raise ConfigError(
-            f"{cells_per_stage} cells per stage: pmfnas builds at most {MAX_CELLS_PER_STAGE}"
-        )
-
-
 def check_network_size(
     *, channels: int, cells_per_stage: int, num_classes: int = 10, input_channels: int = 3
 ) -> None:
-    """A :class:`ConfigError` for a size whose networks cannot be built: a size below 1, more
-    than :data:`MAX_CELLS_PER_STAGE` cells per stage, or a largest network (see
-    :func:`largest_params`) of more than :data:`MAX_PARAMS` parameters; then the message states
-    the widest network that can be built at that depth. Any width builds: the factorized
-    reductions only ever halve the doubled widths 2C and 4C."""
-    _check_sizes(channels, cells_per_stage, num_classes, input_channels)
-    count = largest_params(channels, cells_per_stage, num_classes, input_channels)
-    if count <= MAX_PARAMS:
-        return
-    low, high = 0, channels  # the widest C that fits lies in [low, high)
-    while high - low > 1:
-        mid = (low + high) // 2
-        fits = largest_params(mid, cells_per_stage, num_classes, input_channels) <= MAX_PARAMS
-        low, high = (mid, high) if fits else (low, mid)
-    widest = f"; at {cells_per_stage} cells per stage the widest is C={low}" if low else ""
-    raise ConfigError(
+    """A :class:`ConfigError` for a size whose networks cannot be built (the limits of
+    :mod:`pmfnas.spaces.limits`, the largest network counted by :func:`largest_params`); the
+    message states the widest network that can be built at that depth. Any width builds: the
+    factorized reductions only ever halve the doubled widths 2C and 4C."""
+    check_sizes_positive(
+        channels=channels,
+        cells_per_stage=cells_per_stage,
+        num_classes=num_classes,
+        input_channels=input_channels,
+    )
+    check_largest(
         f"a DARTS network of C={channels}, {cells_per_stage} cells per stage, {num_classes} "
-        f"classes would hold up to {count / 1e6:,.0f} M parameters; pmfnas builds at most "
-        f"{MAX_PARAMS / 1e6:,.0f} M{widest}"
+        "classes",
+        lambda width: largest_params(width, cells_per_stage, num_classes, input_channels),
+        channels,
+        cells_per_stage,
     )
 
 

@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from pmfnas.errors import ArchitectureError, ConfigError
+from pmfnas.spaces.limits import check_largest, check_sizes_positive
 from pmfnas.spaces.nb201.cell import NUM_EDGES, OPS
 from pmfnas.spaces.nb201.order import all_cells
 
@@ -58,16 +59,6 @@ def _stem_and_head_params(channels: int, num_classes: int, input_channels: int) 
     return stem + head
 
 
-MAX_PARAMS = 10**9
-"""The largest network pmfnas builds: a billion parameters are 4 GB of float32 weights, and
-training needs as much again for gradients and for momentum. A size beyond it is a typo
-(``--channels 20000``), refused before torch tries to allocate it."""
-
-MAX_CELLS_PER_STAGE = 100
-"""The deepest network pmfnas builds (NB201: 5 cells per stage): far deeper than any NB201 search
-uses, and each cell is a Python module to build."""
-
-
 def largest_params(
     channels: int, cells_per_stage: int, num_classes: int = 10, input_channels: int = 3
 ) -> int:
@@ -87,35 +78,21 @@ def check_network_size(
     *, channels: int, cells_per_stage: int, num_classes: int = 10, input_channels: int = 3
 ) -> None:
     """A :class:`ConfigError` for a size whose networks cannot be built: a size below 1, more
-    than :data:`MAX_CELLS_PER_STAGE` cells per stage, or a largest cell of more than
-    :data:`MAX_PARAMS` parameters (judged by the largest cell, so a size fits every cell of a
-    search or none). The message states the widest network that can be built at that depth."""
-    sizes = {
-        "channels": channels,
-        "cells_per_stage": cells_per_stage,
-        "num_classes": num_classes,
-        "input_channels": input_channels,
-    }
-    for name, value in sizes.items():
-        if value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value}")
-    if cells_per_stage > MAX_CELLS_PER_STAGE:
-        raise ConfigError(
-            f"{cells_per_stage} cells per stage: pmfnas builds at most {MAX_CELLS_PER_STAGE}"
-        )
-    count = largest_params(channels, cells_per_stage, num_classes, input_channels)
-    if count <= MAX_PARAMS:
-        return
-    low, high = 0, channels  # the widest C that fits lies in [low, high)
-    while high - low > 1:
-        mid = (low + high) // 2
-        fits = largest_params(mid, cells_per_stage, num_classes, input_channels) <= MAX_PARAMS
-        low, high = (mid, high) if fits else (low, mid)
-    widest = f"; at N={cells_per_stage} the widest is C={low}" if low else ""
-    raise ConfigError(
-        f"an NB201 network of C={channels}, N={cells_per_stage}, {num_classes} classes would "
-        f"hold up to {count / 1e6:,.0f} M parameters; pmfnas builds at most "
-        f"{MAX_PARAMS / 1e6:,.0f} M{widest}"
+    than :data:`~pmfnas.spaces.limits.MAX_CELLS_PER_STAGE` cells per stage, or a largest cell of
+    more than :data:`~pmfnas.spaces.limits.MAX_PARAMS` parameters (judged by the largest cell,
+    so a size fits every cell of a search or none). The message states the widest network that
+    can be built at that depth."""
+    check_sizes_positive(
+        channels=channels,
+        cells_per_stage=cells_per_stage,
+        num_classes=num_classes,
+        input_channels=input_channels,
+    )
+    check_largest(
+        f"an NB201 network of C={channels}, N={cells_per_stage}, {num_classes} classes",
+        lambda width: largest_params(width, cells_per_stage, num_classes, input_channels),
+        channels,
+        cells_per_stage,
     )
 
 
