@@ -30,7 +30,7 @@ import torch
 
 from pmfnas.cli.options import parse_seeds, parse_strategy_options
 from pmfnas.evaluators.base import Ladder
-from pmfnas.runs.profiles import real_data_evaluator, training_evaluator, training_params
+from pmfnas.runs.profiles import real_data_evaluator, training_evaluator
 from pmfnas.runs.search import run_training_search
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.strategies import create_strategy
@@ -56,10 +56,8 @@ def earlier_runs(
 
 def effective_params(strategy: str, params: dict[str, Any], ladder: Ladder) -> dict[str, Any]:
     """What the strategy runs with, as a run's summary stores it: its own defaults and the
-    evaluator's ``ladder`` under :func:`~pmfnas.runs.profiles.training_params`."""
-    made = create_strategy(
-        strategy, NB201Space(), ladder=ladder, **training_params(strategy, params)
-    )
+    evaluator's ``ladder`` (whose PMF parameters it takes in) under ``params``."""
+    made = create_strategy(strategy, NB201Space(), ladder=ladder, **params)
     return json.loads(json.dumps(made.params()))
 
 

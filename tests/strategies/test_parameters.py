@@ -1,6 +1,7 @@
 """A strategy's parameters are read from the strategy itself and checked by their declared type."""
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,17 @@ def test_numpy_numbers_and_none_where_allowed_are_taken(ladder):
     assert rea.params()["population"] == 4
     pmf = create_strategy("pmf", SPACE, ladder=ladder, kappa=np.float64(0.25), budget=None)
     assert pmf.params()["kappa"] == 0.25 and pmf.params()["budget"] is None
+
+
+def test_the_evaluators_parameters_come_first_and_the_users_over_them(ladder):
+    """An evaluator's ladder may carry parameters its costs call for (NB301's PMF waits less
+    before a stall); a user's own parameter still wins."""
+    tuned = replace(ladder, params={"rea": {"population": 7, "sample_size": 3}})
+    assert create_strategy("rea", SPACE, ladder=tuned).params()["population"] == 7
+    given = create_strategy("rea", SPACE, ladder=tuned, population=9).params()
+    assert (given["population"], given["sample_size"]) == (9, 3)
+    with pytest.raises(ParameterError, match="population must be an integer"):
+        create_strategy("rea", SPACE, ladder=replace(ladder, params={"rea": {"population": "x"}}))
 
 
 class Plain(BaseStrategy):

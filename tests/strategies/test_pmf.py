@@ -230,6 +230,19 @@ def test_every_decision_has_a_reason(space, evaluator):
     assert evaluator.test_accuracy(result.best.arch) > 93.5
 
 
+@pytest.mark.parametrize("climb", [1, 3])
+def test_refinements_climb_from_the_best_climb_high_fidelity_results(space, evaluator, climb):
+    """A high-fidelity result starts a refinement only while fewer than ``climb`` earlier ones
+    are at least as good: with 1, new bests alone; with 3, the runners-up too."""
+    _, result = _run(space, evaluator, budget=40000.0, climb=climb, refine=2)
+    high = [t for t in result.trials if t.fidelity.epochs == 200]
+    rank = {t.number: sum(u.val_acc >= t.val_acc for u in high[:k]) for k, t in enumerate(high)}
+    around = {t.info["around_trial"] for t in result.trials if t.info.get("origin") == "refinement"}
+    assert around and all(rank[number] < climb for number in around)
+    if climb > 1:
+        assert any(rank[number] > 0 for number in around)  # not a new best, refined all the same
+
+
 def test_resume_mid_stage_equals_an_uninterrupted_run(space, evaluator, tmp_path):
     """Stopped at 40 % of the budget (inside stage 2), then extended: the plan is the full
     budget's throughout (``budget=``), so the extension replays and goes on identically."""

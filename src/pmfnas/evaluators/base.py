@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pmfnas.types import Arch, Fidelity, Result, Trial
 
@@ -37,6 +37,9 @@ class Ladder:
         default_budget: the budget of a search that names none, in the evaluator's unit.
         network_size: counts an architecture's network as the evaluator measures it, for
             strategies with size limits (MFNAS); ``None``: the evaluator does not count.
+        params: strategy parameters, by strategy name, that this evaluator's costs call for
+            (a user's own parameters override them): how long PMF waits before a stall, say,
+            depends on how many medium evaluations one promotion costs.
     """
 
     low: Fidelity | None = None
@@ -45,6 +48,7 @@ class Ladder:
     single: Fidelity | None = None
     default_budget: float | None = None
     network_size: NetworkSize | None = field(default=None, compare=False, repr=False)
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
 
     def rungs(self) -> tuple[Fidelity, ...]:
         """The multi-fidelity fidelities it has, cheapest first (low, medium, high)."""

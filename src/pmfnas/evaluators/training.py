@@ -55,13 +55,20 @@ TRAINING_LADDER = Ladder(
     high=Fidelity(epochs=12),
     single=Fidelity(epochs=12),
     default_budget=180.0,
+    params={"pmf": {"low_share": 0.1, "low_sample": 500, "patience": 5}},
 )
 """The training fidelities of a search of minutes: NB201's 12-epoch schedule is the full
 fidelity (and the one of single-fidelity strategies, as on the table), since the table's 200
 epochs do not fit; the medium rung is a complete 4-epoch schedule on all the data, a third of
 the work. A medium rung needs enough optimizer steps to rank: on the digits, 3 epochs on half
 the data (27 steps of 64 images) ranked no better than chance (``benchmarks/digits_fidelities.py``).
-The default budget is three minutes of wall clock; a FLOPs budget has no default."""
+The default budget is three minutes of wall clock; a FLOPs budget has no default.
+
+PMF's stage 1 may take 10 % of the budget there and at most 500 cells: proxies count few FLOPs,
+so under a compute budget the share alone would let stage 1 take most of the wall time. A stall
+is 5 medium results without a better one, since a search of minutes affords only about a hundred
+medium runs and the tabular patience of 20 would leave few candidates for the 12-epoch rung
+(``docs/results.md``)."""
 
 
 class TrainingEvaluator:

@@ -1,8 +1,7 @@
 """Real-training profiles: the defaults a real-training search starts from, and its evaluator.
 
 A search of minutes on real data climbs a shorter ladder than the table's (the evaluator offers
-it: :data:`~pmfnas.evaluators.training.TRAINING_LADDER`), tunes PMF for it
-(:data:`TRAINING_PARAMS`), trains a network sized for the data and the budget
+it, with PMF's parameters for it: :data:`~pmfnas.evaluators.training.TRAINING_LADDER`), trains a network sized for the data and the budget
 (:func:`pmfnas.evaluators.setting.plan_recipe`) and keeps that setting when it is resumed.
 """
 
@@ -38,23 +37,6 @@ SMALL_RECIPES = {"digits": {"batch_size": 64, "channels": 8, "cells_per_stage": 
 """Recipe defaults for small datasets, where NB201's full 16-channel, 5-cell network and batch 256
 would be oversized (digits: 1,081 training images of 8 x 8 pixels); a search keeps them as given
 instead of planning its setting (:func:`search_evaluator`)."""
-
-
-TRAINING_PARAMS: dict[str, dict[str, Any]] = {
-    "pmf": {"low_share": 0.1, "low_sample": 500, "patience": 5},
-}
-"""Strategy defaults for real training, under the user's own parameters (the fidelities come
-from the evaluator's ladder, :data:`~pmfnas.evaluators.training.TRAINING_LADDER`). PMF's stage 1
-may take 10 % of the budget and at most 500 cells: proxies count few FLOPs, so under a compute
-budget the share alone would let stage 1 take most of the wall time. A stall is 5 medium results
-without a better one, since a search of minutes affords only about a hundred medium runs and the
-tabular patience of 20 would leave few candidates for the 12-epoch rung (``docs/results.md``)."""
-
-
-def training_params(strategy: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The parameters a real-training search passes ``strategy``: its real-training defaults
-    (:data:`TRAINING_PARAMS`) under the user's ``params``."""
-    return {**TRAINING_PARAMS.get(strategy, {}), **(params or {})}
 
 
 def training_recipe(data: str, recipe: str = "nb201", **overrides: Any) -> TrainingRecipe:

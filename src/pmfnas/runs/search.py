@@ -12,7 +12,7 @@ from pmfnas.evaluators.base import Evaluator
 from pmfnas.evaluators.nb301 import NB301Evaluator
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.executors import training_executor
-from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting, training_params
+from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting
 from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
 from pmfnas.spaces import index_or_none
 from pmfnas.study import INTERRUPTED, RETRIES, StudyWatcher, trials_per_fidelity
@@ -191,7 +191,7 @@ def run_training_search(
         strategy,
         default_budget(evaluator) if budget is None else budget,
         seed=seed,
-        params=training_params(strategy, params),
+        params=params or {},
         space=evaluator.training.space,
         storage=storage,
         study=study or training_study_name(strategy, data, seed, workers, executor),

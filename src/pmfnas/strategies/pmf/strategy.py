@@ -10,8 +10,10 @@
    per promising region by upper confidence bound); a region that cannot beat the incumbent even
    optimistically is closed (:mod:`~pmfnas.strategies.pmf.regional`).
 3. Fine optimisation: promotions to high fidelity of the candidates with the best upper bound
-   of predicted high-fidelity accuracy; after a new high-fidelity best, its one-edge neighbours
-   the surrogate likes are evaluated at medium fidelity and compete for promotion.
+   of predicted high-fidelity accuracy; after a new high-fidelity best (or, with ``climb`` > 1,
+   a result among the best ``climb``), its one-edge neighbours the surrogate likes are evaluated
+   at medium fidelity and compete for promotion: a climb from the best full results, which in
+   a space too large to search at medium fidelity is where the gains are.
 4. Allocation: stage 2 and 3 interleave as :mod:`~pmfnas.strategies.pmf.allocation` decides.
 
 The fidelities are parameters, by default the evaluator's ladder, so the same code runs on the
@@ -96,6 +98,9 @@ class ProgressiveMultiFidelity(BaseStrategy):
             kinds).
         members: ensemble size of the surrogate and of the predictor.
         refine: neighbours of a new high-fidelity best evaluated at medium fidelity.
+        climb: a high-fidelity result among the best ``climb`` ones starts a refinement (1:
+            only a new best); more climbs from several good cells, as an evolution keeps a
+            population, where medium fidelity ranks a cell's neighbours poorly.
         budget: the budget to plan for (default: the study's). Set it to stop a study early and
             extend it later by replay: a plan made for another budget asks other things.
         pool: the cells of a space too large to enumerate that stage 1 starts from (a seeded
@@ -128,6 +133,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         predictor: str = "random_forest",
         members: int = 16,
         refine: int = 4,
+        climb: int = 1,
         budget: float | None = None,
         pool: int = 20_000,
         *,
@@ -151,9 +157,12 @@ class ProgressiveMultiFidelity(BaseStrategy):
             raise ConfigError(
                 "PMF needs 0 < keep <= 1, 0 <= low_share < 1, 0 < high_cap <= 1, 0 < p_min < 0.5"
             )
-        if min(regions, batch, patience, region_min, refine + 1) < 1 or min(members, min_high) < 2:
+        if (
+            min(regions, batch, patience, region_min, climb, refine + 1) < 1
+            or min(members, min_high) < 2
+        ):
             raise ConfigError(
-                "PMF needs regions, batch, patience, region_min >= 1, refine >= 0 and "
+                "PMF needs regions, batch, patience, region_min, climb >= 1, refine >= 0 and "
                 "members, min_high >= 2"
             )
         if radius < 0 or low_sample < 0 or pool < 2:
@@ -183,6 +192,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
             "predictor": predictor,
             "members": members,
             "refine": refine,
+            "climb": climb,
             "budget": budget,
             "pool": pool,
         }
@@ -257,9 +267,9 @@ class ProgressiveMultiFidelity(BaseStrategy):
             else:
                 self._since += 1
         elif trial.fidelity == self.high:
-            best = max((t.val_acc for t in self._high.values()), default=-math.inf)
+            better = sum(t.val_acc >= trial.val_acc for t in self._high.values())
             self._high[cell] = trial
-            if trial.val_acc > best:
+            if better < self.settings["climb"]:
                 self._refine_from = cell
 
     def _left(self, context: AskContext) -> float:
