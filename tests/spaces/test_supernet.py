@@ -70,6 +70,7 @@ def test_a_hard_sample_carries_the_gradient_of_its_logits() -> None:
         ({}, "needs edge weights, a path"),
         ({"weights": torch.zeros(5, 5)}, "must be 6 x 5"),
         ({"path": (0, 1)}, "names 6 operations"),
+        ({"path": (0, 1, 2, 3, 4, 5)}, r"candidates lie in 0\.\.4, got \(0, 1, 2, 3, 4, 5\)"),
     ],
 )
 def test_bad_calls_are_config_errors(kwargs: dict, message: str) -> None:

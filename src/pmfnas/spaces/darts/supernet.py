@@ -4,8 +4,8 @@ The layout of :func:`pmfnas.spaces.darts.costs.layout` with every one of a cell'
 by :func:`~pmfnas.spaces.darts.genotype.edge_index`) a mixture of the 8
 :data:`~pmfnas.spaces.darts.costs.CANDIDATES`; the cells' batch norms have no affine parameters,
 and a pooling candidate is followed by one, as in DARTS. At C=16, 8 cells and 10 classes it has
-the published 1,930,618 weights. Every batch norm normalises by the batch's own statistics, in
-training and evaluation alike, as in :mod:`pmfnas.spaces.nb201.supernet`.
+the published 1,930,618 weights. Every batch norm normalises by the batch's own statistics
+(:mod:`pmfnas.spaces.supernet`).
 
 It follows the forward contract of :class:`~pmfnas.spaces.nb201.supernet.NB201Supernet`, with 28
 choice points: rows 0..13 the normal cell's edges, 14..27 the reduction cell's.
@@ -22,7 +22,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from pmfnas.errors import ConfigError
 from pmfnas.spaces.darts.costs import (
     CANDIDATES,
     MULTIPLIER,
@@ -32,6 +31,7 @@ from pmfnas.spaces.darts.costs import (
 )
 from pmfnas.spaces.darts.genotype import CELLS, EDGES_PER_CELL, NODES, edge_index
 from pmfnas.spaces.darts.ops import make_op, make_preprocess
+from pmfnas.spaces.supernet import check_forward, use_batch_statistics
 
 CHOICE_POINTS = len(CELLS) * EDGES_PER_CELL
 """28: the edges of the normal cell, then those of the reduction cell."""
@@ -135,10 +135,7 @@ class DartsSupernet(nn.Module):
         self.cells = nn.ModuleList(SearchCell(shape) for shape in shapes)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(MULTIPLIER * shapes[-1].channels, num_classes)
-        for module in self.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.track_running_stats = False
-                module.running_mean = module.running_var = module.num_batches_tracked = None
+        use_batch_statistics(self)
 
     def forward(
         self,
@@ -146,17 +143,7 @@ class DartsSupernet(nn.Module):
         weights: torch.Tensor | None = None,
         path: Sequence[int] | None = None,
     ) -> torch.Tensor:
-        if weights is None and path is None:
-            raise ConfigError("the supernet needs edge weights, a path, or both")
-        if weights is not None and tuple(weights.shape) != (CHOICE_POINTS, len(CANDIDATES)):
-            raise ConfigError(
-                f"edge weights must be {CHOICE_POINTS} x {len(CANDIDATES)}, "
-                f"got {tuple(weights.shape)}"
-            )
-        if path is not None and len(path) != CHOICE_POINTS:
-            raise ConfigError(f"a path names {CHOICE_POINTS} operations, got {len(path)}")
-        if path is not None and not all(0 <= c < len(CANDIDATES) for c in path):
-            raise ConfigError(f"a path's candidates lie in 0..{len(CANDIDATES) - 1}, got {path}")
+        check_forward(weights, path, CHOICE_POINTS, len(CANDIDATES))
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             rows = slice(cell.kind * EDGES_PER_CELL, (cell.kind + 1) * EDGES_PER_CELL)

@@ -3,9 +3,7 @@
 Layout of XAutoDL's NB201 search network (the stem, reductions and head of
 :class:`~pmfnas.spaces.nb201.network.MacroNetwork`; in the search cells batch norm without affine
 parameters), so that at C=16, N=5 and 10 classes it has the published 1,692,826 weights. Every
-batch norm normalises by the batch's own statistics, in training and evaluation alike: one set of
-running statistics, gathered under ever-changing mixtures and paths, describes none of the cells
-whose accuracy a one-shot method reads off the supernet.
+batch norm normalises by the batch's own statistics (:mod:`pmfnas.spaces.supernet` says why).
 
 One forward pass serves every one-shot method, on one set of weights:
 
@@ -23,10 +21,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from pmfnas.errors import ConfigError
 from pmfnas.spaces.nb201.cell import NUM_EDGES, OPS
 from pmfnas.spaces.nb201.network import MacroNetwork
 from pmfnas.spaces.nb201.ops import make_op, run_cell
+from pmfnas.spaces.supernet import check_forward, use_batch_statistics
 
 
 class MixedEdge(nn.Module):
@@ -82,10 +80,7 @@ class NB201Supernet(MacroNetwork):
             num_classes=num_classes,
             input_channels=input_channels,
         )
-        for module in self.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.track_running_stats = False
-                module.running_mean = module.running_var = module.num_batches_tracked = None
+        use_batch_statistics(self)
 
     def forward(
         self,
@@ -93,14 +88,7 @@ class NB201Supernet(MacroNetwork):
         weights: torch.Tensor | None = None,
         path: Sequence[int] | None = None,
     ) -> torch.Tensor:
-        if weights is None and path is None:
-            raise ConfigError("the supernet needs edge weights, a path, or both")
-        if weights is not None and tuple(weights.shape) != (NUM_EDGES, len(OPS)):
-            raise ConfigError(
-                f"edge weights must be {NUM_EDGES} x {len(OPS)}, got {tuple(weights.shape)}"
-            )
-        if path is not None and len(path) != NUM_EDGES:
-            raise ConfigError(f"a path names {NUM_EDGES} operations, got {len(path)}")
+        check_forward(weights, path, NUM_EDGES, len(OPS))
         x = self.stem(x)
         for layer in self.cells:
             x = layer(x, weights, path) if isinstance(layer, SearchCell) else layer(x)
