@@ -46,7 +46,7 @@ for about 4 more medium evaluations' time (16 on NB201), so a stall is 5 medium 
 a better one (20 on NB201: each about one promotion's worth); 12 epochs rank a genotype's
 neighbours poorly (Spearman 0.39 against 98 epochs, ``benchmarks/nb301.py``), so stage 3
 climbs from each of the best 3 full results, screening 12 of its 120 neighbours at medium
-fidelity (docs/darts.md has the measured variants)."""
+fidelity (docs/results.md has the measured variants)."""
 
 ANALYTIC_PROXIES = ("params", "flops")
 
