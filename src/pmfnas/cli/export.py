@@ -12,11 +12,11 @@ from pmfnas.cli.common import app, print_fields
 from pmfnas.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pmfnas.spaces.nb201.export import NetworkKind
+    from pmfnas.spaces.export import NetworkKind
 
 
 class Format(StrEnum):
-    """Choices of ``--format``, as ``pmfnas.spaces.nb201.export.ExportFormat``, which would import torch."""
+    """Choices of ``--format``, as ``pmfnas.spaces.export.ExportFormat``, which would import torch."""
 
     PYTHON = "python"
     TORCHSCRIPT = "torchscript"
@@ -87,7 +87,7 @@ def export(
     """Export the network of an architecture (NB201's, or DARTS' evaluation network without its
     auxiliary head), in eval mode, as a standalone model file, with its expected input in the
     file and in FILE.json beside it."""
-    from pmfnas.spaces.nb201.export import export_model
+    from pmfnas.spaces.export import export_model
 
     exported = export_model(
         arch,

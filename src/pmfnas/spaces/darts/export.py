@@ -2,7 +2,7 @@
 
 The network inference runs: in eval mode, without the auxiliary head (a training's ``auxiliary.``
 weights are left out) and without drop-path. The formats, the checks of weights against the
-network and the metadata are those of :mod:`pmfnas.spaces.nb201.export`; this module gives
+network and the metadata are those of :mod:`pmfnas.spaces.export`; this module gives
 them DARTS' networks (:data:`DARTS`).
 """
 
@@ -19,15 +19,15 @@ from pmfnas.spaces.darts.costs import check_input_size
 from pmfnas.spaces.darts.genotype import CELLS, NODES, OPS, check, format_genotype, node_slice
 from pmfnas.spaces.darts.network import DartsNetwork
 from pmfnas.spaces.darts.space import DartsSpace
-from pmfnas.spaces.nb201.export import (
+from pmfnas.spaces.export import (
     ExportedModel,
     ExportFormat,
     Network,
     NetworkKind,
     render_source,
 )
-from pmfnas.spaces.nb201.export import export_model as _export_model
-from pmfnas.spaces.nb201.export import prepare_model as _prepare_model
+from pmfnas.spaces.export import export_model as _export_model
+from pmfnas.spaces.export import prepare_model as _prepare_model
 from pmfnas.spaces.saved import Preprocessing
 from pmfnas.types import Arch
 
@@ -98,7 +98,7 @@ DARTS = NetworkKind(
     python_source=_python_source,
     inference_state=_inference_state,
 )
-"""DARTS' evaluation networks, for :func:`pmfnas.spaces.nb201.export.export_model`."""
+"""DARTS' evaluation networks, for :func:`pmfnas.spaces.export.export_model`."""
 
 
 def export_model(
@@ -106,11 +106,11 @@ def export_model(
 ) -> ExportedModel:
     """Write the DARTS network of ``arch`` (a genotype's text, a published name, or ``None``
     for that of a weights file of ``pmfnas train --save``) to ``out`` in format ``fmt``; the
-    options are :func:`pmfnas.spaces.nb201.export.export_model`'s."""
+    options are :func:`pmfnas.spaces.export.export_model`'s."""
     return _export_model(arch, fmt, out, kind=DARTS, **options)
 
 
 def prepare_model(arch: str | Arch | None = None, **options: Any) -> nn.Module:
     """The DARTS network that :func:`export_model` writes, in eval mode (the options are
-    :func:`pmfnas.spaces.nb201.export.prepare_model`'s)."""
+    :func:`pmfnas.spaces.export.prepare_model`'s)."""
     return _prepare_model(arch, kind=DARTS, **options)
