@@ -8,7 +8,9 @@ on the free size proxies (``params,flops``): its own gradient proxies are not se
 The script also measures how well the cheap signals rank genotypes: Spearman's rho of the
 predicted validation accuracy at 4..70 epochs, and of the size proxies, against the 98-epoch
 one, over random genotypes and over the one-edge neighbours of random genotypes (what a local
-search sees). Writes ``benchmarks/results/nb301[_<suffix>].json``.
+search sees), and of a model that reads the first 12 epochs' learning curve (a ridge regression
+of the 98-epoch accuracy on the 4-, 8- and 12-epoch accuracy and loss and the parameter count,
+fitted on other random genotypes). Writes ``benchmarks/results/nb301[_<suffix>].json``.
 
     PMFNAS_DATA=../shared/data python benchmarks/nb301.py [--seeds 0-29] [--jobs 2]
         [--strategies pmf,rea,random,hyperband,mfnas] [--suffix S]
@@ -23,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from pmfnas.cli.options import parse_seeds
 from pmfnas.evaluators.nb301 import NB301Evaluator
@@ -34,6 +39,18 @@ from pmfnas.types import Fidelity
 RESULTS = Path(__file__).parent / "results"
 STRATEGIES = "pmf,rea,random,hyperband,mfnas"
 EPOCHS = (4, 12, 20, 30, 50, 70)
+CURVE_EPOCHS = (4, 8, 12)
+"""The points of the first 12 epochs the curve model reads."""
+
+
+def curve_features(surrogate: NB301Surrogate, evaluator: NB301Evaluator, archs: list) -> np.ndarray:
+    """Accuracy and loss at :data:`CURVE_EPOCHS`, and the parameter count, per genotype."""
+    columns = []
+    for epoch in CURVE_EPOCHS:
+        predicted = surrogate.predict(archs, epoch)
+        columns += [predicted["val_acc"], predicted["val_loss"]]
+    columns.append(np.array([evaluator.network_size(a)[0] for a in archs]))
+    return np.column_stack(columns)
 
 
 def signal_quality(surrogate: NB301Surrogate, samples: int = 2000, centres: int = 30) -> dict:
@@ -62,14 +79,29 @@ def signal_quality(surrogate: NB301Surrogate, samples: int = 2000, centres: int 
             for k, name in enumerate(("params", "flops"))
         },
     }
-    local: dict[int, list[float]] = {e: [] for e in EPOCHS}
+    half = samples // 2  # the curve model learns on one half, is ranked on the other
+    model = make_pipeline(StandardScaler(), RidgeCV()).fit(
+        curve_features(surrogate, evaluator, archs[:half]), final[:half]
+    )
+    curve = model.predict(curve_features(surrogate, evaluator, archs[half:]))
+    out["global_rho"]["curve model (12 epochs)"] = round(
+        float(spearmanr(curve, final[half:])[0]), 3
+    )
+    local: dict[int | str, list[float]] = {e: [] for e in EPOCHS}
+    local["curve"] = []
     for arch in archs[:centres]:
         near = space.neighbours(arch)
         truth = surrogate.predict(near, MAX_EPOCH)["val_acc"]
         for e in EPOCHS:
             local[e].append(spearmanr(surrogate.predict(near, e)["val_acc"], truth)[0])
+        local["curve"].append(
+            spearmanr(model.predict(curve_features(surrogate, evaluator, near)), truth)[0]
+        )
     out["neighbourhood_rho"] = {
-        f"epochs={e}": round(float(np.mean(rhos)), 3) for e, rhos in local.items()
+        ("curve model (12 epochs)" if e == "curve" else f"epochs={e}"): round(
+            float(np.mean(rhos)), 3
+        )
+        for e, rhos in local.items()
     }
     return out
 
