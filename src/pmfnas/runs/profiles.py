@@ -1,8 +1,9 @@
 """Real-training profiles: the defaults a real-training search starts from, and its evaluator.
 
 A search of minutes on real data climbs a shorter ladder than the table's (the evaluator offers
-it, with PMF's parameters for it: :data:`~pmfnas.evaluators.training.TRAINING_LADDER`), trains a network sized for the data and the budget
-(:func:`pmfnas.evaluators.setting.plan_recipe`) and keeps that setting when it is resumed.
+it, with PMF's parameters for it: :data:`~pmfnas.evaluators.training.TRAINING_LADDER`), trains
+a network sized for the data and the budget (:func:`pmfnas.evaluators.setting.plan_recipe`) and
+keeps that setting when it is resumed.
 """
 
 from __future__ import annotations

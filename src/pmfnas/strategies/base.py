@@ -176,9 +176,10 @@ def strategy_from(
     """Build a registered strategy from a user's ``params`` (a mapping, so that a parameter
     named ``seed`` or ``ladder`` is refused as unknown rather than clashing with the keywords).
 
-    The ladder's parameters for this strategy (:attr:`~pmfnas.evaluators.base.Ladder.params`) come first, ``params``
-    over them. An unknown name or parameter, or a value not of the parameter's declared type,
-    is a clear error; a value given as text (``-o population=20``) is parsed as that type
+    The ladder's parameters for this strategy (:attr:`~pmfnas.evaluators.base.Ladder.params`)
+    come first, ``params`` over them. An unknown name or parameter, or a value not of the
+    parameter's declared type, is a clear error; a value given as text (``-o population=20``)
+    is parsed as that type
     (:func:`~pmfnas.strategies.parameters.check_params`)."""
     cls = STRATEGIES.get(name)
     given = {**(ladder.params.get(name, {}) if ladder else {}), **params}
