@@ -74,6 +74,17 @@ def test_config_mismatch_is_refused_naming_only_the_keys_that_differ(tmp_path):
     )
 
 
+def test_a_parameter_added_since_counts_as_its_default_in_an_older_study(tmp_path):
+    db = Storage(tmp_path / "runs.db")
+    db.study("s", {"seed": 0, "params": {"population": 5}})  # stored before "climb" existed
+    defaults = {"population": 10, "climb": 1}
+    assert db.study("s", {"seed": 0, "params": {"population": 5, "climb": 1}}, defaults) == 1
+    with pytest.raises(StorageError, match=r"params\.climb: stored 1, now 3"):
+        db.study("s", {"seed": 0, "params": {"population": 5, "climb": 3}}, defaults)
+    with pytest.raises(StorageError, match=r"params\.climb: stored nothing, now 1"):
+        db.study("s", {"seed": 0, "params": {"population": 5, "climb": 1}})  # no defaults
+
+
 def test_duplicate_trial_number_is_refused_and_keeps_the_first(tmp_path):
     space = NB201Space()
     db = Storage(tmp_path / "runs.db")

@@ -49,6 +49,7 @@ from pmfnas.study import (
     evaluated_trial,
     finished_reason,
     reused_trial,
+    stored_study,
     study_config,
     waits_for_nothing,
 )
@@ -162,7 +163,7 @@ class ParallelStudy:
         try:
             if self.storage is None:
                 return self._search()
-            study_id = self.storage.study(self.name, self.config())
+            study_id = stored_study(self.storage, self.name, self.config(), self.strategy)
             with self.storage.lease(study_id, self.name):
                 trials = self.storage.trials(study_id, self.space)
                 events = self.storage.events(study_id)
@@ -257,7 +258,7 @@ class ParallelStudy:
         events: list[JournalEvent] = []
         study_id, plan = 0, self.budget.limit
         if self.storage is not None:
-            study_id = self.storage.study(self.name, self.config())
+            study_id = stored_study(self.storage, self.name, self.config(), self.strategy)
             self._lease = self.storage.lease(study_id, self.name)
             self._lease.__enter__()
             trials, events = (

@@ -30,7 +30,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,11 +319,15 @@ class Storage:
             self.commit()
         return self._read(sql, params)
 
-    def study(self, name: str, config: dict[str, Any]) -> int:
+    def study(
+        self, name: str, config: dict[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> int:
         """The id of study ``name``, created with ``config`` if new.
 
         An existing study must have been made with the same config, or resuming it would mix two
-        different searches: that is a :class:`StorageError`.
+        different searches: that is a :class:`StorageError`. ``defaults`` are the strategy's
+        parameters at their defaults: one absent from the stored ``params`` (added to the
+        strategy since) counts as its default, so that an older study resumes as it ran.
         """
         text = json.dumps(config, sort_keys=True)
 
@@ -335,7 +339,11 @@ class Storage:
             return db.execute("SELECT id, config FROM studies WHERE name = ?", (name,)).fetchone()
 
         study_id, stored = self._write(find_or_create)
-        if differences := config_differences(self._config(name, stored), json.loads(text)):
+        before = self._config(name, stored)
+        if defaults and isinstance(before.get("params"), dict):
+            known = json.loads(json.dumps(dict(defaults)))  # as JSON would have stored them
+            before["params"] = {**known, **before["params"]}
+        if differences := config_differences(before, json.loads(text)):
             raise StorageError(
                 f"study {name!r} in {self.path} was made with other settings "
                 f"({'; '.join(differences)}); choose another --study name or storage file"

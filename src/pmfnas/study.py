@@ -43,6 +43,7 @@ from pmfnas.executors import Guarded, Job
 from pmfnas.spaces.base import SearchSpace
 from pmfnas.storage import Storage
 from pmfnas.strategies.base import AskContext, BaseStrategy, Wait
+from pmfnas.strategies.parameters import declared_defaults
 from pmfnas.types import Arch, Budget, Fidelity, Progress, Request, Result, Trial, TrialState
 from pmfnas.units import format_amount
 
@@ -154,7 +155,7 @@ class Study:
         watcher = watcher or StudyWatcher()
         if self.storage is None:
             return self._search(0, [], progress, watcher)
-        study_id = self.storage.study(self.name, self.config())
+        study_id = stored_study(self.storage, self.name, self.config(), self.strategy)
         with self.storage.lease(study_id, self.name):
             stored = self.storage.trials(study_id, self.space)
             return self._search(study_id, stored, progress, watcher)
@@ -289,6 +290,14 @@ class Study:
         result = Guarded(self.evaluator).run(Job(request.arch, request.fidelity, limit))
         spending.charge(result.cost)
         return evaluated_trial(number, request, result, started, self.budget.spent)
+
+
+def stored_study(
+    storage: Storage, name: str, config: dict[str, Any], strategy: BaseStrategy
+) -> int:
+    """The id of study ``name`` in ``storage`` (:meth:`~pmfnas.storage.Storage.study`), where a
+    parameter the strategy gained since the study was stored stands at its default."""
+    return storage.study(name, config, defaults=declared_defaults(type(strategy)))
 
 
 def study_config(

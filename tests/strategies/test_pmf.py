@@ -1,6 +1,9 @@
 """PMF-NAS: its stages, allocation decisions, resume and real data (its budget and determinism:
 test_contract.py)."""
 
+import json
+import sqlite3
+
 import numpy as np
 import pytest
 
@@ -257,6 +260,32 @@ def test_resume_mid_stage_equals_an_uninterrupted_run(space, evaluator, tmp_path
         db.close()
     assert _keys(resumed.trials) == _keys(whole)
     assert [t.cost for t in resumed.trials] == [t.cost for t in whole]
+
+
+def test_a_study_stored_before_a_parameter_existed_resumes_at_its_default(
+    space, evaluator, tmp_path
+):
+    """A PMF study stored by a version without ``climb`` resumes: the absent parameter stands
+    for its default (the behaviour the study ran with), so the extension replays exactly."""
+    whole = _run(space, evaluator)[1].trials
+    path = tmp_path / "old.db"
+    db = Storage(path)
+    try:
+        _run(space, evaluator, budget=0.4 * BUDGET, storage=db, plan=BUDGET)
+    finally:
+        db.close()
+    con = sqlite3.connect(path)
+    config = json.loads(con.execute("SELECT config FROM studies").fetchone()[0])
+    del config["params"]["climb"]
+    con.execute("UPDATE studies SET config = ?", (json.dumps(config, sort_keys=True),))
+    con.commit()
+    con.close()
+    db = Storage(path)
+    try:
+        resumed = _run(space, evaluator, storage=db, plan=BUDGET)[1]
+    finally:
+        db.close()
+    assert _keys(resumed.trials) == _keys(whole)
 
 
 class _Crash(BaseException):

@@ -87,6 +87,12 @@ def parameters(cls: type) -> list[Parameter]:
     return found
 
 
+def declared_defaults(cls: type) -> dict[str, Any]:
+    """The defaults of ``cls``'s parameters that have one, by name: what a parameter added since
+    a study was stored stands for in that study (it ran before the parameter existed)."""
+    return {p.name: p.default for p in parameters(cls) if not p.required}
+
+
 def _hints(function: Any) -> dict[str, Any]:
     """The resolved type hints of ``function``; none where they cannot be resolved (names only
     imported for type checking), so that such a strategy falls back to its defaults' types."""
