@@ -36,20 +36,34 @@ def check_sizes_positive(
         )
 
 
-def check_largest(
-    network: str, largest: Callable[[int], int], channels: int, cells_per_stage: int
+def check_network_size(
+    network: str,
+    largest: Callable[[int, int, int, int], int],
+    *,
+    channels: int,
+    cells_per_stage: int,
+    num_classes: int,
+    input_channels: int,
 ) -> None:
-    """A :class:`ConfigError` when ``largest(channels)``, the parameters of the largest network
-    of a space at that width (and this depth), exceed :data:`MAX_PARAMS`; the message names the
-    ``network`` and the widest one that can be built (found by bisection: the count grows
-    with the width)."""
-    count = largest(channels)
+    """A :class:`ConfigError` for sizes :func:`check_sizes_positive` refuses, or when
+    ``largest(channels, cells_per_stage, num_classes, input_channels)``, the parameters of the
+    largest network of a space at those sizes, exceed :data:`MAX_PARAMS`; the message names the
+    ``network`` and the widest one that can be built at that depth (found by bisection: the
+    count grows with the width)."""
+    check_sizes_positive(
+        channels=channels,
+        cells_per_stage=cells_per_stage,
+        num_classes=num_classes,
+        input_channels=input_channels,
+    )
+    count = largest(channels, cells_per_stage, num_classes, input_channels)
     if count <= MAX_PARAMS:
         return
     low, high = 0, channels  # the widest C that fits lies in [low, high)
     while high - low > 1:
         mid = (low + high) // 2
-        low, high = (mid, high) if largest(mid) <= MAX_PARAMS else (low, mid)
+        fits = largest(mid, cells_per_stage, num_classes, input_channels) <= MAX_PARAMS
+        low, high = (mid, high) if fits else (low, mid)
     widest = f"; at {cells_per_stage} cells per stage the widest is C={low}" if low else ""
     raise ConfigError(
         f"{network} would hold up to {count / 1e6:,.0f} M parameters; pmfnas builds at most "

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from pmfnas.errors import ConfigError
+from pmfnas.spaces import limits
 from pmfnas.spaces.darts.genotype import CELLS, CONCAT, NODES, OPS, check, node_slice
-from pmfnas.spaces.limits import check_largest, check_sizes_positive
+from pmfnas.spaces.limits import check_sizes_positive
 from pmfnas.types import Arch
 
 STEM_MULTIPLIER = 3
@@ -258,18 +259,14 @@ def check_network_size(
     :mod:`pmfnas.spaces.limits`, the largest network counted by :func:`largest_params`); the
     message states the widest network that can be built at that depth. Any width builds: the
     factorized reductions only ever halve the doubled widths 2C and 4C."""
-    check_sizes_positive(
+    limits.check_network_size(
+        f"a DARTS network of C={channels}, {cells_per_stage} cells per stage, {num_classes} "
+        "classes",
+        largest_params,
         channels=channels,
         cells_per_stage=cells_per_stage,
         num_classes=num_classes,
         input_channels=input_channels,
-    )
-    check_largest(
-        f"a DARTS network of C={channels}, {cells_per_stage} cells per stage, {num_classes} "
-        "classes",
-        lambda width: largest_params(width, cells_per_stage, num_classes, input_channels),
-        channels,
-        cells_per_stage,
     )
 
 

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from pmfnas.errors import ArchitectureError, ConfigError
-from pmfnas.spaces.limits import check_largest, check_sizes_positive
+from pmfnas.spaces import limits
 from pmfnas.spaces.nb201.cell import NUM_EDGES, OPS
 from pmfnas.spaces.nb201.order import all_cells
 
@@ -82,17 +82,13 @@ def check_network_size(
     more than :data:`~pmfnas.spaces.limits.MAX_PARAMS` parameters (judged by the largest cell,
     so a size fits every cell of a search or none). The message states the widest network that
     can be built at that depth."""
-    check_sizes_positive(
+    limits.check_network_size(
+        f"an NB201 network of C={channels}, N={cells_per_stage}, {num_classes} classes",
+        largest_params,
         channels=channels,
         cells_per_stage=cells_per_stage,
         num_classes=num_classes,
         input_channels=input_channels,
-    )
-    check_largest(
-        f"an NB201 network of C={channels}, N={cells_per_stage}, {num_classes} classes",
-        lambda width: largest_params(width, cells_per_stage, num_classes, input_channels),
-        channels,
-        cells_per_stage,
     )
 
 
