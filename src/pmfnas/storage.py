@@ -401,14 +401,24 @@ class Storage:
     ) -> tuple[dict[str, Any], list[Trial]]:
         """The config and trials of study ``name``, without knowing its config (for reports);
         the architectures are read by ``space``, by default the one the config names."""
+        study_id, text = self._find(name)
+        config = self._config(name, text)
+        space = space or create_space(config.get("space", DEFAULT_SPACE))
+        return config, self.trials(study_id, space)
+
+    def in_flight(self, name: str) -> list[RunningTrial]:
+        """The evaluations of study ``name`` submitted and not finished: those of its live run,
+        or those its last run left when it was killed (a rerun evaluates them again)."""
+        study_id, _ = self._find(name)
+        return self.running_trials(study_id)
+
+    def _find(self, name: str) -> tuple[int, str]:
+        """The id and stored config text of study ``name``; the error lists the studies."""
         rows = self._read("SELECT id, config FROM studies WHERE name = ?", (name,))
         if not rows:
             names = ", ".join(n for n, _ in self.studies()) or "none"
             raise StorageError(f"no study {name!r} in {self.path} (studies: {names})")
-        study_id, text = rows[0]
-        config = self._config(name, text)
-        space = space or create_space(config.get("space", DEFAULT_SPACE))
-        return config, self.trials(int(study_id), space)
+        return int(rows[0][0]), rows[0][1]
 
     @contextmanager
     def lease(self, study_id: int, name: str) -> Iterator[None]:
@@ -598,6 +608,9 @@ class Storage:
 
     def running_trials(self, study_id: int) -> list[RunningTrial]:
         """The study's evaluations in flight (as its last run left them, if it was killed)."""
+        tables, _ = self._retry(lambda: _inspect(self._db))
+        if "running" not in tables:  # a version 1 file: nothing ran it since
+            return []
         rows = self._read_committed(
             "SELECT ticket, arch, fidelity, submitted, heartbeat FROM running WHERE study_id = ? "
             "ORDER BY ticket",

@@ -11,7 +11,7 @@ import pytest
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.stored import TRIAL_COLUMNS, rounded
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.storage import Storage
+from pmfnas.storage import JournalEvent, Storage
 
 SEARCHES = {  # study → its search's options; mfnas returns by its own rule, not the default one
     "pmf-cifar10-seed0": ["--strategy", "pmf", "--budget", "4000"],
@@ -98,6 +98,45 @@ def test_a_study_being_run_is_listed_as_running(cli, tmp_path):
         assert (row["state"], row["trials"], row["arch"]) == ("running", 0, None)
     [row] = _json(cli, "studies", "--storage", path)
     assert row["state"] == "interrupted"  # its run ended without saying why it stopped
+
+
+def test_evaluations_in_flight_are_listed_running_then_interrupted(cli, tmp_path):
+    path, arch = (
+        tmp_path / "held.db",
+        "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|none~2|",
+    )
+    holder = Storage(path)
+    sid = holder.study("held", {"strategy": "random", "space": "nb201"})
+    with holder.lease(sid, "held"):
+        holder.record(sid, JournalEvent(0, "submit", 0, 0.0, arch, "epochs=200"))
+        holder.beat(sid, {0: 1.8e9})
+        holder.commit()
+        [row] = _json(cli, "studies", "--storage", path)
+        assert (row["trials"], row["in_flight"]) == (0, 1)
+        code, table, _ = cli.run("studies", "--storage", path)
+        assert code == 0 and "0 + 1 in flight" in table
+        [record] = _json_trials(cli, path)
+        assert (record["state"], record["arch"], record["fidelity"]) == (
+            "running",
+            arch,
+            "epochs=200",
+        )
+        assert record["number"] is None and record["index"] == NB201Space().index(
+            NB201Space().parse(arch)
+        )
+        assert record["info"] == {"ticket": 0, "heartbeat": "2027-01-15T08:00:00.000+00:00"}
+    [record] = _json_trials(cli, path)  # the run was killed: a rerun evaluates it again
+    assert record["state"] == "interrupted"
+    code, text, err = cli.run("trials", "--storage", path)
+    [header, row] = list(csv.reader(io.StringIO(text)))
+    assert code == 0, err
+    assert dict(zip(header, row, strict=True))["state"] == "interrupted"
+
+
+def _json_trials(cli, path):
+    code, text, err = cli.run("trials", "--storage", path, "--format", "json")
+    assert code == 0, err
+    return json.loads(text)
 
 
 @pytest.mark.parametrize("name", SEARCHES)

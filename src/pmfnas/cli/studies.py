@@ -46,13 +46,15 @@ def studies(
     lines = [["study", "strategy", "space", "data", "trials", "best val acc", "state", "returned"]]
     for row in rows:
         data = f"{row['benchmark']}/{row['data']}" if row["benchmark"] else row["data"]
+        count = row["trials"]
+        count = f"{count} + {row['in_flight']} in flight" if row["in_flight"] else count
         acc = f"{fmt(row['val_acc'])} ({row['fidelity']})" if row["val_acc"] is not None else "n/a"
         cells = [
             row["study"],
             row["strategy"],
             row["space"],
             data,
-            row["trials"],
+            count,
             acc,
             row["state"],
         ]
@@ -75,11 +77,12 @@ def trials(
         typer.Option("--out", help="File to write (default: stdout).", callback=output_file),
     ] = None,
 ) -> None:
-    """Export the trials of a stored study, in the order they ran."""
-    from pmfnas.runs.stored import read_studies, trial_records, trial_table
+    """Export the trials of a stored study, in the order they ran, then the evaluations in
+    flight (state running, or interrupted where the run that submitted them stopped)."""
+    from pmfnas.runs.stored import in_flight_records, read_studies, trial_records, trial_table
 
     [found] = read_studies(storage, study)
-    records = trial_records(found.space, found.trials)
+    records = trial_records(found.space, found.trials) + in_flight_records(found)
     if file_format is Format.JSON:
         text = json.dumps(records, indent=2) + "\n"
     else:

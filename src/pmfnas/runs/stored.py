@@ -18,7 +18,7 @@ from pmfnas.errors import DataError, StorageError
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.runs.returned import returned_trial
 from pmfnas.spaces import DEFAULT_SPACE, SearchSpace, create_space, index_or_none
-from pmfnas.storage import UNRECORDED, Storage
+from pmfnas.storage import UNRECORDED, RunningTrial, Storage
 from pmfnas.study import INTERRUPTED
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.types import Trial
@@ -48,6 +48,9 @@ class StoredStudy:
     interrupt, killed or failed: a rerun resumes it) or ``unknown`` (stored before pmfnas
     recorded it)."""
     stop_reason: str | None
+    in_flight: list[RunningTrial]
+    """Evaluations submitted and not finished: running now, or, in an interrupted study, those
+    its run left (a rerun evaluates them again)."""
 
 
 def choose_study(storage: Storage, name: str | None) -> str:
@@ -85,8 +88,9 @@ def _read(storage: Storage, name: str) -> StoredStudy:
         state = "interrupted"
     else:
         state = "finished"
+    returned = returned_trial(config, space, trials)
     return StoredStudy(
-        name, config, space, trials, returned_trial(config, space, trials), state, reason
+        name, config, space, trials, returned, state, reason, storage.in_flight(name)
     )
 
 
@@ -102,6 +106,7 @@ def overview(study: StoredStudy) -> dict[str, Any]:
             "benchmark": evaluator.get("benchmark"),
             "data": evaluator.get("dataset") or evaluator.get("data"),
             "trials": len(study.trials),
+            "in_flight": len(study.in_flight),
             "val_acc": best.metrics.get("val_acc") if best else None,
             "fidelity": str(best.fidelity) if best else None,
             "arch": study.space.format(best.arch) if best else None,
@@ -188,6 +193,24 @@ def trial_records(space: SearchSpace, trials: list[Trial]) -> list[dict[str, Any
         )
         for t in trials
     ]
+
+
+def in_flight_records(study: StoredStudy) -> list[dict[str, Any]]:
+    """The study's evaluations in flight as trial records: ``running`` in a live study,
+    ``interrupted`` in a stopped one (its rerun evaluates them again); ``started`` is when the
+    evaluation was submitted, ``info`` holds its ticket and its worker's last heartbeat."""
+    state = "running" if study.state == "running" else "interrupted"
+    records = []
+    for left in study.in_flight:
+        arch = study.space.parse(left.arch)
+        info = {"ticket": left.ticket, "heartbeat": _moment(left.heartbeat)}
+        records.append(
+            {"number": None, "state": state, "arch": left.arch,
+             "index": index_or_none(study.space, arch), "fidelity": left.fidelity,
+             "cost": None, "clock": None, "started": _moment(left.submitted), "finished": None,
+             "seconds": None, "reason": "", "metrics": {}, "info": info, "curve": []}
+        )  # fmt: skip
+    return records
 
 
 def trial_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
