@@ -10,6 +10,7 @@ fixtures need no import (pytest finds them here for every test below ``tests/``)
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import sqlite3
@@ -334,6 +335,24 @@ class Command:
                 child.kill()
             if child.pid in self.outputs:
                 self.finish(child)
+
+
+@pytest.fixture
+def lint() -> Callable[[Path], None]:
+    """Check a generated Python file with the project's own ruff settings (skips without ruff)."""
+
+    def check(path: Path) -> None:
+        if importlib.util.find_spec("ruff") is None:
+            pytest.skip("ruff is not installed")
+        config = REPO / "pyproject.toml"
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "--config", str(config), str(path)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout
+
+    return check
 
 
 @pytest.fixture

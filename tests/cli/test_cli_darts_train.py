@@ -3,10 +3,7 @@ its refusals, and ``pmfnas export`` of the network it saved."""
 
 import importlib.util
 import json
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,17 +167,8 @@ def test_python_export_of_a_darts_network_is_the_network(tmp_path, arch):
     module.DartsNetwork().load_state_dict(expected.state_dict())  # strictly the same names
 
 
-def test_python_export_is_lint_clean(tmp_path):
-    if importlib.util.find_spec("ruff") is None:
-        pytest.skip("ruff is not installed")
-    path = export_model("DARTS_V2", "python", tmp_path / "net.py").path
-    config = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    lint = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--config", str(config), str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert lint.returncode == 0, lint.stdout
+def test_python_export_is_lint_clean(tmp_path, lint):
+    lint(export_model("DARTS_V2", "python", tmp_path / "net.py").path)
 
 
 def test_onnx_export_of_a_darts_network_runs_in_onnxruntime(tmp_path):

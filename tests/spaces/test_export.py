@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -147,20 +145,12 @@ def test_python_source_matches_the_network(tmp_path, arch):
     fresh.load_state_dict(expected.state_dict())
 
 
-def test_python_source_is_documented_and_lint_clean(tmp_path):
+def test_python_source_is_documented_and_lint_clean(tmp_path, lint):
     path = export_model(ALL_OPS, "python", tmp_path / "net.py", **SMALL).path
     doc = load_module(path).__doc__
     for fact in (ALL_OPS, "C=4", "N=1", "5 classes", "(batch, 3, 8, 8)"):
         assert fact in doc
-    if importlib.util.find_spec("ruff") is None:
-        pytest.skip("ruff is not installed")
-    config = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    lint = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--config", str(config), str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert lint.returncode == 0, lint.stdout
+    lint(path)
 
 
 def test_seeded_initialisation_leaves_the_callers_random_stream(tmp_path):
