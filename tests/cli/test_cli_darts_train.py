@@ -4,13 +4,15 @@ its refusals, and ``pmfnas export`` of the network it saved."""
 import importlib.util
 import json
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 
 from pmfnas.cli.trial_log import TrainLog
-from pmfnas.spaces.darts.export import export_model, prepare_model
+from pmfnas.runs.export import export_model as export_network
+from pmfnas.runs.export import prepare_model as prepare_network
 from pmfnas.spaces.darts.published import PUBLISHED
 from pmfnas.spaces.darts.space import DartsSpace
 from pmfnas.spaces.saved import load_network
@@ -19,6 +21,9 @@ CAPS = ["--valid-images", "16", "--test-images", "16", "--threads", "1"]
 """Validation and test on a few images, on the thread the tests run on: seconds, not minutes."""
 SMALL = ["--channels", "8", "--cells", "1", "--fraction", "0.02", "--data", "cifar10", *CAPS]
 """DARTS' recipe on a 5-cell network of width 8 and 93 training images (one batch of 96)."""
+
+export_model = partial(export_network, space="darts")  # DARTS networks throughout
+prepare_model = partial(prepare_network, space="darts")
 
 
 def test_darts_v2_trains_with_the_published_recipe_and_size(cli, data_env, tmp_path):

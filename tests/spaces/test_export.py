@@ -19,9 +19,9 @@ import torch
 
 from pmfnas.cli.export import Format
 from pmfnas.errors import ConfigError
+from pmfnas.runs.export import export_model, prepare_model
 from pmfnas.spaces.export import ONNX_OPSET, ExportFormat
 from pmfnas.spaces.nb201 import NB201Space
-from pmfnas.spaces.nb201.export import export_model, prepare_model
 from pmfnas.spaces.saved import NetworkRecord, Preprocessing, save_network
 
 ALL_OPS = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"

@@ -20,8 +20,8 @@ import torch
 from pmfnas.data import load_dataset
 from pmfnas.errors import ConfigError
 from pmfnas.runs.architecture import save_trained, train_architecture
+from pmfnas.runs.export import export_model, prepare_model
 from pmfnas.runs.profiles import training_evaluator, training_recipe
-from pmfnas.spaces.nb201.export import export_model, prepare_model
 from pmfnas.spaces.saved import load_network
 from pmfnas.types import Fidelity
 

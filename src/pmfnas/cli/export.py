@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from pmfnas.cli.common import app, print_fields
-from pmfnas.errors import ConfigError
-
-if TYPE_CHECKING:
-    from pmfnas.spaces.export import NetworkKind
 
 
 class Format(StrEnum):
@@ -87,13 +83,13 @@ def export(
     """Export the network of an architecture (NB201's, or DARTS' evaluation network without its
     auxiliary head), in eval mode, as a standalone model file, with its expected input in the
     file and in FILE.json beside it."""
-    from pmfnas.spaces.export import export_model
+    from pmfnas.runs.export import export_model
 
     exported = export_model(
         arch,
         fmt,
         out,
-        kind=_kind(space, weights),
+        space=space,
         num_classes=num_classes,
         channels=channels,
         cells_per_stage=cells,
@@ -111,21 +107,6 @@ def export(
     rows["architecture"] = meta["arch"]
     rows["source"] = meta["weights"]
     print_fields("exported", {**rows, **input_rows(meta)})
-
-
-def _kind(space: str | None, weights: Path | None) -> NetworkKind:
-    """What ``--space`` names, else the space the weights file records, else NB201."""
-    from pmfnas.spaces.darts.export import DARTS
-    from pmfnas.spaces.nb201.export import NB201
-    from pmfnas.spaces.saved import load_network
-
-    kinds = {kind.space: kind for kind in (NB201, DARTS)}
-    if space is None and weights is not None and Path(weights).is_file():
-        record = load_network(weights)[1]
-        space = record.space if record else None
-    if space is not None and space not in kinds:
-        raise ConfigError(f"pmfnas exports {' and '.join(kinds)} networks, not {space!r}")
-    return kinds[space or NB201.space]
 
 
 def input_rows(meta: dict[str, Any]) -> dict[str, str]:

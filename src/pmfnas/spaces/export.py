@@ -9,7 +9,8 @@ in its metadata what input it expects.
 
 A :class:`NetworkKind` is a space's part: how its networks are built, named and written as
 Python source (:data:`pmfnas.spaces.nb201.export.NB201`, :data:`pmfnas.spaces.darts.export.DARTS`);
-the formats, the weights' checks and the metadata here are every space's.
+the formats, the weights' checks and the metadata here are every space's. Which kind a call
+exports (by space name, or the space a weights file records) is :mod:`pmfnas.runs.export`'s.
 """
 
 from __future__ import annotations
@@ -26,17 +27,20 @@ from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import torch
 from torch import nn
 
 from pmfnas._version import __version__
-from pmfnas.errors import ConfigError
+from pmfnas.errors import ArchitectureError, ConfigError
 from pmfnas.spaces.counting import count_parameters
 from pmfnas.spaces.saved import NetworkRecord, Preprocessing, load_network
 from pmfnas.types import Arch, check_seed
+
+if TYPE_CHECKING:
+    from pmfnas.spaces.base import SearchSpace
 
 __all__ = [
     "ONNX_OPSET",
@@ -82,20 +86,35 @@ class ExportedModel:
 
 @dataclass(frozen=True)
 class NetworkKind:
-    """A space's part of an export: its name (as weights files record it), its default sizes
-    (named as :data:`SIZE_NAMES`), how to read an architecture (text, shorthand or tuple) and
-    write its canonical text, how to build its network at given sizes, which input sides it
-    takes, the Python source of the network (see :func:`render_source`), and the inference
+    """A space's part of an export: its space (whose name weights files record, and which reads
+    and writes architecture texts), how to check an architecture tuple, its default sizes
+    (named as :data:`SIZE_NAMES`), how to build its network at given sizes, which input sides
+    it takes, the Python source of the network (see :func:`render_source`), and the inference
     network's part of a trained state_dict (a training may hold more, such as an auxiliary head)."""
 
-    space: str
+    space: SearchSpace
+    check: Callable[[Arch], Arch]
     default_sizes: dict[str, int]
-    resolve: Callable[[str | Arch], Arch]
-    format: Callable[[Arch], str]
     build: Callable[..., nn.Module]
     check_input_size: Callable[[int], None]
     python_source: Callable[..., str]
     inference_state: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] = dict
+
+    @property
+    def name(self) -> str:
+        return self.space.name
+
+    def resolve(self, arch: str | Arch) -> Arch:
+        """An architecture from its text (or a shorthand the space knows) or a tuple."""
+        if isinstance(arch, str):
+            return self.space.resolve(arch)
+        try:
+            return self.check(tuple(arch))
+        except TypeError as exc:
+            raise ArchitectureError(f"not a {self.name} architecture: {arch!r}") from exc
+
+    def format(self, arch: Arch) -> str:
+        return self.space.format(arch)
 
 
 @dataclass(frozen=True)
@@ -223,9 +242,9 @@ def _network(
         state, source = dict(weights), "the given state_dict"
     elif weights is not None:
         (state, record), source = load_network(weights), f"weights file {weights}"
-    if record is not None and record.space != kind.space:
+    if record is not None and record.space != kind.name:
         raise ConfigError(
-            f"{source} holds a network of the {record.space!r} space, not of {kind.space!r}"
+            f"{source} holds a network of the {record.space!r} space, not of {kind.name!r}"
         )
     cell = _architecture(arch, record, source, kind)
     known = record.sizes() if record else kind.default_sizes

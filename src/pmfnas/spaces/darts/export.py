@@ -8,30 +8,18 @@ them DARTS' networks (:data:`DARTS`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from pmfnas.errors import ArchitectureError
 from pmfnas.spaces.darts.costs import check_input_size
-from pmfnas.spaces.darts.genotype import CELLS, NODES, OPS, check, format_genotype, node_slice
+from pmfnas.spaces.darts.genotype import CELLS, NODES, OPS, check, node_slice
 from pmfnas.spaces.darts.network import DartsNetwork
 from pmfnas.spaces.darts.space import DartsSpace
-from pmfnas.spaces.export import (
-    ExportedModel,
-    ExportFormat,
-    Network,
-    NetworkKind,
-    render_source,
-)
-from pmfnas.spaces.export import export_model as _export_model
-from pmfnas.spaces.export import prepare_model as _prepare_model
+from pmfnas.spaces.export import Network, NetworkKind, render_source
 from pmfnas.spaces.saved import Preprocessing
-from pmfnas.types import Arch
 
-__all__ = ["DARTS", "DEFAULT_SIZES", "export_model", "prepare_model"]
+__all__ = ["DARTS", "DEFAULT_SIZES"]
 
 DEFAULT_SIZES = {"num_classes": 10, "channels": 36, "cells_per_stage": 6, "input_channels": 3}
 """DARTS' published evaluation network (20 cells at C=36, CIFAR-10), exported when neither the
@@ -41,16 +29,6 @@ AUXILIARY = "auxiliary."
 """The prefix of the auxiliary head's weights in a training's state_dict."""
 
 _TEMPLATE = "network.py.j2"
-
-
-def _resolve(arch: str | Arch) -> Arch:
-    """A genotype from its text, a published name or a genotype tuple."""
-    if isinstance(arch, str):
-        return DartsSpace().resolve(arch)
-    try:
-        return check(tuple(arch))
-    except TypeError as exc:
-        raise ArchitectureError(f"not a DARTS genotype: {arch!r}") from exc
 
 
 def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -89,28 +67,12 @@ def _python_source(
 
 
 DARTS = NetworkKind(
-    space=DartsSpace.name,
+    space=DartsSpace(),
+    check=check,
     default_sizes=DEFAULT_SIZES,
-    resolve=_resolve,
-    format=format_genotype,
     build=DartsNetwork,
     check_input_size=check_input_size,
     python_source=_python_source,
     inference_state=_inference_state,
 )
 """DARTS' evaluation networks, for :func:`pmfnas.spaces.export.export_model`."""
-
-
-def export_model(
-    arch: str | Arch | None, fmt: str | ExportFormat, out: str | Path, **options: Any
-) -> ExportedModel:
-    """Write the DARTS network of ``arch`` (a genotype's text, a published name, or ``None``
-    for that of a weights file of ``pmfnas train --save``) to ``out`` in format ``fmt``; the
-    options are :func:`pmfnas.spaces.export.export_model`'s."""
-    return _export_model(arch, fmt, out, kind=DARTS, **options)
-
-
-def prepare_model(arch: str | Arch | None = None, **options: Any) -> nn.Module:
-    """The DARTS network that :func:`export_model` writes, in eval mode (the options are
-    :func:`pmfnas.spaces.export.prepare_model`'s)."""
-    return _prepare_model(arch, kind=DARTS, **options)

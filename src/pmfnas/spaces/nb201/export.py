@@ -4,23 +4,16 @@ its :data:`NB201` kind, whose Python source unrolls the cell's forward over its 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from torch import nn
-
-from pmfnas.errors import ArchitectureError
-from pmfnas.spaces.export import ExportedModel, ExportFormat, Network, NetworkKind, render_source
-from pmfnas.spaces.export import export_model as _export_model
-from pmfnas.spaces.export import prepare_model as _prepare_model
-from pmfnas.spaces.nb201.cell import EDGES, OPS, check, format_cell
+from pmfnas.spaces.export import Network, NetworkKind, render_source
+from pmfnas.spaces.nb201.cell import EDGES, OPS, check
 from pmfnas.spaces.nb201.costs import check_input_size
 from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.spaces.nb201.space import NB201Space
 from pmfnas.spaces.saved import Preprocessing
-from pmfnas.types import Arch
 
-__all__ = ["DEFAULT_SIZES", "NB201", "export_model", "prepare_model"]
+__all__ = ["DEFAULT_SIZES", "NB201"]
 
 _TEMPLATE = "network.py.j2"
 
@@ -98,37 +91,12 @@ def _forward_lines(ops: list[str]) -> list[str]:
     return [*lines, "return node3"]
 
 
-def _resolve(arch: str | Arch) -> Arch:
-    """A cell from an arch string, an NATS index (as text) or a cell tuple."""
-    if isinstance(arch, str):
-        return NB201Space().resolve(arch)
-    try:
-        return check(tuple(arch))
-    except TypeError as exc:
-        raise ArchitectureError(f"not an NB201 architecture: {arch!r}") from exc
-
-
 NB201 = NetworkKind(
-    space=NB201Space.name,
+    space=NB201Space(),
+    check=check,
     default_sizes=DEFAULT_SIZES,
-    resolve=_resolve,
-    format=format_cell,
     build=NB201Network,
     check_input_size=check_input_size,
     python_source=_python_source,
 )
 """NB201's networks, for :func:`pmfnas.spaces.export.export_model`."""
-
-
-def export_model(
-    arch: str | Arch | None, fmt: str | ExportFormat, out: str | Path, **options: Any
-) -> ExportedModel:
-    """Write the NB201 network of ``arch`` to ``out`` in format ``fmt``; the options are
-    :func:`pmfnas.spaces.export.export_model`'s."""
-    return _export_model(arch, fmt, out, kind=NB201, **options)
-
-
-def prepare_model(arch: str | Arch | None = None, **options: Any) -> nn.Module:
-    """The NB201 network that :func:`export_model` writes, in eval mode (the options are
-    :func:`pmfnas.spaces.export.prepare_model`'s)."""
-    return _prepare_model(arch, kind=NB201, **options)
