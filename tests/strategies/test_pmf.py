@@ -246,6 +246,16 @@ def test_refinements_climb_from_the_best_climb_high_fidelity_results(space, eval
         assert any(rank[number] > 0 for number in around)  # not a new best, refined all the same
 
 
+def test_the_climb_starts_after_climb_after_high_fidelity_results_from_their_best(space, evaluator):
+    """No refinement before ``climb_after`` full results; the first is around their best."""
+    _, result = _run(space, evaluator, budget=40000.0, climb=2, climb_after=3, refine=2)
+    high = [t for t in result.trials if t.fidelity.epochs == 200]
+    refined = [t for t in result.trials if t.info.get("origin") == "refinement"]
+    assert len(high) > 3 and refined
+    assert refined[0].number > high[2].number  # after the third full result
+    assert refined[0].info["around_trial"] == max(high[:3], key=lambda t: t.val_acc).number
+
+
 def test_resume_mid_stage_equals_an_uninterrupted_run(space, evaluator, tmp_path):
     """Stopped at 40 % of the budget (inside stage 2), then extended: the plan is the full
     budget's throughout (``budget=``), so the extension replays and goes on identically."""

@@ -35,7 +35,7 @@ NB301_LADDER = Ladder(
     high=Fidelity(epochs=MAX_EPOCH),
     single=Fidelity(epochs=MAX_EPOCH),
     default_budget=NB301_BUDGET,
-    params={"pmf": {"patience": 5, "refine": 12, "climb": 3}},
+    params={"pmf": {"patience": 5, "refine": 12, "climb": 3, "climb_after": 3}},
 )
 """The free size proxies, the first 12 epochs of a full training (about a seventh of its time),
 the full 98 epochs; single-fidelity strategies (random search, REA) evaluate full trainings, as
@@ -46,7 +46,9 @@ for about 4 more medium evaluations' time (16 on NB201), so a stall is 5 medium 
 a better one (20 on NB201: each about one promotion's worth); 12 epochs rank a genotype's
 neighbours poorly (Spearman 0.39 against 98 epochs, ``benchmarks/nb301.py``), so stage 3
 climbs from each of the best 3 full results, screening 12 of its 120 neighbours at medium
-fidelity (docs/results.md has the measured variants)."""
+fidelity, and starts only once 3 regions' cells are fully trained, from the best of them (a
+first region that happens to be poor would otherwise hold the whole climb; docs/results.md has
+the measured variants)."""
 
 ANALYTIC_PROXIES = ("params", "flops")
 

@@ -13,7 +13,9 @@
    of predicted high-fidelity accuracy; after a new high-fidelity best (or, with ``climb`` > 1,
    a result among the best ``climb``), its one-edge neighbours the surrogate likes are evaluated
    at medium fidelity and compete for promotion: a climb from the best full results, which in
-   a space too large to search at medium fidelity is where the gains are.
+   a space too large to search at medium fidelity is where the gains are. With ``climb_after``
+   > 1 the climb waits for that many promotions from the regional search and starts from the
+   best of them, not from whichever region was promoted first.
 4. Allocation: stage 2 and 3 interleave as :mod:`~pmfnas.strategies.pmf.allocation` decides.
 
 The fidelities are parameters, by default the evaluator's ladder, so the same code runs on the
@@ -101,6 +103,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
         climb: a high-fidelity result among the best ``climb`` ones starts a refinement (1:
             only a new best); more climbs from several good cells, as an evolution keeps a
             population, where medium fidelity ranks a cell's neighbours poorly.
+        climb_after: high-fidelity results the first refinement waits for, from the best of
+            them (1: from the first); more start the climb from the best of several regions.
         budget: the budget to plan for (default: the study's). Set it to stop a study early and
             extend it later by replay: a plan made for another budget asks other things.
         pool: the cells of a space too large to enumerate that stage 1 starts from (a seeded
@@ -134,6 +138,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         members: int = 16,
         refine: int = 4,
         climb: int = 1,
+        climb_after: int = 1,
         budget: float | None = None,
         pool: int = 20_000,
         *,
@@ -158,12 +163,12 @@ class ProgressiveMultiFidelity(BaseStrategy):
                 "PMF needs 0 < keep <= 1, 0 <= low_share < 1, 0 < high_cap <= 1, 0 < p_min < 0.5"
             )
         if (
-            min(regions, batch, patience, region_min, climb, refine + 1) < 1
+            min(regions, batch, patience, region_min, climb, climb_after, refine + 1) < 1
             or min(members, min_high) < 2
         ):
             raise ConfigError(
-                "PMF needs regions, batch, patience, region_min, climb >= 1, refine >= 0 and "
-                "members, min_high >= 2"
+                "PMF needs regions, batch, patience, region_min, climb, climb_after >= 1, "
+                "refine >= 0 and members, min_high >= 2"
             )
         if radius < 0 or low_sample < 0 or pool < 2:
             raise ConfigError("PMF needs radius >= 0, low_sample >= 0 and pool >= 2")
@@ -193,6 +198,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
             "members": members,
             "refine": refine,
             "climb": climb,
+            "climb_after": climb_after,
             "budget": budget,
             "pool": pool,
         }
@@ -269,7 +275,10 @@ class ProgressiveMultiFidelity(BaseStrategy):
         elif trial.fidelity == self.high:
             better = sum(t.val_acc >= trial.val_acc for t in self._high.values())
             self._high[cell] = trial
-            if better < self.settings["climb"]:
+            start = self.settings["climb_after"]
+            if len(self._high) == start:  # the climb starts from the best of the first ones
+                self._refine_from = max(self._high, key=lambda c: self._high[c].val_acc)
+            elif len(self._high) > start and better < self.settings["climb"]:
                 self._refine_from = cell
 
     def _left(self, context: AskContext) -> float:
