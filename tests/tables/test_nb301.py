@@ -7,7 +7,6 @@ and onnxruntime; error tests work on small copies of the files under ``tmp_path`
 
 from __future__ import annotations
 
-import ast
 import json
 import pickle
 import shutil
@@ -28,6 +27,7 @@ from pmfnas.tables.nb301 import (
     TARGETS,
     NB301Surrogate,
     default_source,
+    naslib_genotype,
 )
 
 PREFIX = "NetworkSelectorDatasetInfo_COLON_darts_COLON_"
@@ -60,12 +60,7 @@ def test_epoch_98_agrees_with_naslibs_nb301_accuracies(surrogate, data_dir) -> N
     records = json.loads(path.read_text())["cifar10"]
     archs, accs = [], []
     for key, record in records.items():
-        values: list[int] = []
-        for cell in ast.literal_eval(key):  # 8 (input, op) pairs per cell, op ids as our OPS
-            for node in range(genotype.NODES):
-                (a, op_a), (b, op_b) = cell[2 * node : 2 * node + 2]
-                values.extend(genotype.node_pair(a, op_a, b, op_b))
-        archs.append(genotype.check(tuple(values)))
+        archs.append(naslib_genotype(key))
         accs.append(record["val_accuracy"])
     assert len(archs) == 725
     predicted = surrogate.predict(archs, MAX_EPOCH)["val_acc"]
