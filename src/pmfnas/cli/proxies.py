@@ -135,11 +135,13 @@ def _reference(
         nb201_reference,
         nb301_reference,
         require_nb201_dataset,
+        require_nb301_dataset,
         table_archs,
     )
     from pmfnas.spaces import create_space
 
     if space == "darts":
+        require_nb301_dataset(data)
         archs = table_archs(create_space(space), indices, seed)
         surrogate = load_tabular("nb301", data_dir)
         return f"DARTS genotypes (seed-{seed} sample)", nb301_reference(surrogate, data, archs)

@@ -197,6 +197,14 @@ def require_nb201_dataset(dataset: str) -> None:
         )
 
 
+def require_nb301_dataset(dataset: str) -> None:
+    """NAS-Bench-301's surrogate predicts CIFAR-10 accuracies only."""
+    if dataset != "cifar10":
+        raise ConfigError(
+            f"no NAS-Bench-301 accuracies for data {dataset!r}: score darts proxies on cifar10"
+        )
+
+
 @dataclass(frozen=True)
 class Reference:
     """What the architectures of a proxy table are ranked against: one accuracy per scored key,
@@ -223,11 +231,7 @@ def nb301_reference(
     schedule) of the genotypes ``archs``, with the free ``params`` and ``flops`` of their
     evaluation networks (20 cells at C=36) ranked against it: the size proxies a NAS-Bench-301
     search gets for free."""
-    if dataset != "cifar10":
-        raise ConfigError(
-            f"NAS-Bench-301's surrogate predicts CIFAR-10 accuracies: score darts proxies on "
-            f"cifar10, not {dataset!r}"
-        )
+    require_nb301_dataset(dataset)
     accuracy = surrogate.predict(archs, epochs)["val_acc"]
     sizes, seconds = [], []
     for arch in archs:
