@@ -20,7 +20,12 @@ import time
 from pathlib import Path
 
 from pmfnas.evaluators.proxies import list_proxies
-from pmfnas.runs.proxies import compute_proxy_table, score_proxies, select_archs
+from pmfnas.runs.proxies import (
+    compute_proxy_table,
+    nb201_reference,
+    score_proxies,
+    select_archs,
+)
 from pmfnas.tables.nb201 import NB201Benchmark
 
 PUBLISHED_SPEARMAN = {  # NAS-Bench-Suite-Zero / NASLib on CIFAR-10; ZiCo and MeCo: their authors
@@ -56,7 +61,8 @@ def main() -> None:
     print()
     if args.computed_only:
         indices = [i for i in indices if all(table.get(i, n) is not None for n in names)]
-    qualities = score_proxies(NB201Benchmark.load(), "cifar10", table, names, indices)
+    reference = nb201_reference(NB201Benchmark.load(), "cifar10", indices)
+    qualities = score_proxies(table, names, indices, reference)
     report = {
         "data": "cifar10 (real CIFAR-10 images, the shared subset)",
         "settings": table.settings,

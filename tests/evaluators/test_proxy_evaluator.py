@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 
 from pmfnas.data import load_dataset
-from pmfnas.errors import ConfigError, DataError, FidelityError
+from pmfnas.errors import ConfigError, DataError, FidelityError, StorageError
 from pmfnas.evaluators.proxy import ProxyEvaluator
-from pmfnas.runs.proxies import compute_proxy_table, select_archs
+from pmfnas.evaluators.proxy_table import ProxyTable
+from pmfnas.runs.proxies import compute_proxy_table, proxy_table_path, select_archs
+from pmfnas.spaces import DartsSpace, seeded_sample
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import params_and_flops
 from pmfnas.types import Fidelity
@@ -72,6 +74,47 @@ def test_select_archs(tmp_path):
             select_archs(bad)
 
 
+def test_the_darts_sample_is_seeded_and_a_larger_one_extends_it():
+    space = DartsSpace()
+    sample = seeded_sample(space, 40, seed=3)
+    assert len(set(sample)) == 40 and sample == seeded_sample(space, 40, seed=3)
+    assert seeded_sample(space, 15, seed=3) == sample[:15]
+    assert seeded_sample(space, 15, seed=4) != sample[:15]
+    with pytest.raises(ConfigError, match="15625 architectures"):
+        seeded_sample(SPACE, SPACE.size + 1, seed=0)
+
+
+def test_darts_keys_are_positions_in_the_sample(tmp_path):
+    assert select_archs("4", seed=9, space="darts") == [0, 1, 2, 3]
+    listing = tmp_path / "archs.txt"
+    listing.write_text("DARTS_V2\n")
+    for bad in ("all", "0", str(listing)):
+        with pytest.raises(ConfigError, match="--archs for darts must be a count"):
+            select_archs(bad, space="darts")
+
+
+def test_a_darts_table_scores_its_sample_and_refuses_other_settings(tmp_path, digits):
+    path = tmp_path / "t.db"
+    table = compute_proxy_table(
+        "digits", ("params", "nwot"), [0, 1, 2], space="darts", table=path, seed=5, **SMALL
+    )
+    assert table.settings["space"] == "darts" and table.settings["sample_seed"] == 5
+    evaluator = ProxyEvaluator(digits, seed=5, space=DartsSpace(), **SMALL)
+    second = seeded_sample(DartsSpace(), 3, seed=5)[1]
+    assert table.get(1, "nwot")[0] == evaluator.scores(second, ["nwot"])["nwot"].score
+    table.close()
+    for other in ({"seed": 6}, {"space": "nb201", "seed": 5}):
+        with pytest.raises(StorageError, match="other settings"):
+            compute_proxy_table("digits", ("params",), [0], table=path, **{**SMALL, **other})
+
+
+def test_default_table_files_keep_nb201_names_and_part_darts():
+    nb201 = ProxyEvaluator(load_dataset("digits"), **SMALL).settings()
+    assert proxy_table_path("cifar10", nb201).name == "proxies-nb201-cifar10-C4-N1-b16-s0.db"
+    darts = {**nb201, "space": "darts", "sample_seed": 0}
+    assert proxy_table_path("cifar10", darts).name == "proxies-darts-cifar10-C4-N1-b16-s0.db"
+
+
 def test_table_on_digits_is_filled_and_resumed(tmp_path):
     table = compute_proxy_table(
         "digits", ("synflow", "nwot"), [1, 2, 3], table=tmp_path / "t.db", **SMALL
@@ -98,11 +141,38 @@ def test_cli_score_on_cifar10(cli, data_env, tmp_path):
     assert (tmp_path / "q.png").stat().st_size > 1000
 
 
+def test_cli_compute_and_score_darts_on_cifar10(cli, data_env, nb301_dir, tmp_path):
+    table = tmp_path / "t.db"
+    size = ["--channels", "4", "--cells", "1", "--batch-size", "8", "--table", str(table)]
+    code, out, err = cli.run(
+        "proxies", "compute", "--space", "darts", "--archs", "3", "--proxies", "nwot,params", *size
+    )
+    assert code == 0, err
+    assert "3 architectures × 2 proxies" in out
+    with ProxyTable.open(table) as filled:
+        assert filled.settings["space"] == "darts" and filled.settings["sample_seed"] == 0
+        assert filled.missing(range(3), ("nwot", "params")) == []
+    code, out, err = cli.run(
+        "proxies", "score", "--space", "darts", "--sample", "4", "--proxies", "nwot,params",
+        "--json", str(tmp_path / "q.json"), *size,
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "q.json").read_text())
+    assert "surrogate's predicted 98-epoch" in report["reference"]
+    assert [p["proxy"] for p in report["proxies"]] == [
+        "nwot", "params", "params (C=36, 20 cells)", "flops (C=36, 20 cells)",
+    ]  # fmt: skip
+    code, _, err = cli.run("proxies", "export", str(table), "--out", str(tmp_path / "t.npz"))
+    assert code == 2 and "only a table of all NB201 cells" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["proxies", "compute", "--proxies", "nope"], "unknown proxy"),
-        (["proxies", "compute", "--space", "darts"], "unknown space"),
+        (["proxies", "compute", "--space", "nope"], "unknown space"),
+        (["proxies", "compute", "--space", "darts"], "--archs for darts must be a count"),
+        (["proxies", "score", "--space", "darts", "--data", "digits"], "score darts proxies on"),
         (["proxies", "score", "--data", "digits", "--sample", "2"], "no NB201 accuracies"),
         (["proxies", "compute", "--workers", "0"], "--workers"),
         (["proxies", "compute", "--data", "digits", "--archs", "2", "--seed", "-1"], "seed must"),

@@ -7,7 +7,6 @@ and onnxruntime; error tests work on small copies of the files under ``tmp_path`
 
 from __future__ import annotations
 
-import ast
 import json
 import pickle
 import shutil
@@ -19,7 +18,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from pmfnas.errors import ArchitectureError, ConfigError, DataError, FidelityError
-from pmfnas.spaces.darts import DartsSpace, genotype
+from pmfnas.spaces.darts import DartsSpace, format_genotype, genotype
+from pmfnas.spaces.darts.costs import params_and_flops
 from pmfnas.spaces.darts.published import PUBLISHED
 from pmfnas.tables.nb301 import (
     CAT_NAMES,
@@ -28,6 +28,7 @@ from pmfnas.tables.nb301 import (
     TARGETS,
     NB301Surrogate,
     default_source,
+    naslib_genotype,
 )
 
 PREFIX = "NetworkSelectorDatasetInfo_COLON_darts_COLON_"
@@ -60,17 +61,29 @@ def test_epoch_98_agrees_with_naslibs_nb301_accuracies(surrogate, data_dir) -> N
     records = json.loads(path.read_text())["cifar10"]
     archs, accs = [], []
     for key, record in records.items():
-        values: list[int] = []
-        for cell in ast.literal_eval(key):  # 8 (input, op) pairs per cell, op ids as our OPS
-            for node in range(genotype.NODES):
-                (a, op_a), (b, op_b) = cell[2 * node : 2 * node + 2]
-                values.extend(genotype.node_pair(a, op_a, b, op_b))
-        archs.append(genotype.check(tuple(values)))
+        archs.append(naslib_genotype(key))
         accs.append(record["val_accuracy"])
     assert len(archs) == 725
     predicted = surrogate.predict(archs, MAX_EPOCH)["val_acc"]
     assert spearmanr(predicted, accs).statistic > 0.55  # 0.59 measured
     assert abs(np.mean(predicted - np.array(accs))) < 1.5  # -0.70 points measured
+
+
+def test_naslib_keys_decode_as_its_network_sizes_tell(data_dir) -> None:
+    path = data_dir / "darts" / "naslib_zc_nasbench301.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    records = json.loads(path.read_text())["cifar10"]
+    archs = [naslib_genotype(key) for key in records]
+    ours = [params_and_flops(a, channels=32, cells_per_stage=2)[0] for a in archs]
+    theirs = [record["params"]["score"] for record in records.values()]
+    assert spearmanr(ours, theirs).statistic > 0.999  # 1.000: 8 cells at C=32
+    cell = "[" + ", ".join(["(0, 0)", "(1, 2)"] * 4) + "]"
+    assert format_genotype(naslib_genotype(f"[{cell}, {cell}]")).count("skip_connect") == 8
+    unknown_op = cell.replace("(1, 2)", "(1, 7)", 1)
+    for bad in (f"[{unknown_op}, {cell}]", f"[{cell}]", "nope", "[[1, 2]]"):
+        with pytest.raises(ArchitectureError):
+            naslib_genotype(bad)
 
 
 def test_random_genotypes_give_sensible_values(surrogate) -> None:

@@ -10,20 +10,23 @@ import typer
 from rich.table import Table
 
 from pmfnas.cli.command import Typer
-from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, out
+from pmfnas.cli.common import DataDirOption, LazyBar, app, load_benchmark, load_tabular, out
 from pmfnas.cli.guards import STDOUT, json_option, output_file, write_json
 from pmfnas.errors import ConfigError
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS
 
 if TYPE_CHECKING:
     from pmfnas.evaluators.proxy_table import ProxyTable
+    from pmfnas.runs.proxies import Reference
 
 proxies_app = Typer(no_args_is_help=True, help="Zero-cost proxies: tables and quality.")
 app.add_typer(proxies_app, name="proxies")
 
 DEFAULT_PROXIES = "nwot,synflow,mfnas_sum"
 
-SpaceOption = Annotated[str, typer.Option(help="Search space (nb201).")]
+SpaceOption = Annotated[
+    str, typer.Option(help="Search space: nb201, or darts (a seeded sample of genotypes).")
+]
 DataOption = Annotated[str, typer.Option(help="Dataset name or image-folder path.")]
 ProxiesOption = Annotated[str, typer.Option(help="Comma-separated proxy names.")]
 BatchOption = Annotated[int, typer.Option(min=1, help="Images per mini-batch.")]
@@ -50,9 +53,14 @@ def _names(proxies: str) -> tuple[str, ...]:
     return names
 
 
+PROXY_SPACES = ("nb201", "darts")
+"""The spaces of proxy tables: NB201 (keyed by cell index, ranked against its tables) and DARTS
+(keyed by position in a seeded sample, ranked against NAS-Bench-301's surrogate)."""
+
+
 def _check_space(space: str) -> None:
-    if space != "nb201":
-        raise ConfigError(f"unknown space {space!r} for proxies (known: nb201)")
+    if space not in PROXY_SPACES:
+        raise ConfigError(f"unknown space {space!r} for proxies (known: {', '.join(PROXY_SPACES)})")
 
 
 def _check_workers(workers: int) -> int:
@@ -62,6 +70,7 @@ def _check_workers(workers: int) -> int:
 
 
 def _fill(
+    space: str,
     data: str,
     names: tuple[str, ...],
     indices: list[int],
@@ -79,7 +88,8 @@ def _fill(
 
     with LazyBar("proxies", " archs") as bar:
         return compute_proxy_table(
-            data, names, indices, data_dir=data_dir, table=table, batch_size=batch_size,
+            data, names, indices, space=space, data_dir=data_dir, table=table,
+            batch_size=batch_size,
             channels=channels, cells_per_stage=cells, seed=seed,
             workers=_check_workers(workers), threads=threads, progress=bar.update,
         )  # fmt: skip
@@ -90,7 +100,10 @@ def compute(
     space: SpaceOption = "nb201",
     data: DataOption = "cifar10",
     proxies: ProxiesOption = DEFAULT_PROXIES,
-    archs: Annotated[str, typer.Option(help="'all', a count N (seeded sample) or a file.")] = "all",
+    archs: Annotated[
+        str,
+        typer.Option(help="'all', a count N (seeded sample) or a file; darts: a count only."),
+    ] = "all",
     batch_size: BatchOption = 64,
     channels: ChannelsOption = TABLE_CHANNELS,
     cells: CellsOption = TABLE_CELLS,
@@ -105,11 +118,35 @@ def compute(
 
     _check_space(space)
     names = _names(proxies)
-    indices = select_archs(archs, seed)
+    indices = select_archs(archs, seed, space)
     result = _fill(
-        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers, threads
-    )
+        space, data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers,
+        threads,
+    )  # fmt: skip
     out.print(f"{len(indices)} architectures × {len(names)} proxies in {result.path}")
+
+
+def _reference(
+    space: str, data: str, indices: list[int], seed: int, data_dir: Path | None
+) -> tuple[str, Reference]:
+    """What the sample is (for the title) and the accuracies it is ranked against: NB201's
+    tables for its cells, NAS-Bench-301's surrogate for DARTS genotypes."""
+    from pmfnas.runs.proxies import (
+        nb201_reference,
+        nb301_reference,
+        require_nb201_dataset,
+        require_nb301_dataset,
+        table_archs,
+    )
+    from pmfnas.spaces import create_space
+
+    if space == "darts":
+        require_nb301_dataset(data)
+        archs = table_archs(create_space(space), indices, seed)
+        surrogate = load_tabular("nb301", data_dir)
+        return f"DARTS genotypes (seed-{seed} sample)", nb301_reference(surrogate, data, archs)
+    require_nb201_dataset(data)
+    return "NB201 cells", nb201_reference(load_benchmark(data_dir), data, indices)
 
 
 @proxies_app.command("score", old_names={"--width": "--channels"})
@@ -131,20 +168,24 @@ def score(
         Path | None, typer.Option(help="Write a score-vs-accuracy PNG.", callback=output_file)
     ] = None,
 ) -> None:
-    """Rank correlation of proxies with NB201 200-epoch test accuracy on a random sample."""
+    """Rank correlation of proxies with the benchmark's accuracy on a random sample: NB201's
+    200-epoch test accuracy, or for darts NAS-Bench-301's surrogate's predicted 98-epoch
+    validation accuracy (with the free params and flops of the evaluation network)."""
     from pmfnas.report.proxy_quality import scatter_plot
-    from pmfnas.runs.proxies import require_nb201_dataset, score_proxies, select_archs
+    from pmfnas.runs.proxies import score_proxies, select_archs, table_scores
 
     _check_space(space)
     names = _names(proxies)
-    require_nb201_dataset(data)
-    indices = select_archs(str(sample), seed)
-    bench = load_benchmark(data_dir)
+    indices = select_archs(str(sample), seed, space)
+    what, reference = _reference(space, data, indices, seed, data_dir)
     filled = _fill(
-        data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers, threads
-    )
-    qualities = score_proxies(bench, data, filled, names, indices)
-    shown = Table(title=f"proxies on {data}: {len(indices)} NB201 cells vs 200-epoch test accuracy")
+        space, data, names, indices, data_dir, table, batch_size, channels, cells, seed, workers,
+        threads,
+    )  # fmt: skip
+    qualities = score_proxies(filled, names, indices, reference)
+    caveat = f" ({reference.caveat})" if reference.caveat else ""
+    title = f"proxies on {data}: {len(indices)} {what} vs {reference.label}{caveat}"
+    shown = Table(title=title)
     for column in ("proxy", "Spearman ρ", "Kendall τ", "top-10% hits", "median s/arch"):
         shown.add_column(column, justify="left" if column == "proxy" else "right")
     for q in qualities:
@@ -155,14 +196,13 @@ def score(
     if json_out != STDOUT:
         out.print(shown)
     if json_out:
-        report = {"data": data, "settings": filled.settings, "sample": len(indices), "seed": seed,
+        report = {"space": space, "data": data, "settings": filled.settings,
+                  "sample": len(indices), "seed": seed, "reference": reference.label + caveat,
                   "proxies": [q.as_dict() for q in qualities]}  # fmt: skip
         write_json(json_out, report)
     if plot:
-        accuracy = bench.array("test_acc_200", data)[indices]
-        scores = {name: filled.arrays(name, len(bench.array("test_acc_200", data)))[0][indices]
-                  for name in names}  # fmt: skip
-        scatter_plot(plot, scores, accuracy, "200-epoch test accuracy (%)")
+        scores = {name: table_scores(filled, name, indices)[0] for name in names}
+        scatter_plot(plot, scores, reference.accuracy, f"{reference.label} (%)")
 
 
 @proxies_app.command("export")

@@ -16,6 +16,7 @@ from pmfnas.spaces.base import (
     create_space,
     index_or_none,
     require_enumerable,
+    seeded_sample,
 )
 from pmfnas.spaces.darts import DartsSpace
 from pmfnas.spaces.nb201 import NB201Space
@@ -32,4 +33,5 @@ __all__ = [
     "index_or_none",
     "nb201",
     "require_enumerable",
+    "seeded_sample",
 ]

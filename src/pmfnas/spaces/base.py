@@ -16,7 +16,7 @@ import numpy as np
 
 from pmfnas.errors import ConfigError, RegistryError
 from pmfnas.registry import Registry
-from pmfnas.types import Arch
+from pmfnas.types import Arch, check_seed
 
 if TYPE_CHECKING:
     from torch import nn
@@ -115,6 +115,24 @@ def require_enumerable(space: SearchSpace, who: str) -> EnumerableSpace:
 def index_or_none(space: SearchSpace, arch: Arch) -> int | None:
     """The index of ``arch`` where the space has indices (for summaries), else ``None``."""
     return space.index(arch) if isinstance(space, EnumerableSpace) else None
+
+
+def seeded_sample(space: SearchSpace, count: int, seed: int) -> list[Arch]:
+    """The first ``count`` distinct architectures ``space.sample`` draws from a NumPy generator
+    seeded with ``seed``: how a table keyed by integers (a proxy table) names the architectures
+    of a space too large to index, such as DARTS' (index i = the i-th of this list).
+
+    The same seed gives the same list, and the draws are sequential, so a larger count extends
+    the list of a smaller one: a table grown to more architectures keeps every row it has.
+    """
+    seed = check_seed(seed)
+    if isinstance(space, EnumerableSpace) and count > space.size:
+        raise ConfigError(f"{space.name} has {space.size} architectures, not {count}")
+    rng = np.random.default_rng(seed)
+    drawn: dict[Arch, None] = {}
+    while len(drawn) < count:
+        drawn.setdefault(space.sample(rng))
+    return list(drawn)
 
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
