@@ -17,10 +17,10 @@ runs them under ``unshare -n``).
 Reported per way and repeat: trainings completed, wall seconds from the study's start (worker
 start-up included) to its end, trainings per minute, and the speed-up over the serial run.
 Runs alternate between ways so that a busy machine slows all alike. Writes
-``benchmarks/results/parallel_training.json``.
+``benchmarks/results/parallel_training.json`` (``parallel_training_S.json`` with a suffix).
 
     PMFNAS_DATA=../shared/data python benchmarks/parallel_training.py [--repeats 2]
-        [--ways serial,process,ray,ray-cluster] [--trainings 48] [--cores 2]
+        [--ways serial,process,ray,ray-cluster] [--trainings 48] [--cores 2] [--suffix S]
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--trainings", type=int, default=48)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--suffix", default="", help="written to parallel_training_SUFFIX.json")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one run, printed as JSON
     args = parser.parse_args()
     if args.child:
@@ -144,7 +145,7 @@ def main() -> None:
         "runs": [{k: v for k, v in r.items() if k != "cells"} for r in runs],
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "parallel_training.json"
+    out = RESULTS / f"parallel_training{'_' + args.suffix if args.suffix else ''}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["table"], indent=1))
     print(f"wrote {out}")
