@@ -119,6 +119,8 @@ def main() -> None:
     parser.add_argument("--suffix", default="", help="written to parallel_training_SUFFIX.json")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one run, printed as JSON
     args = parser.parse_args()
+    if not args.child and "serial" not in args.ways.split(","):
+        parser.error("--ways must include serial: every speed-up is over the serial run")
     if args.child:
         print(json.dumps(run_way(args.child, args.trainings, args.cores)))
         return
