@@ -50,11 +50,13 @@ __all__ = [
     "NetworkKind",
     "export_model",
     "prepare_model",
-    "render_source",
 ]
 
 ONNX_OPSET = 18
 """The opset the torch.export-based ONNX exporter writes natively (no down-conversion)."""
+
+SOURCE_TEMPLATE = "network.py.j2"
+"""The jinja template of a kind's Python export, in its ``source_package``."""
 
 SIZE_NAMES = ("num_classes", "channels", "cells_per_stage", "input_channels")
 """The sizes of every kind's network, in the order :func:`export_model` takes them."""
@@ -89,7 +91,8 @@ class NetworkKind:
     """A space's part of an export: its space (whose name weights files record, and which reads
     and writes architecture texts), how to check an architecture tuple, its default sizes
     (named as :data:`SIZE_NAMES`), how to build its network at given sizes, which input sides
-    it takes, the Python source of the network (see :func:`render_source`), and the inference
+    it takes, the package holding its Python template (:data:`SOURCE_TEMPLATE`) and what that
+    template shows of an architecture beyond what every kind's shows, and the inference
     network's part of a trained state_dict (a training may hold more, such as an auxiliary head)."""
 
     space: SearchSpace
@@ -97,7 +100,8 @@ class NetworkKind:
     default_sizes: dict[str, int]
     build: Callable[..., nn.Module]
     check_input_size: Callable[[int], None]
-    python_source: Callable[..., str]
+    source_package: str
+    source_context: Callable[[Arch], dict[str, Any]]
     inference_state: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] = dict
 
     @property
@@ -202,7 +206,7 @@ def export_model(
     text = json.dumps(metadata, indent=2)
     sidecar = out.with_name(out.name + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    source = kind.python_source(
+    source = _python_source(
         network,
         metadata,
         preprocessing,
@@ -383,21 +387,21 @@ def _preprocessing_entry(pre: Preprocessing) -> dict[str, Any]:
     }
 
 
-def render_source(
-    package: str,
-    template: str,
+def _python_source(
     network: Network,
     metadata: dict[str, Any],
     preprocessing: Preprocessing | None,
     *,
     params: int,
     weights_name: str,
-    **context: Any,
 ) -> str:
-    """Python source from the jinja template ``template`` of ``package``, given what every
+    """Source of a torch-only module defining the network (and, with ``preprocessing``, the
+    module that feeds it raw pixels), from its kind's :data:`SOURCE_TEMPLATE`: what every
     kind's template shows (architecture text, sizes, input shape, preprocessing, metadata,
-    parameter count, weights file) and the kind's own ``context``."""
-    text = resources.files(package).joinpath(template).read_text(encoding="utf-8")
+    parameter count, weights file) and the kind's own context."""
+    kind = network.kind
+    template = resources.files(kind.source_package).joinpath(SOURCE_TEMPLATE)
+    text = template.read_text(encoding="utf-8")
     # No autoescaping: the output is Python source, not HTML.
     env = jinja2.Environment(
         autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
@@ -411,7 +415,7 @@ def render_source(
         metadata=pprint.pformat(metadata, width=96, sort_dicts=False),
         params=f"{params:,}",
         weights_name=weights_name,
-        **context,
+        **kind.source_context(network.arch),
     )
 
 

@@ -16,8 +16,8 @@ from pmfnas.spaces.darts.costs import check_input_size
 from pmfnas.spaces.darts.genotype import CELLS, NODES, OPS, check, node_slice
 from pmfnas.spaces.darts.network import DartsNetwork
 from pmfnas.spaces.darts.space import DartsSpace
-from pmfnas.spaces.export import Network, NetworkKind, render_source
-from pmfnas.spaces.saved import Preprocessing
+from pmfnas.spaces.export import NetworkKind
+from pmfnas.types import Arch
 
 __all__ = ["DARTS", "DEFAULT_SIZES"]
 
@@ -28,42 +28,23 @@ arguments nor the weights file say otherwise."""
 AUXILIARY = "auxiliary."
 """The prefix of the auxiliary head's weights in a training's state_dict."""
 
-_TEMPLATE = "network.py.j2"
-
 
 def _inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {key: value for key, value in state.items() if not key.startswith(AUXILIARY)}
 
 
-def _python_source(
-    network: Network,
-    metadata: dict[str, Any],
-    preprocessing: Preprocessing | None,
-    *,
-    params: int,
-    weights_name: str,
-) -> str:
-    """Source of a torch-only module defining the network of the genotype (its two cells as
-    data, one loop over the nodes) and, with ``preprocessing``, the module that feeds it raw
-    pixels."""
+def _source_context(arch: Arch) -> dict[str, Any]:
+    """What DARTS' template adds: its two cells as data, the two edges of each node (the
+    template loops over the nodes)."""
     cells = {}
     for kind, name in enumerate(CELLS):
         nodes = []
         for node in range(NODES):
-            source_a, op_a, source_b, op_b = network.arch[node_slice(kind, node)]
+            source_a, op_a, source_b, op_b = arch[node_slice(kind, node)]
             edges = f'("{OPS[op_a]}", {source_a}), ("{OPS[op_b]}", {source_b})'
             nodes.append({"index": node + 2, "edges": edges})
         cells[name] = nodes
-    return render_source(
-        __package__,
-        _TEMPLATE,
-        network,
-        metadata,
-        preprocessing,
-        params=params,
-        weights_name=weights_name,
-        cells=cells,
-    )
+    return {"cells": cells}
 
 
 DARTS = NetworkKind(
@@ -72,7 +53,8 @@ DARTS = NetworkKind(
     default_sizes=DEFAULT_SIZES,
     build=DartsNetwork,
     check_input_size=check_input_size,
-    python_source=_python_source,
+    source_package=__package__,
+    source_context=_source_context,
     inference_state=_inference_state,
 )
 """DARTS' evaluation networks, for :func:`pmfnas.spaces.export.export_model`."""

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pmfnas.spaces.export import Network, NetworkKind, render_source
+from pmfnas.spaces.export import NetworkKind
 from pmfnas.spaces.nb201.cell import EDGES, OPS, check
 from pmfnas.spaces.nb201.costs import check_input_size
 from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.spaces.nb201.space import NB201Space
-from pmfnas.spaces.saved import Preprocessing
+from pmfnas.types import Arch
 
 __all__ = ["DEFAULT_SIZES", "NB201"]
-
-_TEMPLATE = "network.py.j2"
 
 _EDGE_MODULES = {
     "none": "nn.Identity()",
@@ -36,32 +34,14 @@ DEFAULT_SIZES = {"num_classes": 10, "channels": 16, "cells_per_stage": 5, "input
 (the names of :data:`pmfnas.spaces.export.SIZE_NAMES`)."""
 
 
-def _python_source(
-    network: Network,
-    metadata: dict[str, Any],
-    preprocessing: Preprocessing | None,
-    *,
-    params: int,
-    weights_name: str,
-) -> str:
-    """Source of a torch-only module defining the NB201 network, its cell forward unrolled,
-    and (with ``preprocessing``) the module that feeds it raw pixels."""
-    ops = [OPS[op] for op in check(network.arch)]
+def _source_context(arch: Arch) -> dict[str, Any]:
+    """What NB201's template adds: the cell's edges and its forward unrolled."""
+    ops = [OPS[op] for op in check(arch)]
     edges = [
         {"src": src, "dst": dst, "op": op, "module": _EDGE_MODULES[op]}
         for (src, dst), op in zip(EDGES, ops, strict=True)
     ]
-    return render_source(
-        __package__,
-        _TEMPLATE,
-        network,
-        metadata,
-        preprocessing,
-        params=params,
-        weights_name=weights_name,
-        edges=edges,
-        forward=_forward_lines(ops),
-    )
+    return {"edges": edges, "forward": _forward_lines(ops)}
 
 
 def _forward_lines(ops: list[str]) -> list[str]:
@@ -97,6 +77,7 @@ NB201 = NetworkKind(
     default_sizes=DEFAULT_SIZES,
     build=NB201Network,
     check_input_size=check_input_size,
-    python_source=_python_source,
+    source_package=__package__,
+    source_context=_source_context,
 )
 """NB201's networks, for :func:`pmfnas.spaces.export.export_model`."""
