@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.evaluators.proxies import ProxyScore, compute_proxies, proxy_flops
 from pmfnas.evaluators.proxy_table import ScoreFn, Scores
 from pmfnas.evaluators.tabular import NB201_LADDER
-from pmfnas.spaces import SearchSpace, create_space, require_enumerable
+from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.types import Arch, Fidelity, Result, Trial, check_seed
 
 PROXY_LADDER = Ladder(low=NB201_LADDER.low)
@@ -161,25 +161,19 @@ def table_scorer(
     data: str,
     data_dir: Path | None,
     names: tuple[str, ...],
+    archs: Mapping[int, Arch],
     threads: int = 1,
     space: str = "nb201",
-    archs: Sequence[Arch] | None = None,
     **settings: int,
 ) -> ScoreFn:
-    """The per-index scorer a :class:`ProxyTable` fills with (pass it as a ``functools.partial``),
-    on ``threads`` torch threads in its process (one process per core scales better than
-    threads on small networks). Index i is ``archs[i]``, or without ``archs`` the space's own
-    index i (NB201's)."""
-    searched = create_space(space)
-    evaluator = ProxyEvaluator(load_dataset(data, data_dir), space=searched, **settings)
-    if archs is None:
-        arch_of = require_enumerable(searched, "a proxy table without a sample").arch
-    else:
-        arch_of = archs.__getitem__
+    """The per-key scorer a :class:`ProxyTable` fills with (pass it as a ``functools.partial``):
+    key i scores ``archs[i]`` of ``space``, on ``threads`` torch threads in its process (one
+    process per core scales better than threads on small networks)."""
+    evaluator = ProxyEvaluator(load_dataset(data, data_dir), space=create_space(space), **settings)
     torch.set_num_threads(threads)
 
     def score(index: int) -> Scores:
-        found = evaluator.scores(arch_of(index), names)
+        found = evaluator.scores(archs[index], names)
         return {name: (s.score, s.seconds) for name, s in found.items()}
 
     return score

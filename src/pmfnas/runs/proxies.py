@@ -176,14 +176,13 @@ def compute_proxy_table(
         threads = default_threads(work)
     threads = use_threads(threads)
     settings = evaluator.settings()
-    archs = None
     if not isinstance(searched, EnumerableSpace):
         settings["sample_seed"] = seed
-        archs = seeded_sample(searched, max(indices, default=-1) + 1, seed)
+    archs = dict(zip(indices, table_archs(searched, indices, seed), strict=True))
     result = ProxyTable(table or proxy_table_path(data, settings), settings)
     scorer = functools.partial(
-        table_scorer, data, data_dir, proxies, threads=threads, seed=seed, space=space,
-        archs=archs, **size,
+        table_scorer, data, data_dir, proxies, archs, threads=threads, seed=seed, space=space,
+        **size,
     )  # fmt: skip
     result.fill(indices, proxies, scorer, workers=workers, progress=progress)
     return result
