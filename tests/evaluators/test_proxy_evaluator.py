@@ -9,7 +9,7 @@ from pmfnas.errors import ConfigError, DataError, FidelityError, StorageError
 from pmfnas.evaluators.proxy import ProxyEvaluator
 from pmfnas.evaluators.proxy_table import ProxyTable
 from pmfnas.runs.proxies import compute_proxy_table, proxy_table_path, select_archs
-from pmfnas.spaces import DartsSpace, seeded_sample
+from pmfnas.spaces import DartsSpace, sample_fingerprint, seeded_sample
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import params_and_flops
 from pmfnas.types import Fidelity
@@ -106,6 +106,18 @@ def test_a_darts_table_scores_its_sample_and_refuses_other_settings(tmp_path, di
     for other in ({"seed": 6}, {"space": "nb201", "seed": 5}):
         with pytest.raises(StorageError, match="other settings"):
             compute_proxy_table("digits", ("params",), [0], table=path, **{**SMALL, **other})
+
+
+def test_a_darts_table_made_by_a_sampler_that_drew_otherwise_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "t.db"
+    compute_proxy_table("digits", ("params",), [0, 1], space="darts", table=path, **SMALL).close()
+    fingerprint = sample_fingerprint(DartsSpace(), 0)
+    assert fingerprint == sample_fingerprint(DartsSpace(), 0) != sample_fingerprint(DartsSpace(), 1)
+    drawn = DartsSpace.sample
+    monkeypatch.setattr(DartsSpace, "sample", lambda self, rng: [drawn(self, rng) for _ in "ab"][1])
+    assert sample_fingerprint(DartsSpace(), 0) != fingerprint
+    with pytest.raises(StorageError, match="other settings"):
+        compute_proxy_table("digits", ("params",), [0, 1], space="darts", table=path, **SMALL)
 
 
 def test_default_table_files_keep_nb201_names_and_part_darts():

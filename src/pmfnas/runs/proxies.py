@@ -3,8 +3,9 @@ each proxy ranks them against the benchmark.
 
 A proxy table is keyed by integers. In NB201 the key is the cell's index; DARTS' space is too
 large to index, so there the key i is the i-th genotype of the space's seeded sample
-(:func:`~pmfnas.spaces.seeded_sample`, the table's ``sample_seed``), and the reference is
-NAS-Bench-301's surrogate, a prediction (no measured accuracies exist).
+(:func:`~pmfnas.spaces.seeded_sample`, the table's ``sample_seed``; its ``sample`` fingerprint
+catches a sampler that changed), and the reference is NAS-Bench-301's surrogate, a prediction
+(no measured accuracies exist).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from scipy import stats
 from pmfnas.errors import ConfigError, NotAvailableError
 from pmfnas.evaluators.proxy_table import TABLE_CELLS, TABLE_CHANNELS, ProxyTable
 from pmfnas.runs.profiles import batch_mflops, default_threads, use_threads
-from pmfnas.spaces import EnumerableSpace, SearchSpace, create_space, seeded_sample
+from pmfnas.spaces import (
+    EnumerableSpace,
+    SearchSpace,
+    create_space,
+    sample_fingerprint,
+    seeded_sample,
+)
 from pmfnas.spaces.darts.costs import params_and_flops
 from pmfnas.spaces.nb201 import NUM_ARCHS
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
@@ -161,7 +168,8 @@ def compute_proxy_table(
     """Fill (or complete) the proxy table of these settings for ``indices`` (keys of
     :func:`select_archs`); return it open. Each worker scores on ``threads`` torch threads
     (default: as :func:`~pmfnas.runs.profiles.default_threads` gives this network). A space too
-    large to index records its sample's seed (``seed``) in the table's settings."""
+    large to index records its sample's seed (``seed``) and fingerprint in the table's
+    settings: a table made by a sampler that drew otherwise is refused as of other settings."""
     from pmfnas.data import load_dataset
     from pmfnas.evaluators.proxies import PROXIES
     from pmfnas.evaluators.proxy import ProxyEvaluator, table_scorer
@@ -177,7 +185,7 @@ def compute_proxy_table(
     threads = use_threads(threads)
     settings = evaluator.settings()
     if not isinstance(searched, EnumerableSpace):
-        settings["sample_seed"] = seed
+        settings |= {"sample_seed": seed, "sample": sample_fingerprint(searched, seed)}
     archs = dict(zip(indices, table_archs(searched, indices, seed), strict=True))
     result = ProxyTable(table or proxy_table_path(data, settings), settings)
     scorer = functools.partial(

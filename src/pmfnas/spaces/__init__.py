@@ -16,6 +16,7 @@ from pmfnas.spaces.base import (
     create_space,
     index_or_none,
     require_enumerable,
+    sample_fingerprint,
     seeded_sample,
 )
 from pmfnas.spaces.darts import DartsSpace
@@ -33,5 +34,6 @@ __all__ = [
     "index_or_none",
     "nb201",
     "require_enumerable",
+    "sample_fingerprint",
     "seeded_sample",
 ]

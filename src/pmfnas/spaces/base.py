@@ -8,6 +8,7 @@ to iterate is refused with one clear line instead of an out-of-memory error.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -133,6 +134,20 @@ def seeded_sample(space: SearchSpace, count: int, seed: int) -> list[Arch]:
     while len(drawn) < count:
         drawn.setdefault(space.sample(rng))
     return list(drawn)
+
+
+FINGERPRINT_SAMPLE = 32
+"""Architectures of a seeded sample that :func:`sample_fingerprint` digests."""
+
+
+def sample_fingerprint(space: SearchSpace, seed: int) -> str:
+    """A digest of the first :data:`FINGERPRINT_SAMPLE` architectures of
+    :func:`seeded_sample`: a table keyed by positions in that sample records it, so that a
+    sampler that draws otherwise (another version of the space) is caught when the table is
+    opened instead of every key naming another architecture. It does not depend on the count,
+    so a table may grow."""
+    text = "\n".join(space.format(arch) for arch in seeded_sample(space, FINGERPRINT_SAMPLE, seed))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
