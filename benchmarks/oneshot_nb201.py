@@ -14,11 +14,13 @@ normal cell's (skip connections and pooling among its 8 edges). A method may car
 (``gicso:diversity=0``, ``gicso:fitness=mixture``: the ablations). ``--jobs`` runs searches in
 that many processes of ``--threads`` threads each (their seconds then include the contention).
 Writes ``benchmarks/results/oneshot_<space>_<profile>[_<suffix>].json``, rewritten after every
-run; run it on a quiet machine.
+run; run it on a quiet machine. ``--keep`` keeps the runs already in that file (same setting) and
+runs only the missing method and seed pairs, so that a long table can be filled over several
+sittings.
 
     python benchmarks/oneshot_nb201.py --data-dir ../shared/data [--methods "darts;gdas;..."]
         [--seeds 0-4] [--epochs 10] [--profile cpu] [--data cifar-10-jpeg/train] [--suffix S]
-        [--jobs 2] [--cells 5] [--space darts] [--images 1000]
+        [--jobs 2] [--cells 5] [--space darts] [--images 1000] [--keep]
 """
 
 from __future__ import annotations
@@ -121,15 +123,26 @@ def main() -> None:
     parser.add_argument("--space", default="nb201", choices=("nb201", "darts"))
     parser.add_argument("--images", type=int, default=0, help="images per half (0: the profile's)")
     parser.add_argument("--suffix", default="")
+    parser.add_argument("--keep", action="store_true", help="keep the runs already in the file")
     args = parser.parse_args()
     setting = (args.data_dir, args.data, args.space, args.profile, args.images, args.threads)
     suffix = f"_{args.suffix}" if args.suffix else ""
     out = RESULTS / f"oneshot_{args.space}_{args.profile}{suffix}.json"
     recipe = space_profile(args.space, args.profile).recipe
     RESULTS.mkdir(exist_ok=True)
-    methods = args.methods.split(";")
-    order = [(m, seed) for seed in parse_seeds(args.seeds) for m in methods]  # seed-major
-    runs: list[dict] = []
+    settings = {
+        "space": args.space,
+        "profile": args.profile,
+        "images": args.images,
+        "epochs": args.epochs,
+        "cells_per_stage": args.cells or recipe.cells_per_stage,
+        "channels": recipe.channels,
+    }
+    report = kept(out, settings) if args.keep else {**settings, "runs": []}
+    runs: list[dict] = report["runs"]
+    done = {(r["method"], r["seed"]) for r in runs}
+    wanted = [(m, seed) for seed in parse_seeds(args.seeds) for m in args.methods.split(";")]
+    order = [pair for pair in wanted if pair not in done]  # seed-major
     with ProcessPoolExecutor(args.jobs, initializer=load, initargs=setting) as pool:
         futures = [
             pool.submit(
@@ -139,28 +152,30 @@ def main() -> None:
         ]
         for future in as_completed(futures):
             result = future.result()
-            data = result.pop("data")
+            report["data"] = result.pop("data")
             print(json.dumps(result), flush=True)
             runs.append(result)
-            runs.sort(key=lambda r: order.index((r["method"], r["seed"])))
-            report = {
-                "space": args.space,
-                "profile": args.profile,
-                "data": data,
-                "epochs": args.epochs,
-                "cells_per_stage": args.cells or recipe.cells_per_stage,
-                "channels": recipe.channels,
+            methods = list(dict.fromkeys(r["method"] for r in runs))
+            runs.sort(key=lambda r: (r["seed"], methods.index(r["method"])))
+            report |= {
                 "threads": args.threads,
                 "jobs": args.jobs,
-                "methods": {
-                    m: summarise([r for r in runs if r["method"] == m])
-                    for m in methods
-                    if any(r["method"] == m for r in runs)
-                },
-                "runs": runs,
+                "methods": {m: summarise([r for r in runs if r["method"] == m]) for m in methods},
             }
             out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
+
+
+def kept(out: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The report in ``out`` to add runs to (``--keep``): a new one if there is none; an error
+    if it was made under other settings (its runs would not compare)."""
+    if not out.exists():
+        return {**settings, "runs": []}
+    report = json.loads(out.read_text())
+    differ = [key for key, value in settings.items() if report.get(key) != value]
+    if differ:
+        raise SystemExit(f"{out}: made with other {', '.join(differ)}; --keep cannot add to it")
+    return report
 
 
 if __name__ == "__main__":
