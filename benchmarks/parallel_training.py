@@ -15,7 +15,11 @@ Both Ray ways run inside a network namespace with only the loopback interface (t
 runs them under ``unshare -n``).
 
 Reported per way and repeat: trainings completed, wall seconds from the study's start (worker
-start-up included) to its end, trainings per minute, and the speed-up over the serial run.
+start-up included) to its end, trainings per minute, the speed-up over the serial run, and the
+seconds the trainings themselves took (``training_s``) with the share of the workers' wall time
+they filled (``utilisation``; the rest is start-up, scheduling and the last training's tail).
+The table's ``ceiling`` is the speed-up a way would reach at full utilisation: how much one
+training on one thread per core outpaces one training on every core, which bounds any executor.
 Runs alternate between ways so that a busy machine slows all alike. Writes
 ``benchmarks/results/parallel_training.json`` (``parallel_training_S.json`` with a suffix).
 
@@ -72,14 +76,18 @@ def run_way(way: str, trainings: int, cores: int) -> dict:
         result = ParallelStudy(space, evaluator, strategy, budget, executor=executor).run()
     wall = time.perf_counter() - started
     done = [t for t in result.trials if t.measured and t.fidelity == FIDELITY]
+    training = sum(t.info.get("seconds", 0.0) for t in done)  # a reused trial trains nothing
+    workers = 1 if way == "serial" else cores
     return {
         "way": way,
         "threads_per_training": threads,
-        "workers": 1 if way == "serial" else cores,
+        "workers": workers,
         "trainings": len(done),
         "cells": sorted(space.format(t.arch) for t in done),
         "wall_s": round(wall, 2),
         "per_minute": round(60.0 * len(done) / wall, 2),
+        "training_s": round(training, 2),
+        "utilisation": round(training / (wall * workers), 3),
         "stop_reason": result.stop_reason,
     }
 
@@ -95,17 +103,22 @@ def in_namespace(argv: list[str]) -> dict:
 
 
 def summarise(runs: list[dict]) -> dict:
-    serial = statistics.median(r["per_minute"] for r in runs if r["way"] == "serial")
+    serial = [r for r in runs if r["way"] == "serial"]
+    serial_rate = statistics.median(r["per_minute"] for r in serial)
+    serial_training = statistics.median(r["training_s"] / r["trainings"] for r in serial)
     table = {}
     for way in dict.fromkeys(r["way"] for r in runs):
         mine = [r for r in runs if r["way"] == way]
         rate = statistics.median(r["per_minute"] for r in mine)
+        training = statistics.median(r["training_s"] / r["trainings"] for r in mine)
         table[way] = {
             "repeats": len(mine),
             "trainings": mine[0]["trainings"],
             "median_wall_s": statistics.median(r["wall_s"] for r in mine),
             "median_per_minute": rate,
-            "speedup_over_serial": round(rate / serial, 2),
+            "speedup_over_serial": round(rate / serial_rate, 2),
+            "median_utilisation": statistics.median(r["utilisation"] for r in mine),
+            "ceiling": round(mine[0]["workers"] * serial_training / training, 2),
         }
     return table
 
