@@ -27,9 +27,11 @@ import pytest
 
 from pmfnas.cli import main
 from pmfnas.evaluators.base import Ladder
+from pmfnas.evaluators.proxy_table import ProxyTable
 from pmfnas.evaluators.tabular import NB201_LADDER
 from pmfnas.executors import SimulatedExecutor
 from pmfnas.safe_pickle import load_pickle
+from pmfnas.spaces import DartsSpace, sample_fingerprint
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.costs import DATASET_SHAPES
 from pmfnas.tables.nb201 import NB201Benchmark
@@ -250,6 +252,32 @@ def journaled_executor() -> type[JournaledSimulation]:
 def toy_evaluator() -> type[ToyEvaluator]:
     """The :class:`ToyEvaluator` class: call it for a fresh one (its ``calls`` count from 0)."""
     return ToyEvaluator
+
+
+def make_darts_table(path: Path, count: int = 40, seed: int = 4, **changes: object) -> ProxyTable:
+    """A DARTS proxy table of cifar10 written by hand (no proxy computed): key i's ``nwot`` is i,
+    measured in 0.5 s; ``changes`` replace settings (a table the surrogate cannot use)."""
+    settings = {
+        "space": "darts",
+        "data": "cifar10",
+        "batch_size": 64,
+        "channels": 8,
+        "cells_per_stage": 1,
+        "seed": seed,
+        "sample_seed": seed,
+        "sample": sample_fingerprint(DartsSpace(), seed),
+        **changes,
+    }
+    with ProxyTable(path, settings) as table:
+        for key in range(count):
+            table.put(key, {"nwot": (float(key), 0.5)})
+    return ProxyTable.open(path)
+
+
+@pytest.fixture
+def darts_table() -> Callable[..., ProxyTable]:
+    """:func:`make_darts_table`: call it with the file (and count, seed or settings changes)."""
+    return make_darts_table
 
 
 # ---------------------------------------------------------------- the pmfnas command

@@ -75,3 +75,40 @@ def test_a_bench_on_the_surrogate_compares_predicted_final_validation_accuracy(
         assert run["val_acc_98"] == pytest.approx(run["val_acc"])  # evaluated at 98 epochs
     assert "val acc (98 ep.)" in out and "NAS-Bench-301 surrogate" in out
     assert "predicted validation accuracy after 98 epochs" in (report / "report.html").read_text()
+
+
+def test_a_surrogate_search_and_bench_take_measured_proxies_from_a_darts_table(
+    cli, nb301_env, darts_table, tmp_path
+):
+    table = tmp_path / "proxies.db"
+    darts_table(table, count=50).close()
+    out_json = tmp_path / "out.json"
+    args = ["--benchmark", "nb301", "--budget", "14h", "--proxy-table", str(table)]
+    code, _, err = cli.run("search", *args, "--json", str(out_json))
+    assert code == 0, err
+    assert json.loads(out_json.read_text())["trials"]["proxy:nwot"] == 50
+    bench_json = tmp_path / "bench.json"
+    code, _, err = cli.run(
+        "bench", *args, "--strategies", "pmf", "--seeds", "2", "--workers", "1",
+        "--json", str(bench_json),
+    )  # fmt: skip
+    assert code == 0, err
+    bench = json.loads(bench_json.read_text())
+    (row,) = bench["summary"]
+    assert str(table) in bench["proxies"] and row["runs"] == 2
+    assert row["params"]["pool_seed"] == 4 and row["params"]["low"] == "proxy:nwot"
+
+
+@pytest.mark.parametrize(
+    "command", [["search", "--benchmark", "nb201"], ["search"], ["bench", "--benchmark", "nb201"]]
+)
+def test_a_proxy_table_outside_nb301_is_one_error_line(
+    cli, nb301_env, darts_table, tmp_path, command
+):
+    table = tmp_path / "proxies.db"
+    darts_table(table, count=2).close()
+    code, _, err = cli.run(*command, "--proxy-table", str(table))
+    assert (
+        code == 2
+        and err.strip() == "error: --proxy-table is the low fidelity of --benchmark nb301 only"
+    )

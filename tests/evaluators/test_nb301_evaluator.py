@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from pmfnas.errors import FidelityError
-from pmfnas.evaluators.nb301 import NB301_BUDGET, NB301Evaluator
+from pmfnas.errors import ConfigError, FidelityError
+from pmfnas.evaluators.nb301 import NB301_BUDGET, NB301Evaluator, sample_proxies
 from pmfnas.runs.search import run_search
+from pmfnas.spaces import seeded_sample
 from pmfnas.spaces.darts import DartsSpace
 from pmfnas.strategies import STRATEGIES
 from pmfnas.tables.nb301 import MAX_EPOCH
@@ -104,3 +105,47 @@ def test_every_ask_tell_strategy_searches_the_darts_space_on_the_surrogate(surro
     assert SPACE.format(arch) == summary["arch"]
     if summary["val_acc"] is not None:
         assert 85.0 < summary["val_acc"] < 95.5  # NB301's range at 12 to 98 epochs
+
+
+def test_a_darts_proxy_table_is_the_low_fidelity_of_its_sample(surrogate, darts_table, tmp_path):
+    with darts_table(tmp_path / "t.db") as table:
+        proxies = sample_proxies(table)
+    sample = seeded_sample(SPACE, 40, seed=4)
+    assert proxies.archs == tuple(sample) and proxies.names == ("nwot",)
+    served = NB301Evaluator(surrogate, proxies)
+    low = Fidelity(proxies=("nwot", "params"))
+    result = served.evaluate(sample[7], low)
+    assert result.metrics["nwot"] == 7.0 and result.cost == served.expected_cost(sample[7], low)
+    assert result.cost == 0.5  # the measured seconds; the analytic size is free
+    assert result.metrics["params"] == pytest.approx(served.network_size(sample[7])[0])
+    with pytest.raises(FidelityError, match=r"has no nwot score for .* first 40 genotypes"):
+        served.evaluate(_sample(1, seed=99)[0], low)
+    assert served.ladder.low == Fidelity(proxies=("nwot",))
+    assert served.ladder.params["pmf"] | {"pool": 40, "pool_seed": 4} == served.ladder.params["pmf"]
+    assert served.describe()["proxy_table"] == str(tmp_path / "t.db")
+    with pytest.raises(FidelityError, match="served: params, flops;"):
+        NB301Evaluator(surrogate).evaluate(sample[0], low)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"data": "digits"}, "not a DARTS proxy table of cifar10"),
+        ({"space": "nb201"}, "not a DARTS proxy table of cifar10"),
+        ({"sample": "0123456789abcdef"}, "genotypes of another sampler"),
+    ],
+)
+def test_a_proxy_table_the_surrogate_cannot_use_is_refused(darts_table, tmp_path, changes, message):
+    with (
+        darts_table(tmp_path / "t.db", count=2, **changes) as table,
+        pytest.raises(ConfigError, match=message),
+    ):
+        sample_proxies(table)
+
+
+def test_pmf_ranks_the_tables_sample_by_its_measured_proxies(surrogate, darts_table, tmp_path):
+    with darts_table(tmp_path / "t.db", count=60) as table:
+        proxies = sample_proxies(table)
+    summary = run_search(surrogate, strategy="pmf", budget=60_000.0, proxies=proxies)
+    assert summary["trials"]["proxy:nwot"] == 60  # the whole sample, each once
+    assert summary["benchmark"] == "nb301"

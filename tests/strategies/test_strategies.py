@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pmfnas.errors import ConfigError, RegistryError
-from pmfnas.spaces import EnumerableSpace, SearchSpace
+from pmfnas.spaces import EnumerableSpace, SearchSpace, seeded_sample
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.strategies import STRATEGIES, create_strategy
 from pmfnas.strategies.pmf.pool import Pool
@@ -180,3 +180,17 @@ def test_pmf_ranks_a_seeded_pool_of_a_space_too_large_and_grows_it_by_neighbourh
     assert grown, "no neighbour outside the sample was searched"
     assert {t.info["origin"] for t in grown} <= {"regional search", "refinement", "promoted"}
     assert strategy.params()["pool"] == 300
+
+
+def test_a_pool_seed_makes_pmfs_pool_the_seeded_sample_of_every_search_seed(ladder, toy_evaluator):
+    space = BitSpace()
+    table = seeded_sample(space, 200, seed=7)  # the keys of a proxy table made with seed 7
+    assert [Pool(space, 200, 0, sample_seed=7).arch(i) for i in range(200)] == table
+    for seed in (0, 1):
+        strategy = create_strategy("pmf", space, seed=seed, ladder=ladder, pool=200, pool_seed=7)
+        result = Study(space, toy_evaluator(), strategy, 3000.0).run()
+        assert {t.arch for t in result.trials if t.fidelity.is_proxy} <= set(table)
+    own = Pool(space, 200, 0)
+    assert [own.arch(i) for i in range(200)] != table  # without it, each seed draws its own
+    with pytest.raises(ConfigError, match="seed must be an integer"):
+        create_strategy("pmf", space, seed=0, ladder=ladder, pool_seed=-1)

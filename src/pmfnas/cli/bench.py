@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_tabular, out
+from pmfnas.cli.common import (
+    DataDirOption,
+    LazyBar,
+    ProxyTableOption,
+    app,
+    fmt,
+    load_proxy_table,
+    load_tabular,
+    out,
+)
 from pmfnas.cli.guards import (
     STDOUT,
     json_option,
@@ -69,6 +78,7 @@ def bench(
     address: Annotated[
         str | None, typer.Option(help="A running Ray cluster to use (auto: this machine's).")
     ] = None,
+    proxy_table: ProxyTableOption = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary and every run")] = None,
     plot: Annotated[
@@ -94,6 +104,7 @@ def bench(
     params = parse_strategy_options(option or [], names)
     limit = parse_duration(budget) if budget is not None else None
     source = load_tabular(benchmark, data_dir)
+    proxies = load_proxy_table(proxy_table, benchmark)
     from pmfnas.report.bench_report import report_storage, write_bench_report
 
     # The report reads each strategy's funnel back from the stored runs.
@@ -112,6 +123,7 @@ def bench(
                 workers=workers,
                 executor=executor,
                 address=address,
+                proxies=proxies,
                 progress=bar.update,
             )
         if report:

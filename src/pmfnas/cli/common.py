@@ -16,6 +16,7 @@ from pmfnas.cli.command import Typer
 from pmfnas.tables.nb201 import NB201Benchmark
 
 if TYPE_CHECKING:
+    from pmfnas.evaluators.nb301 import SampleProxies
     from pmfnas.tables.nb301 import NB301Surrogate
 
 app = Typer(
@@ -33,6 +34,13 @@ out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 
 err = Console(stderr=True)
 
 DataDirOption = Annotated[Path | None, typer.Option(help="Data directory (default: $PMFNAS_DATA).")]
+ProxyTableOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="nb301: a DARTS proxy table (pmfnas proxies compute --space darts) whose measured "
+        "proxies are the low fidelity, PMF ranking its genotypes."
+    ),
+]
 
 
 def nb201_source(data_dir: Path | None) -> Path | None:
@@ -54,6 +62,20 @@ def load_tabular(name: str, data_dir: Path | None) -> NB201Benchmark | NB301Surr
 
         return NB301Surrogate(data_dir / "darts" / "yahpo_nb301" if data_dir else None)
     return load_benchmark(data_dir)
+
+
+def load_proxy_table(path: Path | None, benchmark: str | None) -> SampleProxies | None:
+    """The scores of the DARTS proxy table at ``path`` for an nb301 search (``None``: none)."""
+    if path is None:
+        return None
+    from pmfnas.errors import ConfigError
+    from pmfnas.evaluators.nb301 import sample_proxies
+    from pmfnas.evaluators.proxy_table import ProxyTable
+
+    if benchmark != "nb301":
+        raise ConfigError("--proxy-table is the low fidelity of --benchmark nb301 only")
+    with ProxyTable.open(path) as table:
+        return sample_proxies(table)
 
 
 class LazyBar:

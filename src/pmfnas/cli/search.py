@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, LazyBar, app, fmt, load_tabular, out, print_fields
+from pmfnas.cli.common import (
+    DataDirOption,
+    LazyBar,
+    ProxyTableOption,
+    app,
+    fmt,
+    load_proxy_table,
+    load_tabular,
+    out,
+    print_fields,
+)
 from pmfnas.cli.guards import STDOUT, json_option, on_interrupt, output_folder, write_json
 from pmfnas.cli.oneshot import is_oneshot, oneshot_search, print_oneshot_summary
 from pmfnas.cli.trial_log import QuietOption, SearchLog, VerboseOption, verbosity
@@ -156,6 +166,7 @@ def search(
         float | None,
         typer.Option(min=0.0, max=1.0, help="Share of a GPU per Ray trial (0.5: two per GPU)."),
     ] = None,
+    proxy_table: ProxyTableOption = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the summary")] = None,
     quiet: QuietOption = False,
@@ -244,6 +255,7 @@ def search(
         study=study,
         retries=retries,
     )
+    proxies = load_proxy_table(proxy_table, benchmark)
     if tabular:
         bench = load_tabular(benchmark or "nb201", data_dir)
         searched = create_space(space_name)
@@ -254,6 +266,7 @@ def search(
                 reuse=reuse,
                 protocol=protocol or "default",
                 workers=workers or 1,
+                proxies=proxies,
                 progress=bar.update,
                 watcher=SearchLog(bar, searched, "simulated", level),
                 **common,

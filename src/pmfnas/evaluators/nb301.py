@@ -9,17 +9,25 @@ extends an earlier one of the same genotype continues it and is charged only the
 predicted time (a promotion from 12 to 98 epochs pays 12 → 98 once, as a real training resumed
 from its checkpoint would). The analytic ``params`` and ``flops`` of the evaluation network
 (DARTS' 20 cells at C=36, 10 classes, 32x32 inputs) are free proxies.
+
+Proxies measured on real CIFAR-10 images come from a DARTS proxy table (``pmfnas proxies compute
+--space darts``), whose keys are the first genotypes of a seeded sample: :func:`sample_proxies`
+reads one, and the evaluator then serves its proxies for those genotypes at their measured
+seconds, with a ladder whose low fidelity they are and whose PMF ranks that very sample
+(``pool`` and ``pool_seed``), the same for every search seed, as NB201's whole space is.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from pmfnas.errors import FidelityError
+from pmfnas.errors import ConfigError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit, Ladder
+from pmfnas.evaluators.proxy_table import ProxyTable
+from pmfnas.spaces import sample_fingerprint, seeded_sample
 from pmfnas.spaces.darts import DartsSpace
 from pmfnas.spaces.darts.costs import params_and_flops
 from pmfnas.tables.nb301 import MAX_EPOCH, MIN_EPOCH, NB301Surrogate
@@ -53,6 +61,66 @@ the measured variants)."""
 ANALYTIC_PROXIES = ("params", "flops")
 
 
+@dataclass(frozen=True)
+class SampleProxies:
+    """Proxy scores measured for the first ``len(archs)`` genotypes of the seeded sample of
+    ``sample_seed`` (:func:`sample_proxies`): per proxy, (score, seconds) by genotype."""
+
+    source: str
+    sample_seed: int
+    archs: tuple[Arch, ...]
+    scores: dict[str, dict[Arch, tuple[float, float]]]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.scores)
+
+
+def sample_proxies(table: ProxyTable) -> SampleProxies:
+    """The scores of a DARTS proxy table, its keys as the genotypes they stand for; a
+    :class:`ConfigError` for a table of another space or data than the surrogate's (DARTS,
+    CIFAR-10), or of a sampler that draws otherwise."""
+    settings = table.settings
+    space = DartsSpace()
+    if (settings.get("space"), settings.get("data")) != (space.name, "cifar10"):
+        raise ConfigError(
+            f"{table.path}: not a DARTS proxy table of cifar10 (space {settings.get('space')}, "
+            f"data {settings.get('data')}): NAS-Bench-301 predicts CIFAR-10 trainings"
+        )
+    seed = settings["sample_seed"]
+    if settings.get("sample") != sample_fingerprint(space, seed):
+        raise ConfigError(
+            f"{table.path}: its keys name the genotypes of another sampler (fingerprint "
+            f"{settings.get('sample')}, this version's {sample_fingerprint(space, seed)}): "
+            "compute the table again"
+        )
+    archs = tuple(seeded_sample(space, table.size(), seed))
+    scores: dict[str, dict[Arch, tuple[float, float]]] = {}
+    for name in table.proxies():
+        values, seconds = table.arrays(name, len(archs))
+        scores[name] = {
+            arch: (float(v), float(s))
+            for arch, v, s in zip(archs, values, seconds, strict=True)
+            if not np.isnan(v)
+        }
+    return SampleProxies(str(table.path), seed, archs, scores)
+
+
+def table_ladder(proxies: SampleProxies) -> Ladder:
+    """:data:`NB301_LADDER` with the table's proxies as its low fidelity, PMF ranking the
+    table's sample (``pool`` and ``pool_seed``)."""
+    pmf = {
+        **NB301_LADDER.params["pmf"],
+        "pool": len(proxies.archs),
+        "pool_seed": proxies.sample_seed,
+    }
+    return replace(
+        NB301_LADDER,
+        low=Fidelity(proxies=proxies.names),
+        params={**NB301_LADDER.params, "pmf": pmf},
+    )
+
+
 class NB301Evaluator:
     """Answer ``evaluate(arch, fidelity)`` from the NAS-Bench-301 surrogate.
 
@@ -66,17 +134,22 @@ class NB301Evaluator:
 
     budget_unit: BudgetUnit = "simulated"
 
-    def __init__(self, surrogate: NB301Surrogate) -> None:
+    def __init__(self, surrogate: NB301Surrogate, proxies: SampleProxies | None = None) -> None:
         self.surrogate = surrogate
+        self.proxies = proxies
         self.space = DartsSpace()
         self._curves: dict[Arch, dict[str, np.ndarray]] = {}
         self._sizes: dict[Arch, tuple[float, float]] = {}
         self._trained: dict[Arch, int] = {}  # epochs of the longest training of each genotype
-        self.ladder = replace(NB301_LADDER, network_size=self.network_size)
-        """:data:`NB301_LADDER` with the evaluation network's sizes."""
+        ladder = NB301_LADDER if proxies is None else table_ladder(proxies)
+        self.ladder = replace(ladder, network_size=self.network_size)
+        """:data:`NB301_LADDER` (or :func:`table_ladder`) with the evaluation network's sizes."""
 
     def describe(self) -> dict[str, str]:
-        return {"benchmark": "nb301", "dataset": "cifar10", "source": str(self.source)}
+        described = {"benchmark": "nb301", "dataset": "cifar10", "source": str(self.source)}
+        if self.proxies is not None:
+            described["proxy_table"] = self.proxies.source
+        return described
 
     @property
     def source(self) -> Path:
@@ -103,10 +176,11 @@ class NB301Evaluator:
 
     def _check(self, fidelity: Fidelity) -> None:
         if fidelity.is_proxy:
-            if unknown := set(fidelity.proxies) - set(ANALYTIC_PROXIES):
+            served = (*ANALYTIC_PROXIES, *(self.proxies.names if self.proxies else ()))
+            if unknown := set(fidelity.proxies) - set(served):
                 raise FidelityError(
                     f"no scores for proxy {', '.join(sorted(unknown))} on nb301 "
-                    f"(served: {', '.join(ANALYTIC_PROXIES)})"
+                    f"(served: {', '.join(served)}; measured ones from a proxy table)"
                 )
         elif (
             fidelity.supernet
@@ -123,7 +197,7 @@ class NB301Evaluator:
     def expected_cost(self, arch: Arch, fidelity: Fidelity) -> float:
         self._check(fidelity)
         if fidelity.is_proxy:
-            return 0.0
+            return sum(seconds for _, seconds in self._measured(arch, fidelity).values())
         cost = self.curve(arch)["cost"]
         trained = self._trained.get(arch, 0)
         if trained >= fidelity.epochs:
@@ -135,13 +209,32 @@ class NB301Evaluator:
         cost = self.expected_cost(arch, fidelity)
         if fidelity.is_proxy:
             sizes = self.network_size(arch)
-            scores = {name: sizes[ANALYTIC_PROXIES.index(name)] for name in fidelity.proxies}
+            measured = self._measured(arch, fidelity)
+            scores = {
+                name: measured[name][0] if name in measured else sizes[ANALYTIC_PROXIES.index(name)]
+                for name in fidelity.proxies
+            }
             return Result(metrics=scores, cost=cost)
         curve = self.curve(arch)
         at = fidelity.epochs - 1
         metrics = {"val_acc": float(curve["val_acc"][at]), "val_loss": float(curve["val_loss"][at])}
         self._trained_to(arch, fidelity)
         return Result(metrics=metrics, cost=cost)
+
+    def _measured(self, arch: Arch, fidelity: Fidelity) -> dict[str, tuple[float, float]]:
+        """The table's (score, seconds) of each measured proxy ``fidelity`` asks for."""
+        names = [n for n in fidelity.proxies if n not in ANALYTIC_PROXIES]
+        if not names:
+            return {}
+        assert self.proxies is not None, "checked: measured proxies come from a table"
+        measured = {n: self.proxies.scores[n].get(arch) for n in names}
+        if missing := [n for n, value in measured.items() if value is None]:
+            raise FidelityError(
+                f"the proxy table {self.proxies.source} has no {', '.join(missing)} score for "
+                f"{self.space.format(arch)} (it scores the first {len(self.proxies.archs)} "
+                f"genotypes of the seed-{self.proxies.sample_seed} sample)"
+            )
+        return {n: value for n, value in measured.items() if value is not None}
 
     def observe(self, trial: Trial) -> None:
         """A replayed trial trained its genotype as far as its fidelity: later trainings of it

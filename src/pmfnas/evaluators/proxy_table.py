@@ -87,6 +87,11 @@ class ProxyTable:
         rows = self._db.execute("SELECT DISTINCT proxy FROM scores ORDER BY proxy")
         return [name for (name,) in rows]
 
+    def size(self) -> int:
+        """One more than the largest key with a score (0 for an empty table)."""
+        (largest,) = self._db.execute("SELECT MAX(arch) FROM scores").fetchone()
+        return 0 if largest is None else largest + 1
+
     def _check_settings(self) -> None:
         """Record the settings if the file has none yet, then refuse other ones. Insert-then-read,
         not read-then-insert: two processes creating the same file at once both succeed."""

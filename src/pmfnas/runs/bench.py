@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from pmfnas.errors import BudgetError, ConfigError, PmfnasError
-from pmfnas.evaluators.nb301 import NB301Evaluator
+from pmfnas.evaluators.nb301 import NB301Evaluator, SampleProxies
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.executors import create_executor
 from pmfnas.runs.records import ANYTIME_FRACTIONS, CURVE_POINTS, BenchResult, RunRecord
@@ -65,9 +65,9 @@ def final_accuracy(evaluator: TabularEvaluator | NB301Evaluator, arch: Arch) -> 
     return evaluator.test_accuracy(arch)
 
 
-def run_one(bench: Benchmark, job: BenchJob) -> RunRecord:
+def run_one(bench: Benchmark, job: BenchJob, proxies: SampleProxies | None = None) -> RunRecord:
     """Search once and read the returned and anytime architectures' final accuracy."""
-    evaluator = benchmark_evaluator(bench, job.dataset, job.protocol)
+    evaluator = benchmark_evaluator(bench, job.dataset, job.protocol, proxies)
     space = evaluator.space
     benchmark = evaluator.describe()["benchmark"]
     spec = SearchSpec(
@@ -116,13 +116,14 @@ def run_one(bench: Benchmark, job: BenchJob) -> RunRecord:
 
 class BenchRunner:
     """What a worker runs: one bench job on the benchmark it was given once (NB201: 1.3 MB of
-    arrays, not sent with every job; NB301: its folder, the surrogate reopened there)."""
+    arrays, not sent with every job; NB301: its folder, the surrogate reopened there, and the
+    proxy table's scores if any)."""
 
-    def __init__(self, bench: Benchmark) -> None:
-        self.bench = bench
+    def __init__(self, bench: Benchmark, proxies: SampleProxies | None = None) -> None:
+        self.bench, self.proxies = bench, proxies
 
     def run(self, job: BenchJob) -> RunRecord:
-        return run_one(self.bench, job)
+        return run_one(self.bench, job, self.proxies)
 
 
 def run_bench(
@@ -139,6 +140,7 @@ def run_bench(
     workers: int | None = None,
     executor: str = "process",
     address: str | None = None,
+    proxies: SampleProxies | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BenchResult:
     """Run every strategy × seed on ``dataset`` (NB301: CIFAR-10 only) and collect the runs in
@@ -151,9 +153,10 @@ def run_bench(
     run) run on the ``executor`` (``process``: local processes; ``ray``: Ray tasks, on the
     cluster at ``address`` if given), each writing its own runs to ``storage`` through its own
     connection (each run is a separate study; :mod:`pmfnas.storage` serialises the writes and
-    waits out locks). ``progress(done, total)`` counts finished runs.
+    waits out locks). ``proxies`` (NB301 only): a DARTS proxy table's scores, the low
+    fidelity of every run. ``progress(done, total)`` counts finished runs.
     """
-    evaluator = benchmark_evaluator(bench, dataset, protocol)  # bad names fail here
+    evaluator = benchmark_evaluator(bench, dataset, protocol, proxies)  # bad names fail here
     space = evaluator.space
     if budget is None:
         budget = default_budget(evaluator)
@@ -192,18 +195,21 @@ def run_bench(
     workers = min(os.cpu_count() or 1, len(jobs)) if workers is None else workers
     if workers < 1:
         raise ConfigError(f"--workers must be a positive number of processes, got {workers}")
-    records = _run_jobs(bench, jobs, workers, progress, executor, address)
+    records = _run_jobs(BenchRunner(bench, proxies), jobs, workers, progress, executor, address)
     benchmark = evaluator.describe()["benchmark"]
     space_best = (
         float(np.nanmax(bench.array("test_acc_200", dataset)))
         if isinstance(bench, NB201Benchmark)
         else None  # NB301: not known
     )
-    return BenchResult(benchmark, dataset, budget, reuse, protocol, space_best, settings, records)
+    table = proxies.source if proxies is not None else None
+    return BenchResult(
+        benchmark, dataset, budget, reuse, protocol, space_best, settings, records, table
+    )
 
 
 def _run_jobs(
-    bench: Benchmark,
+    runner: BenchRunner,
     jobs: list[BenchJob],
     workers: int,
     progress: Callable[[int, int], None] | None,
@@ -218,7 +224,7 @@ def _run_jobs(
     if workers == 1 or len(jobs) == 1:
         records = []
         for job in jobs:
-            records.append(run_one(bench, job))
+            records.append(runner.run(job))
             if progress:
                 progress(len(records), len(jobs))
         return records
@@ -227,7 +233,7 @@ def _run_jobs(
     lost: set[int] = set()
     waiting = list(reversed(range(len(jobs))))
     try:  # leaving early (an error, Ctrl-C) stops the runs still going; their trials are stored
-        pool.start_runner(BenchRunner(bench))
+        pool.start_runner(runner)
         while len(results) < len(jobs):
             while waiting and pool.running < pool.workers:
                 number = waiting.pop()

@@ -54,10 +54,15 @@ REUSE_NOTES = {
 }
 
 
-def proxy_note(benchmark: str = "nb201") -> str:
+def proxy_note(benchmark: str = "nb201", proxy_table: str | None = None) -> str:
     """Which proxy scores a bench serves, for its JSON."""
     if benchmark == "nb301":
-        return "params and flops of the evaluation network (analytic, free)"
+        free = "params and flops of the evaluation network (analytic, free)"
+        if proxy_table is None:
+            return free
+        return (
+            f"the measured proxies of the DARTS proxy table {proxy_table} for its genotypes; {free}"
+        )
     arrays = shipped_proxies()
     if not arrays:
         return "recorded zen only (no shipped proxy table)"
@@ -118,6 +123,8 @@ class BenchResult:
     as for NB301's space of about 10^18 genotypes)."""
     params: dict[str, dict[str, Any]]
     runs: list[RunRecord]
+    proxy_table: str | None = None
+    """The DARTS proxy table whose measured proxies an NB301 bench served (``None``: none)."""
 
     @property
     def final_key(self) -> str:
@@ -184,7 +191,7 @@ class BenchResult:
             "reuse_note": REUSE_NOTES[self.reuse],
             "protocol": self.protocol,
             "protocol_note": self.protocol_note,
-            "proxies": proxy_note(self.benchmark),
+            "proxies": proxy_note(self.benchmark, self.proxy_table),
             "final": self.final_note,
             f"space_best_{self.final_key}": self.space_best,
             "summary": self.summary(),

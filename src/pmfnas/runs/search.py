@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pmfnas.errors import BudgetError, ConfigError
 from pmfnas.evaluators.base import Evaluator
-from pmfnas.evaluators.nb301 import NB301Evaluator
+from pmfnas.evaluators.nb301 import NB301Evaluator, SampleProxies
 from pmfnas.evaluators.tabular import TabularEvaluator
 from pmfnas.executors import training_executor
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting
@@ -92,15 +92,21 @@ def rungs(params: dict[str, Any]) -> list[str]:
 
 
 def benchmark_evaluator(
-    bench: NB201Benchmark | NB301Surrogate, dataset: str = "cifar10", protocol: str = "default"
+    bench: NB201Benchmark | NB301Surrogate,
+    dataset: str = "cifar10",
+    protocol: str = "default",
+    proxies: SampleProxies | None = None,
 ) -> TabularEvaluator | NB301Evaluator:
     """The evaluator of a benchmark: NB201's tables on ``dataset`` under ``protocol`` (both
-    checked), or NAS-Bench-301's surrogate (CIFAR-10 only, one protocol)."""
+    checked), or NAS-Bench-301's surrogate (CIFAR-10 only, one protocol), with the measured
+    ``proxies`` of a DARTS proxy table as its low fidelity if given."""
     if isinstance(bench, NB201Benchmark):
+        if proxies is not None:
+            raise ConfigError("a DARTS proxy table is the low fidelity of nb301, not of nb201")
         return TabularEvaluator(bench, dataset, proxies=shipped_proxies(), protocol=protocol)
     if dataset != "cifar10" or protocol != "default":
         raise ConfigError("nb301 is CIFAR-10 under one protocol: drop --dataset and --protocol")
-    return NB301Evaluator(bench)
+    return NB301Evaluator(bench, proxies)
 
 
 def run_search(
@@ -117,6 +123,7 @@ def run_search(
     retries: int = RETRIES,
     protocol: str = "default",
     workers: int = 1,
+    proxies: SampleProxies | None = None,
     progress: Progress | None = None,
     watcher: StudyWatcher | None = None,
 ) -> dict[str, Any]:
@@ -126,12 +133,13 @@ def run_search(
 
     ``protocol`` is NB201's 12-epoch signal: ``default`` its validation accuracy, ``peers`` its
     test accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`).
+    ``proxies`` (NB301 only) are a DARTS proxy table's, served as the low fidelity.
     The study name defaults to :func:`~pmfnas.runs.spec.study_name`
     (``<strategy>-<dataset>-seed<seed>``, ``nb301`` for the dataset there, ``-peers`` appended
     under the peers' protocol, ``-w<k>`` with several workers) so that rerunning the same
     command on the same storage file resumes (or extends) the same study.
     """
-    evaluator = benchmark_evaluator(bench, dataset, protocol)  # checks the dataset and protocol
+    evaluator = benchmark_evaluator(bench, dataset, protocol, proxies)  # checks them all
     benchmark = evaluator.describe()["benchmark"]
     spec = SearchSpec(
         evaluator,

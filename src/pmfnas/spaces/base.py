@@ -9,6 +9,7 @@ to iterate is refused with one clear line instead of an out-of-memory error.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -129,11 +130,20 @@ def seeded_sample(space: SearchSpace, count: int, seed: int) -> list[Arch]:
     seed = check_seed(seed)
     if isinstance(space, EnumerableSpace) and count > space.size:
         raise ConfigError(f"{space.name} has {space.size} architectures, not {count}")
-    rng = np.random.default_rng(seed)
-    drawn: dict[Arch, None] = {}
-    while len(drawn) < count:
-        drawn.setdefault(space.sample(rng))
-    return list(drawn)
+    return list(itertools.islice(distinct_samples(space, np.random.default_rng(seed)), count))
+
+
+def distinct_samples(
+    space: SearchSpace, rng: np.random.Generator, tries: int | None = None
+) -> Iterator[Arch]:
+    """The distinct architectures ``space.sample`` draws from ``rng``, in the order drawn,
+    ending after ``tries`` draws (``None``: never; a small space then runs out of new ones)."""
+    seen: set[Arch] = set()
+    for _ in itertools.count() if tries is None else range(tries):
+        arch = space.sample(rng)
+        if arch not in seen:
+            seen.add(arch)
+            yield arch
 
 
 FINGERPRINT_SAMPLE = 32

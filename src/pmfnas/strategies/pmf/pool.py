@@ -9,9 +9,11 @@ best), so that the regional search still walks the space one edge at a time.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from pmfnas.spaces.base import EnumerableSpace, SearchSpace
+from pmfnas.spaces.base import EnumerableSpace, SearchSpace, distinct_samples
 from pmfnas.types import Arch
 
 _ENCODINGS: dict[tuple[str, int], np.ndarray] = {}
@@ -19,12 +21,17 @@ _ENCODINGS: dict[tuple[str, int], np.ndarray] = {}
 
 class Pool:
     """Numbered architectures of ``space``: all of it if enumerable, else ``sample`` distinct
-    seeded samples to start with (the draw uses its own ``seed`` stream)."""
+    seeded samples to start with: drawn from the search's own ``seed`` stream, or with a
+    ``sample_seed`` the first ``sample`` of :func:`~pmfnas.spaces.seeded_sample` of that seed
+    (the keys of a proxy table made with it)."""
 
-    def __init__(self, space: SearchSpace, sample: int, seed: int) -> None:
+    def __init__(
+        self, space: SearchSpace, sample: int, seed: int, sample_seed: int | None = None
+    ) -> None:
         self.space = space
         self._whole = space if isinstance(space, EnumerableSpace) else None  # checked once: slow
-        self._sample, self._seed = sample, seed
+        self._sample = sample
+        self._stream = [seed, 3] if sample_seed is None else sample_seed
         self._archs: list[Arch] = []
         self._numbers: dict[Arch, int] = {}
         self._rows: list[np.ndarray] = []
@@ -32,11 +39,11 @@ class Pool:
 
     def _draw(self) -> np.ndarray:
         if self._encoding is None:
-            rng = np.random.default_rng([self._seed, 3])
-            for _ in range(100 * self._sample):  # a space with fewer cells ends the draw early
-                if len(self._archs) >= self._sample:
-                    break
-                self._add(self.space.sample(rng))
+            rng = np.random.default_rng(self._stream)
+            # a space with fewer cells ends the draw early
+            drawn = distinct_samples(self.space, rng, tries=100 * self._sample)
+            for arch in itertools.islice(drawn, self._sample):
+                self._add(arch)
             self._encoding = np.stack(self._rows)
         return self._encoding
 

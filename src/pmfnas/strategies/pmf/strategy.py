@@ -65,7 +65,7 @@ from pmfnas.strategies.pmf.exploration import (
 )
 from pmfnas.strategies.pmf.pool import Pool
 from pmfnas.strategies.pmf.regional import Pick, RegionalSearch
-from pmfnas.types import Fidelity, Request, Trial
+from pmfnas.types import Fidelity, Request, Trial, check_seed
 
 
 @STRATEGIES.register("pmf")
@@ -109,6 +109,9 @@ class ProgressiveMultiFidelity(BaseStrategy):
             extend it later by replay: a plan made for another budget asks other things.
         pool: the cells of a space too large to enumerate that stage 1 starts from (a seeded
             sample); an enumerable space is ranked whole.
+        pool_seed: draw that sample as :func:`~pmfnas.spaces.seeded_sample` of this seed, the
+            same for every search seed: the genotypes of a DARTS proxy table made with it
+            (default: each search seed's own draw).
     """
 
     name = "pmf"
@@ -141,6 +144,7 @@ class ProgressiveMultiFidelity(BaseStrategy):
         climb_after: int = 1,
         budget: float | None = None,
         pool: int = 20_000,
+        pool_seed: int | None = None,
         *,
         ladder: Ladder | None = None,
     ) -> None:
@@ -172,6 +176,8 @@ class ProgressiveMultiFidelity(BaseStrategy):
             )
         if radius < 0 or low_sample < 0 or pool < 2:
             raise ConfigError("PMF needs radius >= 0, low_sample >= 0 and pool >= 2")
+        if pool_seed is not None:
+            check_seed(pool_seed)
         if unknown := {surrogate, predictor} - set(KINDS):
             raise ConfigError(f"unknown model {unknown.pop()!r} (known: {', '.join(KINDS)})")
         if budget is not None and not budget > 0:
@@ -201,8 +207,9 @@ class ProgressiveMultiFidelity(BaseStrategy):
             "climb_after": climb_after,
             "budget": budget,
             "pool": pool,
+            "pool_seed": pool_seed,
         }
-        self._pool = Pool(space, pool, seed)
+        self._pool = Pool(space, pool, seed, pool_seed)
         self._rng = np.random.default_rng(seed)
         self._total: float | None = None
         self._spent = 0.0
