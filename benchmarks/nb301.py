@@ -10,16 +10,22 @@ predicted validation accuracy at 4..70 epochs, and of the size proxies, against 
 one, over random genotypes and over the one-edge neighbours of random genotypes (what a local
 search sees), and of a model that reads the first 12 epochs' learning curve (a ridge regression
 of the 98-epoch accuracy on the 4-, 8- and 12-epoch accuracy and loss and the parameter count,
-fitted on other random genotypes). Writes ``benchmarks/results/nb301[_<suffix>].json``.
+fitted on other random genotypes). ``--proxy-table`` serves a DARTS proxy table's measured
+proxies as the low fidelity (``pmfnas proxies compute --space darts``; PMF then ranks the table's
+genotypes) and reports how they rank those genotypes against the 98-epoch prediction; ``-o
+STRATEGY.KEY=VALUE`` sets a strategy's parameter, as ``pmfnas bench -o`` does. Writes
+``benchmarks/results/nb301[_<suffix>].json``.
 
     PMFNAS_DATA=../shared/data python benchmarks/nb301.py [--seeds 0-29] [--jobs 2]
-        [--strategies pmf,rea,random,hyperband,mfnas] [--suffix S]
+        [--strategies pmf,rea,random,hyperband,mfnas] [--suffix S] [--proxy-table T]
+        [-o pmf.pool=2000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -29,8 +35,9 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pmfnas.cli.options import parse_seeds
-from pmfnas.evaluators.nb301 import NB301Evaluator
+from pmfnas.cli.options import parse_seeds, parse_strategy_options
+from pmfnas.evaluators.nb301 import NB301Evaluator, SampleProxies, sample_proxies
+from pmfnas.evaluators.proxy_table import ProxyTable
 from pmfnas.runs.bench import run_bench
 from pmfnas.spaces.darts import DartsSpace
 from pmfnas.tables.nb301 import MAX_EPOCH, NB301Surrogate
@@ -106,20 +113,46 @@ def signal_quality(surrogate: NB301Surrogate, samples: int = 2000, centres: int 
     return out
 
 
+def table_quality(surrogate: NB301Surrogate, proxies: SampleProxies) -> dict:
+    """The table's genotypes and Spearman's rho of each measured proxy against the 98-epoch
+    prediction over them."""
+    predicted = surrogate.predict(list(proxies.archs), MAX_EPOCH)["val_acc"]
+    final = dict(zip(proxies.archs, predicted, strict=True))
+    rho = {}
+    for name, scores in proxies.scores.items():
+        archs = list(scores)
+        values = [scores[a][0] for a in archs]
+        rho[name] = round(float(spearmanr(values, [final[a] for a in archs])[0]), 3)
+    return {
+        "path": proxies.source,
+        "genotypes": len(proxies.archs),
+        "sample_seed": proxies.sample_seed,
+        "rho_98": rho,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0-29")
     parser.add_argument("--strategies", default=STRATEGIES)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--suffix", default="")
+    parser.add_argument("--proxy-table", type=Path, help="a DARTS proxy table: the low fidelity")
+    parser.add_argument("-o", "--option", action="append", default=[], help="STRATEGY.KEY=VALUE")
     args = parser.parse_args()
     surrogate = NB301Surrogate()
     strategies = args.strategies.split(",")
-    params = {"mfnas": {"proxies": "params,flops"}} if "mfnas" in strategies else {}
+    params = parse_strategy_options(args.option, strategies)
+    if "mfnas" in strategies:  # it breeds genotypes no table holds: the free sizes
+        params["mfnas"] = {"proxies": "params,flops", **params["mfnas"]}
+    proxies = None
+    if args.proxy_table:
+        with ProxyTable.open(args.proxy_table) as table:
+            proxies = sample_proxies(table)
     started = time.perf_counter()
     result = run_bench(
         surrogate, strategies=strategies, seeds=parse_seeds(args.seeds), params=params,
-        workers=args.jobs,
+        workers=args.jobs, proxies=proxies,
     )  # fmt: skip
     bench = result.to_json()
     table = {
@@ -135,9 +168,10 @@ def main() -> None:
         "budget_s": result.budget,
         "seeds": len(result.runs) // len(strategies),
         "command": "PMFNAS_DATA=../shared/data python benchmarks/nb301.py "
-        + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v),
+        + " ".join(sys.argv[1:]),
         "table": table,
         "signals": signal_quality(surrogate),
+        "proxy_table": table_quality(surrogate, proxies) if proxies else None,
         "wall_s": round(time.perf_counter() - started, 1),
         "bench": bench,
     }
