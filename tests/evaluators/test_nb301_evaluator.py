@@ -143,6 +143,13 @@ def test_a_proxy_table_the_surrogate_cannot_use_is_refused(darts_table, tmp_path
         sample_proxies(table)
 
 
+def test_a_proxy_table_with_gaps_is_refused(darts_table, tmp_path):
+    with darts_table(tmp_path / "t.db", count=3) as table:
+        table.put(5, {"nwot": (5.0, 0.5)})  # keys 3 and 4 were never computed
+        with pytest.raises(ConfigError, match="lacks nwot for 2 of its first 6 genotypes"):
+            sample_proxies(table)
+
+
 def test_pmf_ranks_the_tables_sample_by_its_measured_proxies(surrogate, darts_table, tmp_path):
     with darts_table(tmp_path / "t.db", count=60) as table:
         proxies = sample_proxies(table)

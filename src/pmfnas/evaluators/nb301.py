@@ -98,10 +98,13 @@ def sample_proxies(table: ProxyTable) -> SampleProxies:
     scores: dict[str, dict[Arch, tuple[float, float]]] = {}
     for name in table.proxies():
         values, seconds = table.arrays(name, len(archs))
+        if gaps := int(np.isnan(values).sum()):
+            raise ConfigError(
+                f"{table.path} lacks {name} for {gaps} of its first {len(archs)} genotypes: "
+                f"complete it (pmfnas proxies compute --space darts --archs {len(archs)})"
+            )
         scores[name] = {
-            arch: (float(v), float(s))
-            for arch, v, s in zip(archs, values, seconds, strict=True)
-            if not np.isnan(v)
+            arch: (float(v), float(s)) for arch, v, s in zip(archs, values, seconds, strict=True)
         }
     return SampleProxies(str(table.path), seed, archs, scores)
 
