@@ -209,15 +209,16 @@ class NB301Evaluator:
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, limit: float | None = None) -> Result:
         """Predict ``arch``; its cost is known beforehand, so ``limit`` is never reached."""
-        cost = self.expected_cost(arch, fidelity)
         if fidelity.is_proxy:
+            self._check(fidelity)
             sizes = self.network_size(arch)
-            measured = self._measured(arch, fidelity)
+            measured = self._measured(arch, fidelity)  # looked up once: scores and their cost
             scores = {
                 name: measured[name][0] if name in measured else sizes[ANALYTIC_PROXIES.index(name)]
                 for name in fidelity.proxies
             }
-            return Result(metrics=scores, cost=cost)
+            return Result(metrics=scores, cost=sum(seconds for _, seconds in measured.values()))
+        cost = self.expected_cost(arch, fidelity)
         curve = self.curve(arch)
         at = fidelity.epochs - 1
         metrics = {"val_acc": float(curve["val_acc"][at]), "val_loss": float(curve["val_loss"][at])}
@@ -230,14 +231,13 @@ class NB301Evaluator:
         if not names:
             return {}
         assert self.proxies is not None, "checked: measured proxies come from a table"
-        measured = {n: self.proxies.scores[n].get(arch) for n in names}
-        if missing := [n for n, value in measured.items() if value is None]:
+        if missing := [n for n in names if arch not in self.proxies.scores[n]]:
             raise FidelityError(
                 f"the proxy table {self.proxies.source} has no {', '.join(missing)} score for "
                 f"{self.space.format(arch)} (it scores the first {len(self.proxies.archs)} "
                 f"genotypes of the seed-{self.proxies.sample_seed} sample)"
             )
-        return {n: value for n, value in measured.items() if value is not None}
+        return {n: self.proxies.scores[n][arch] for n in names}
 
     def observe(self, trial: Trial) -> None:
         """A replayed trial trained its genotype as far as its fidelity: later trainings of it
