@@ -5,12 +5,15 @@ For each setting (the ``cpu`` profile with some of its knobs changed: ``channels
 ``resolution=32``, ``cells_per_stage=5``...) and seed, a supernet is trained by uniform single
 paths (RSPS' training, the one that favours no cell) for the same epochs on the same images, then
 one fixed seeded sample of cells is scored on it (validation accuracy of each cell's path on the
-profile's ``eval_images``). Reported: Kendall's tau of each setting's scores with the cells'
-NB201 CIFAR-10 test accuracy (the truth; never shown to the search), tau between every two
+profile's ``eval_images``). Reported: Kendall's tau of each setting's scores with the truth,
+never shown to the search (the cells' NB201 CIFAR-10 test accuracy; in the DARTS space
+NAS-Bench-301's predicted 98-epoch validation accuracy), and with the cells' parameter-free share
+(the bias of a short supernet training towards cells without weights), tau between every two
 settings on the same seed, and how many of the last setting's top 10 each setting also ranks in
-its top 10. Writes ``benchmarks/results/oneshot_profiles.json``; run it on a quiet machine.
+its top 10. Writes ``benchmarks/results/oneshot_profiles[_SPACE].json``; run it on a quiet
+machine.
 
-    python benchmarks/oneshot_profiles.py --data-dir ../shared/data
+    python benchmarks/oneshot_profiles.py --data-dir ../shared/data [--space darts]
         [--settings "cpu;channels=16;resolution=32;channels=16,cells_per_stage=5"]
         [--seeds 0-1] [--cells 100] [--epochs 10] [--jobs 2] [--data cifar-10-jpeg/train]
 """
@@ -32,11 +35,12 @@ from scipy.stats import kendalltau
 
 from pmfnas.cli.options import parse_seeds
 from pmfnas.oneshot import search_oneshot
-from pmfnas.oneshot.profiles import PROFILES
+from pmfnas.oneshot.profiles import space_profile
 from pmfnas.oneshot.rsps import Rsps
 from pmfnas.oneshot.trainer import SupernetTrainer
-from pmfnas.runs.oneshot import oneshot_data, table_accuracies, with_setting
-from pmfnas.spaces import create_space
+from pmfnas.runs.oneshot import oneshot_data, surrogate_accuracy, table_accuracies, with_setting
+from pmfnas.spaces import create_space, seeded_sample
+from pmfnas.spaces.oneshot import parameter_free_share
 from pmfnas.types import Arch
 
 RESULTS = Path(__file__).parent / "results"
@@ -68,16 +72,16 @@ def knobs(setting: str) -> dict[str, Any]:
 
 
 def score(
-    setting: str, seed: int, cells: list[Arch], epochs: int, data_dir: Path, data: str
+    space: str, setting: str, seed: int, cells: list[Arch], epochs: int, data_dir: Path, data: str
 ) -> dict:
-    """Train a supernet under ``setting`` and score ``cells`` on it."""
+    """Train a supernet of ``space`` under ``setting`` and score ``cells`` on it."""
     torch.set_num_threads(1)
-    profile = with_setting(PROFILES.get("cpu"), knobs(setting))
+    profile = with_setting(space_profile(space, "cpu"), knobs(setting))
     name = str(data_dir / data) if "/" in data else data
     images = oneshot_data(name, profile, seed=0, data_dir=data_dir)
     method = SampleScores(cells)
     start = time.perf_counter()
-    search_oneshot(method, create_space("nb201"), images, profile.recipe, epochs=epochs, seed=seed)
+    search_oneshot(method, create_space(space), images, profile.recipe, epochs=epochs, seed=seed)
     return {
         "setting": setting,
         "seed": seed,
@@ -91,6 +95,16 @@ def tau(a: list[float], b: list[float]) -> float:
     return round(float(kendalltau(a, b).statistic), 3)
 
 
+def truth_of(space: str, cells: list[Arch], data_dir: Path) -> tuple[str, list[float]]:
+    """What the scores are compared with, and its value for each cell."""
+    searched = create_space(space)
+    if space == "darts":
+        found = [surrogate_accuracy(searched, c, data_dir) for c in cells]
+        return "NAS-Bench-301 surrogate's 98-epoch CIFAR-10 validation accuracy", found
+    found = [table_accuracies(searched, c, data_dir)["cifar10"] for c in cells]
+    return "NB201 200-epoch CIFAR-10 test accuracy", found
+
+
 def top(scores: list[float]) -> set[int]:
     return set(np.argsort(scores)[::-1][:TOP].tolist())
 
@@ -98,6 +112,7 @@ def top(scores: list[float]) -> set[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--space", default="nb201", choices=("nb201", "darts"))
     parser.add_argument("--data", default="cifar-10-jpeg/train")
     parser.add_argument("--settings", default=SETTINGS, help="separated by ';'")
     parser.add_argument("--seeds", default="0-1")
@@ -105,15 +120,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    space = create_space("nb201")
-    rng = np.random.default_rng(0)
-    cells = [space.sample(rng) for _ in range(args.cells)]
-    truth = [table_accuracies(space, c, args.data_dir)["cifar10"] for c in cells]
+    space = create_space(args.space)
+    cells = seeded_sample(space, args.cells, 0)
+    truth_name, truth = truth_of(args.space, cells, args.data_dir)
+    if None in truth:
+        raise SystemExit(f"error: {args.data_dir} lacks the {truth_name}")
+    free = [parameter_free_share(space, c) for c in cells]
     settings, seeds = args.settings.split(";"), parse_seeds(args.seeds)
     jobs = [(s, seed) for seed in seeds for s in settings]
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [
-            pool.submit(score, s, seed, cells, args.epochs, args.data_dir, args.data)
+            pool.submit(score, args.space, s, seed, cells, args.epochs, args.data_dir, args.data)
             for s, seed in jobs
         ]
         runs = [f.result() for f in futures]
@@ -121,15 +138,17 @@ def main() -> None:
     largest = settings[-1]
     for r in runs:
         r["tau_with_truth"] = tau(r["scores"], truth)
+        r["tau_with_parameter_free"] = tau(r["scores"], free)
         r[f"top{TOP}_shared_with_{largest}"] = len(
             top(r["scores"]) & top(scores[(largest, r["seed"])])
         )
         print(json.dumps({k: v for k, v in r.items() if k != "scores"}), flush=True)
     summary = {
         s: {
-            "tau_with_truth": round(
-                statistics.fmean(r["tau_with_truth"] for r in runs if r["setting"] == s), 3
-            ),
+            **{
+                key: round(statistics.fmean(r[key] for r in runs if r["setting"] == s), 3)
+                for key in ("tau_with_truth", "tau_with_parameter_free")
+            },
             "seconds": round(statistics.fmean(r["seconds"] for r in runs if r["setting"] == s), 1),
         }
         for s in settings
@@ -141,14 +160,18 @@ def main() -> None:
     report = {
         "epochs": args.epochs,
         "cells": args.cells,
-        "truth": "NB201 200-epoch CIFAR-10 test accuracy",
+        "space": args.space,
+        "truth": truth_name,
         "truth_top": round(max(truth), 2),
+        "truth_tau_with_parameter_free": tau(truth, free),
         "settings": summary,
         "tau_between_settings_per_seed": between,
         "runs": runs,
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "oneshot_profiles.json"
+    out = RESULTS / (
+        "oneshot_profiles.json" if args.space == "nb201" else f"oneshot_profiles_{args.space}.json"
+    )
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
 
