@@ -29,13 +29,7 @@ reason (docs/oneshot.md has the ablations).
    constrained evolutionary search), since a short supernet training favours cells without
    weights, which learn nothing and so cannot be under-trained. ``collapse=1`` is the ablation.
 3. **Stability**: α starts from the best particle and DARTS' first-order gradient search refines
-   it, alternating with w. *Within reach*: the particle's logits are scaled down, where needed,
-   so that no choice point's spread (its largest logit less its smallest) exceeds what Adam can
-   move a logit over the phase (``alpha_lr`` per step at most, times the phase's steps): the
-   gradient keeps the swarm's preferences as its start and can still overturn any of them.
-   Unscaled, a swarm's logits (of order 1) lie far beyond a short search's reach (about 0.1 in
-   the cpu profile's 4 stability epochs), and the phase could not change the cell
-   (``rescale=False`` is the ablation). It stops early once the derived cell has not changed for ``patience``
+   it, alternating with w. It stops early once the derived cell has not changed for ``patience``
    epochs. *Shifting gears*: if the derived cell turns collapse-prone, the search goes back to
    the swarm, seeded around the current α, for another exploration of the same length (at most
    ``shifts`` times); once no shift is left, it keeps returning the last cell that was not.
@@ -82,7 +76,6 @@ class GIcso(OneShotMethod):
         collapse: share of parameter-free edges above which a cell is collapse-prone: its
             particle ranks last, and stability goes back to the swarm (1: never).
         shifts: how many times the search may go back to the swarm.
-        rescale: scale the best particle's logits into the stability phase's reach.
     """
 
     name: ClassVar[str] = "gicso"
@@ -101,7 +94,6 @@ class GIcso(OneShotMethod):
         patience: int = 3,
         collapse: float = 0.5,
         shifts: int = 1,
-        rescale: bool = True,
     ) -> None:
         if not (0 <= warmup < 1 and 0 < explore <= 1 - warmup):
             raise ConfigError("gicso needs 0 <= warmup < 1 and 0 < explore <= 1 - warmup")
@@ -115,7 +107,7 @@ class GIcso(OneShotMethod):
         self.warmup, self.explore, self.particles = warmup, explore, particles
         self.generations, self.phi, self.diversity = generations, phi, diversity
         self.fitness, self.train, self.patience = fitness, train, patience
-        self.collapse, self.shifts, self.rescale = collapse, shifts, rescale
+        self.collapse, self.shifts = collapse, shifts
         self.phase = self.running = "warmup"
         self.explore_left = 0
         self.shifts_left = shifts
@@ -135,7 +127,6 @@ class GIcso(OneShotMethod):
             "patience": self.patience,
             "collapse": self.collapse,
             "shifts": self.shifts,
-            "rescale": self.rescale,
         }
 
     # ----- phases
@@ -173,7 +164,7 @@ class GIcso(OneShotMethod):
             self._evolve(trainer, epoch)
             self.explore_left -= 1
             if self.explore_left == 0:
-                self._start_stability(trainer, steps=(epochs - epoch - 1) * trainer.steps)
+                self._start_stability(trainer)
         elif self.phase == "stability":
             cell = trainer.space.derive(trainer.probabilities())
             if not self._prone(trainer, cell):
@@ -183,14 +174,10 @@ class GIcso(OneShotMethod):
                 around = trainer.alpha.detach().cpu().double().numpy()
                 self._start_swarm(trainer, epoch, epochs, around)
 
-    def _start_stability(self, trainer: SupernetTrainer, steps: int) -> None:
-        """α from the best particle, within the reach of the phase's ``steps`` Adam steps."""
+    def _start_stability(self, trainer: SupernetTrainer) -> None:
         best = self.positions[int(np.argmax(self.scores))]
-        widest = float((best.max(axis=1) - best.min(axis=1)).max())
-        reach = trainer.recipe.alpha_lr * steps
-        start = best * min(1.0, reach / widest) if self.rescale and reach > 0 < widest else best
         with torch.no_grad():
-            trainer.alpha.copy_(torch.as_tensor(start, dtype=trainer.alpha.dtype))
+            trainer.alpha.copy_(torch.as_tensor(best, dtype=trainer.alpha.dtype))
         trainer.alpha_optimizer.state.clear()  # Adam's moments belong to the α before
         self.returned = trainer.space.derive(_softmax(best))
         self.phase = "stability"
