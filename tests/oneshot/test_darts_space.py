@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from pmfnas.oneshot import ONESHOT
-from pmfnas.oneshot.gicso import _softmax
+from pmfnas.oneshot.gicso import GIcso, _softmax
 from pmfnas.oneshot.profiles import PROFILES, space_profile
 from pmfnas.runs.oneshot import run_oneshot_search, surrogate_accuracy
 from pmfnas.spaces import DartsSpace, create_space
-from pmfnas.spaces.oneshot import parameter_free_share
+from pmfnas.spaces.darts.space import OPS
+from pmfnas.spaces.oneshot import parameter_free_share, random_parameter_free_share
 from pmfnas.storage import Storage
 
 SPACE = DartsSpace()
@@ -34,6 +35,28 @@ def test_the_parameter_free_share_of_a_genotype_is_its_normal_cells():
     v1 = SPACE.resolve("DARTS_V1")  # normal cell: 3 skip connections among 8 edges
     assert parameter_free_share(SPACE, v1) == 3 / 8
     assert parameter_free_share(SPACE, SPACE.resolve("PC_DARTS")) == 2 / 8  # skip, avg_pool
+
+
+def test_a_random_cell_holds_each_space_share_of_operations_without_weights():
+    """DARTS' cells draw among 7 operations, 3 without weights; NB201's among 5, 3 without."""
+    assert random_parameter_free_share(SPACE) == pytest.approx(3 / 7, abs=0.02)
+    assert random_parameter_free_share(create_space("nb201")) == pytest.approx(3 / 5, abs=0.02)
+
+
+def test_gicso_calls_a_cell_collapse_prone_above_a_random_cells_share():
+    """By default: 4 of the normal cell's 8 edges without weights (DARTS_V1 has 3), or 4 of
+    NB201's 6; a share given is kept as it is."""
+    trainer = type("Trainer", (), {"space": SPACE})()
+    v1 = SPACE.resolve("DARTS_V1")
+    fourth = list(v1)
+    fourth[1] = OPS.index("max_pool_3x3")  # the first edge's sep_conv_3x3
+    assert parameter_free_share(SPACE, tuple(fourth)) == 4 / 8
+    assert not GIcso()._prone(trainer, v1) and GIcso()._prone(trainer, tuple(fourth))
+    assert not GIcso(collapse=0.5)._prone(trainer, tuple(fourth))
+    nb201 = type("Trainer", (), {"space": create_space("nb201")})()
+    assert GIcso()._prone(nb201, (1, 1, 1, 1, 3, 3)) and not GIcso()._prone(
+        nb201, (1, 1, 1, 3, 3, 3)
+    )
 
 
 def test_a_particle_is_read_through_its_softmax():

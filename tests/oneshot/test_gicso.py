@@ -106,9 +106,45 @@ def test_a_collapse_prone_particle_ranks_below_every_other(data) -> None:
     method.positions[0, :, 1] = 5.0  # all skip_connect
     method.positions[1, :, 3] = 5.0  # all nor_conv_3x3
     method.positions[2, :3, 1] = method.positions[2, 3:, 3] = 5.0  # half skip: not prone
-    scores = method._fitness(trainer, np.array([99.0, 10.0, 10.0]))
+    scores = method._fitness(trainer, np.array([99.0, 10.0, 10.0]), seen=[])
     assert scores[0] < min(scores[1:]) and scores[0] < 0
     assert GIcso(collapse=1.0)._prone(trainer, (1,) * 6) is False
+
+
+def test_the_supernets_advantage_of_parameter_free_edges_is_taken_out_of_the_fitness(data):
+    """Measured accuracies that rise with the share of weightless edges (9 points per unit of
+    share) lose exactly that slope; a slope against such cells, or ``debias=False``, leaves
+    the accuracies as they are."""
+    trainer = SupernetTrainer(SPACE, data, RECIPE, epochs=1, seed=0, run=Device.of("cpu"))
+    positions = np.zeros((3, 6, 5))
+    positions[0, :, 3] = 5.0  # all nor_conv_3x3: share 0
+    positions[1, :2, 1] = positions[1, 2:, 3] = 5.0  # two skip connections: share 1/3
+    positions[2, :3, 1] = positions[2, 3:, 3] = 5.0  # three: share 1/2
+    accuracy = np.array([30.0, 33.0, 34.5])  # 30 + 9 x share
+    seen = [(0.0, 30.0), (1 / 3, 33.0), (0.5, 34.5)]
+    for debias, slope in ((True, 9.0), (False, 0.0)):
+        method = GIcso(particles=3, diversity=0.0, debias=debias)
+        method.positions = positions
+        np.testing.assert_allclose(
+            method._fitness(trainer, accuracy, seen), accuracy - slope * np.array([0, 1 / 3, 0.5])
+        )
+    falling = [(share, 40.0 - 9 * share) for share, _ in seen]
+    method = GIcso(particles=3, diversity=0.0)
+    method.positions = positions
+    np.testing.assert_allclose(method._fitness(trainer, accuracy, falling), accuracy)
+
+
+def test_the_swarm_debiases_by_every_measurement_of_the_epoch(data, monkeypatch) -> None:
+    """The initial measurements and every moved particle's measurement enter the slope."""
+    trainer = SupernetTrainer(SPACE, data, RECIPE, epochs=1, seed=0, run=Device.of("cpu"))
+    method = GIcso(particles=4, generations=2)
+    method.positions = np.random.default_rng(0).standard_normal((4, 6, 5))
+    method.velocities = np.zeros_like(method.positions)
+    method._accuracy = lambda trainer, particle: 20.0 + particle  # type: ignore[method-assign]
+    sizes = []
+    monkeypatch.setattr(method, "_bias", lambda seen: sizes.append(len(seen)) or 0.0)
+    method._evolve(trainer, epoch=0)
+    assert sizes == [4, 6, 8]  # 4 particles, then 2 losers measured per generation
 
 
 def test_stability_never_returns_a_collapse_prone_cell(data) -> None:

@@ -24,10 +24,21 @@ reason (docs/oneshot.md has the ablations).
    particles the one that keeps the swarm spread wins, and the swarm does not shrink onto one
    cell before the supernet can tell cells apart. ``diversity=0`` is the ablation.
 
-   *Robust*: a particle whose derived cell is collapse-prone (more than ``collapse`` of its
-   choice points parameter-free) ranks below every other particle (a feasibility rule, as in
-   constrained evolutionary search), since a short supernet training favours cells without
-   weights, which learn nothing and so cannot be under-trained. ``collapse=1`` is the ablation.
+   *Debiased*: a short supernet training scores a cell higher the more of its edges are
+   parameter-free (measured in both spaces: docs/results.md), whatever the cell's true worth.
+   After each epoch's measurements the swarm fits the accuracies it measured against their
+   cells' parameter-free share (least squares over the epoch's measurements) and takes the
+   slope's advantage out of every fitness: accuracy − slope × share, where a slope that does
+   not favour such cells takes nothing. The ranking then compares cells as if they held equally
+   many weightless edges (``debias=False`` is the ablation).
+
+   *Robust*: a particle whose derived cell is collapse-prone (more of its choice points
+   parameter-free than a random cell has, or than the share ``collapse`` if given) ranks below
+   every other particle (a feasibility rule, as in constrained evolutionary search), since a
+   short supernet training favours cells without weights, which learn nothing and so cannot be
+   under-trained. A random cell's share is the space's own measure of "more than usual": in NB201
+   (3 of 5 operations parameter-free) a cell of 4 or more such edges of 6 is prone, in the DARTS
+   space (3 of 7) a normal cell of 4 or more of 8. ``collapse=1`` is the ablation.
 3. **Stability**: α starts from the best particle and DARTS' first-order gradient search refines
    it, alternating with w. It stops early once the derived cell has not changed for ``patience``
    epochs. *Shifting gears*: if the derived cell turns collapse-prone, the search goes back to
@@ -50,7 +61,7 @@ from pmfnas.errors import ConfigError
 from pmfnas.oneshot.base import ONESHOT, EpochRecord, OneShotMethod
 from pmfnas.oneshot.cso import compete
 from pmfnas.oneshot.trainer import Batch, SupernetTrainer
-from pmfnas.spaces.oneshot import parameter_free_share
+from pmfnas.spaces.oneshot import parameter_free_share, random_parameter_free_share
 from pmfnas.types import Arch
 
 RUNS = ("path", "mixture")
@@ -74,8 +85,10 @@ class GIcso(OneShotMethod):
             random particle's softmax, or under that particle's whole mixture.
         patience: stability epochs with an unchanged cell after which the search stops.
         collapse: share of parameter-free edges above which a cell is collapse-prone: its
-            particle ranks last, and stability goes back to the swarm (1: never).
+            particle ranks last, and stability goes back to the swarm (1: never; ``None``: the
+            share of a random cell of the space).
         shifts: how many times the search may go back to the swarm.
+        debias: take the supernet's advantage of parameter-free edges out of the fitness.
     """
 
     name: ClassVar[str] = "gicso"
@@ -92,8 +105,9 @@ class GIcso(OneShotMethod):
         fitness: str = "path",
         train: str = "path",
         patience: int = 3,
-        collapse: float = 0.5,
+        collapse: float | None = None,
         shifts: int = 1,
+        debias: bool = True,
     ) -> None:
         if not (0 <= warmup < 1 and 0 < explore <= 1 - warmup):
             raise ConfigError("gicso needs 0 <= warmup < 1 and 0 < explore <= 1 - warmup")
@@ -102,12 +116,13 @@ class GIcso(OneShotMethod):
         for knob, value in (("fitness", fitness), ("train", train)):
             if value not in RUNS:
                 raise ConfigError(f"gicso {knob} must be one of {', '.join(RUNS)}, got {value!r}")
-        if phi < 0 or diversity < 0 or not 0 < collapse <= 1:
+        if phi < 0 or diversity < 0 or not (collapse is None or 0 < collapse <= 1):
             raise ConfigError("gicso needs phi >= 0, diversity >= 0 and 0 < collapse <= 1")
         self.warmup, self.explore, self.particles = warmup, explore, particles
         self.generations, self.phi, self.diversity = generations, phi, diversity
         self.fitness, self.train, self.patience = fitness, train, patience
-        self.collapse, self.shifts = collapse, shifts
+        self.collapse, self.shifts, self.debias = collapse, shifts, debias
+        self._threshold: float | None = collapse
         self.phase = self.running = "warmup"
         self.explore_left = 0
         self.shifts_left = shifts
@@ -127,6 +142,7 @@ class GIcso(OneShotMethod):
             "patience": self.patience,
             "collapse": self.collapse,
             "shifts": self.shifts,
+            "debias": self.debias,
         }
 
     # ----- phases
@@ -183,27 +199,58 @@ class GIcso(OneShotMethod):
         self.phase = "stability"
 
     def _prone(self, trainer: SupernetTrainer, cell: Arch) -> bool:
-        """Whether more than ``collapse`` of ``cell``'s choice points are parameter-free."""
-        return parameter_free_share(trainer.space, cell) > self.collapse
+        """Whether more of ``cell``'s choice points are parameter-free than ``collapse`` (by
+        default, than a random cell's)."""
+        if self._threshold is None:
+            self._threshold = random_parameter_free_share(trainer.space)
+        return parameter_free_share(trainer.space, cell) > self._threshold + 1e-9
 
     # ----- the swarm
     def _evolve(self, trainer: SupernetTrainer, epoch: int) -> None:
-        """Measure every particle on the epoch's weights, then run the generations."""
+        """Measure every particle on the epoch's weights, then run the generations; every
+        measurement of the epoch, with its cell's parameter-free share, informs the debiasing."""
         accuracy = np.array([self._accuracy(trainer, i) for i in range(self.particles)])
+        seen = [(self._share(trainer, i), accuracy[i]) for i in range(self.particles)]
         for generation in range(self.generations):
             rng = np.random.default_rng([trainer.seed, epoch, generation])
+            fitness = self._fitness(trainer, accuracy, seen)
             self.positions, self.velocities, moved = compete(
-                self.positions, self.velocities, self._fitness(trainer, accuracy), rng, self.phi
+                self.positions, self.velocities, fitness, rng, self.phi
             )
             for i in moved:
                 accuracy[i] = self._accuracy(trainer, int(i))
-        self.scores = self._fitness(trainer, accuracy)
+                seen.append((self._share(trainer, int(i)), accuracy[i]))
+        self.scores = self._fitness(trainer, accuracy, seen)
 
-    def _fitness(self, trainer: SupernetTrainer, accuracy: np.ndarray) -> np.ndarray:
-        """Accuracy plus the diversity bonus; a collapse-prone particle ranks below every other."""
+    def _fitness(
+        self, trainer: SupernetTrainer, accuracy: np.ndarray, seen: list[tuple[float, float]]
+    ) -> np.ndarray:
+        """Accuracy less the epoch's advantage of weightless edges, plus the diversity bonus; a
+        collapse-prone particle ranks below every other."""
         cells = [trainer.space.derive(p) for p in _softmax(self.positions)]
         prone = np.array([self._prone(trainer, cell) for cell in cells])
-        return accuracy + self.diversity * spread(self.positions) - prone * (100 + self.diversity)
+        shares = np.array([parameter_free_share(trainer.space, cell) for cell in cells])
+        return (
+            accuracy
+            - self._bias(seen) * shares
+            + self.diversity * spread(self.positions)
+            - prone * (100 + self.diversity)
+        )
+
+    def _bias(self, seen: list[tuple[float, float]]) -> float:
+        """Accuracy points the supernet gives a cell per unit of parameter-free share: the
+        least-squares slope over the epoch's measurements, 0 if it does not favour them (or
+        without ``debias``)."""
+        if not self.debias or len(seen) < 3:
+            return 0.0
+        shares, accuracies = np.array(seen).T
+        if shares.std() <= 1e-9:
+            return 0.0
+        return max(0.0, float(np.polyfit(shares, accuracies, 1)[0]))
+
+    def _share(self, trainer: SupernetTrainer, particle: int) -> float:
+        cell = trainer.space.derive(_softmax(self.positions[particle]))
+        return parameter_free_share(trainer.space, cell)
 
     def _accuracy(self, trainer: SupernetTrainer, particle: int) -> float:
         if self.fitness == "path":
