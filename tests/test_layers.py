@@ -109,3 +109,19 @@ def test_a_tabular_search_from_the_cli_never_imports_torch(bench, tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "s.json").read_text())["strategy"] == "rea"
+
+
+def test_a_worker_process_imports_only_what_it_runs():
+    """A worker imports the executor's module before anything else: the package's names are
+    imported on first use, so strategies and SciPy (1.5 s of every worker's start) stay out."""
+    script = (
+        "import sys\n"
+        "import pmfnas.executors.process\n"
+        "heavy = [m for m in ('pmfnas.strategies', 'pmfnas.parallel', 'scipy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from pmfnas import Study, __all__\n"
+        "import pmfnas\n"
+        "assert all(hasattr(pmfnas, name) for name in __all__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -7,7 +7,8 @@ it answers a request, WAIT (nothing to ask before a result arrives) or ``None`` 
 request that repeats a told one is served from it for free, as in :class:`~pmfnas.study.Study`;
 one that repeats a request in flight waits for it and is then served the same way. A finished
 evaluation is told (:meth:`ParallelStudy.tell`); a failed one is run again (up to ``retries``
-times) before the strategy is told it failed. An evaluation that could not finish before the
+times) before the strategy is told it failed; ``max_failures`` told failures in a row stop the
+search, as in the serial study. An evaluation that could not finish before the
 budget ends is not started, and the search ends when nothing is left in flight. With one
 worker the loop asks, evaluates and tells exactly as the serial study does. :meth:`run` is that
 loop over an executor (:mod:`pmfnas.executors`); a user's own training code can drive
@@ -41,8 +42,10 @@ from pmfnas.strategies.base import WAIT, AskContext, BaseStrategy, Wait
 from pmfnas.study import (
     CLOCK_TOLERANCE,
     INTERRUPTED,
+    MAX_FAILURES_IN_A_ROW,
     MAX_REPEATS_IN_A_ROW,
     RETRIES,
+    FailuresInARow,
     StudyResult,
     StudyWatcher,
     cannot_pay,
@@ -115,6 +118,7 @@ class ParallelStudy:
         name: the study's name inside the storage file.
         reuse: serve a repeated (architecture, fidelity) request from the earlier trial.
         retries: how many times a failed evaluation is run again before the strategy is told.
+        max_failures: evaluations told failed in a row after which the search stops.
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class ParallelStudy:
         name: str = "default",
         reuse: bool = True,
         retries: int = RETRIES,
+        max_failures: int = MAX_FAILURES_IN_A_ROW,
     ) -> None:
         self.space = space
         self.evaluator = evaluator
@@ -141,6 +146,7 @@ class ParallelStudy:
         self.storage, self.name = storage, name
         self.reuse = reuse
         self.retries = retries
+        self.max_failures = max_failures
         self._begin(0, [], [], self.budget.limit)
 
     def config(self) -> dict[str, Any]:
@@ -357,7 +363,7 @@ class ParallelStudy:
             else:
                 failed = {**twin.info, "error": trial.info["error"]}
                 self._record(replace(trial, number=self._number, info=failed))
-        return None
+        return self._failed.told(trial)
 
     def _register(self, request: Request) -> Asked:
         """``request`` in flight under the next ticket (journaled when live)."""
@@ -393,6 +399,7 @@ class ParallelStudy:
         self._next_ticket = 0
         self._failures: dict[tuple[Arch, Fidelity], int] = {}  # failed runs of one in flight
         self._repeats = 0
+        self._failed = FailuresInARow(self.max_failures)
 
     @property
     def _number(self) -> int:

@@ -21,7 +21,9 @@ log).
 An evaluation that fails (an exception other than pmfnas's own input errors, or a non-finite
 validation accuracy or loss: :func:`guarded`) is stored as ``failed`` with its error, run again
 up to ``retries`` times (those attempts are stored marked ``retried`` and never told), and then
-told to the strategy, which goes on. A replay follows the stored attempts as they happened.
+told to the strategy, which goes on, unless ``max_failures`` evaluations have failed in a row:
+then something is wrong with every evaluation, and the search stops, naming the last error. A
+replay follows the stored attempts as they happened.
 
 A trial's info holds what the strategy said about its request (``Request.info``: why, what it
 predicted) and what the evaluator measured but the strategy must not see (test accuracy); a
@@ -37,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pmfnas.errors import StorageError, StrategyError
+from pmfnas.errors import ConfigError, StorageError, StrategyError
 from pmfnas.evaluators.base import Evaluator
 from pmfnas.executors import Guarded, Job
 from pmfnas.spaces.base import SearchSpace
@@ -52,6 +54,10 @@ MAX_REPEATS_IN_A_ROW = 1000
 
 RETRIES = 1
 """Times a failed evaluation is run again, by default, before the strategy is told it failed."""
+
+MAX_FAILURES_IN_A_ROW = 10
+"""Evaluations told failed in a row (each after its retries) after which a search stops, by
+default: an evaluator that fails every time spends nothing, so no budget would end it."""
 
 CLOCK_TOLERANCE = 1e-9
 """Rounding slack of accumulated clocks, as :meth:`pmfnas.types.Budget.fits` allows."""
@@ -110,6 +116,7 @@ class Study:
             cost instead of paying for it again (the trial is stored as ``reused``).
         retries: how many times a failed evaluation is run again before the strategy is told
             it failed.
+        max_failures: evaluations told failed in a row after which the search stops.
         clock: what times the strategy and the run, and spends a wall-clock budget (a test
             may pass a fake one).
     """
@@ -125,6 +132,7 @@ class Study:
         name: str = "default",
         reuse: bool = True,
         retries: int = RETRIES,
+        max_failures: int = MAX_FAILURES_IN_A_ROW,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.space = space
@@ -135,6 +143,7 @@ class Study:
         self.name = name
         self.reuse = reuse
         self.retries = retries
+        self.failures = FailuresInARow(max_failures)
         self.clock = clock
 
     def config(self) -> dict[str, Any]:
@@ -258,6 +267,9 @@ class Study:
                 if repeats >= MAX_REPEATS_IN_A_ROW:
                     stop_reason = f"strategy repeated evaluated requests {repeats} times in a row"
                     break
+                if (why := self.failures.told(trial)) is not None:
+                    stop_reason = why
+                    break
         except KeyboardInterrupt:  # stop cleanly: the stored trials stay, a rerun resumes
             stop_reason = INTERRUPTED
         if replaying and trials:  # the whole search was a replay
@@ -358,6 +370,28 @@ def reused_trial(number: int, request: Request, earlier: Trial, clock: float) ->
         finished=now,
         info={**request.info, "reused_trial": earlier.number},
     )
+
+
+class FailuresInARow:
+    """Counts the evaluations told failed since the last that did not fail; says when there
+    have been too many."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ConfigError(
+                f"the failures in a row that stop a search must be at least 1, got {limit}"
+            )
+        self.limit, self.count = limit, 0
+
+    def told(self, trial: Trial) -> str | None:
+        """Count ``trial`` (a reused one repeats an earlier result and counts for nothing); why
+        the search must stop, if it must."""
+        if trial.state is TrialState.REUSED:
+            return None
+        self.count = self.count + 1 if trial.state is TrialState.FAILED else 0
+        if self.count < self.limit:
+            return None
+        return f"{self.count} evaluations failed in a row (the last: {trial.info.get('error')})"
 
 
 def finished_reason(strategy: BaseStrategy, unit: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -126,6 +128,95 @@ def test_a_bad_input_in_a_worker_ends_the_search_with_its_error(executor, tmp_pa
     pool.submit(0, Job((9,) * 6, E4, None))
     with pytest.raises(ConfigError, match="bad input ends the search"):
         pool.wait()
+
+
+class Unloadable:
+    """An evaluator that cannot be rebuilt in a worker process: there it raises (as a module
+    missing there does) or, with ``dies``, ends the process (as a script without a
+    ``__main__`` guard does when the worker runs it again)."""
+
+    budget_unit = "flops"
+
+    def __init__(self, dies: bool) -> None:
+        self.dies = dies
+
+    def __setstate__(self, state: dict) -> None:
+        if state["dies"]:
+            os._exit(3)
+        raise ImportError("No module named 'gone'")
+
+
+@pytest.mark.parametrize(
+    "dies, message",
+    [
+        (True, r"ended before it loaded the evaluator \(exit code 3\).*__main__"),
+        (False, r"could not load the evaluator \(ImportError: No module named 'gone'\)"),
+    ],
+)
+def test_a_worker_that_cannot_load_the_evaluator_ends_the_search_at_once(
+    executor, dies, message
+) -> None:
+    """Replacing it would only fail again, for ever: a search on a FLOPs budget, where a failed
+    evaluation costs nothing, would never end."""
+    pool = executor(workers=2, threads=1)
+    pool.start(Unloadable(dies))
+    pool.submit(0, Job((1,) * 6, E4, None))
+    with pytest.raises(ConfigError, match=message):
+        pool.wait()
+
+
+SCRIPT = """
+from pmfnas.evaluators.tabular import NB201_LADDER
+from pmfnas.executors import ProcessExecutor
+from pmfnas.parallel import ParallelStudy
+from pmfnas.spaces import create_space
+from pmfnas.strategies import create_strategy
+from pmfnas.types import Result
+
+
+class Sizes:
+    budget_unit = "flops"
+
+    def describe(self):
+        return {"benchmark": "sizes"}
+
+    def expected_cost(self, arch, fidelity):
+        return 1.0
+
+    def evaluate(self, arch, fidelity, limit=None):
+        return Result(metrics={"val_acc": float(sum(arch))}, cost=1.0)
+
+    def observe(self, trial):
+        pass
+
+
+def search():
+    space = create_space("nb201")
+    strategy = create_strategy("random", space, seed=0, ladder=NB201_LADDER)
+    executor = ProcessExecutor(workers=2, threads=1)
+    return ParallelStudy(space, Sizes(), strategy, 4.0, executor=executor).run()
+"""
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_script_without_a_main_guard_gets_one_line_saying_so(tmp_path, guarded) -> None:
+    """Under ``spawn`` each worker runs the user's script again: without the guard it starts
+    workers of its own there and dies; with it, the search runs."""
+    ending = (
+        'if __name__ == "__main__":\n    print(len(search().trials))' if guarded else "search()"
+    )
+    script = tmp_path / "search.py"
+    script.write_text(f"{SCRIPT}\n{ending}\n")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=SAFETY * 5
+    )
+    if guarded:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "4"
+    else:
+        assert done.returncode != 0
+        assert "ConfigError: worker process" in done.stderr
+        assert 'if __name__ == "__main__":' in done.stderr.splitlines()[-1]
 
 
 def test_a_killed_worker_is_replaced_and_its_trial_run_again(executor, tmp_path) -> None:

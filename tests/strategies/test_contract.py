@@ -14,7 +14,13 @@ from pmfnas.parallel import ParallelStudy
 from pmfnas.spaces import create_space
 from pmfnas.storage import Storage
 from pmfnas.strategies import STRATEGIES
-from pmfnas.study import CLOCK_TOLERANCE, INTERRUPTED, Study, StudyResult
+from pmfnas.study import (
+    CLOCK_TOLERANCE,
+    INTERRUPTED,
+    MAX_FAILURES_IN_A_ROW,
+    Study,
+    StudyResult,
+)
 from pmfnas.types import Request, TrialState
 
 SPACE = create_space("nb201")
@@ -32,12 +38,13 @@ strategy searches with its defaults."""
 pytestmark = pytest.mark.parametrize("name", STRATEGIES.names())
 
 
-def failing_toy(toy_evaluator):
-    """The toy evaluator, failing (as out of memory) on every cell whose first edge is skip."""
+def failing_toy(toy_evaluator, every: bool = False):
+    """The toy evaluator, failing (as out of memory) on every cell whose first edge is skip
+    (``every``: on every cell)."""
 
     class Failing(toy_evaluator):
         def evaluate(self, arch, fidelity, limit=None):
-            if arch[0] == 1:
+            if every or arch[0] == 1:
                 raise RuntimeError("out of memory (simulated)")
             return super().evaluate(arch, fidelity, limit)
 
@@ -53,7 +60,8 @@ def search(make_strategy, toy_evaluator):
     """``search(name, seed=, budget=, storage=, progress=, test_seed=, params=, failing=)``: a
     study of the strategy on the toy evaluator whose private test accuracies come from
     ``test_seed``, with ``params`` (by default the strategy's ``FAST`` settings); ``failing``:
-    every evaluation of a cell whose first edge is ``skip_connect`` fails."""
+    every evaluation of a cell whose first edge is ``skip_connect`` fails; ``broken``: every
+    evaluation fails."""
 
     def run(
         name,
@@ -64,8 +72,10 @@ def search(make_strategy, toy_evaluator):
         test_seed=0,
         params=None,
         failing=False,
+        broken=False,
     ):
-        evaluator = (failing_toy(toy_evaluator) if failing else toy_evaluator)(test_seed)
+        toy = failing_toy(toy_evaluator, broken) if failing or broken else toy_evaluator
+        evaluator = toy(test_seed)
         evaluator.test_accuracy = _refuse_test_accuracy  # a search never needs one
         params = FAST.get(name, {}) if params is None else params
         strategy = make_strategy(name, SPACE, evaluator, seed, **params)
@@ -141,12 +151,22 @@ def test_the_search_never_sees_test_accuracies(name, search):
 
 @pytest.fixture
 def parallel(make_strategy, toy_evaluator, journaled_executor):
-    """``parallel(name, workers, seed=, failing=, storage=, progress=, journaled=)``: the search
+    """``parallel(name, workers, seed=, failing=, broken=, storage=, progress=, journaled=)``: the search
     of ``search`` with ``workers`` simulated workers (``journaled``: treated as real ones, resumed
     from the journal); each ask is checked against what the study says is in flight."""
 
-    def run(name, workers, seed=0, failing=False, storage=None, progress=None, journaled=False):
-        evaluator = (failing_toy(toy_evaluator) if failing else toy_evaluator)()
+    def run(
+        name,
+        workers,
+        seed=0,
+        failing=False,
+        broken=False,
+        storage=None,
+        progress=None,
+        journaled=False,
+    ):
+        toy = failing_toy(toy_evaluator, broken) if failing or broken else toy_evaluator
+        evaluator = toy()
         evaluator.test_accuracy = _refuse_test_accuracy
         strategy = make_strategy(name, SPACE, evaluator, seed, **FAST.get(name, {}))
         ask = strategy.ask
@@ -216,6 +236,18 @@ def test_failures_resume_exactly(name, search, tmp_path):
 
 def test_several_workers_go_on_after_failures(name, parallel):
     failures_are_kept_and_the_search_goes_on(parallel(name, workers=4, failing=True))
+
+
+def test_an_evaluator_that_always_fails_stops_the_search_naming_its_error(name, search, parallel):
+    """Failed evaluations cost nothing here, so without the limit no budget would end this."""
+    for workers, result in ((1, search(name, broken=True)), (3, parallel(name, 3, broken=True))):
+        told = len([t for t in result.trials if not t.retried])  # the rest were in flight
+        assert MAX_FAILURES_IN_A_ROW <= told < MAX_FAILURES_IN_A_ROW + workers
+        assert all(t.state is TrialState.FAILED for t in result.trials)
+        assert result.stop_reason == (
+            f"{told} evaluations failed in a row (the last: RuntimeError: out of memory (simulated))"
+        )
+        assert result.best is None
 
 
 def test_several_workers_resume_after_an_interrupt_as_run_straight_through(

@@ -3,9 +3,11 @@
 Each worker is a process of its own (started with ``spawn``, so CUDA works in it), given the
 evaluator once and then one job at a time over a pipe. While it evaluates, a thread of the
 worker sends a heartbeat every :data:`BEAT_SECONDS`. A worker that dies (killed, out of
-memory) or, once it has started, falls silent for ``stale_after`` seconds is replaced by a fresh process, and its job
-comes back as a failed result, which the study runs again (``retries``) like any failure: no
-trial is lost, none is counted twice.
+memory) or, once it has started, falls silent for ``stale_after`` seconds is replaced by a fresh
+process, and its job comes back as a failed result, which the study runs again (``retries``)
+like any failure: no trial is lost, none is counted twice. A worker that cannot load the
+evaluator (a module that does not import in a fresh process, a script without a ``__main__``
+guard) would fail again however often it were replaced: that ends the search with one line.
 
 Threads: each worker's PyTorch uses ``threads`` (by default the machine's cores shared out),
 set before PyTorch starts. GPUs: ``gpus=(0, 1)`` gives worker *i* the GPU ``gpus[i % len]``
@@ -15,6 +17,7 @@ two workers on each GPU to pack small trainings.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -53,7 +56,12 @@ def _serve(conn: Connection, environment: dict[str, str], threads: int, beat: fl
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     driver = os.getppid()
     try:
-        runner: Runner = pickle.loads(conn.recv_bytes())
+        payload = conn.recv_bytes()
+        try:
+            runner: Runner = pickle.loads(payload)
+        except Exception as error:  # a module that does not import here: the driver must hear it
+            conn.send(("unloadable", None, f"{type(error).__name__}: {error}"))
+            return
         if "torch" in sys.modules:  # the runner trains: its threads, set once
             sys.modules["torch"].set_num_threads(threads)
         conn.send(("ready", None, None))
@@ -83,11 +91,20 @@ def _serve(conn: Connection, environment: dict[str, str], threads: int, beat: fl
         return
 
 
+def _hand_over(conn: Connection, payload: bytes) -> None:
+    """Send a new worker its runner. A large one fills the pipe until the worker, once it has
+    started, reads it: in a thread of its own, the next worker starts meanwhile. A worker that
+    died first cannot read it; its exit tells the driver so."""
+    with contextlib.suppress(OSError):
+        conn.send_bytes(payload)
+
+
 @dataclass
 class _Worker:
     slot: int
     process: Any
     conn: Connection
+    loading: threading.Thread  # hands the runner over; the pipe is free once it has ended
     job: tuple[int, Job] | None = None
     beat: float = 0.0
     ready: bool = False  # it has loaded the evaluator: from then on it must beat
@@ -167,8 +184,9 @@ class ProcessExecutor:
         )
         process.start()
         theirs.close()
-        ours.send_bytes(self._payload)
-        return _Worker(slot, process, ours)
+        loading = threading.Thread(target=_hand_over, args=(ours, self._payload), daemon=True)
+        loading.start()
+        return _Worker(slot, process, ours, loading)
 
     def now(self) -> float:
         return self._clock.now()
@@ -192,7 +210,9 @@ class ProcessExecutor:
             raise ConfigError(f"all {self.workers} workers are busy")
         worker = idle[0]
         worker.job, worker.beat = (ticket, job), time.time()
-        worker.conn.send((ticket, job))
+        worker.loading.join()
+        with contextlib.suppress(OSError):  # it has died: wait() hears of it by its exit
+            worker.conn.send((ticket, job))
 
     def wait(self, timeout: float | None = None) -> tuple[int, Result] | None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -225,6 +245,8 @@ class ProcessExecutor:
         if kind in ("ready", "beat"):
             worker.ready = True
             return None
+        if kind == "unloadable":
+            raise ConfigError(f"a worker process could not load the evaluator ({body})")
         worker.job = None
         if kind == "raise":
             raise body
@@ -232,8 +254,16 @@ class ProcessExecutor:
         return ticket, body
 
     def _replace(self, worker: _Worker, why: str) -> tuple[int, Result]:
-        """Put a fresh process in the place of a dead or hung ``worker``; its job failed."""
+        """Put a fresh process in the place of a dead or hung ``worker``; its job failed.
+        One that died before it loaded the evaluator would die again: that ends the search."""
         assert worker.job is not None
+        if not worker.ready:
+            worker.process.join()
+            raise ConfigError(
+                f"worker process {worker.process.pid} ended before it loaded the evaluator "
+                f"({why}); a script that starts worker processes must run its search under "
+                '`if __name__ == "__main__":`, and the evaluator must import in a fresh process'
+            )
         ticket, _ = worker.job
         worker.process.kill()
         worker.process.join()
@@ -249,8 +279,9 @@ class ProcessExecutor:
 
     def close(self) -> None:
         for worker in self._workers:
+            worker.loading.join(timeout=5.0)
             try:
-                if worker.job is None:
+                if worker.job is None and not worker.loading.is_alive():
                     worker.conn.send(None)
             except OSError:
                 pass

@@ -152,6 +152,8 @@ def scale_free_sum(trials: Sequence[Trial], proxies: Sequence[str]) -> list[floa
     """Per trial, the sum over ``proxies`` of its score divided by the largest |score| among
     ``trials``: proxies live on unrelated scales, and this lets none dominate by its units
     (MFNAS's multi-fidelity fitness; the proxy rungs of successive halving)."""
+    if not trials:  # a rung whose every evaluation failed
+        return []
     scores = np.array([[t.metrics[p] for p in proxies] for t in trials], dtype=float)
     scale = np.abs(scores).max(axis=0)
     return (scores / np.where(scale > 0, scale, 1.0)).sum(axis=1).tolist()
