@@ -1,7 +1,7 @@
 """pmfnas: progressive multi-fidelity neural architecture search under a resource budget.
 
 The names below are imported on first use (PEP 562), so that importing one module of the
-package (a worker process loading its evaluator, ``pmfnas --help``) does not import them all.
+package (as a worker process loading its evaluator does) does not import them all.
 """
 
 from __future__ import annotations
