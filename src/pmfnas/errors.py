@@ -44,6 +44,11 @@ class StorageError(PmfnasError):
     """A storage file that cannot be used: wrong schema, or a study that does not match its history."""
 
 
+class EvaluationError(PmfnasError):
+    """Every evaluation of a search failed: the evaluator or its setting, not the search, is
+    at fault (the stored trials keep each error)."""
+
+
 class StrategyError(PmfnasError):
     """A search strategy broke its contract (it waits with nothing in flight)."""
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from pmfnas.evaluators.training import TrainingEvaluator
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.spaces.nb201.network import NB201Network
 from pmfnas.spaces.saved import load_network
@@ -132,6 +133,7 @@ def test_default_search_needs_no_data_folder(tmp_path):
         ["search", "--threads", "0"],
         ["proxies", "compute", "--threads", "0"],
         ["search", "-q", "-v"],
+        ["search", "--max-failures", "0"],
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, monkeypatch, tmp_path, argv):
@@ -160,6 +162,24 @@ def _tiny_folders(root: Path) -> None:
                     root / name / f"c{c}" / f"{i}.npy", rng.integers(0, 256, (8, 8, 3), np.uint8)
                 )
     (root / "afile").write_text("not a folder")
+
+
+def test_a_search_whose_every_training_fails_stops_and_says_why(cli, monkeypatch, tmp_path):
+    """Failed trainings cost nothing under a FLOPs budget: the failures in a row end it."""
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(TrainingEvaluator, "train", out_of_memory)
+    storage = tmp_path / "runs.db"
+    argv = ["search", "--strategy", "random", "--budget", "1e12flops", "--max-failures", "3"]
+    code, _, err = cli.run(*argv, "--storage", str(storage))
+    assert code == 2  # after the trial log, one line
+    assert err.splitlines()[-1] == (
+        "error: no evaluation succeeded: 3 evaluations failed in a row "
+        "(the last: RuntimeError: CUDA out of memory (simulated))"
+    )
+    assert len(_stored_trials(storage)) == 6  # each once retried, and kept
 
 
 def test_cuda_devices_that_do_not_exist_are_named(cli, monkeypatch):

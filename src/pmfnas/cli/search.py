@@ -23,7 +23,7 @@ from pmfnas.cli.guards import STDOUT, json_option, on_interrupt, output_folder, 
 from pmfnas.cli.oneshot import is_oneshot, oneshot_search, print_oneshot_summary
 from pmfnas.cli.trial_log import QuietOption, SearchLog, VerboseOption, verbosity
 from pmfnas.errors import ConfigError, Interrupted
-from pmfnas.study import INTERRUPTED
+from pmfnas.study import INTERRUPTED, MAX_FAILURES_IN_A_ROW
 from pmfnas.units import format_amount, parse_budget, parse_options
 
 BENCHMARKS = ("nb201", "nb301")
@@ -137,6 +137,9 @@ def search(
     retries: Annotated[
         int, typer.Option(min=0, help="Times a failed evaluation is run again before it counts.")
     ] = 1,
+    max_failures: Annotated[
+        int, typer.Option(min=1, help="Evaluations failed in a row that stop the search.")
+    ] = MAX_FAILURES_IN_A_ROW,
     protocol: ProtocolOption = None,
     workers: Annotated[
         int | None,
@@ -254,6 +257,7 @@ def search(
         storage=storage,
         study=study,
         retries=retries,
+        max_failures=max_failures,
     )
     proxies = load_proxy_table(proxy_table, benchmark)
     if tabular:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmfnas.errors import BudgetError, ConfigError
+from pmfnas.errors import BudgetError, ConfigError, EvaluationError
 from pmfnas.evaluators.base import Evaluator
 from pmfnas.evaluators.nb301 import NB301Evaluator, SampleProxies
 from pmfnas.evaluators.tabular import TabularEvaluator
@@ -15,7 +15,13 @@ from pmfnas.executors import training_executor
 from pmfnas.runs.profiles import DEFAULT_STRATEGY, describe_setting
 from pmfnas.runs.spec import SearchSpec, open_study, study_name, training_study_name
 from pmfnas.spaces import index_or_none
-from pmfnas.study import INTERRUPTED, RETRIES, StudyWatcher, trials_per_fidelity
+from pmfnas.study import (
+    INTERRUPTED,
+    MAX_FAILURES_IN_A_ROW,
+    RETRIES,
+    StudyWatcher,
+    trials_per_fidelity,
+)
 from pmfnas.tables.nb201 import NB201Benchmark
 from pmfnas.tables.nb201_proxies import shipped_proxies
 from pmfnas.tables.nb301 import NB301Surrogate
@@ -46,6 +52,8 @@ def run_spec(
     best = result.best
     if best is None and result.stop_reason == INTERRUPTED:
         raise KeyboardInterrupt  # nothing to summarise yet
+    if best is None and any(t.state is TrialState.FAILED for t in result.trials):
+        raise EvaluationError(f"no evaluation succeeded: {result.stop_reason}")
     if best is None:
         raise BudgetError(
             f"a budget of {format_amount(spec.budget, evaluator.budget_unit)} does not pay for a "
@@ -121,6 +129,7 @@ def run_search(
     study: str | None = None,
     reuse: bool = True,
     retries: int = RETRIES,
+    max_failures: int = MAX_FAILURES_IN_A_ROW,
     protocol: str = "default",
     workers: int = 1,
     proxies: SampleProxies | None = None,
@@ -152,6 +161,7 @@ def run_search(
         study=study or study_name(strategy, dataset, seed, protocol, workers, benchmark),
         reuse=reuse,
         retries=retries,
+        max_failures=max_failures,
         workers=workers,
     )
     summary = run_spec(spec, progress, watcher=watcher)
@@ -175,6 +185,7 @@ def run_training_search(
     study: str | None = None,
     reuse: bool = True,
     retries: int = RETRIES,
+    max_failures: int = MAX_FAILURES_IN_A_ROW,
     workers: int | None = 1,
     executor: str | None = None,
     threads: int | None = None,
@@ -205,6 +216,7 @@ def run_training_search(
         study=study or training_study_name(strategy, data, seed, workers, executor),
         reuse=reuse,
         retries=retries,
+        max_failures=max_failures,
         workers=workers,
         executor=training_executor(executor, workers),
         threads=threads,

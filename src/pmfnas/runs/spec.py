@@ -19,7 +19,7 @@ from pmfnas.parallel import ParallelStudy
 from pmfnas.spaces import SearchSpace, create_space
 from pmfnas.storage import Storage
 from pmfnas.strategies import BaseStrategy, strategy_from
-from pmfnas.study import RETRIES, Study
+from pmfnas.study import MAX_FAILURES_IN_A_ROW, RETRIES, Study
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class SearchSpec:
     reuse: bool = True
     retries: int = RETRIES
     """Times a failed evaluation is run again before the strategy is told it failed."""
+    max_failures: int = MAX_FAILURES_IN_A_ROW
+    """Evaluations told failed in a row after which the search stops."""
     workers: int | None = 1
     """Evaluations in flight at once (more than one without an ``executor``: simulated workers,
     a tabular evaluator; ``None``: as many as a Ray cluster's CPUs hold)."""
@@ -97,6 +99,7 @@ def open_study(spec: SearchSpec) -> Iterator[Study | ParallelStudy]:
                 name=spec.study,
                 reuse=spec.reuse,
                 retries=spec.retries,
+                max_failures=spec.max_failures,
             )
         else:
             yield Study(
@@ -108,6 +111,7 @@ def open_study(spec: SearchSpec) -> Iterator[Study | ParallelStudy]:
                 name=spec.study,
                 reuse=spec.reuse,
                 retries=spec.retries,
+                max_failures=spec.max_failures,
             )
 
 
