@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pmfnas.errors import DataError, StorageError
+from pmfnas.errors import ConfigError, DataError, StorageError
 from pmfnas.executors import Guarded
 from pmfnas.spaces.nb201 import NB201Space
 from pmfnas.storage import Storage
@@ -425,3 +425,28 @@ def test_a_failing_evaluation_becomes_a_result_with_its_error_unless_the_input_i
     )
     with pytest.raises(DataError):
         Guarded(SimpleNamespace(evaluate=no_table))((3,) * 6, Fidelity(epochs=12), None)
+
+
+def test_a_resumed_study_stops_at_the_same_failures_in_a_row_and_a_bad_limit_is_refused(
+    tmp_path, toy_evaluator
+):
+    """The replayed failures count as the live ones did: a rerun stops where the run stopped."""
+
+    class Broken(toy_evaluator):
+        def evaluate(self, arch, fidelity, limit=None):
+            raise RuntimeError("out of memory (simulated)")
+
+    space = NB201Space()
+
+    def study(storage, max_failures=3):
+        strategy = create_strategy("random", space, seed=0, ladder=Broken.ladder)
+        return Study(space, Broken(), strategy, 300.0, storage=storage, max_failures=max_failures)
+
+    with Storage(tmp_path / "runs.db") as storage:
+        first, again = study(storage).run(), study(storage).run()
+    assert len(first.trials) == len(again.trials) == 6  # each told failure once retried
+    assert [t.arch for t in again.trials] == [t.arch for t in first.trials]
+    reason = "3 evaluations failed in a row (the last: RuntimeError: out of memory (simulated))"
+    assert first.stop_reason == again.stop_reason == reason
+    with pytest.raises(ConfigError, match="at least 1, got 0"):
+        study(None, max_failures=0)

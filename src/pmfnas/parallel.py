@@ -146,7 +146,7 @@ class ParallelStudy:
         self.storage, self.name = storage, name
         self.reuse = reuse
         self.retries = retries
-        self.max_failures = max_failures
+        self.max_failures = FailuresInARow.checked(max_failures)
         self._begin(0, [], [], self.budget.limit)
 
     def config(self) -> dict[str, Any]:

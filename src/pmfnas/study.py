@@ -143,7 +143,7 @@ class Study:
         self.name = name
         self.reuse = reuse
         self.retries = retries
-        self.failures = FailuresInARow(max_failures)
+        self.max_failures = FailuresInARow.checked(max_failures)
         self.clock = clock
 
     def config(self) -> dict[str, Any]:
@@ -187,6 +187,7 @@ class Study:
         trials: list[Trial] = []
         seen: dict[tuple[Arch, Fidelity], Trial] = {}
         repeats = attempts = 0  # attempts: failed runs of the current request
+        failures = FailuresInARow(self.max_failures)
         retry: Request | None = None  # a failed request to run again
         stop_reason = "budget spent"
         replaying = bool(stored)
@@ -267,7 +268,7 @@ class Study:
                 if repeats >= MAX_REPEATS_IN_A_ROW:
                     stop_reason = f"strategy repeated evaluated requests {repeats} times in a row"
                     break
-                if (why := self.failures.told(trial)) is not None:
+                if (why := failures.told(trial)) is not None:
                     stop_reason = why
                     break
         except KeyboardInterrupt:  # stop cleanly: the stored trials stay, a rerun resumes
@@ -377,11 +378,16 @@ class FailuresInARow:
     have been too many."""
 
     def __init__(self, limit: int) -> None:
+        self.limit, self.count = limit, 0
+
+    @staticmethod
+    def checked(limit: int) -> int:
+        """``limit``, refused unless at least 1 (a study checks it when it is made)."""
         if limit < 1:
             raise ConfigError(
                 f"the failures in a row that stop a search must be at least 1, got {limit}"
             )
-        self.limit, self.count = limit, 0
+        return limit
 
     def told(self, trial: Trial) -> str | None:
         """Count ``trial`` (a reused one repeats an earlier result and counts for nothing); why

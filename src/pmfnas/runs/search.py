@@ -52,7 +52,7 @@ def run_spec(
     best = result.best
     if best is None and result.stop_reason == INTERRUPTED:
         raise KeyboardInterrupt  # nothing to summarise yet
-    if best is None and any(t.state is TrialState.FAILED for t in result.trials):
+    if best is None and result.trials and all(t.state is TrialState.FAILED for t in result.trials):
         raise EvaluationError(f"no evaluation succeeded: {result.stop_reason}")
     if best is None:
         raise BudgetError(
