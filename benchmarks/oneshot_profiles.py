@@ -4,8 +4,11 @@ settings, one knob at a time towards the reference profile.
 For each setting (the ``cpu`` profile with some of its knobs changed: ``channels=16``,
 ``resolution=32``, ``cells_per_stage=5``...) and seed, a supernet is trained by uniform single
 paths (RSPS' training, the one that favours no cell) for the same epochs on the same images, then
-one fixed seeded sample of cells is scored on it (validation accuracy of each cell's path on the
-profile's ``eval_images``). Reported: Kendall's tau of each setting's scores with the truth,
+one fixed seeded sample of cells is scored on it: validation accuracy of each cell's path on the
+profile's ``eval_images`` (what the searches rank by), and, as alternative signals, the negative
+validation loss on the same images and accuracy and negative loss on all validation images
+(``*_loss``, ``*_all``: does a near-chance supernet rank better by its loss, or on more images?).
+Reported: Kendall's tau of each setting's scores with the truth,
 never shown to the search (the cells' NB201 CIFAR-10 test accuracy; in the DARTS space
 NAS-Bench-301's predicted 98-epoch validation accuracy), and with the cells' parameter-free share
 (the bias of a short supernet training towards cells without weights), tau between every two
@@ -48,18 +51,33 @@ SETTINGS = "cpu;channels=16;resolution=32;channels=16,cells_per_stage=5"
 TOP = 10
 
 
+SIGNALS = ("scores", "scores_loss", "scores_all", "scores_all_loss")
+"""Each cell's score, higher is better: accuracy and negative loss, on ``eval_images`` and on all
+validation images."""
+
+
 class SampleScores(Rsps):
     """RSPS' training; at the end, every cell of a fixed sample scored on the supernet."""
 
     def __init__(self, cells: list[Arch]) -> None:
         super().__init__(candidates=1)
-        self.cells, self.scores = cells, []
+        self.cells = cells
+        self.scores: list[float] = []
+        self.others: dict[str, list[float]] = {}
 
     def derive(self, trainer: SupernetTrainer) -> Arch:
         return self.cells[0]  # the per-epoch records are not what this benchmark reads
 
     def finish(self, trainer: SupernetTrainer) -> Arch:
-        self.scores = [trainer.measure(trainer.space.path(c))["val_acc"] for c in self.cells]
+        few = [trainer.measure(trainer.space.path(c)) for c in self.cells]
+        valid = len(trainer.data.part("valid")[1])
+        every = [trainer.measure(trainer.space.path(c), images=valid) for c in self.cells]
+        self.scores = [m["val_acc"] for m in few]
+        self.others = {
+            "scores_loss": [-m["val_loss"] for m in few],
+            "scores_all": [m["val_acc"] for m in every],
+            "scores_all_loss": [-m["val_loss"] for m in every],
+        }
         return self.cells[int(np.argmax(self.scores))]
 
 
@@ -87,6 +105,7 @@ def score(
         "seed": seed,
         "data": repr(images),
         "scores": method.scores,
+        **method.others,
         "seconds": time.perf_counter() - start,
     }
 
@@ -138,16 +157,22 @@ def main() -> None:
     largest = settings[-1]
     for r in runs:
         r["tau_with_truth"] = tau(r["scores"], truth)
+        for signal in SIGNALS[1:]:
+            r[f"tau_with_truth_{signal}"] = tau(r[signal], truth)
         r["tau_with_parameter_free"] = tau(r["scores"], free)
         r[f"top{TOP}_shared_with_{largest}"] = len(
             top(r["scores"]) & top(scores[(largest, r["seed"])])
         )
-        print(json.dumps({k: v for k, v in r.items() if k != "scores"}), flush=True)
+        print(json.dumps({k: v for k, v in r.items() if k not in SIGNALS}), flush=True)
     summary = {
         s: {
             **{
                 key: round(statistics.fmean(r[key] for r in runs if r["setting"] == s), 3)
-                for key in ("tau_with_truth", "tau_with_parameter_free")
+                for key in (
+                    "tau_with_truth",
+                    *(f"tau_with_truth_{signal}" for signal in SIGNALS[1:]),
+                    "tau_with_parameter_free",
+                )
             },
             "seconds": round(statistics.fmean(r["seconds"] for r in runs if r["setting"] == s), 1),
         }
