@@ -62,8 +62,7 @@ class SampleScores(Rsps):
     def __init__(self, cells: list[Arch]) -> None:
         super().__init__(candidates=1)
         self.cells = cells
-        self.scores: list[float] = []
-        self.others: dict[str, list[float]] = {}
+        self.signals: dict[str, list[float]] = {}  # by SIGNALS; "scores" ranks the searches
 
     def derive(self, trainer: SupernetTrainer) -> Arch:
         return self.cells[0]  # the per-epoch records are not what this benchmark reads
@@ -72,13 +71,13 @@ class SampleScores(Rsps):
         few = [trainer.measure(trainer.space.path(c)) for c in self.cells]
         valid = len(trainer.data.part("valid")[1])
         every = [trainer.measure(trainer.space.path(c), images=valid) for c in self.cells]
-        self.scores = [m["val_acc"] for m in few]
-        self.others = {
+        self.signals = {
+            "scores": [m["val_acc"] for m in few],
             "scores_loss": [-m["val_loss"] for m in few],
             "scores_all": [m["val_acc"] for m in every],
             "scores_all_loss": [-m["val_loss"] for m in every],
         }
-        return self.cells[int(np.argmax(self.scores))]
+        return self.cells[int(np.argmax(self.signals["scores"]))]
 
 
 def knobs(setting: str) -> dict[str, Any]:
@@ -104,8 +103,7 @@ def score(
         "setting": setting,
         "seed": seed,
         "data": repr(images),
-        "scores": method.scores,
-        **method.others,
+        **method.signals,
         "seconds": time.perf_counter() - start,
     }
 
