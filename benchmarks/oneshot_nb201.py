@@ -16,11 +16,14 @@ that many processes of ``--threads`` threads each (their seconds then include th
 Writes ``benchmarks/results/oneshot_<space>_<profile>[_<suffix>].json``, rewritten after every
 run; run it on a quiet machine. ``--keep`` keeps the runs already in that file (same setting) and
 runs only the missing method and seed pairs, so that a long table can be filled over several
-sittings.
+sittings. ``--device cuda`` trains on the GPU; ``--seconds`` ends each search before an epoch
+it can no longer pay for in that many wall seconds (its stop reason says so), so that a run on a
+lent GPU fits its lease.
 
     python benchmarks/oneshot_nb201.py --data-dir ../shared/data [--methods "darts;gdas;..."]
         [--seeds 0-4] [--epochs 10] [--profile cpu] [--data cifar-10-jpeg/train] [--suffix S]
-        [--jobs 2] [--cells 5] [--space darts] [--images 1000] [--keep]
+        [--jobs 2] [--cells 5] [--space darts] [--images 1000] [--keep] [--device cuda]
+        [--seconds 180]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pmfnas.runs.oneshot import create_method, oneshot_data, surrogate_accuracy,
 from pmfnas.spaces import create_space
 from pmfnas.spaces.oneshot import parameter_free_share
 from pmfnas.tables.nb201 import NB201_DATASETS
+from pmfnas.training.loop import Device
 from pmfnas.units import parse_options
 
 RESULTS = Path(__file__).parent / "results"
@@ -60,16 +64,34 @@ def load(data_dir: Path, data: str, space: str, profile: str, images: int, threa
 
 
 def run(
-    label: str, seed: int, space_name: str, profile: str, epochs: int, data_dir: Path, cells: int
+    label: str,
+    seed: int,
+    space_name: str,
+    profile: str,
+    epochs: int,
+    data_dir: Path,
+    cells: int,
+    device: str = "cpu",
+    seconds: float | None = None,
 ) -> dict:
-    """One search of ``label`` (``name[:key=value,...]``) and its returned cell's scores."""
+    """One search of ``label`` (``name[:key=value,...]``) on ``device``, within ``seconds`` if
+    given, and its returned cell's scores."""
     space, data = create_space(space_name), DATA["data"]
     method, _, options = label.partition(":")
     searcher = create_method(method, parse_options(options.split(",")) if options else {})
     recipe = replace(space_profile(space_name, profile).recipe, **searcher.recipe_changes)
     recipe = replace(recipe, cells_per_stage=cells or recipe.cells_per_stage)
     start = time.perf_counter()
-    result = search_oneshot(searcher, space, data, recipe, epochs=epochs, seed=seed)
+    result = search_oneshot(
+        searcher,
+        space,
+        data,
+        recipe,
+        epochs=epochs,
+        seed=seed,
+        run=Device.of(device),
+        budget=seconds,
+    )
     seconds = time.perf_counter() - start
     return {
         "data": repr(data),
@@ -124,6 +146,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=0, help="images per half (0: the profile's)")
     parser.add_argument("--suffix", default="")
     parser.add_argument("--keep", action="store_true", help="keep the runs already in the file")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--seconds", type=float, default=0.0, help="wall seconds per search")
     args = parser.parse_args()
     setting = (args.data_dir, args.data, args.space, args.profile, args.images, args.threads)
     suffix = f"_{args.suffix}" if args.suffix else ""
@@ -137,7 +161,9 @@ def main() -> None:
         "epochs": args.epochs,
         "cells_per_stage": args.cells or recipe.cells_per_stage,
         "channels": recipe.channels,
-    }
+        **({"device": args.device} if args.device != "cpu" else {}),
+        **({"seconds": args.seconds} if args.seconds else {}),
+    }  # the last two only where set, so that --keep still adds to files made without them
     report = kept(out, settings) if args.keep else {**settings, "runs": []}
     runs: list[dict] = report["runs"]
     done = {(r["method"], r["seed"]) for r in runs}
@@ -146,7 +172,16 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs, initializer=load, initargs=setting) as pool:
         futures = [
             pool.submit(
-                run, m, seed, args.space, args.profile, args.epochs, args.data_dir, args.cells
+                run,
+                m,
+                seed,
+                args.space,
+                args.profile,
+                args.epochs,
+                args.data_dir,
+                args.cells,
+                args.device,
+                args.seconds or None,
             )
             for m, seed in order
         ]

@@ -13,12 +13,13 @@ never shown to the search (the cells' NB201 CIFAR-10 test accuracy; in the DARTS
 NAS-Bench-301's predicted 98-epoch validation accuracy), and with the cells' parameter-free share
 (the bias of a short supernet training towards cells without weights), tau between every two
 settings on the same seed, and how many of the last setting's top 10 each setting also ranks in
-its top 10. Writes ``benchmarks/results/oneshot_profiles[_SPACE].json``; run it on a quiet
+its top 10. Writes ``benchmarks/results/oneshot_profiles[_SPACE][_SUFFIX].json``; run it on a quiet
 machine.
 
     python benchmarks/oneshot_profiles.py --data-dir ../shared/data [--space darts]
         [--settings "cpu;channels=16;resolution=32;channels=16,cells_per_stage=5"]
         [--seeds 0-1] [--cells 100] [--epochs 10] [--jobs 2] [--data cifar-10-jpeg/train]
+        [--suffix NAME]
 """
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--suffix", default="", help="written to oneshot_profiles[_SPACE]_SUFFIX.json"
+    )
     args = parser.parse_args()
     space = create_space(args.space)
     cells = seeded_sample(space, args.cells, 0)
@@ -192,9 +196,8 @@ def main() -> None:
         "runs": runs,
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / (
-        "oneshot_profiles.json" if args.space == "nb201" else f"oneshot_profiles_{args.space}.json"
-    )
+    name = "oneshot_profiles" if args.space == "nb201" else f"oneshot_profiles_{args.space}"
+    out = RESULTS / f"{name}{f'_{args.suffix}' if args.suffix else ''}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
 

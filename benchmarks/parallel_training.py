@@ -23,8 +23,13 @@ training on one thread per core outpaces one training on every core, which bound
 Runs alternate between ways so that a busy machine slows all alike. Writes
 ``benchmarks/results/parallel_training.json`` (``parallel_training_S.json`` with a suffix).
 
+On a GPU (``--device cuda``) every way trains there: the serial run alone, the process workers
+on the GPUs of ``--gpus`` in turn (``--gpus 0`` with ``--cores 2``: two trainings share GPU 0).
+``--data`` trains on other data than the digits (an image folder: say ``--data-dir`` too).
+
     PMFNAS_DATA=../shared/data python benchmarks/parallel_training.py [--repeats 2]
         [--ways serial,process,ray,ray-cluster] [--trainings 48] [--cores 2] [--suffix S]
+        [--device cuda --gpus 0] [--data FOLDER --data-dir DIR]
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import sys
 import time
 from pathlib import Path
 
+from pmfnas.cli.search import parse_gpus
 from pmfnas.executors import create_executor
 from pmfnas.parallel import ParallelStudy
 from pmfnas.runs.profiles import DEFAULT_DATA, search_evaluator
@@ -52,11 +58,18 @@ PLANNED = 1e11
 """The FLOPs budget the training setting is planned for (the digits' setting is fixed anyway)."""
 
 
-def run_way(way: str, trainings: int, cores: int) -> dict:
-    """One search of about ``trainings`` 12-epoch trainings, run the ``way`` way."""
+def run_way(way: str, args: argparse.Namespace) -> dict:
+    """One search of about ``args.trainings`` 12-epoch trainings, run the ``way`` way."""
+    trainings, cores = args.trainings, args.cores
     threads = cores if way == "serial" else 1
     evaluator = search_evaluator(
-        DEFAULT_DATA, budget=PLANNED, budget_unit="flops", seed=SEED, threads=threads
+        args.data,
+        budget=PLANNED,
+        budget_unit="flops",
+        seed=SEED,
+        threads=threads,
+        data_dir=args.data_dir,
+        device=args.device,
     )
     space = evaluator.training.space
     probe = create_strategy("random", space, seed=SEED, ladder=evaluator.ladder)
@@ -72,7 +85,8 @@ def run_way(way: str, trainings: int, cores: int) -> dict:
     if way == "serial":
         result = Study(space, evaluator, strategy, budget).run()
     else:
-        executor = create_executor(way.removesuffix("-cluster"), cores, threads=1)
+        gpus = parse_gpus(args.gpus) if way == "process" else ()
+        executor = create_executor(way.removesuffix("-cluster"), cores, threads=1, gpus=gpus)
         result = ParallelStudy(space, evaluator, strategy, budget, executor=executor).run()
     wall = time.perf_counter() - started
     done = [t for t in result.trials if t.measured and t.fidelity == FIDELITY]
@@ -90,6 +104,13 @@ def run_way(way: str, trainings: int, cores: int) -> dict:
         "utilisation": round(training / (wall * workers), 3),
         "stop_reason": result.stop_reason,
     }
+
+
+def passed(args: argparse.Namespace) -> list[str]:
+    """The options a ``--child`` run needs, as arguments."""
+    given = {"trainings": args.trainings, "cores": args.cores, "data": args.data}
+    given |= {"device": args.device} | ({"data-dir": args.data_dir} if args.data_dir else {})
+    return [part for key, value in given.items() for part in (f"--{key}", str(value))]
 
 
 def in_namespace(argv: list[str]) -> dict:
@@ -130,27 +151,35 @@ def main() -> None:
     parser.add_argument("--trainings", type=int, default=48)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--suffix", default="", help="written to parallel_training_SUFFIX.json")
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--gpus", default="", help="GPUs of the process workers, e.g. 0 or 0,1")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one run, printed as JSON
     args = parser.parse_args()
     if not args.child and "serial" not in args.ways.split(","):
         parser.error("--ways must include serial: every speed-up is over the serial run")
     if args.child:
-        print(json.dumps(run_way(args.child, args.trainings, args.cores)))
+        print(json.dumps(run_way(args.child, args)))
         return
     runs: list[dict] = []
     for repeat in range(args.repeats):
         for way in args.ways.split(","):
             if way.startswith("ray"):
-                sizes = ["--trainings", str(args.trainings), "--cores", str(args.cores)]
-                run = in_namespace([sys.executable, __file__, "--child", way, *sizes])
+                run = in_namespace([sys.executable, __file__, "--child", way, *passed(args)])
             else:
-                run = run_way(way, args.trainings, args.cores)
+                run = run_way(way, args)
             runs.append({**run, "repeat": repeat})
-            print(f"{way:8} {run['trainings']} trainings in {run['wall_s']:.1f} s "
-                  f"({run['per_minute']:.1f}/min)", flush=True)  # fmt: skip
+            print(
+                f"{way:8} {run['trainings']} trainings in {run['wall_s']:.1f} s "
+                f"({run['per_minute']:.1f}/min)",
+                flush=True,
+            )
     cells = {tuple(r["cells"]) for r in runs}
     report = {
-        "data": DEFAULT_DATA,
+        "data": args.data,
+        "device": args.device,
+        "gpus": args.gpus,
         "fidelity": str(FIDELITY),
         "budget": f"FLOPs of the first {args.trainings} cells random search (seed {SEED}) asks",
         "cores": args.cores,
