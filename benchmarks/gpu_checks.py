@@ -17,7 +17,7 @@ fails or runs out of time is recorded so, and the next one goes on:
    drop-path) for ``--recipe-epochs`` epochs on G-ICSO's genotype from step 3 (or, if that step
    failed, the stored cpu-profile one) on the subset (``pmfnas train --recipe darts``).
 
-The steps' time limits (60, 150, ``--seconds`` + 60 and 45 + 10 a recipe epoch: 565 s by
+The steps' time limits (60, 150, ``--seconds`` + 60 and 60 + 12 a recipe epoch: 570 s by
 default) keep the whole run inside one 10-minute command of the device tool. Writes
 ``gpu_checks.json`` (each step's command, exit code, seconds and result, the steps' own
 JSONs included) and each step's log to ``--out`` (on a lent machine, ``$OUT``, which comes back).
@@ -26,7 +26,7 @@ JSONs included) and each step's log to ``--out`` (on a lent machine, ``$OUT``, w
     python benchmarks/gpu_checks.py --prepare .gpu_data --data-dir ../shared/data   # here
     python3 benchmarks/gpu_checks.py --data-dir .gpu_data --out "$OUT"              # there
         [--steps cuda,training,oneshot,recipe] [--images 2500] [--epochs 10]
-        [--seconds 150] [--recipe-epochs 10] [--recipe-fraction 1] [--trainings 12]
+        [--seconds 120] [--recipe-epochs 10] [--recipe-fraction 1] [--trainings 12]
         [--device cuda]
 """
 
@@ -97,78 +97,106 @@ def gicso_genotype(oneshot: Path) -> tuple[str, str]:
     raise SystemExit(f"error: no G-ICSO genotype in {oneshot} or {STORED_ONESHOT}")
 
 
+def check_cuda(args: argparse.Namespace) -> dict:
+    probe = (
+        "import json, torch; print(json.dumps({'torch': torch.__version__, "
+        "'cuda': torch.cuda.is_available(), 'gpus': [torch.cuda.get_device_name(i) "
+        "for i in range(torch.cuda.device_count())]}))"
+    )
+    ran = step("cuda", [sys.executable, "-c", probe], 60, args.out / "cuda.log")
+    lines = (args.out / "cuda.log").read_text().strip().splitlines() or ["null"]
+    return {**ran, "result": json.loads(lines[-1]) if ran["exit"] == 0 else None}
+
+
+def check_training(args: argparse.Namespace) -> dict:
+    written = fresh(RESULTS / f"parallel_training_gpu_checks_{args.device}.json")
+    command = [
+        sys.executable, str(HERE / "parallel_training.py"), "--ways", "serial,process",
+        "--repeats", "1", "--cores", "2", "--trainings", str(args.trainings),
+        "--data", str(args.data_dir / IMAGES), "--device", args.device,
+        "--suffix", written.stem.removeprefix("parallel_training_"),
+        *(["--gpus", "0"] if args.device == "cuda" else []),
+    ]  # fmt: skip
+    ran = step("training", command, 150, args.out / "training.log")
+    return {**ran, "result": read(written)}
+
+
+def check_oneshot(args: argparse.Namespace) -> dict:
+    written = fresh(oneshot_file(args))
+    command = [
+        sys.executable, str(HERE / "oneshot_nb201.py"), "--data-dir", str(args.data_dir),
+        "--data", str(IMAGES), "--space", "darts", "--profile", "reference",
+        "--methods", METHODS, "--seeds", "0-0", "--epochs", str(args.epochs),
+        "--images", str(args.images), "--jobs", "4", "--threads", "2",
+        "--device", args.device, "--seconds", str(args.seconds), "--suffix", args.device,
+    ]  # fmt: skip
+    ran = step("oneshot", command, args.seconds + 60, args.out / "oneshot.log")
+    return {**ran, "result": read(written)}
+
+
+def check_recipe(args: argparse.Namespace) -> dict:
+    genotype, source = gicso_genotype(oneshot_file(args))
+    written = fresh(args.out / "recipe.json")
+    command = [
+        sys.executable, "-c", CLI, "train", "--space", "darts", genotype, "--recipe", "darts",
+        "--data", str(args.data_dir / IMAGES), "--epochs", str(args.recipe_epochs),
+        "--device", args.device, "--fraction", str(args.recipe_fraction),
+        "--json", str(written), "--quiet",
+    ]  # fmt: skip
+    ran = step("recipe", command, 60 + 12 * args.recipe_epochs, args.out / "recipe.log")
+    return {**ran, "genotype_from": source, "result": read(written)}
+
+
+CHECKS = {
+    "cuda": check_cuda,
+    "training": check_training,
+    "oneshot": check_oneshot,
+    "recipe": check_recipe,
+}
+
+
+def oneshot_file(args: argparse.Namespace) -> Path:
+    return RESULTS / f"oneshot_darts_reference_{args.device}.json"
+
+
+def fresh(path: Path) -> Path:
+    """``path``, with what an earlier run left there removed (a step that fails writes none)."""
+    path.unlink(missing_ok=True)
+    return path
+
+
+def read(path: Path) -> dict | None:
+    """The JSON a step wrote, if it wrote one."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--prepare", type=Path, help="make this travelling data folder, and stop")
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--steps", default="cuda,training,oneshot,recipe")
+    parser.add_argument("--steps", default=",".join(CHECKS))
     parser.add_argument("--device", default="cuda", help="cpu only to try this script out")
     parser.add_argument("--trainings", type=int, default=12)
     parser.add_argument("--images", type=int, default=2500, help="per half (w, α)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seconds", type=float, default=150.0, help="per one-shot search")
+    parser.add_argument("--seconds", type=float, default=120.0, help="per one-shot search")
     parser.add_argument("--recipe-epochs", type=int, default=10)
     parser.add_argument("--recipe-fraction", type=float, default=1.0, help="of the images")
     args = parser.parse_args()
     if args.prepare:
         prepare(args.prepare, args.data_dir, args.per_class)
         return
+    unknown = set(args.steps.split(",")) - set(CHECKS)
+    if unknown:
+        parser.error(f"unknown steps {sorted(unknown)}; the steps are {', '.join(CHECKS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    data = str(args.data_dir / IMAGES)
-    python = sys.executable
-    report: dict = {"device": args.device, "data": data, "steps": {}}
-    steps = args.steps.split(",")
-    oneshot = RESULTS / f"oneshot_darts_reference_{args.device}.json"
-    if "cuda" in steps:
-        probe = (
-            "import json, torch; print(json.dumps({'torch': torch.__version__, "
-            "'cuda': torch.cuda.is_available(), 'gpus': [torch.cuda.get_device_name(i) "
-            "for i in range(torch.cuda.device_count())]}))"
-        )
-        ran = step("cuda", [python, "-c", probe], 60, args.out / "cuda.log")
-        lines = (args.out / "cuda.log").read_text().strip().splitlines()
-        report["steps"]["cuda"] = {**ran, "result": json.loads(lines[-1]) if lines else None}
-    if "training" in steps:
-        suffix = f"gpu_checks_{args.device}"
-        command = [
-            python, str(HERE / "parallel_training.py"), "--ways", "serial,process",
-            "--repeats", "1", "--cores", "2", "--trainings", str(args.trainings),
-            "--data", data, "--device", args.device, "--suffix", suffix,
-            *(["--gpus", "0"] if args.device == "cuda" else []),
-        ]  # fmt: skip
-        ran = step("training", command, 150, args.out / "training.log")
-        report["steps"]["training"] = {**ran, "result": stored(f"parallel_training_{suffix}")}
-    if "oneshot" in steps:
-        command = [
-            python, str(HERE / "oneshot_nb201.py"), "--data-dir", str(args.data_dir),
-            "--data", str(IMAGES), "--space", "darts", "--profile", "reference",
-            "--methods", METHODS, "--seeds", "0-0", "--epochs", str(args.epochs),
-            "--images", str(args.images), "--jobs", "4", "--threads", "2",
-            "--device", args.device, "--seconds", str(args.seconds), "--suffix", args.device,
-        ]  # fmt: skip
-        ran = step("oneshot", command, args.seconds + 60, args.out / "oneshot.log")
-        report["steps"]["oneshot"] = {**ran, "result": stored(oneshot.stem)}
-    if "recipe" in steps:
-        genotype, source = gicso_genotype(oneshot)
-        summary = args.out / "recipe.json"
-        command = [
-            python, "-c", CLI, "train", "--space", "darts", genotype, "--recipe", "darts",
-            "--data", data, "--epochs", str(args.recipe_epochs), "--device", args.device,
-            "--fraction", str(args.recipe_fraction), "--json", str(summary), "--quiet",
-        ]  # fmt: skip
-        ran = step("recipe", command, 45 + 10 * args.recipe_epochs, args.out / "recipe.log")
-        result = json.loads(summary.read_text()) if summary.exists() else None
-        report["steps"]["recipe"] = {**ran, "genotype_from": source, "result": result}
-    (args.out / "gpu_checks.json").write_text(json.dumps(report, indent=2) + "\n")
+    report: dict = {"device": args.device, "data": str(args.data_dir / IMAGES), "steps": {}}
+    for name in args.steps.split(","):
+        report["steps"][name] = CHECKS[name](args)
+        (args.out / "gpu_checks.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out / 'gpu_checks.json'}")
-
-
-def stored(stem: str) -> dict | None:
-    """The JSON a step wrote under ``benchmarks/results``, if it wrote one."""
-    source = RESULTS / f"{stem}.json"
-    return json.loads(source.read_text()) if source.exists() else None
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Each (strategy, seed) is one ``pmfnas bench --benchmark nb301`` run: the budget 
 evaluator's default, 500,000 simulated seconds, about 100 times the mean predicted 98-epoch
 training time of a random genotype (measured here too); the returned architecture is scored by
 its predicted 98-epoch validation accuracy (the surrogate has no test accuracy). MFNAS evolves
-on the free size proxies (``params,flops``): its own gradient proxies are not served on nb301.
+on the free size proxies (``params,flops``), as NB301's ladder sets for it.
 The script also measures how well the cheap signals rank genotypes: Spearman's rho of the
 predicted validation accuracy at 4..70 epochs, and of the size proxies, against the 98-epoch
 one, over random genotypes and over the one-edge neighbours of random genotypes (what a local
@@ -143,8 +143,6 @@ def main() -> None:
     surrogate = NB301Surrogate()
     strategies = args.strategies.split(",")
     params = parse_strategy_options(args.option, strategies)
-    if "mfnas" in strategies:  # it breeds genotypes no table holds: the free sizes
-        params["mfnas"] = {"proxies": "params,flops", **params["mfnas"]}
     proxies = None
     if args.proxy_table:
         with ProxyTable.open(args.proxy_table) as table:

@@ -20,6 +20,8 @@ def test_a_surrogate_search_prints_and_stores_darts_genotypes_and_resumes(cli, n
     summary = json.loads(out_json.read_text())
     assert summary["benchmark"] == "nb301" and summary["test_acc"] is None
     assert summary["fidelity"] == "epochs=98" and summary["cost"] <= 14 * 3600
+    assert summary["final_val_acc"] == round(summary["val_acc"], 2)  # the returned training's
+    assert "reported only" not in out
     DartsSpace().parse(summary["arch"])  # the canonical genotype text
     assert "NAS-Bench-301 surrogate" in out and "test accuracy" not in out
     again = cli.run(*args, "--storage", str(db), "--json", str(tmp_path / "again.json"))
@@ -29,6 +31,18 @@ def test_a_surrogate_search_prints_and_stores_darts_genotypes_and_resumes(cli, n
     code, out, err = cli.run("trials", "--storage", str(db), "--study", "rea-nb301-seed0")
     assert code == 0, err
     assert "Genotype(normal=" in out
+
+
+def test_a_proxy_only_search_reports_its_genotypes_full_training_accuracy(cli, nb301_env, tmp_path):
+    out_json = tmp_path / "out.json"
+    args = ["search", "--benchmark", "nb301", "--strategy", "mfnas", "-o", "steps=5"]
+    code, out, err = cli.run(*args, "--json", str(out_json))
+    assert code == 0, err  # its fitness defaults to the sizes NB301 serves
+    summary = json.loads(out_json.read_text())
+    assert summary["fidelity"] == "proxy:params,flops" and summary["val_acc"] is None
+    assert summary["final_fidelity"] == "epochs=98" and 85.0 < summary["final_val_acc"] < 95.5
+    assert "validation accuracy (epochs=98, reported only)" in out
+    assert f"{summary['final_val_acc']:.2f}" in out
 
 
 @pytest.mark.parametrize(

@@ -96,9 +96,7 @@ ASK_TELL = sorted(STRATEGIES.names())
 @pytest.mark.parametrize("name", ASK_TELL)
 def test_every_ask_tell_strategy_searches_the_darts_space_on_the_surrogate(surrogate, name):
     budget = 10 * 5000.0  # about ten full trainings
-    # MFNAS's own gradient proxies are not served on nb301: it evolves on the free sizes
-    params = {"proxies": "params,flops"} if name == "mfnas" else {}
-    summary = run_search(surrogate, strategy=name, budget=budget, seed=0, params=params)
+    summary = run_search(surrogate, strategy=name, budget=budget, seed=0)  # defaults alone
     assert summary["benchmark"] == "nb301" and summary["index"] is None
     assert summary["cost"] <= budget and summary["test_acc"] is None
     arch = SPACE.parse(summary["arch"])

@@ -235,6 +235,21 @@ def test_report_of_a_tabular_search(cli, rea, data_dir, tmp_path):
     assert "NB201 test accuracy after 200 epochs on cifar10" in html
 
 
+def test_report_takes_the_file_as_storage_option_too_but_only_one(cli, rea, data_dir, tmp_path):
+    path, _ = rea
+    named = cli.run("report", "--storage", path, "--out", tmp_path / "a", "--data-dir", data_dir)
+    assert named[0] == 0 and (tmp_path / "a" / "report.html").exists()
+    both = cli.run("report", path, "--storage", path, "--out", tmp_path / "b")
+    assert both[0] == 0  # the same file twice is one file
+    for args, message in [
+        ((), "name the storage file to report"),
+        ((path, "--storage", tmp_path / "other.db"), "two storage files given"),
+    ]:
+        code, _, err = cli.run("report", *args, "--out", tmp_path / "c")
+        assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "c").exists()
+
+
 def test_report_without_benchmark_data_says_test_accuracy_is_na(rea, tmp_path):
     path, summary = rea
     out = tmp_path / "report"

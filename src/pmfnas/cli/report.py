@@ -9,11 +9,19 @@ import typer
 
 from pmfnas.cli.common import DataDirOption, app, nb201_source, out
 from pmfnas.cli.guards import output_folder
+from pmfnas.errors import ConfigError
 
 
 @app.command()
 def report(
-    storage: Annotated[Path, typer.Argument(help="SQLite file written by --storage.")],
+    storage: Annotated[
+        Path | None,
+        typer.Argument(help="SQLite file written by --storage.", show_default=False),
+    ] = None,
+    storage_option: Annotated[
+        Path | None,
+        typer.Option("--storage", help="The same file, named as the other commands name it."),
+    ] = None,
     study: Annotated[
         str | None, typer.Option(help="Study inside the file (default: its only study).")
     ] = None,
@@ -34,5 +42,17 @@ def report(
     """
     from pmfnas.report.study_report import write_study_report
 
-    page = write_study_report(storage, out_dir, study, nb201_source(data_dir))
+    page = write_study_report(
+        one_file(storage, storage_option), out_dir, study, nb201_source(data_dir)
+    )
     out.print(f"wrote {page}", markup=False, highlight=False, soft_wrap=True)
+
+
+def one_file(argument: Path | None, option: Path | None) -> Path:
+    """The storage file, given as the argument or as ``--storage`` (not two different ones)."""
+    if argument and option and argument != option:
+        raise ConfigError(f"two storage files given ({argument} and --storage {option}): give one")
+    file = argument or option
+    if file is None:
+        raise ConfigError("name the storage file to report: pmfnas report runs.db")
+    return file

@@ -43,7 +43,10 @@ NB301_LADDER = Ladder(
     high=Fidelity(epochs=MAX_EPOCH),
     single=Fidelity(epochs=MAX_EPOCH),
     default_budget=NB301_BUDGET,
-    params={"pmf": {"patience": 5, "refine": 12, "climb": 3, "climb_after": 3}},
+    params={
+        "pmf": {"patience": 5, "refine": 12, "climb": 3, "climb_after": 3},
+        "mfnas": {"proxies": "params,flops"},
+    },
 )
 """The free size proxies, the first 12 epochs of a full training (about a seventh of its time),
 the full 98 epochs; single-fidelity strategies (random search, REA) evaluate full trainings, as
@@ -56,7 +59,10 @@ neighbours poorly (Spearman 0.39 against 98 epochs, ``benchmarks/nb301.py``), so
 climbs from each of the best 3 full results, screening 12 of its 120 neighbours at medium
 fidelity, and starts only once 3 regions' cells are fully trained, from the best of them (a
 first region that happens to be poor would otherwise hold the whole climb; docs/results.md has
-the measured variants)."""
+the measured variants).
+
+MFNAS's fitness here is the free sizes: its own gradient proxies need real networks and images,
+and the genotypes it breeds are not in any proxy table's sample."""
 
 ANALYTIC_PROXIES = ("params", "flops")
 

@@ -142,7 +142,9 @@ def run_search(
 
     ``protocol`` is NB201's 12-epoch signal: ``default`` its validation accuracy, ``peers`` its
     test accuracy, as the peers were first measured (:data:`~pmfnas.evaluators.tabular.SIGNAL12`).
-    ``proxies`` (NB301 only) are a DARTS proxy table's, served as the low fidelity.
+    ``proxies`` (NB301 only) are a DARTS proxy table's, served as the low fidelity. On NB301
+    ``final_val_acc`` is the returned genotype's predicted validation accuracy after the full 98
+    epochs (``final_fidelity``: what a bench compares; never shown to the search).
     The study name defaults to :func:`~pmfnas.runs.spec.study_name`
     (``<strategy>-<dataset>-seed<seed>``, ``nb301`` for the dataset there, ``-peers`` appended
     under the peers' protocol, ``-w<k>`` with several workers) so that rerunning the same
@@ -165,12 +167,20 @@ def run_search(
         workers=workers,
     )
     summary = run_spec(spec, progress, watcher=watcher)
+    final: dict[str, Any] = {}  # NB301's: the returned genotype after 98 epochs, reported only
+    if isinstance(evaluator, NB301Evaluator):
+        arch = evaluator.space.parse(summary["arch"])
+        final = {
+            "final_fidelity": str(evaluator.ladder.high),
+            "final_val_acc": round(evaluator.final_accuracy(arch), 2),
+        }
     return {
         "benchmark": benchmark,
         "dataset": dataset,
         "protocol": protocol,
         "workers": workers,
         **summary,
+        **final,
     }
 
 
