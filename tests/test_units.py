@@ -31,8 +31,10 @@ def test_options_stay_text_until_a_strategy_types_them():
         "fidelity": "epochs=200",
         "fidelity2": "12",
     }
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"is not KEY=VALUE$"):
         parse_options(["population"])
+    with pytest.raises(ConfigError, match=r"is not KEY=VALUE \(drop the prefix 'pmf\.'\)"):
+        parse_options(["pmf.patience=5"])  # the bench's form, given to one strategy
 
 
 @pytest.mark.parametrize(

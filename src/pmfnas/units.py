@@ -96,6 +96,8 @@ def parse_options(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
-            raise ConfigError(f"option {item!r} is not KEY=VALUE")
+            named = sep and "." in key  # a bench's STRATEGY.KEY=VALUE, given for one strategy
+            hint = f" (drop the prefix {key.split('.')[0] + '.'!r})" if named else ""
+            raise ConfigError(f"option {item!r} is not KEY=VALUE{hint}")
         options[key] = value
     return options
