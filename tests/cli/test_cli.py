@@ -198,6 +198,11 @@ def test_arch_info_without_data_still_gives_size(cli, tmp_path, monkeypatch):
     info = json.loads(out)
     assert info["params_m"] == pytest.approx(0.129306, abs=1e-6)  # official record of arch 0
     assert info["benchmark"].startswith("not available")
+    code, out, _ = cli.run("arch", "info", "--space", "darts", "DARTS_V1", "--json", "-")
+    assert code == 0
+    info = json.loads(out)
+    assert info["params_m"] == 3.169414  # published for DARTS_V1's evaluation network
+    assert info["surrogate"].startswith("not available") and "val_acc_98" not in info
 
 
 @pytest.mark.parametrize(
@@ -227,6 +232,10 @@ def test_arch_info_without_data_still_gives_size(cli, tmp_path, monkeypatch):
         (["arch", "info", "15625"], "out of range"),
         (["arch", "info", "²"], "malformed"),
         (["arch", "info", "9" * 5000], "out of range"),
+        (["arch", "info", "--space", "darts", "Genotype(normal=[])"], "malformed DARTS genotype"),
+        (["arch", "info", "--space", "darts", "DARTS_V9"], "unknown genotype name"),
+        (["arch", "info", "--space", "darts", "DARTS_V2", "--dataset", "cifar100"], "CIFAR-10"),
+        (["arch", "info", "--space", "chain", "0"], "unknown space 'chain'"),
         (["search", "--benchmark", "nb201", "--seed", "-1"], "seed must be an integer"),
         (["search", "--benchmark", "nb201", "--seed", str(2**32)], "seed must be an integer"),
     ],

@@ -45,6 +45,19 @@ def test_a_proxy_only_search_reports_its_genotypes_full_training_accuracy(cli, n
     assert f"{summary['final_val_acc']:.2f}" in out
 
 
+def test_arch_info_gives_a_darts_genotypes_published_sizes_and_nb301s_prediction(cli, nb301_env):
+    code, out, err = cli.run("arch", "info", "--space", "darts", "DARTS_V2", "--json", "-")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["params_m"] == 3.349342  # published: 3,349,342 without the auxiliary head
+    assert info["params_with_auxiliary_m"] == 3.825768  # and 3,825,768 with it
+    assert info["parameter_free_share"] == 0.25  # 2 skip connections among 8 normal edges
+    assert info["val_acc_98"] == pytest.approx(93.0, abs=1.0)  # YAHPO Gym's DARTS-V2: 0.93
+    assert info["val_acc_12"] < info["val_acc_98"] and info["train_seconds_98"] > 0
+    code, out, _ = cli.run("arch", "info", "--space", "darts", info["arch"])
+    assert code == 0 and "NB301's predictions" in out and "3.3493" in out
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

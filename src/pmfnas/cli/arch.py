@@ -11,11 +11,12 @@ from rich.table import Table
 from pmfnas.cli.command import Typer
 from pmfnas.cli.common import DataDirOption, app, fmt, nb201_source, out, print_fields
 from pmfnas.cli.guards import STDOUT, json_option, write_json
+from pmfnas.errors import ConfigError
 
 arch_app = Typer(no_args_is_help=True, help="Look at one architecture.")
 app.add_typer(arch_app, name="arch")
 
-SIZES = ("params_m", "flops_m")
+SIZES = ("params_m", "params_with_auxiliary_m", "flops_m")
 """Counts in millions, exact to the unit: their JSON keeps every digit."""
 DECIMALS = 4
 """Decimals of the benchmark's numbers in JSON: float32 means over a few seeds, whose further
@@ -24,15 +25,36 @@ digits are noise."""
 
 @arch_app.command("info", old_flags={"--json": str(STDOUT)})
 def arch_info(
-    arch: Annotated[str, typer.Argument(help="NB201 architecture string or NATS index.")],
-    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or ImageNet16-120.")] = "cifar10",
+    arch: Annotated[
+        str,
+        typer.Argument(
+            help="NB201 architecture string or NATS index; with --space darts a DARTS genotype "
+            "(Genotype(...) text) or a published name such as DARTS_V2."
+        ),
+    ],
+    space: Annotated[str, typer.Option(help="nb201 or darts.")] = "nb201",
+    dataset: Annotated[
+        str, typer.Option(help="cifar10, cifar100 or ImageNet16-120 (darts: cifar10).")
+    ] = "cifar10",
     data_dir: DataDirOption = None,
     json_out: Annotated[Path | None, json_option("the description")] = None,
 ) -> None:
-    """Print an architecture's index, string, size, benchmark numbers and device latencies."""
-    from pmfnas.runs.architecture import describe_arch
+    """Print an architecture's index, string, size, benchmark numbers and device latencies.
 
-    info = describe_arch(arch, dataset, nb201_source(data_dir))
+    A DARTS genotype gets its evaluation network's sizes (C=36, 20 cells, CIFAR-10), its normal
+    cell's parameter-free share, and NAS-Bench-301's predicted validation accuracy and training
+    time: a surrogate's predictions, not measurements.
+    """
+    from pmfnas.runs.architecture import describe_arch, describe_genotype
+
+    if space not in ("nb201", "darts"):
+        raise ConfigError(f"unknown space {space!r} (known: nb201, darts)")
+    if space == "darts" and dataset != "cifar10":
+        raise ConfigError("a DARTS genotype is described on CIFAR-10 only: drop --dataset")
+    if space == "darts":
+        info = describe_genotype(arch, data_dir / "darts" / "yahpo_nb301" if data_dir else None)
+    else:
+        info = describe_arch(arch, dataset, nb201_source(data_dir))
     if json_out:
         write_json(json_out, rounded(info))
         if json_out == STDOUT:
@@ -44,7 +66,11 @@ def arch_info(
         if isinstance(value, float) or value is None:
             value = fmt(value, 4 if key in SIZES else 2)
         rows[key] = str(value)
-    print_fields(f"NB201 #{info['index']} on {dataset}", rows)
+    if space == "darts":
+        title = "DARTS genotype, CIFAR-10 evaluation network (C=36, 20 cells); NB301's predictions"
+    else:
+        title = f"NB201 #{info['index']} on {dataset}"
+    print_fields(title, rows)
     if "latency_ms" in info:
         print_latencies(info["latency_ms"])
 

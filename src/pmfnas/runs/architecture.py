@@ -124,6 +124,42 @@ def describe_arch(
     return info
 
 
+def describe_genotype(text: str, source: Path | None = None) -> dict[str, Any]:
+    """Canonical text, sizes and (where the surrogate is) NAS-Bench-301's predictions of one
+    DARTS genotype, at the size DARTS publishes (CIFAR-10's evaluation network: C=36, 20 cells).
+
+    ``source`` is the surrogate's folder (default: under ``PMFNAS_DATA``). Without it, or
+    without onnxruntime, the predictions are left out and ``surrogate`` says why.
+    """
+    from pmfnas.errors import ConfigError
+    from pmfnas.evaluators.nb301 import NB301Evaluator
+    from pmfnas.spaces.darts.costs import params_and_flops
+    from pmfnas.spaces.oneshot import parameter_free_share
+    from pmfnas.tables.nb301 import MAX_EPOCH, NB301Surrogate
+
+    space = create_space("darts")
+    arch = space.resolve(text)
+    params, flops = params_and_flops(arch)
+    with_head, _ = params_and_flops(arch, auxiliary=True)
+    info: dict[str, Any] = {
+        "arch": space.format(arch),
+        "dataset": "cifar10",
+        "params_m": params / 1e6,
+        "params_with_auxiliary_m": with_head / 1e6,
+        "flops_m": flops / 1e6,
+        "parameter_free_share": parameter_free_share(space, arch),
+    }
+    try:
+        curve = NB301Evaluator(NB301Surrogate(source)).curve(arch)
+    except (DataError, ConfigError) as exc:
+        info["surrogate"] = f"not available ({exc})"
+        return info
+    for epochs in (12, MAX_EPOCH):
+        info[f"val_acc_{epochs}"] = float(curve["val_acc"][epochs - 1])
+    info[f"train_seconds_{MAX_EPOCH}"] = float(curve["cost"][MAX_EPOCH - 1])
+    return info
+
+
 def _latencies(index: int, source: Path | None) -> dict[str, float]:
     from pmfnas.tables.hardware import LatencyTables
 
