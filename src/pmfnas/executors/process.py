@@ -229,7 +229,7 @@ class ProcessExecutor:
                     if finished is not None:
                         return finished
                 elif worker.process.sentinel in ready:
-                    return self._replace(worker, f"exit code {worker.process.exitcode}")
+                    return self._replace(worker, _ended(worker))
                 elif worker.ready and time.time() - worker.beat > self.stale_after:
                     return self._replace(worker, f"no heartbeat for {self.stale_after:g} s")
             if deadline is not None and time.monotonic() >= deadline:
@@ -239,8 +239,7 @@ class ProcessExecutor:
         try:
             kind, ticket, body = worker.conn.recv()
         except (EOFError, OSError):
-            worker.process.join()
-            return self._replace(worker, f"exit code {worker.process.exitcode}")
+            return self._replace(worker, _ended(worker))
         worker.beat = time.time()
         if kind in ("ready", "beat"):
             worker.ready = True
@@ -292,3 +291,10 @@ class ProcessExecutor:
                 worker.process.join()
             worker.conn.close()
         self._workers = []
+
+
+def _ended(worker: _Worker) -> str:
+    """How ``worker``'s ended process exited. Its sentinel is ready as it exits, before it can
+    be reaped, so its exit code is read after joining it (before, it may still be ``None``)."""
+    worker.process.join()
+    return f"exit code {worker.process.exitcode}"
