@@ -34,15 +34,20 @@ def test_a_surrogate_search_prints_and_stores_darts_genotypes_and_resumes(cli, n
 
 
 def test_a_proxy_only_search_reports_its_genotypes_full_training_accuracy(cli, nb301_env, tmp_path):
-    out_json = tmp_path / "out.json"
+    out_json, db = tmp_path / "out.json", tmp_path / "runs.db"
     args = ["search", "--benchmark", "nb301", "--strategy", "mfnas", "-o", "steps=5"]
-    code, out, err = cli.run(*args, "--json", str(out_json))
+    code, out, err = cli.run(*args, "--json", str(out_json), "--storage", str(db))
     assert code == 0, err  # its fitness defaults to the sizes NB301 serves
     summary = json.loads(out_json.read_text())
     assert summary["fidelity"] == "proxy:params,flops" and summary["val_acc"] is None
     assert summary["final_fidelity"] == "epochs=98" and 85.0 < summary["final_val_acc"] < 95.5
-    assert "validation accuracy (epochs=98, reported only)" in out
-    assert f"{summary['final_val_acc']:.2f}" in out
+    line = f"validation accuracy (epochs=98, reported only)  {summary['final_val_acc']:.2f}"
+    assert line in out
+    code, out, err = cli.run("best", "--storage", str(db))  # read back, as the search said it
+    assert code == 0, err
+    assert line in out and "NATS index" not in out and "test accuracy" not in out
+    code, out, _ = cli.run("best", "--storage", str(db), "--json", "-")
+    assert json.loads(out)["final_val_acc"] == summary["final_val_acc"]
 
 
 def test_arch_info_gives_a_darts_genotypes_published_sizes_and_nb301s_prediction(cli, nb301_env):

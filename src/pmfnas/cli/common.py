@@ -6,7 +6,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -128,6 +128,15 @@ def print_fields(title: str, rows: dict[str, str]) -> None:
     width = max(map(len, rows))
     for key, value in rows.items():
         out.print(f"  {key:<{width}}  {value}", soft_wrap=True, markup=False, highlight=False)
+
+
+def final_row(summary: dict[str, Any]) -> dict[str, str]:
+    """A surrogate search's returned genotype after its full training, where the search returned
+    it at a proxy or a short training (nothing otherwise)."""
+    full = summary.get("final_fidelity")
+    if full is None or summary["fidelity"] == full:
+        return {}
+    return {f"validation accuracy ({full}, reported only)": fmt(summary["final_val_acc"])}
 
 
 def fmt(value: float | None, digits: int = 2) -> str:

@@ -13,6 +13,7 @@ from pmfnas.cli.common import (
     LazyBar,
     ProxyTableOption,
     app,
+    final_row,
     fmt,
     load_proxy_table,
     load_tabular,
@@ -384,15 +385,11 @@ def print_summary(summary: dict[str, Any]) -> None:
     tabular = summary["benchmark"] is not None
     unit = summary["budget_unit"]
     surrogate = summary["benchmark"] == "nb301"
-    final = {}  # a surrogate search that returned a proxy or a short training: its full one
-    if surrogate and summary["fidelity"] != summary["final_fidelity"]:
-        label = f"validation accuracy ({summary['final_fidelity']}, reported only)"
-        final = {label: fmt(summary["final_val_acc"])}
     rows = {
         "best architecture": summary["arch"],
         "NATS index": str(summary["index"]),
         f"validation accuracy ({summary['fidelity']})": fmt(summary["val_acc"]),
-        **final,
+        **final_row(summary),
         "test accuracy (200 epochs)" if tabular else "test accuracy": fmt(summary["test_acc"]),
         COST_LABELS[unit]: (
             f"{format_amount(summary['cost'], unit)} of {format_amount(summary['budget'], unit)}"

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, app, fmt, nb201_source, out, print_fields
+from pmfnas.cli.common import (
+    DataDirOption,
+    app,
+    final_row,
+    fmt,
+    nb201_source,
+    out,
+    print_fields,
+)
 from pmfnas.cli.guards import json_option, output_file, write_json
 
 StorageOption = Annotated[
@@ -106,7 +114,8 @@ def best(
     from pmfnas.runs.stored import read_studies, returned_summary
 
     [found] = read_studies(storage, study)
-    summary = returned_summary(found, nb201_source(data_dir))
+    surrogate = data_dir / "darts" / "yahpo_nb301" if data_dir else None
+    summary = returned_summary(found, nb201_source(data_dir), surrogate)
     if json_out:
         write_json(json_out, summary)
         return
@@ -114,10 +123,15 @@ def best(
         "architecture": summary["arch"],
         "NATS index": str(summary["index"]),
         f"validation accuracy ({summary['fidelity']})": fmt(summary["val_acc"]),
+        **final_row(summary),
         "test accuracy": fmt(summary["test_acc"]),
         "trial": str(summary["trial"]),
         "state": found.state,
     }
+    if summary["index"] is None:  # a space without NATS indices
+        del rows["NATS index"]
+    if "final_fidelity" in summary:  # the surrogate predicts validation accuracy only
+        del rows["test accuracy"]
     print_fields(f"study {found.name}: {summary['strategy']}, seed {summary['seed']}", rows)
 
 

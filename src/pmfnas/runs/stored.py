@@ -116,9 +116,12 @@ def overview(study: StoredStudy) -> dict[str, Any]:
     )
 
 
-def returned_summary(study: StoredStudy, source: Path | None = None) -> dict[str, Any]:
+def returned_summary(
+    study: StoredStudy, source: Path | None = None, surrogate: Path | None = None
+) -> dict[str, Any]:
     """The returned architecture as the search's summary gave it (a :class:`StorageError` when
-    the study has none); ``source`` is the NB201 folder for a tabular study's test accuracy."""
+    the study has none); ``source`` is the NB201 folder for a tabular study's test accuracy,
+    ``surrogate`` NAS-Bench-301's for a surrogate study's ``final_val_acc``."""
     best = study.returned
     if best is None:
         raise StorageError(
@@ -137,8 +140,31 @@ def returned_summary(study: StoredStudy, source: Path | None = None) -> dict[str
             "test_acc": _test_accuracy(study, best, source),
             "trial": best.number,
             "state": study.state,
+            **_surrogate_final(study, best, surrogate),
         }
     )
+
+
+def _surrogate_final(study: StoredStudy, best: Trial, folder: Path | None) -> dict[str, Any]:
+    """A surrogate study's returned genotype after the full 98 epochs, as its search reported
+    it (:func:`pmfnas.runs.search.run_search`): from ``folder``, else the default surrogate,
+    else the one the study was searched on (``None`` where none can be read); nothing for
+    another study."""
+    evaluator = study.config.get("evaluator", {})
+    if evaluator.get("benchmark") != "nb301":
+        return {}
+    from pmfnas.errors import ConfigError
+    from pmfnas.evaluators.nb301 import NB301_LADDER, NB301Evaluator
+    from pmfnas.tables.nb301 import NB301Surrogate
+
+    final = None
+    for where in [folder] if folder else [None, evaluator.get("source")]:
+        try:
+            final = round(NB301Evaluator(NB301Surrogate(where)).final_accuracy(best.arch), 2)
+            break
+        except (DataError, ConfigError):
+            continue
+    return {"final_fidelity": str(NB301_LADDER.high), "final_val_acc": final}
 
 
 def _test_accuracy(study: StoredStudy, best: Trial, source: Path | None) -> float | None:
