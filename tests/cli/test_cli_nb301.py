@@ -48,6 +48,11 @@ def test_a_proxy_only_search_reports_its_genotypes_full_training_accuracy(cli, n
     assert line in out and "NATS index" not in out and "test accuracy" not in out
     code, out, _ = cli.run("best", "--storage", str(db), "--json", "-")
     assert json.loads(out)["final_val_acc"] == summary["final_val_acc"]
+    code, _, err = cli.run("report", str(db), "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "its validation accuracy after 98 epochs (predicted)" in page
+    assert f"<dd>{summary['final_val_acc']:.2f}</dd>" in page
 
 
 def test_arch_info_gives_a_darts_genotypes_published_sizes_and_nb301s_prediction(cli, nb301_env):

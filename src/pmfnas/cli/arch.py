@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from pmfnas.cli.command import Typer
-from pmfnas.cli.common import DataDirOption, app, fmt, nb201_source, out, print_fields
+from pmfnas.cli.common import DataDirOption, app, fmt, nb201_source, nb301_source, out, print_fields
 from pmfnas.cli.guards import STDOUT, json_option, write_json
 from pmfnas.errors import ConfigError
 
@@ -52,7 +52,7 @@ def arch_info(
     if space == "darts" and dataset != "cifar10":
         raise ConfigError("a DARTS genotype is described on CIFAR-10 only: drop --dataset")
     if space == "darts":
-        info = describe_genotype(arch, data_dir / "darts" / "yahpo_nb301" if data_dir else None)
+        info = describe_genotype(arch, nb301_source(data_dir))
     else:
         info = describe_arch(arch, dataset, nb201_source(data_dir))
     if json_out:

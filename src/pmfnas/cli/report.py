@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, app, nb201_source, out
+from pmfnas.cli.common import DataDirOption, app, nb201_source, nb301_source, out
 from pmfnas.cli.guards import output_folder
 from pmfnas.errors import ConfigError
 
@@ -42,9 +42,8 @@ def report(
     """
     from pmfnas.report.study_report import write_study_report
 
-    page = write_study_report(
-        one_file(storage, storage_option), out_dir, study, nb201_source(data_dir)
-    )
+    file = one_file(storage, storage_option)
+    page = write_study_report(file, out_dir, study, nb201_source(data_dir), nb301_source(data_dir))
     out.print(f"wrote {page}", markup=False, highlight=False, soft_wrap=True)
 
 

@@ -18,6 +18,7 @@ from pmfnas.cli.common import (
     final_row,
     fmt,
     nb201_source,
+    nb301_source,
     out,
     print_fields,
 )
@@ -114,8 +115,7 @@ def best(
     from pmfnas.runs.stored import read_studies, returned_summary
 
     [found] = read_studies(storage, study)
-    surrogate = data_dir / "darts" / "yahpo_nb301" if data_dir else None
-    summary = returned_summary(found, nb201_source(data_dir), surrogate)
+    summary = returned_summary(found, nb201_source(data_dir), nb301_source(data_dir))
     if json_out:
         write_json(json_out, summary)
         return

@@ -17,7 +17,7 @@ from typing import Any
 from pmfnas.errors import DataError, StorageError
 from pmfnas.evaluators.base import Ladder
 from pmfnas.runs.returned import NetworkSizes, network_sizes, returned_after_each
-from pmfnas.runs.stored import choose_study, study_benchmark
+from pmfnas.runs.stored import choose_study, study_benchmark, surrogate_final_accuracy
 from pmfnas.spaces import (
     DEFAULT_SPACE,
     EnumerableSpace,
@@ -49,6 +49,8 @@ class StudyData:
     """What the test accuracy is, or why it is not known."""
     sizes: NetworkSizes | None
     """``None``: the config does not say which networks the study measured."""
+    final: float | None = None
+    """A surrogate study's returned genotype: its predicted 98-epoch validation accuracy."""
 
     @property
     def best(self) -> Trial | None:
@@ -75,15 +77,21 @@ class StudyData:
         return f"{self.config.get('strategy', '?')} on {where}: study {self.name}"
 
 
-def load_study(path: str | Path, name: str | None = None, source: Path | None = None) -> StudyData:
+def load_study(
+    path: str | Path,
+    name: str | None = None,
+    source: Path | None = None,
+    surrogate: Path | None = None,
+) -> StudyData:
     """Read study ``name`` (default: the only one) of ``path``; ``source`` is the NB201 data
-    folder for test accuracies (default ``$PMFNAS_DATA/nb201``, then the one the study used)."""
+    folder for test accuracies (default ``$PMFNAS_DATA/nb201``, then the one the study used),
+    ``surrogate`` NAS-Bench-301's for a surrogate study's returned genotype (likewise)."""
     with Storage(path, read_only=True) as storage:
         name = choose_study(storage, name)
         config = dict(storage.studies()).get(name, {})
         space = create_space(config.get("space", DEFAULT_SPACE))  # built once, reads the trials
         config, trials = storage.load(name, space)
-    return study_data(str(path), name, config, space, trials, source)
+    return study_data(str(path), name, config, space, trials, source, surrogate)
 
 
 def study_data(
@@ -93,6 +101,7 @@ def study_data(
     space: SearchSpace,
     trials: list[Trial],
     source: Path | None = None,
+    surrogate: Path | None = None,
 ) -> StudyData:
     """What the report shows of a study's stored ``config`` and ``trials``."""
     if not trials:
@@ -115,6 +124,10 @@ def study_data(
         test_note = "Test accuracy measured after each training (never used by the search)"
     sizes = network_sizes(space, evaluator)
     ladder = Ladder(network_size=sizes.of) if sizes else None  # for a strategy's size limits
+    returned = returned_after_each(config, space, trials, ladder)
+    final = None
+    if evaluator.get("benchmark") == "nb301" and returned and returned[-1] is not None:
+        final = surrogate_final_accuracy(evaluator, returned[-1].arch, surrogate)
     return StudyData(
         storage=storage,
         name=name,
@@ -122,10 +135,11 @@ def study_data(
         space=space,
         trials=trials,
         tabular=tabular,
-        returned=returned_after_each(config, space, trials, ladder),
+        returned=returned,
         test=test,
         test_note=test_note,
         sizes=sizes,
+        final=final,
     )
 
 

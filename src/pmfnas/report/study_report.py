@@ -25,15 +25,20 @@ FIGURES = ("anytime.png", "funnel.png", "pareto.png", "predictions.png", "cell.p
 
 
 def write_study_report(
-    path: str | Path, out: str | Path, study: str | None = None, source: Path | None = None
+    path: str | Path,
+    out: str | Path,
+    study: str | None = None,
+    source: Path | None = None,
+    surrogate: Path | None = None,
 ) -> Path:
     """Write ``report.html``, the figures and ``trials.csv`` of study ``study`` of ``path``
     into ``out``.
 
-    ``source`` is the NB201 data folder for test accuracies of tabular studies. A figure that
-    has nothing to show is left out, with a note on the page saying why.
+    ``source`` is the NB201 data folder for test accuracies of tabular studies, ``surrogate``
+    NAS-Bench-301's for surrogate studies. A figure that has nothing to show is left out, with
+    a note on the page saying why.
     """
-    return write_report(load_study(path, study, source), out)
+    return write_report(load_study(path, study, source, surrogate), out)
 
 
 def write_report(data: StudyData, out: str | Path) -> Path:
@@ -98,6 +103,12 @@ def _facts(data: StudyData) -> dict[str, str]:
     facts["returned architecture"] = f"{space.format(best.arch)} ({where})"
     if "val_acc" in best.metrics:
         facts["its validation accuracy"] = f"{best.val_acc:.2f} ({best.fidelity})"
+    if data.config.get("evaluator", {}).get("benchmark") == "nb301":
+        final = (
+            "n/a (the surrogate could not be read)" if data.final is None else f"{data.final:.2f}"
+        )
+        facts["its validation accuracy after 98 epochs (predicted)"] = final
+        return facts
     test = data.test.get(best.number)
     facts["its test accuracy"] = "n/a" if test is None else f"{test:.2f}"
     return facts

@@ -21,7 +21,7 @@ from pmfnas.spaces import DEFAULT_SPACE, SearchSpace, create_space, index_or_non
 from pmfnas.storage import UNRECORDED, RunningTrial, Storage
 from pmfnas.study import INTERRUPTED
 from pmfnas.tables.nb201 import NB201Benchmark
-from pmfnas.types import Trial
+from pmfnas.types import Arch, Trial
 
 SIGNIFICANT_DIGITS = 6
 """Floats in exports keep this many significant digits: the stored doubles' last digits are
@@ -147,24 +147,32 @@ def returned_summary(
 
 def _surrogate_final(study: StoredStudy, best: Trial, folder: Path | None) -> dict[str, Any]:
     """A surrogate study's returned genotype after the full 98 epochs, as its search reported
-    it (:func:`pmfnas.runs.search.run_search`): from ``folder``, else the default surrogate,
-    else the one the study was searched on (``None`` where none can be read); nothing for
-    another study."""
+    it (:func:`pmfnas.runs.search.run_search`); nothing for another study."""
     evaluator = study.config.get("evaluator", {})
     if evaluator.get("benchmark") != "nb301":
         return {}
+    from pmfnas.evaluators.nb301 import NB301_LADDER
+
+    final = surrogate_final_accuracy(evaluator, best.arch, folder)
+    return {"final_fidelity": str(NB301_LADDER.high), "final_val_acc": final}
+
+
+def surrogate_final_accuracy(
+    evaluator: dict[str, str], arch: Arch, folder: Path | None
+) -> float | None:
+    """NAS-Bench-301's predicted 98-epoch validation accuracy of ``arch`` for a surrogate study
+    (``evaluator`` its stored description): from ``folder``, else the default surrogate, else
+    the one the study was searched on; ``None`` where none can be read."""
     from pmfnas.errors import ConfigError
-    from pmfnas.evaluators.nb301 import NB301_LADDER, NB301Evaluator
+    from pmfnas.evaluators.nb301 import NB301Evaluator
     from pmfnas.tables.nb301 import NB301Surrogate
 
-    final = None
     for where in [folder] if folder else [None, evaluator.get("source")]:
         try:
-            final = round(NB301Evaluator(NB301Surrogate(where)).final_accuracy(best.arch), 2)
-            break
+            return round(NB301Evaluator(NB301Surrogate(where)).final_accuracy(arch), 2)
         except (DataError, ConfigError):
             continue
-    return {"final_fidelity": str(NB301_LADDER.high), "final_val_acc": final}
+    return None
 
 
 def _test_accuracy(study: StoredStudy, best: Trial, source: Path | None) -> float | None:
