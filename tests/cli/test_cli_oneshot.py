@@ -28,6 +28,25 @@ def test_a_one_shot_search_runs_stores_its_epochs_and_resumes(cli, tmp_path: Pat
         assert len(store.load(store.studies()[0][0])[1]) == 2  # resumed, nothing trained twice
 
 
+def test_a_darts_one_shot_study_reads_back_with_its_genotypes_surrogate_score(
+    cli, data_env, nb301_dir, tmp_path: Path
+) -> None:
+    storage, tiny = tmp_path / "runs.db", ["--channels", "4", "--fraction", "0.25"]
+    args = ["search", *FAST, "--space", "darts", *tiny, "--storage", str(storage)]
+    code, out, err = cli.run(*args, "--json", "-")
+    assert code == 0, err
+    score = json.loads(out)["surrogate_val_acc"]  # what the search reported, never its signal
+    code, out, err = cli.run("best", "--storage", str(storage), "--json", "-")
+    assert code == 0, err
+    best = json.loads(out)
+    assert best["final_fidelity"] == "epochs=98" and best["final_val_acc"] == score
+    assert best["index"] is None and best["test_acc"] is None
+    code, _, err = cli.run("report", str(storage), "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert f"<dd>{score:.2f}</dd>" in page and "surrogate predicts validation accuracy" in page
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

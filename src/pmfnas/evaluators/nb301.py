@@ -19,12 +19,13 @@ seconds, with a ladder whose low fidelity they are and whose PMF ranks that very
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from pmfnas.errors import ConfigError, FidelityError
+from pmfnas.errors import ConfigError, DataError, FidelityError
 from pmfnas.evaluators.base import BudgetUnit, Ladder
 from pmfnas.evaluators.proxy_table import ProxyTable
 from pmfnas.spaces import sample_fingerprint, seeded_sample
@@ -261,3 +262,15 @@ class NB301Evaluator:
     def test_accuracy(self, arch: Arch) -> None:
         """None: NAS-Bench-301 predicts validation accuracy only."""
         return None
+
+
+def predicted_final_accuracy(arch: Arch, folders: Sequence[Path | str | None]) -> float | None:
+    """The surrogate's predicted 98-epoch validation accuracy of ``arch`` (2 decimals: what a
+    search reports), read from the first of ``folders`` that holds a surrogate (``None``: the
+    default one under ``PMFNAS_DATA``); ``None`` where none can be read, or without onnxruntime."""
+    for folder in folders:
+        try:
+            return round(NB301Evaluator(NB301Surrogate(folder)).final_accuracy(arch), 2)
+        except (DataError, ConfigError):
+            continue
+    return None

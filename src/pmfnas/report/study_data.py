@@ -17,7 +17,12 @@ from typing import Any
 from pmfnas.errors import DataError, StorageError
 from pmfnas.evaluators.base import Ladder
 from pmfnas.runs.returned import NetworkSizes, network_sizes, returned_after_each
-from pmfnas.runs.stored import choose_study, study_benchmark, surrogate_final_accuracy
+from pmfnas.runs.stored import (
+    choose_study,
+    scored_by_surrogate,
+    study_benchmark,
+    surrogate_final_accuracy,
+)
 from pmfnas.spaces import (
     DEFAULT_SPACE,
     EnumerableSpace,
@@ -50,7 +55,8 @@ class StudyData:
     sizes: NetworkSizes | None
     """``None``: the config does not say which networks the study measured."""
     final: float | None = None
-    """A surrogate study's returned genotype: its predicted 98-epoch validation accuracy."""
+    """The returned genotype's predicted 98-epoch validation accuracy, where NAS-Bench-301's
+    surrogate scores the study (:func:`~pmfnas.runs.stored.scored_by_surrogate`)."""
 
     @property
     def best(self) -> Trial | None:
@@ -116,7 +122,7 @@ def study_data(
         test, test_note = _tabular_test(
             trials, require_enumerable(space, "a one-shot report"), {"dataset": "cifar10"}, source
         )
-    elif evaluator.get("benchmark") == "nb301":
+    elif scored_by_surrogate(config, space):
         test = {}
         test_note = "No test accuracy: NAS-Bench-301's surrogate predicts validation accuracy only"
     else:
@@ -126,7 +132,7 @@ def study_data(
     ladder = Ladder(network_size=sizes.of) if sizes else None  # for a strategy's size limits
     returned = returned_after_each(config, space, trials, ladder)
     final = None
-    if evaluator.get("benchmark") == "nb301" and returned and returned[-1] is not None:
+    if scored_by_surrogate(config, space) and returned and returned[-1] is not None:
         final = surrogate_final_accuracy(evaluator, returned[-1].arch, surrogate)
     return StudyData(
         storage=storage,

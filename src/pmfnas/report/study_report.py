@@ -16,6 +16,7 @@ from pmfnas.report.html import Section, Table, write_html
 from pmfnas.report.reasons import prediction_pairs
 from pmfnas.report.study_data import StudyData, load_study
 from pmfnas.report.trials import CSV, page_trials, shown_note, trial_table, write_trials_csv
+from pmfnas.runs.stored import scored_by_surrogate
 from pmfnas.spaces import NB201Space, index_or_none
 from pmfnas.study import trials_per_fidelity
 from pmfnas.types import Trial
@@ -103,7 +104,7 @@ def _facts(data: StudyData) -> dict[str, str]:
     facts["returned architecture"] = f"{space.format(best.arch)} ({where})"
     if "val_acc" in best.metrics:
         facts["its validation accuracy"] = f"{best.val_acc:.2f} ({best.fidelity})"
-    if data.config.get("evaluator", {}).get("benchmark") == "nb301":
+    if scored_by_surrogate(data.config, space):
         final = (
             "n/a (the surrogate could not be read)" if data.final is None else f"{data.final:.2f}"
         )

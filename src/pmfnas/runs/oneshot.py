@@ -206,14 +206,11 @@ def surrogate_accuracy(
     CIFAR-10; ``None`` in another space, or without the surrogate (or onnxruntime)."""
     if space.name != "darts":
         return None
-    from pmfnas.evaluators.nb301 import NB301Evaluator
-    from pmfnas.tables.nb301 import NB301Surrogate
+    from pmfnas.evaluators.nb301 import predicted_final_accuracy
 
-    try:
-        surrogate = NB301Surrogate(data_dir / "darts" / "yahpo_nb301" if data_dir else None)
-        return round(NB301Evaluator(surrogate).final_accuracy(arch), 2)
-    except (DataError, ConfigError):
-        return None
+    return predicted_final_accuracy(
+        arch, [data_dir / "darts" / "yahpo_nb301" if data_dir else None]
+    )
 
 
 def _checkpoint(checkpoints: Path | None, storage: str | Path | None, study: str) -> Path | None:

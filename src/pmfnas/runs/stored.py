@@ -146,33 +146,33 @@ def returned_summary(
 
 
 def _surrogate_final(study: StoredStudy, best: Trial, folder: Path | None) -> dict[str, Any]:
-    """A surrogate study's returned genotype after the full 98 epochs, as its search reported
-    it (:func:`pmfnas.runs.search.run_search`); nothing for another study."""
-    evaluator = study.config.get("evaluator", {})
-    if evaluator.get("benchmark") != "nb301":
+    """The returned genotype after the full 98 epochs, as the search reported it, for a study
+    the surrogate scores (:func:`scored_by_surrogate`); nothing for another study."""
+    if not scored_by_surrogate(study.config, study.space):
         return {}
     from pmfnas.evaluators.nb301 import NB301_LADDER
 
-    final = surrogate_final_accuracy(evaluator, best.arch, folder)
+    final = surrogate_final_accuracy(study.config.get("evaluator", {}), best.arch, folder)
     return {"final_fidelity": str(NB301_LADDER.high), "final_val_acc": final}
+
+
+def scored_by_surrogate(config: dict[str, Any], space: SearchSpace) -> bool:
+    """Whether NAS-Bench-301's surrogate scores the study's returned genotype: a search of the
+    surrogate, or a one-shot search of the DARTS space (no test accuracy exists for either)."""
+    surrogate = config.get("evaluator", {}).get("benchmark") == "nb301"
+    return surrogate or ("oneshot" in config and space.name == "darts")
 
 
 def surrogate_final_accuracy(
     evaluator: dict[str, str], arch: Arch, folder: Path | None
 ) -> float | None:
-    """NAS-Bench-301's predicted 98-epoch validation accuracy of ``arch`` for a surrogate study
-    (``evaluator`` its stored description): from ``folder``, else the default surrogate, else
-    the one the study was searched on; ``None`` where none can be read."""
-    from pmfnas.errors import ConfigError
-    from pmfnas.evaluators.nb301 import NB301Evaluator
-    from pmfnas.tables.nb301 import NB301Surrogate
+    """NAS-Bench-301's predicted 98-epoch validation accuracy of ``arch`` for a study the
+    surrogate scores (``evaluator`` its stored description): from ``folder``, else the default
+    surrogate, else the one the study was searched on; ``None`` where none can be read."""
+    from pmfnas.evaluators.nb301 import predicted_final_accuracy
 
-    for where in [folder] if folder else [None, evaluator.get("source")]:
-        try:
-            return round(NB301Evaluator(NB301Surrogate(where)).final_accuracy(arch), 2)
-        except (DataError, ConfigError):
-            continue
-    return None
+    folders = [folder] if folder else [None, evaluator.get("source")]
+    return predicted_final_accuracy(arch, folders)
 
 
 def _test_accuracy(study: StoredStudy, best: Trial, source: Path | None) -> float | None:
