@@ -48,8 +48,9 @@ CLI = "import sys; from pmfnas.cli import main; sys.argv[0] = 'pmfnas'; main()"
 IMAGES = Path("cifar-10-jpeg") / "train"
 SURROGATE = Path("darts") / "yahpo_nb301"
 METHODS = "darts;gdas;drnas;gicso"
-STORED_ONESHOT = RESULTS / "oneshot_darts_cpu_images4000.json"
-"""Where G-ICSO's genotype comes from when this run's one-shot step has none."""
+STORED_ONESHOT = RESULTS / "oneshot_darts_cpu_images4000_debias.json"
+"""Where G-ICSO's genotype comes from when this run's one-shot step has none: today's G-ICSO at the
+cpu profile (seed 0)."""
 
 
 def prepare(target: Path, data_dir: Path, per_class: int) -> None:
