@@ -44,7 +44,6 @@ from pathlib import Path
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 SOURCE = HERE.parent / "src"
-CLI = "import sys; from pmfnas.cli import main; sys.argv[0] = 'pmfnas'; main()"
 IMAGES = Path("cifar-10-jpeg") / "train"
 SURROGATE = Path("darts") / "yahpo_nb301"
 METHODS = "darts;gdas;drnas;gicso"
@@ -139,7 +138,7 @@ def check_recipe(args: argparse.Namespace) -> dict:
     genotype, source = gicso_genotype(oneshot_file(args))
     written = fresh(args.out / "recipe.json")
     command = [
-        sys.executable, "-c", CLI, "train", "--space", "darts", genotype, "--recipe", "darts",
+        sys.executable, "-m", "pmfnas", "train", "--space", "darts", genotype, "--recipe", "darts",
         "--data", str(args.data_dir / IMAGES), "--epochs", str(args.recipe_epochs),
         "--device", args.device, "--fraction", str(args.recipe_fraction),
         "--json", str(written), "--quiet",

@@ -29,6 +29,7 @@ from pmfnas.tables.nb301 import (
     NB301Surrogate,
     default_source,
     naslib_genotype,
+    surrogate_folder,
 )
 
 PREFIX = "NetworkSelectorDatasetInfo_COLON_darts_COLON_"
@@ -243,6 +244,8 @@ def test_default_source_needs_pmfnas_data(monkeypatch) -> None:
         default_source()
     monkeypatch.setenv("PMFNAS_DATA", "/data")
     assert default_source() == Path("/data/darts/yahpo_nb301")
+    assert surrogate_folder(Path("/other")) == Path("/other/darts/yahpo_nb301")
+    assert surrogate_folder(None) is None  # the surrogate then reads PMFNAS_DATA's
 
 
 def test_missing_folder_or_files_are_data_errors(nb301_dir, tmp_path) -> None:

@@ -9,9 +9,10 @@ import typer
 from rich.table import Table
 
 from pmfnas.cli.command import Typer
-from pmfnas.cli.common import DataDirOption, app, fmt, nb201_source, nb301_source, out, print_fields
+from pmfnas.cli.common import DataDirOption, app, fmt, nb201_source, out, print_fields
 from pmfnas.cli.guards import STDOUT, json_option, write_json
 from pmfnas.errors import ConfigError
+from pmfnas.tables.nb301 import surrogate_folder
 
 arch_app = Typer(no_args_is_help=True, help="Look at one architecture.")
 app.add_typer(arch_app, name="arch")
@@ -52,7 +53,7 @@ def arch_info(
     if space == "darts" and dataset != "cifar10":
         raise ConfigError("a DARTS genotype is described on CIFAR-10 only: drop --dataset")
     if space == "darts":
-        info = describe_genotype(arch, nb301_source(data_dir))
+        info = describe_genotype(arch, surrogate_folder(data_dir))
     else:
         info = describe_arch(arch, dataset, nb201_source(data_dir))
     if json_out:

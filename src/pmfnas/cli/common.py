@@ -48,11 +48,6 @@ def nb201_source(data_dir: Path | None) -> Path | None:
     return data_dir / "nb201" if data_dir else None
 
 
-def nb301_source(data_dir: Path | None) -> Path | None:
-    """NAS-Bench-301's surrogate folder under an explicit data dir; ``None``: PMFNAS_DATA's."""
-    return data_dir / "darts" / "yahpo_nb301" if data_dir else None
-
-
 def load_benchmark(data_dir: Path | None) -> NB201Benchmark:
     """The benchmark, with a progress bar while a first load builds its cache."""
     with LazyBar("reading benchmark", " files") as bar:
@@ -63,9 +58,9 @@ def load_tabular(name: str, data_dir: Path | None) -> NB201Benchmark | NB301Surr
     """The benchmark called ``name``: NB201's tables or NAS-Bench-301's surrogate (under
     ``darts/yahpo_nb301`` of the data folder)."""
     if name == "nb301":
-        from pmfnas.tables.nb301 import NB301Surrogate
+        from pmfnas.tables.nb301 import NB301Surrogate, surrogate_folder
 
-        return NB301Surrogate(nb301_source(data_dir))
+        return NB301Surrogate(surrogate_folder(data_dir))
     return load_benchmark(data_dir)
 
 

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from pmfnas.cli.common import DataDirOption, app, nb201_source, nb301_source, out
+from pmfnas.cli.common import DataDirOption, app, nb201_source, out
 from pmfnas.cli.guards import output_folder
 from pmfnas.errors import ConfigError
+from pmfnas.tables.nb301 import surrogate_folder
 
 
 @app.command()
@@ -43,7 +44,9 @@ def report(
     from pmfnas.report.study_report import write_study_report
 
     file = one_file(storage, storage_option)
-    page = write_study_report(file, out_dir, study, nb201_source(data_dir), nb301_source(data_dir))
+    page = write_study_report(
+        file, out_dir, study, nb201_source(data_dir), surrogate_folder(data_dir)
+    )
     out.print(f"wrote {page}", markup=False, highlight=False, soft_wrap=True)
 
 

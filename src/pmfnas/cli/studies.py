@@ -18,11 +18,11 @@ from pmfnas.cli.common import (
     final_row,
     fmt,
     nb201_source,
-    nb301_source,
     out,
     print_fields,
 )
 from pmfnas.cli.guards import json_option, output_file, write_json
+from pmfnas.tables.nb301 import surrogate_folder
 
 StorageOption = Annotated[
     Path, typer.Option("--storage", help="SQLite file written by --storage (opened read-only).")
@@ -115,7 +115,7 @@ def best(
     from pmfnas.runs.stored import read_studies, returned_summary
 
     [found] = read_studies(storage, study)
-    summary = returned_summary(found, nb201_source(data_dir), nb301_source(data_dir))
+    summary = returned_summary(found, nb201_source(data_dir), surrogate_folder(data_dir))
     if json_out:
         write_json(json_out, summary)
         return

@@ -114,6 +114,7 @@ def study_data(
         raise StorageError(f"study {name!r} in {storage} has no trials to report")
     evaluator = config.get("evaluator", {})
     tabular = evaluator.get("benchmark") in ("nb201", "nb301")  # on a simulated clock
+    surrogate_scored = scored_by_surrogate(config, space)
     if evaluator.get("benchmark") == "nb201":
         test, test_note = _tabular_test(
             trials, require_enumerable(space, "a tabular report"), evaluator, source
@@ -122,7 +123,7 @@ def study_data(
         test, test_note = _tabular_test(
             trials, require_enumerable(space, "a one-shot report"), {"dataset": "cifar10"}, source
         )
-    elif scored_by_surrogate(config, space):
+    elif surrogate_scored:
         test = {}
         test_note = "No test accuracy: NAS-Bench-301's surrogate predicts validation accuracy only"
     else:
@@ -132,7 +133,7 @@ def study_data(
     ladder = Ladder(network_size=sizes.of) if sizes else None  # for a strategy's size limits
     returned = returned_after_each(config, space, trials, ladder)
     final = None
-    if scored_by_surrogate(config, space) and returned and returned[-1] is not None:
+    if surrogate_scored and returned and returned[-1] is not None:
         final = surrogate_final_accuracy(evaluator, returned[-1].arch, surrogate)
     return StudyData(
         storage=storage,

@@ -207,10 +207,9 @@ def surrogate_accuracy(
     if space.name != "darts":
         return None
     from pmfnas.evaluators.nb301 import predicted_final_accuracy
+    from pmfnas.tables.nb301 import surrogate_folder
 
-    return predicted_final_accuracy(
-        arch, [data_dir / "darts" / "yahpo_nb301" if data_dir else None]
-    )
+    return predicted_final_accuracy(arch, [surrogate_folder(data_dir)])
 
 
 def _checkpoint(checkpoints: Path | None, storage: str | Path | None, study: str) -> Path | None:

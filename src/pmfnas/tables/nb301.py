@@ -85,6 +85,7 @@ __all__ = [
     "NB301Surrogate",
     "default_source",
     "naslib_genotype",
+    "surrogate_folder",
 ]
 
 MIN_EPOCH = 1
@@ -118,14 +119,22 @@ _CHUNK = 65536
 """Rows per ONNX run: large requests are cut into runs of this size to bound memory."""
 
 
+FOLDER = Path("darts") / "yahpo_nb301"
+"""Where the surrogate's files lie inside a data folder."""
+
+
 def default_source() -> Path:
     """``$PMFNAS_DATA/darts/yahpo_nb301``; a :class:`DataError` when ``PMFNAS_DATA`` is not set."""
     data = os.environ.get("PMFNAS_DATA")
     if not data:
-        raise DataError(
-            "PMFNAS_DATA is not set: set it to the data folder that holds darts/yahpo_nb301/"
-        )
-    return Path(data) / "darts" / "yahpo_nb301"
+        raise DataError(f"PMFNAS_DATA is not set: set it to the data folder that holds {FOLDER}/")
+    return Path(data) / FOLDER
+
+
+def surrogate_folder(data_dir: Path | None) -> Path | None:
+    """The surrogate's folder inside the data folder ``data_dir``; ``None`` (no data folder
+    given) lets :class:`NB301Surrogate` read :func:`default_source`."""
+    return data_dir / FOLDER if data_dir else None
 
 
 class NB301Surrogate:
